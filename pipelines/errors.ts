@@ -1,0 +1,164 @@
+/**
+ * The error classes of nbstage. Every error has a stable `code` (NBSTAGE_...), the exit code the
+ * CLI uses for it and the HTTP status the service answers with. Callers match on `code` or on the
+ * class, never on the message. The README's error table lists every code (a test checks it).
+ */
+
+/** Exit codes of `nbstage run`, fixed by DESIGN.md. */
+export const ExitCode = {
+  ok: 0,
+  cellFailed: 1,
+  badInput: 2,
+  timeout: 3,
+  kernelDied: 4,
+  unreachable: 5,
+  cancelled: 130,
+} as const;
+
+/** One of the values of {@link ExitCode}. */
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Base class: a code, an exit code and an HTTP status. */
+export class NbstageError extends Error {
+  /** Stable machine-readable code, `NBSTAGE_...`. */
+  readonly code: string;
+  /** Exit code of the CLI when this error ends a run. */
+  readonly exitCode: ExitCodeValue;
+  /** HTTP status of the service when this error answers a request. */
+  readonly status: number;
+
+  constructor(code: string, message: string, exitCode: ExitCodeValue, status: number) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = exitCode;
+    this.status = status;
+  }
+
+  /** The JSON body of an HTTP error answer. */
+  toJSON(): { error: { code: string; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+/** Command-line usage is wrong (unknown flag, missing argument, `-p` without `=`). */
+export class UsageError extends NbstageError {
+  constructor(message: string) {
+    super('NBSTAGE_USAGE', message, ExitCode.badInput, 400);
+  }
+}
+
+/** A notebook or note cannot be read: missing file, not JSON, or not valid against the schema. */
+export class NotebookInvalidError extends NbstageError {
+  constructor(message: string) {
+    super('NBSTAGE_NOTEBOOK_INVALID', message, ExitCode.badInput, 400);
+  }
+}
+
+/** A request or payload failed validation; `field` names the offending field. */
+export class ValidationError extends NbstageError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super('NBSTAGE_VALIDATION', message, ExitCode.badInput, 400);
+    this.field = field;
+  }
+}
+
+/** A parameter is malformed or has a value the kernel language cannot express. */
+export class ParameterError extends NbstageError {
+  constructor(message: string) {
+    super('NBSTAGE_PARAMETER_INVALID', message, ExitCode.badInput, 400);
+  }
+}
+
+/** The requested kernelspec is not offered by the Jupyter server. */
+export class KernelNotFoundError extends NbstageError {
+  constructor(message: string) {
+    super('NBSTAGE_KERNEL_NOT_FOUND', message, ExitCode.badInput, 400);
+  }
+}
+
+/** A requested stage does not exist in the notebook. */
+export class StageNotFoundError extends NbstageError {
+  constructor(message: string) {
+    super('NBSTAGE_STAGE_NOT_FOUND', message, ExitCode.badInput, 400);
+  }
+}
+
+/** A cell raised an error (papermill's PapermillExecutionError). */
+export class CellExecutionError extends NbstageError {
+  readonly cellIndex: number;
+  readonly ename: string;
+  readonly evalue: string;
+  readonly traceback: string[];
+  constructor(cellIndex: number, ename: string, evalue: string, traceback: string[]) {
+    super(
+      'NBSTAGE_CELL_FAILED',
+      `cell ${cellIndex} raised ${ename}: ${evalue}`,
+      ExitCode.cellFailed,
+      422,
+    );
+    this.cellIndex = cellIndex;
+    this.ename = ename;
+    this.evalue = evalue;
+    this.traceback = traceback;
+  }
+}
+
+/** A cell ran past `--cell-timeout`, or the run past `--timeout`. */
+export class TimeoutError extends NbstageError {
+  readonly cellIndex: number | undefined;
+  readonly scope: 'cell' | 'run';
+  constructor(scope: 'cell' | 'run', seconds: number, cellIndex?: number) {
+    super(
+      scope === 'cell' ? 'NBSTAGE_CELL_TIMEOUT' : 'NBSTAGE_RUN_TIMEOUT',
+      scope === 'cell'
+        ? `cell ${cellIndex} timed out after ${seconds} s`
+        : `run timed out after ${seconds} s` +
+            (cellIndex === undefined ? '' : ` (in cell ${cellIndex})`),
+      ExitCode.timeout,
+      504,
+    );
+    this.scope = scope;
+    this.cellIndex = cellIndex;
+  }
+}
+
+/** The kernel process died or was restarted under the run. */
+export class KernelDiedError extends NbstageError {
+  readonly cellIndex: number | undefined;
+  constructor(message: string, cellIndex?: number) {
+    super('NBSTAGE_KERNEL_DIED', message, ExitCode.kernelDied, 500);
+    this.cellIndex = cellIndex;
+  }
+}
+
+/** The Jupyter server (or the nbstage service) cannot be started or reached. */
+export class UnreachableError extends NbstageError {
+  constructor(message: string) {
+    super('NBSTAGE_UNREACHABLE', message, ExitCode.unreachable, 502);
+  }
+}
+
+/** The run was cancelled (SIGINT/SIGTERM, or an API cancel). */
+export class CancelledError extends NbstageError {
+  constructor(message = 'run cancelled') {
+    super('NBSTAGE_CANCELLED', message, ExitCode.cancelled, 409);
+  }
+}
+
+/** Anything unexpected; a bug in nbstage. */
+export class InternalError extends NbstageError {
+  constructor(message: string) {
+    super('NBSTAGE_INTERNAL', message, ExitCode.cellFailed, 500);
+  }
+}
+
+/** Wraps anything thrown into an {@link NbstageError}. */
+export function asNbstageError(err: unknown): NbstageError {
+  if (err instanceof NbstageError) {
+    return err;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new InternalError(message);
+}

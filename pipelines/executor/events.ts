@@ -1,0 +1,106 @@
+/**
+ * The one stream of typed events a run emits. The executor is the only owner of run state; the
+ * console, the notebook writer, the reports and (later) the service all listen to these events.
+ */
+import type { JSONObject, Notebook, Output } from '../notebook/model';
+
+/** How a run ended. */
+export type RunStatus = 'completed' | 'failed' | 'timeout' | 'kernel_died' | 'cancelled' | 'error';
+
+/** How a cell ended. `aborted`: queued but never run because an earlier cell stopped the run. */
+export type CellStatus = 'ok' | 'error' | 'skipped' | 'aborted' | 'timeout' | 'cancelled' | 'kernel_died';
+
+/** Error details recorded for a failed run or cell (already masked). */
+export interface RunErrorInfo {
+  code: string;
+  message: string;
+  cell_index?: number;
+  ename?: string;
+  evalue?: string;
+}
+
+/** Emitted once, before any cell runs. */
+export interface RunStartEvent {
+  type: 'run-start';
+  runId: string;
+  at: string;
+  kernel: string;
+  language: string;
+  /** Indices (in the notebook) of the cells that will be sent to the kernel, in order. */
+  cells: number[];
+  stages: string[];
+  parameters: JSONObject;
+}
+
+/** A cell started executing in the kernel. */
+export interface CellStartEvent {
+  type: 'cell-start';
+  runId: string;
+  at: string;
+  index: number;
+  /** Position among the cells of this run (0-based) and their count, for progress. */
+  position: number;
+  total: number;
+  stage: string | null;
+  firstLine: string;
+}
+
+/** A new output of a cell (a stream chunk carries just the new text). Already masked. */
+export interface OutputEvent {
+  type: 'output';
+  runId: string;
+  index: number;
+  output: Output;
+}
+
+/** A display_data output was updated in place (update_display_data). */
+export interface OutputUpdateEvent {
+  type: 'output-update';
+  runId: string;
+  index: number;
+  outputIndex: number;
+  output: Output;
+}
+
+/** A cell's outputs were cleared (clear_output). */
+export interface OutputClearEvent {
+  type: 'output-clear';
+  runId: string;
+  index: number;
+}
+
+/** A cell finished (or was skipped/aborted). */
+export interface CellEndEvent {
+  type: 'cell-end';
+  runId: string;
+  at: string;
+  index: number;
+  status: CellStatus;
+  durationMs: number;
+  executionCount: number | null;
+  error?: { ename: string; evalue: string; traceback: string[] };
+}
+
+/** Emitted once, last: the executed notebook as it stands (also on failure). */
+export interface RunEndEvent {
+  type: 'run-end';
+  runId: string;
+  at: string;
+  status: RunStatus;
+  durationMs: number;
+  error?: RunErrorInfo;
+  notebook: Notebook;
+}
+
+/** Any run event. */
+export type RunEvent =
+  | RunStartEvent
+  | CellStartEvent
+  | OutputEvent
+  | OutputUpdateEvent
+  | OutputClearEvent
+  | CellEndEvent
+  | RunEndEvent;
+
+/** A listener of run events. May return a promise; the executor awaits sinks at run-end. */
+export type RunEventListener = (event: RunEvent) => void | Promise<void>;
