@@ -1,0 +1,67 @@
+/**
+ * Which Python interpreter nbstage runs Jupyter with, and where the nbstage package lives.
+ * The Jupyter server, `nbstage doctor` and the workers all resolve the interpreter here, so they
+ * always agree on it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** Where {@link resolvePython} found the interpreter. */
+export type PythonSource = 'env' | 'venv' | 'path';
+
+/** The interpreter nbstage uses, and why. */
+export interface ResolvedPython {
+  /** A path, or a bare command name looked up on PATH (source `path`). */
+  python: string;
+  /** `env`: `NBSTAGE_PYTHON`; `venv`: `<package root>/.venv`; `path`: `python3` on PATH. */
+  source: PythonSource;
+}
+
+/** Name of the virtual environment folder `scripts/setup.sh` creates in the package root. */
+export const VENV_DIR = '.venv';
+
+/**
+ * The folder holding nbstage's package.json (and `bin/nbstage.js`), found by walking up from this
+ * file, so it is the same from the TypeScript sources and from `dist/`. Requiring the bin as well
+ * keeps a `package.json` that tsc copies into `dist/` from being mistaken for the root.
+ */
+export function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    if (
+      fs.existsSync(path.join(dir, 'package.json')) &&
+      fs.existsSync(path.join(dir, 'bin', 'nbstage.js'))
+    ) {
+      return dir;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) {
+      throw new Error(`nbstage package root not found above ${__dirname}`);
+    }
+    dir = parent;
+  }
+}
+
+/** The interpreter of the virtual environment `scripts/setup.sh` makes (it may not exist). */
+export function venvPython(root: string = packageRoot()): string {
+  return process.platform === 'win32'
+    ? path.join(root, VENV_DIR, 'Scripts', 'python.exe')
+    : path.join(root, VENV_DIR, 'bin', 'python');
+}
+
+/**
+ * The Python nbstage runs Jupyter with: `NBSTAGE_PYTHON` when set (non-empty), else the
+ * package's `.venv` when it exists, else `python3` from PATH. Nothing is executed here; whether
+ * that interpreter works and has jupyter_server is `nbstage doctor`'s job.
+ */
+export function resolvePython(env: NodeJS.ProcessEnv = process.env): ResolvedPython {
+  const fromEnv = env.NBSTAGE_PYTHON;
+  if (fromEnv !== undefined && fromEnv.trim() !== '') {
+    return { python: fromEnv, source: 'env' };
+  }
+  const venv = venvPython();
+  if (fs.existsSync(venv)) {
+    return { python: venv, source: 'venv' };
+  }
+  return { python: process.platform === 'win32' ? 'python' : 'python3', source: 'path' };
+}
