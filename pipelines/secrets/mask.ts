@@ -1,0 +1,185 @@
+/**
+ * Masks secret values (`--secret NAME=VALUE`) as `****` in text, JSON values and cell outputs,
+ * before anything is streamed, stored or reported. Besides the plain value it masks the forms a
+ * secret takes once escaped: inside JSON strings, in Python reprs and percent-encoded in URLs.
+ */
+import { splitLines } from '../notebook/model';
+import type { JSONValue, MultilineString, Output } from '../notebook/model';
+
+/** What a secret is replaced with. */
+export const MASK = '****';
+
+/** Mimetypes whose data is base64 binary, left alone (secrets in them are not text). */
+function isBinaryMime(mime: string): boolean {
+  if (mime.startsWith('image/')) {
+    return mime !== 'image/svg+xml';
+  }
+  return (
+    mime.startsWith('audio/') ||
+    mime.startsWith('video/') ||
+    mime === 'application/pdf' ||
+    mime === 'application/octet-stream'
+  );
+}
+
+function hex(code: number, width: number): string {
+  return code.toString(16).padStart(width, '0');
+}
+
+/** The body of a JSON string literal; with `ascii`, non-ASCII as `\uXXXX` (Python's json.dumps). */
+function jsonEscaped(secret: string, ascii: boolean): string {
+  const body = JSON.stringify(secret).slice(1, -1);
+  return ascii ? body.replace(/[^\x00-\x7f]/g, (c) => `\\u${hex(c.charCodeAt(0), 4)}`) : body;
+}
+
+/** The body of Python's `repr(secret)`, for both quoting choices of repr. */
+function pythonReprBodies(secret: string): string[] {
+  let body = '';
+  for (const ch of secret) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (ch === '\\') {
+      body += '\\\\';
+    } else if (ch === '\n') {
+      body += '\\n';
+    } else if (ch === '\r') {
+      body += '\\r';
+    } else if (ch === '\t') {
+      body += '\\t';
+    } else if (code < 0x20 || (code >= 0x7f && code < 0xa0)) {
+      body += `\\x${hex(code, 2)}`;
+    } else {
+      body += ch;
+    }
+  }
+  // repr uses '...' (escaping ') unless the text has ' and no ", then "..." (escaping nothing).
+  return [body, body.replace(/'/g, "\\'")];
+}
+
+/** The secret as `encodeURIComponent` writes it (passwords in URLs), if it can be encoded. */
+function percentEncoded(secret: string): string | undefined {
+  try {
+    return encodeURIComponent(secret);
+  } catch {
+    return undefined; // lone surrogates cannot be percent-encoded
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Replaces secrets with {@link MASK}. Longest secrets are matched first, so a secret that
+ * contains another is masked whole. With no secrets every method returns its input unchanged.
+ */
+export class Masker {
+  /** Whether there is anything to mask; callers may skip masking when false. */
+  readonly active: boolean;
+  private readonly pattern: RegExp | null;
+
+  /**
+   * @param secrets - the secret values; empty strings are ignored
+   */
+  constructor(secrets: string[]) {
+    const forms = new Set<string>();
+    for (const secret of secrets) {
+      if (typeof secret !== 'string' || secret.length < 1) {
+        continue;
+      }
+      forms.add(secret);
+      forms.add(jsonEscaped(secret, false));
+      forms.add(jsonEscaped(secret, true));
+      for (const body of pythonReprBodies(secret)) {
+        forms.add(body);
+      }
+      const encoded = percentEncoded(secret);
+      if (encoded !== undefined) {
+        forms.add(encoded);
+      }
+    }
+    const sorted = [...forms].sort((a, b) => b.length - a.length);
+    this.active = sorted.length > 0;
+    this.pattern = this.active ? new RegExp(sorted.map(escapeRegExp).join('|'), 'g') : null;
+  }
+
+  /** The text with every occurrence of a secret (or its escaped forms) replaced by `****`. */
+  mask(text: string): string {
+    if (this.pattern === null || text.length === 0) {
+      return text;
+    }
+    return text.replace(this.pattern, MASK);
+  }
+
+  /** A deep copy of a JSON value with every string (and object key) masked. */
+  maskValue<T extends JSONValue | undefined>(value: T): T {
+    if (this.pattern === null) {
+      return value;
+    }
+    return this.maskJSON(value) as T;
+  }
+
+  /**
+   * A copy of an output with secrets masked in stream text, error name/value/traceback, text and
+   * JSON mimetypes, and output metadata. Binary data (base64 images) is left as it is.
+   */
+  maskOutput(output: Output): Output {
+    if (this.pattern === null) {
+      return output;
+    }
+    switch (output.output_type) {
+      case 'stream':
+        return { ...output, text: this.maskMultiline(output.text) };
+      case 'error':
+        return {
+          ...output,
+          ename: this.mask(output.ename),
+          evalue: this.mask(output.evalue),
+          traceback: output.traceback.map((line) => this.mask(line)),
+        };
+      case 'display_data':
+      case 'execute_result': {
+        const data: typeof output.data = {};
+        for (const [mime, value] of Object.entries(output.data)) {
+          data[mime] = isBinaryMime(mime) ? value : this.maskMimeData(mime, value);
+        }
+        const metadata = this.maskValue(output.metadata);
+        return { ...output, data, metadata };
+      }
+    }
+  }
+
+  private maskMultiline(text: MultilineString): MultilineString {
+    if (typeof text === 'string') {
+      return this.mask(text);
+    }
+    // A secret may span list items (one per line): mask the joined text, then split it again.
+    const joined = text.join('');
+    const masked = this.mask(joined);
+    return masked === joined ? text : splitLines(masked);
+  }
+
+  private maskMimeData(mime: string, value: JSONValue): JSONValue {
+    const isJSON = mime === 'application/json' || mime.endsWith('+json');
+    if (!isJSON && Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+      return this.maskMultiline(value as string[]);
+    }
+    return this.maskJSON(value) as JSONValue;
+  }
+
+  private maskJSON(value: JSONValue | undefined): JSONValue | undefined {
+    if (typeof value === 'string') {
+      return this.mask(value);
+    }
+    if (Array.isArray(value)) {
+      return value.map((item) => this.maskJSON(item) as JSONValue);
+    }
+    if (value !== null && typeof value === 'object') {
+      const out: { [key: string]: JSONValue } = {};
+      for (const [key, item] of Object.entries(value)) {
+        out[this.mask(key)] = this.maskJSON(item) as JSONValue;
+      }
+      return out;
+    }
+    return value;
+  }
+}
