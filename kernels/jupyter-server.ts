@@ -1,0 +1,198 @@
+/**
+ * Supervises a local Jupyter server: started on 127.0.0.1 on a free port with a random token,
+ * with nbstage's TCP_NODELAY websocket class and the nbstage Python helpers on the kernels'
+ * PYTHONPATH; stopped when closed or when this process exits.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { UnreachableError } from '../pipelines/errors';
+import type { JupyterEndpoint } from './endpoint';
+import { authHeaders } from './endpoint';
+import { packageRoot, resolvePython } from './python-env';
+
+/** Options of {@link LocalJupyterServer.start}. */
+export interface LocalJupyterServerOptions {
+  /** Python interpreter with jupyter_server installed; default: {@link resolvePython}. */
+  python?: string;
+  /** Root directory of the server (kernels start there). Default: the current directory. */
+  rootDir?: string;
+  /** Turn TCP_NODELAY on for kernel websockets (default true; `NBSTAGE_TCP_NODELAY=0` turns it off). */
+  tcpNoDelay?: boolean;
+  /** Extra environment for the server and so for its kernels. */
+  env?: NodeJS.ProcessEnv;
+  /** How long to wait for the server to answer, in ms (default 60000). */
+  startTimeoutMs?: number;
+}
+
+const live = new Set<LocalJupyterServer>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) {
+    return;
+  }
+  exitHookInstalled = true;
+  // A supervised server never outlives us: kill what is left on a normal exit.
+  process.on('exit', () => {
+    for (const server of live) {
+      server.killNow();
+    }
+  });
+}
+
+/** Finds a free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A Jupyter server child process owned by this process. */
+export class LocalJupyterServer {
+  readonly endpoint: JupyterEndpoint;
+  private readonly child: ChildProcess;
+  private closed = false;
+  private exited: Promise<void>;
+
+  private constructor(child: ChildProcess, endpoint: JupyterEndpoint) {
+    this.child = child;
+    this.endpoint = endpoint;
+    this.exited = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        resolve();
+      } else {
+        child.once('exit', () => resolve());
+      }
+    });
+  }
+
+  /** Starts a server and waits until its REST API answers. */
+  static async start(options: LocalJupyterServerOptions = {}): Promise<LocalJupyterServer> {
+    const python = options.python ?? resolvePython().python;
+    const token = randomBytes(24).toString('hex');
+    const port = await freePort();
+    const noDelay = options.tcpNoDelay ?? process.env.NBSTAGE_TCP_NODELAY !== '0';
+    const helpers = path.join(packageRoot(), 'kernels', 'python');
+    const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+    env.PYTHONPATH = [helpers, env.PYTHONPATH].filter(Boolean).join(path.delimiter);
+    env.PYTHONUNBUFFERED = '1';
+    // Colours in tracebacks are wanted (the console keeps them, reports convert them).
+    delete env.JUPYTER_TOKEN;
+    const args = [
+      '-m',
+      'jupyter_server',
+      '--no-browser',
+      '--ServerApp.ip=127.0.0.1',
+      `--ServerApp.port=${port}`,
+      '--ServerApp.port_retries=0',
+      `--ServerApp.root_dir=${options.rootDir ?? process.cwd()}`,
+      `--IdentityProvider.token=${token}`,
+      '--ServerApp.log_level=WARN',
+      '--ServerApp.terminals_enabled=False',
+      // The executor notices a dead kernel itself; no need to wait long on shutdowns.
+      '--KernelManager.shutdown_wait_time=1',
+    ];
+    if (process.getuid?.() === 0) {
+      // CI containers and many Jenkins agents run as root; the server is bound to 127.0.0.1.
+      args.push('--allow-root');
+    }
+    if (noDelay) {
+      args.push(
+        '--ServerApp.kernel_websocket_connection_class=nbstage_nodelay.NoDelayWebsocketConnection',
+      );
+    }
+    const child = spawn(python, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    const keep = (chunk: Buffer): void => {
+      log = (log + chunk.toString()).slice(-8000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    const endpoint: JupyterEndpoint = { baseUrl: `http://127.0.0.1:${port}/`, token };
+    const server = new LocalJupyterServer(child, endpoint);
+    live.add(server);
+    installExitHook();
+    let spawnError: Error | undefined;
+    child.once('error', (err) => {
+      spawnError = err;
+    });
+    const deadline = Date.now() + (options.startTimeoutMs ?? 60000);
+    for (;;) {
+      if (spawnError !== undefined) {
+        live.delete(server);
+        throw new UnreachableError(
+          `cannot start Jupyter server with ${python}: ${spawnError.message} (run \`nbstage doctor\`)`,
+        );
+      }
+      if (child.exitCode !== null || child.signalCode !== null) {
+        live.delete(server);
+        const last = log.trim().split('\n').slice(-3).join(' | ');
+        throw new UnreachableError(
+          `Jupyter server exited during start (code ${child.exitCode ?? child.signalCode}): ${last} (run \`nbstage doctor\`)`,
+        );
+      }
+      if (await server.ready()) {
+        break;
+      }
+      if (Date.now() > deadline) {
+        await server.close();
+        throw new UnreachableError(`Jupyter server did not answer within the start timeout`);
+      }
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    child.stdout?.off('data', keep);
+    child.stderr?.off('data', keep);
+    // Keep draining the pipes so the server never blocks on a full one.
+    child.stdout?.resume();
+    child.stderr?.resume();
+    return server;
+  }
+
+  private async ready(): Promise<boolean> {
+    try {
+      const res = await fetch(new URL('api/status', this.endpoint.baseUrl), {
+        headers: authHeaders(this.endpoint),
+        signal: AbortSignal.timeout(1000),
+      });
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Whether the server process is still running. */
+  get running(): boolean {
+    return !this.closed && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Kills the process at once (used on process exit). */
+  killNow(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGKILL');
+    }
+  }
+
+  /** Stops the server: SIGTERM (it shuts its kernels down), SIGKILL after a grace period. Idempotent. */
+  async close(graceMs = 3000): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      live.delete(this);
+      if (this.child.exitCode === null && this.child.signalCode === null) {
+        this.child.kill('SIGTERM');
+        const timer = setTimeout(() => this.killNow(), graceMs);
+        await this.exited;
+        clearTimeout(timer);
+      }
+    }
+    await this.exited;
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * A client for one kernel on a Jupyter server, on @jupyterlab/services' KernelConnection over
+ * `ws`: start, execute (requests may be pipelined; the kernel queues them), interrupt, shut down,
+ * and a death signal for dead/restarting kernels and lost connections.
+ */
+import { KernelConnection, type Kernel, type KernelMessage } from '@jupyterlab/services';
+import { KernelDiedError, KernelNotFoundError, UnreachableError } from '../pipelines/errors';
+import { authHeaders, serverSettings, type JupyterEndpoint } from './endpoint';
+
+/** A kernelspec the server offers. */
+export interface KernelSpecInfo {
+  name: string;
+  displayName: string;
+  language: string;
+}
+
+/** The kernel's language, from its kernel_info_reply. */
+export interface KernelLanguageInfo {
+  name: string;
+  version?: string;
+  implementation?: string;
+}
+
+/** Options of one execute request. */
+export interface ExecuteOptions {
+  silent?: boolean;
+  storeHistory?: boolean;
+  /** Abort the requests queued behind this one if it fails (default true). */
+  stopOnError?: boolean;
+}
+
+/** Callbacks of one execute request. */
+export interface ExecuteCallbacks {
+  onIOPub?: (msg: KernelMessage.IIOPubMessage) => void;
+  onReply?: (msg: KernelMessage.IExecuteReplyMsg) => void;
+}
+
+/** A request in flight: its id and a promise of its reply (after the kernel went idle). */
+export interface ExecuteHandle {
+  msgId: string;
+  done: Promise<KernelMessage.IExecuteReplyMsg>;
+}
+
+/** Why a kernel is gone. */
+export type DeathReason = 'dead' | 'restarting' | 'disconnected';
+
+async function request(
+  endpoint: JupyterEndpoint,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<Response> {
+  try {
+    return await fetch(
+      new URL(route, endpoint.baseUrl.endsWith('/') ? endpoint.baseUrl : `${endpoint.baseUrl}/`),
+      {
+        method,
+        headers: { ...authHeaders(endpoint), 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(60000),
+      },
+    );
+  } catch (err) {
+    throw new UnreachableError(
+      `cannot reach Jupyter server at ${new URL(endpoint.baseUrl).origin}: ${(err as Error).message}`,
+    );
+  }
+}
+
+/** The kernelspecs the server offers and its default. */
+export async function listKernelSpecs(
+  endpoint: JupyterEndpoint,
+): Promise<{ default: string; specs: KernelSpecInfo[] }> {
+  const res = await request(endpoint, 'GET', 'api/kernelspecs');
+  if (!res.ok) {
+    throw new UnreachableError(`Jupyter server answered ${res.status} to GET /api/kernelspecs`);
+  }
+  const body = (await res.json()) as {
+    default: string;
+    kernelspecs: Record<
+      string,
+      { name: string; spec: { display_name?: string; language?: string } }
+    >;
+  };
+  return {
+    default: body.default,
+    specs: Object.values(body.kernelspecs).map((k) => ({
+      name: k.name,
+      displayName: k.spec.display_name ?? k.name,
+      language: k.spec.language ?? '',
+    })),
+  };
+}
+
+/** One kernel on a Jupyter server. Whoever starts it owns it and calls {@link shutdown}. */
+export class KernelClient {
+  readonly id: string;
+  readonly name: string;
+  readonly endpoint: JupyterEndpoint;
+  private readonly connection: Kernel.IKernelConnection;
+  private deathReason: DeathReason | null = null;
+  private readonly deathListeners = new Set<(reason: DeathReason) => void>();
+  private shutdownPromise: Promise<void> | null = null;
+  private closing = false;
+  private languageInfo: KernelLanguageInfo = { name: '' };
+
+  private constructor(endpoint: JupyterEndpoint, connection: Kernel.IKernelConnection) {
+    this.endpoint = endpoint;
+    this.connection = connection;
+    this.id = connection.id;
+    this.name = connection.name;
+    // After an automatic restart the connection reconnects on its own from a promise nobody
+    // awaits; if we close it first, that promise rejects. nbstage never reuses a restarted
+    // kernel, so a failed reconnect is simply the end of this connection.
+    const reconnect = connection.reconnect.bind(connection);
+    connection.reconnect = () => reconnect().catch(() => undefined);
+    connection.statusChanged.connect((_, status) => {
+      if (this.closing) {
+        return;
+      }
+      if (status === 'dead') {
+        this.die('dead');
+      } else if (status === 'restarting' || status === 'autorestarting') {
+        this.die('restarting');
+      }
+    });
+    connection.connectionStatusChanged.connect((_, status) => {
+      if (status === 'disconnected' && !this.closing) {
+        this.die('disconnected');
+      }
+    });
+  }
+
+  /**
+   * Starts a kernel of `name` and connects to it.
+   * @throws KernelNotFoundError when the server has no such kernelspec.
+   */
+  static async start(
+    endpoint: JupyterEndpoint,
+    name: string,
+    options: { path?: string; env?: Record<string, string> } = {},
+  ): Promise<KernelClient> {
+    const res = await request(endpoint, 'POST', 'api/kernels', {
+      name,
+      ...(options.path === undefined ? {} : { path: options.path }),
+      ...(options.env === undefined ? {} : { env: options.env }),
+    });
+    if (!res.ok) {
+      // jupyter_server answers 500 "Unhandled error" for an unknown kernelspec: ask the list.
+      const specs = await listKernelSpecs(endpoint).catch(() => null);
+      if (specs !== null && !specs.specs.some((s) => s.name === name)) {
+        const names = specs.specs.map((s) => s.name).join(', ');
+        throw new KernelNotFoundError(`unknown kernel "${name}" (available: ${names})`);
+      }
+      throw new UnreachableError(`Jupyter server answered ${res.status} starting kernel "${name}"`);
+    }
+    const model = (await res.json()) as Kernel.IModel;
+    return KernelClient.connect(endpoint, model);
+  }
+
+  /** Connects to a running kernel. */
+  static async connect(endpoint: JupyterEndpoint, model: Kernel.IModel): Promise<KernelClient> {
+    const connection = new KernelConnection({
+      model,
+      serverSettings: serverSettings(endpoint),
+      handleComms: false,
+    });
+    const client = new KernelClient(endpoint, connection);
+    const info = await Promise.race([
+      connection.info,
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () =>
+            reject(
+              new UnreachableError(`kernel ${model.name} did not answer kernel_info within 60 s`),
+            ),
+          60000,
+        ).unref(),
+      ),
+    ]);
+    const li = info.language_info as { name: string; version?: string };
+    client.languageInfo = {
+      name: li.name,
+      version: li.version,
+      implementation: info.implementation,
+    };
+    return client;
+  }
+
+  /** The kernel's language (from kernel_info). */
+  get language(): KernelLanguageInfo {
+    return this.languageInfo;
+  }
+
+  /** Why the kernel is gone, or null while it lives. */
+  get dead(): DeathReason | null {
+    return this.deathReason;
+  }
+
+  /** Calls `listener` once if the kernel dies, restarts or its connection is lost. */
+  onDeath(listener: (reason: DeathReason) => void): () => void {
+    if (this.deathReason !== null) {
+      listener(this.deathReason);
+      return () => undefined;
+    }
+    this.deathListeners.add(listener);
+    return () => this.deathListeners.delete(listener);
+  }
+
+  private die(reason: DeathReason): void {
+    if (this.deathReason !== null) {
+      return;
+    }
+    this.deathReason = reason;
+    for (const listener of this.deathListeners) {
+      listener(reason);
+    }
+    this.deathListeners.clear();
+  }
+
+  /** Sends an execute request; does not wait for earlier ones (the kernel queues them). */
+  execute(
+    code: string,
+    options: ExecuteOptions = {},
+    callbacks: ExecuteCallbacks = {},
+  ): ExecuteHandle {
+    if (this.deathReason !== null) {
+      throw new KernelDiedError(`kernel ${this.name} is gone (${this.deathReason})`);
+    }
+    const future = this.connection.requestExecute(
+      {
+        code,
+        silent: options.silent ?? false,
+        store_history: options.storeHistory ?? !(options.silent ?? false),
+        allow_stdin: false,
+        stop_on_error: options.stopOnError ?? true,
+      },
+      true,
+    );
+    if (callbacks.onIOPub !== undefined) {
+      future.onIOPub = callbacks.onIOPub;
+    }
+    if (callbacks.onReply !== undefined) {
+      future.onReply = callbacks.onReply;
+    }
+    return { msgId: future.msg.header.msg_id, done: future.done };
+  }
+
+  /** Runs code silently and resolves when it is done; rejects when it fails. */
+  async run(code: string): Promise<void> {
+    const reply = await this.execute(code, { silent: true, storeHistory: false }).done;
+    if (reply.content.status !== 'ok') {
+      const content = reply.content as { ename?: string; evalue?: string };
+      throw new Error(`kernel setup code failed: ${content.ename ?? ''}: ${content.evalue ?? ''}`);
+    }
+  }
+
+  /** Interrupts the kernel (SIGINT for ipykernel): a busy cell ends with KeyboardInterrupt. */
+  async interrupt(): Promise<void> {
+    if (this.deathReason === null && !this.closing) {
+      await request(this.endpoint, 'POST', `api/kernels/${this.id}/interrupt`);
+    }
+  }
+
+  /** Closes the connection and leaves the kernel running (a session keeps it). */
+  disconnect(): void {
+    this.closing = true;
+    this.connection.dispose();
+  }
+
+  /** Shuts the kernel down and closes the connection. Idempotent. */
+  shutdown(): Promise<void> {
+    if (this.shutdownPromise === null) {
+      this.closing = true;
+      this.shutdownPromise = (async () => {
+        this.connection.dispose();
+        try {
+          await request(this.endpoint, 'DELETE', `api/kernels/${this.id}`);
+        } catch {
+          // The server is gone too: nothing left to shut down.
+        }
+      })();
+    }
+    return this.shutdownPromise;
+  }
+}

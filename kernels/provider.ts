@@ -1,0 +1,165 @@
+/**
+ * Kernel providers: where a run gets its kernels. One interface, one implementation on any
+ * Jupyter server API (a local supervised server, a remote server or an Enterprise Gateway),
+ * with an optional warm pool per kernelspec and session reuse through Jupyter's sessions API.
+ */
+import { KernelNotFoundError, UnreachableError } from '../pipelines/errors';
+import type { JupyterEndpoint } from './endpoint';
+import { authHeaders } from './endpoint';
+import { LocalJupyterServer, type LocalJupyterServerOptions } from './jupyter-server';
+import { KernelClient, listKernelSpecs, type KernelSpecInfo } from './kernel-client';
+import { KernelPool } from './pool';
+
+/** A kernel handed to a run; `fresh` is false when a session's kernel is reused. */
+export interface AcquiredKernel {
+  kernel: KernelClient;
+  fresh: boolean;
+  /** The session this kernel belongs to (it outlives the run), if any. */
+  session: string | null;
+}
+
+/** Where runs get kernels. Whoever creates a provider closes it. */
+export interface KernelProvider {
+  /** A human-readable description (never the token). */
+  readonly description: string;
+  /** The kernelspecs on offer and the default. */
+  kernelSpecs(): Promise<{ default: string; specs: KernelSpecInfo[] }>;
+  /** A kernel of `name`: from the session when given (created if new), else warm or new. */
+  acquire(name: string, options?: { session?: string; cwd?: string }): Promise<AcquiredKernel>;
+  /** Gives a kernel back: session kernels stay alive when `keep`; others are shut down. */
+  release(acquired: AcquiredKernel, keep: boolean): Promise<void>;
+  /** Shuts down what this provider started. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link JupyterKernelProvider}. */
+export interface JupyterKernelProviderOptions {
+  /** Warm kernels kept ready per kernelspec (default 0). */
+  poolSize?: number;
+  /** Called on close (the local server's owner stops it). */
+  onClose?: () => Promise<void>;
+  description?: string;
+}
+
+/** A provider on a Jupyter server API. */
+export class JupyterKernelProvider implements KernelProvider {
+  readonly description: string;
+  private readonly pool: KernelPool;
+  private specsCache: Promise<{ default: string; specs: KernelSpecInfo[] }> | null = null;
+  private closed: Promise<void> | null = null;
+
+  constructor(
+    readonly endpoint: JupyterEndpoint,
+    private readonly options: JupyterKernelProviderOptions = {},
+  ) {
+    this.description =
+      options.description ?? `Jupyter server at ${new URL(endpoint.baseUrl).origin}`;
+    this.pool = new KernelPool(endpoint, { size: options.poolSize ?? 0 });
+  }
+
+  kernelSpecs(): Promise<{ default: string; specs: KernelSpecInfo[] }> {
+    this.specsCache ??= listKernelSpecs(this.endpoint);
+    this.specsCache.catch(() => {
+      this.specsCache = null;
+    });
+    return this.specsCache;
+  }
+
+  /** Throws KernelNotFoundError unless the server offers `name`. */
+  async checkKernel(name: string): Promise<KernelSpecInfo> {
+    const specs = await this.kernelSpecs();
+    const spec = specs.specs.find((s) => s.name === name);
+    if (spec === undefined) {
+      throw new KernelNotFoundError(
+        `unknown kernel "${name}" (available: ${specs.specs.map((s) => s.name).join(', ')})`,
+      );
+    }
+    return spec;
+  }
+
+  /** Starts `count` warm kernels of `name` in the background. */
+  prewarm(name: string, count = 1): void {
+    this.pool.prewarm(name, count);
+  }
+
+  async acquire(
+    name: string,
+    options: { session?: string; cwd?: string } = {},
+  ): Promise<AcquiredKernel> {
+    await this.checkKernel(name);
+    if (options.session !== undefined && options.session !== '') {
+      return this.sessionKernel(name, options.session);
+    }
+    return { kernel: await this.pool.acquire(name), fresh: true, session: null };
+  }
+
+  private async sessionKernel(name: string, session: string): Promise<AcquiredKernel> {
+    const path = `nbstage-sessions/${encodeURIComponent(session)}`;
+    const base = this.endpoint.baseUrl.endsWith('/')
+      ? this.endpoint.baseUrl
+      : `${this.endpoint.baseUrl}/`;
+    const headers = { ...authHeaders(this.endpoint), 'Content-Type': 'application/json' };
+    const list = await fetch(new URL('api/sessions', base), { headers }).catch((err: Error) => {
+      throw new UnreachableError(`cannot reach ${this.description}: ${err.message}`);
+    });
+    const sessions = (await list.json()) as {
+      path: string;
+      kernel: { id: string; name: string; execution_state?: string };
+    }[];
+    const existing = sessions.find((s) => s.path === path);
+    if (
+      existing !== undefined &&
+      existing.kernel.name === name &&
+      existing.kernel.execution_state !== 'dead'
+    ) {
+      const kernel = await KernelClient.connect(this.endpoint, { id: existing.kernel.id, name });
+      return { kernel, fresh: false, session };
+    }
+    const res = await fetch(new URL('api/sessions', base), {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ path, name: session, type: 'notebook', kernel: { name } }),
+    });
+    if (!res.ok) {
+      throw new UnreachableError(
+        `${this.description} answered ${res.status} creating session "${session}"`,
+      );
+    }
+    const created = (await res.json()) as { kernel: { id: string; name: string } };
+    const kernel = await KernelClient.connect(this.endpoint, { id: created.kernel.id, name });
+    return { kernel, fresh: true, session };
+  }
+
+  async release(acquired: AcquiredKernel, keep: boolean): Promise<void> {
+    if (acquired.session !== null && keep && acquired.kernel.dead === null) {
+      acquired.kernel.disconnect();
+      return;
+    }
+    await acquired.kernel.shutdown();
+  }
+
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      await this.pool.close();
+      await this.options.onClose?.();
+    })();
+    return this.closed;
+  }
+}
+
+/** Starts a supervised local Jupyter server and a provider on it; closing the provider stops it. */
+export async function startLocalProvider(
+  options: LocalJupyterServerOptions & { poolSize?: number } = {},
+): Promise<JupyterKernelProvider> {
+  const server = await LocalJupyterServer.start(options);
+  return new JupyterKernelProvider(server.endpoint, {
+    poolSize: options.poolSize,
+    description: 'local Jupyter server',
+    onClose: () => server.close(),
+  });
+}
+
+/** A provider on a remote Jupyter server or Enterprise Gateway (URL + token). */
+export function remoteProvider(url: string, token: string, poolSize = 0): JupyterKernelProvider {
+  return new JupyterKernelProvider({ baseUrl: url, token }, { poolSize });
+}
