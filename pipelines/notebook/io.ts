@@ -1,0 +1,135 @@
+/**
+ * Reading and writing notebook files: `.ipynb` (validated) and Zeppelin notes (converted), and
+ * atomic writes so a reader never sees a half-written file.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { NbstageError, NotebookInvalidError } from '../errors';
+import { validateZeppelinNote, zeppelinToNotebook } from '../formats/zeppelin';
+import type { InterpreterTable, ZeppelinNote } from '../formats/zeppelin';
+import type { Notebook } from './model';
+import { validateNotebook } from './validate';
+
+/** A notebook read from a file, with the format it came in. */
+export interface LoadedNotebook {
+  /** The notebook (converted, for a Zeppelin note). */
+  notebook: Notebook;
+  /** The file's format. */
+  format: 'ipynb' | 'zeppelin';
+  /** The original note, for writing results back (format `zeppelin` only). */
+  zeppelin?: ZeppelinNote;
+}
+
+/** Options of {@link readNotebookFile}. */
+export interface ReadNotebookOptions {
+  /** Zeppelin interpreter table (defaults to `DEFAULT_INTERPRETERS`). */
+  interpreters?: InterpreterTable;
+}
+
+/**
+ * Writes a file atomically: the data goes to a temporary file in the same directory, is flushed
+ * to disk, then renamed over the target. Parent directories are created.
+ *
+ * @param file - the target path
+ * @param data - the contents (strings are written as UTF-8)
+ */
+export async function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
+  const dir = path.dirname(file);
+  await mkdir(dir, { recursive: true });
+  const temp = path.join(
+    dir,
+    `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
+  );
+  try {
+    const handle = await open(temp, 'wx');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * A notebook as nbformat writes it to disk: JSON with a one-space indent, keys in the order
+ * given, and a trailing newline.
+ */
+export function serializeNotebook(nb: Notebook): string {
+  return JSON.stringify(nb, null, 1) + '\n';
+}
+
+/** Writes a notebook file atomically (see {@link writeFileAtomic}). */
+export async function writeNotebookFile(file: string, nb: Notebook): Promise<void> {
+  await writeFileAtomic(file, serializeNotebook(nb));
+}
+
+function isZeppelinPath(file: string): boolean {
+  return path.extname(file).toLowerCase() === '.zpln' || path.basename(file) === 'note.json';
+}
+
+function looksLikeZeppelin(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Array.isArray((value as Record<string, unknown>).paragraphs) &&
+    !('cells' in value)
+  );
+}
+
+/**
+ * Reads a notebook file: an `.ipynb` notebook (validated against its nbformat schema) or a
+ * Zeppelin note (`.zpln`, `note.json`, or any JSON with `paragraphs` and no `cells`), which is
+ * converted with `zeppelinToNotebook`.
+ *
+ * @param file - the path of the file
+ * @param options - the Zeppelin interpreter table
+ * @throws NotebookInvalidError naming the file when it is missing, unreadable or invalid
+ */
+export async function readNotebookFile(
+  file: string,
+  options: ReadNotebookOptions = {},
+): Promise<LoadedNotebook> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : err instanceof Error
+              ? err.message
+              : String(err);
+    throw new NotebookInvalidError(`${file}: cannot read notebook: ${reason}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new NotebookInvalidError(`${file}: not valid JSON: ${reason.split('\n', 1)[0]}`);
+  }
+  if (isZeppelinPath(file) || looksLikeZeppelin(value)) {
+    const note = validateZeppelinNote(value, file);
+    try {
+      const notebook = zeppelinToNotebook(note, options.interpreters);
+      return { notebook, format: 'zeppelin', zeppelin: note };
+    } catch (err) {
+      if (err instanceof NbstageError) {
+        throw new NotebookInvalidError(`${file}: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+  return { notebook: validateNotebook(value, file), format: 'ipynb' };
+}
