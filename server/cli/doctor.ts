@@ -95,7 +95,7 @@ export async function collectDoctorReport(env: NodeJS.ProcessEnv): Promise<Docto
 
   const checks: DoctorCheck[] = [nodeCheck()];
   checks.push(...pythonChecks(resolved.python, resolved.source, pythonProbe));
-  checks.push(kernelspecCheck(resolved.python, pythonProbe, kernelspecs));
+  checks.push(kernelspecCheck(resolved.python, resolved.source, pythonProbe, kernelspecs));
   checks.push(
     git.ok
       ? { name: 'git', status: 'ok', value: git.stdout.trim().replace(/^git version /, '') }
@@ -267,10 +267,7 @@ function pythonChecks(python: string, source: PythonSource, probe: PythonProbe):
         },
   ];
   const pins = requirementPins();
-  const installFix =
-    source === 'env'
-      ? `${python} -m pip install -r ${path.join(packageRoot(), 'kernels', 'requirements.txt')}`
-      : SETUP_HINT;
+  const installFix = installHint(python, source);
   for (const name of PYTHON_PACKAGES) {
     const version = info.packages[name] ?? null;
     const pin = pins.get(name);
@@ -286,6 +283,15 @@ function pythonChecks(python: string, source: PythonSource, probe: PythonProbe):
     );
   }
   return checks;
+}
+
+/** How to install nbstage's Python requirements into the interpreter it uses. */
+function installHint(python: string, source: PythonSource): string {
+  if (source !== 'env') {
+    return SETUP_HINT;
+  }
+  const requirements = path.join(packageRoot(), 'kernels', 'requirements.txt');
+  return `${python} -m pip install -r ${requirements}, or unset NBSTAGE_PYTHON to use the .venv of npm run setup`;
 }
 
 /** `name==version` pins of kernels/requirements.txt (empty when it cannot be read). */
@@ -345,7 +351,12 @@ async function listKernelspecs(python: string, env: NodeJS.ProcessEnv): Promise<
   }
 }
 
-function kernelspecCheck(python: string, probe: PythonProbe, list: KernelspecList): DoctorCheck {
+function kernelspecCheck(
+  python: string,
+  source: PythonSource,
+  probe: PythonProbe,
+  list: KernelspecList,
+): DoctorCheck {
   const name = 'kernelspecs';
   if (probe.info === undefined) {
     return {
@@ -359,7 +370,7 @@ function kernelspecCheck(python: string, probe: PythonProbe, list: KernelspecLis
       name,
       status: 'missing',
       value: `jupyter kernelspec list failed: ${describeFailure('jupyter', list.failure)}`,
-      fix: SETUP_HINT,
+      fix: installHint(python, source),
     };
   }
   const offered = list.specs.map((spec) => spec.name);
