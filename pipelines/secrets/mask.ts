@@ -174,11 +174,13 @@ export class Masker {
       return value.map((item) => this.maskJSON(item) as JSONValue);
     }
     if (value !== null && typeof value === 'object') {
-      const out: { [key: string]: JSONValue } = {};
-      for (const [key, item] of Object.entries(value)) {
-        out[this.mask(key)] = this.maskJSON(item) as JSONValue;
-      }
-      return out;
+      // fromEntries defines own properties: a key such as __proto__ stays a plain key.
+      return Object.fromEntries(
+        Object.entries(value).map(([key, item]) => [
+          this.mask(key),
+          this.maskJSON(item) as JSONValue,
+        ]),
+      );
     }
     return value;
   }
