@@ -1,0 +1,177 @@
+/**
+ * Typed, defensive reading of what the executor writes into an executed notebook: the run's
+ * `metadata.nbstage`, each cell's `metadata.nbstage` (status, duration, stage) and the metric
+ * outputs of `nbstage.record`. The JUnit and HTML reports read the notebook only through here.
+ */
+import type { CellStatus, RunStatus } from '../executor/events';
+import type {
+  Cell,
+  JSONObject,
+  JSONValue,
+  MimeBundle,
+  MultilineString,
+  Notebook,
+  Output,
+} from '../notebook/model';
+
+/** The mimetype of metric display data written by `nbstage.record(name, value)`. */
+export const METRIC_MIME = 'application/vnd.nbstage.metric+json';
+
+const CELL_STATUSES: readonly CellStatus[] = [
+  'ok',
+  'error',
+  'skipped',
+  'aborted',
+  'timeout',
+  'cancelled',
+  'kernel_died',
+];
+const RUN_STATUSES: readonly RunStatus[] = [
+  'completed',
+  'failed',
+  'timeout',
+  'kernel_died',
+  'cancelled',
+  'error',
+];
+
+/** How one cell fared in the run (from `cell.metadata.nbstage`). */
+export interface CellRunInfo {
+  /** The cell's status. */
+  status: CellStatus;
+  /** Wall time in milliseconds, when recorded. */
+  durationMs: number | null;
+  /** The stage the cell belongs to; null in the preamble. */
+  stage: string | null;
+}
+
+/** The failing cell recorded at notebook level. */
+export interface RunException {
+  cellIndex: number | null;
+  ename: string;
+  evalue: string;
+}
+
+/** The run as recorded in the notebook's `metadata.nbstage` (fields absent when not recorded). */
+export interface RunInfo {
+  runId: string | null;
+  job: string | null;
+  build: string | null;
+  kernel: string | null;
+  stages: string[];
+  parameters: JSONObject;
+  /** ISO timestamps. */
+  start: string | null;
+  end: string | null;
+  /** Seconds. */
+  duration: number | null;
+  status: RunStatus | null;
+  exception: RunException | null;
+  environment: JSONObject | null;
+  metrics: JSONObject;
+}
+
+/** A recorded metric: `nbstage.record(name, value)`. */
+export interface Metric {
+  name: string;
+  value: JSONValue;
+}
+
+/** Whether a JSON value is a plain object. */
+export function isJSONObject(value: JSONValue | undefined): value is JSONObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A string field, or null. */
+function str(value: JSONValue | undefined): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+/** A finite number field, or null. */
+function num(value: JSONValue | undefined): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** The run status of the cell, or null when the run did not consider it. */
+export function cellRunInfo(cell: Cell): CellRunInfo | null {
+  const meta = cell.metadata.nbstage;
+  if (!isJSONObject(meta)) {
+    return null;
+  }
+  const status = meta.status;
+  if (typeof status !== 'string' || !(CELL_STATUSES as readonly string[]).includes(status)) {
+    return null;
+  }
+  return {
+    status: status as CellStatus,
+    durationMs: num(meta.duration_ms),
+    stage: str(meta.stage),
+  };
+}
+
+/** Reads the notebook-level run metadata. Missing fields come back as null or empty. */
+export function runInfo(nb: Notebook): RunInfo {
+  const meta: JSONObject = isJSONObject(nb.metadata.nbstage) ? nb.metadata.nbstage : {};
+  const status = str(meta.status);
+  const exc = meta.exception;
+  const build = meta.build;
+  return {
+    runId: str(meta.run_id),
+    job: str(meta.job),
+    build: typeof build === 'number' ? String(build) : str(build),
+    kernel: str(meta.kernel) ?? nb.metadata.kernelspec?.name ?? null,
+    stages: Array.isArray(meta.stages)
+      ? meta.stages.filter((s): s is string => typeof s === 'string')
+      : [],
+    parameters: isJSONObject(meta.parameters) ? meta.parameters : {},
+    start: str(meta.start),
+    end: str(meta.end),
+    duration: num(meta.duration),
+    status:
+      status !== null && (RUN_STATUSES as readonly string[]).includes(status)
+        ? (status as RunStatus)
+        : null,
+    exception: isJSONObject(exc)
+      ? {
+          cellIndex: num(exc.cell_index),
+          ename: str(exc.ename) ?? '',
+          evalue: str(exc.evalue) ?? '',
+        }
+      : null,
+    environment: isJSONObject(meta.environment) ? meta.environment : null,
+    metrics: isJSONObject(meta.metrics) ? meta.metrics : {},
+  };
+}
+
+/** The text of a mime bundle entry stored as a string or a list of lines; null otherwise. */
+export function mimeText(value: JSONValue | undefined): string | null {
+  if (typeof value === 'string') {
+    return value;
+  }
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+    return (value as string[]).join('');
+  }
+  return null;
+}
+
+/** The text of a multi-line string field. */
+export function multilineText(value: MultilineString): string {
+  return Array.isArray(value) ? value.join('') : value;
+}
+
+/** The metric carried by a mime bundle, or null when it is not metric data. */
+export function metricOf(data: MimeBundle): Metric | null {
+  const metric = data[METRIC_MIME];
+  if (!isJSONObject(metric) || typeof metric.name !== 'string') {
+    return null;
+  }
+  return { name: metric.name, value: metric.value ?? null };
+}
+
+/** The metric an output carries (display data of {@link METRIC_MIME}), or null. */
+export function outputMetric(output: Output): Metric | null {
+  if (output.output_type !== 'display_data' && output.output_type !== 'execute_result') {
+    return null;
+  }
+  return metricOf(output.data);
+}
