@@ -29,7 +29,7 @@ function hex(code: number, width: number): string {
 /** The body of a JSON string literal; with `ascii`, non-ASCII as `\uXXXX` (Python's json.dumps). */
 function jsonEscaped(secret: string, ascii: boolean): string {
   const body = JSON.stringify(secret).slice(1, -1);
-  return ascii ? body.replace(/[^\x00-\x7f]/g, (c) => `\\u${hex(c.charCodeAt(0), 4)}`) : body;
+  return ascii ? body.replace(/[\u0080-\uffff]/g, (c) => `\\u${hex(c.charCodeAt(0), 4)}`) : body;
 }
 
 /** The body of Python's `repr(secret)`, for both quoting choices of repr. */
