@@ -103,6 +103,7 @@ export class KernelClient {
   private shutdownPromise: Promise<void> | null = null;
   private closing = false;
   private languageInfo: KernelLanguageInfo = { name: '' };
+  private readonly iopubHandlers = new Map<string, (msg: KernelMessage.IIOPubMessage) => void>();
 
   private constructor(endpoint: JupyterEndpoint, connection: Kernel.IKernelConnection) {
     this.endpoint = endpoint;
@@ -114,6 +115,22 @@ export class KernelClient {
     // kernel, so a failed reconnect is simply the end of this connection.
     const reconnect = connection.reconnect.bind(connection);
     connection.reconnect = () => reconnect().catch(() => undefined);
+    // iopub is dispatched by parent id from the connection's stream of every iopub message, not
+    // through futures: a future reroutes update_display_data to the future that first showed the
+    // display id, which is long disposed when a later cell updates it.
+    connection.iopubMessage.connect((_, msg) => {
+      const parent = (msg.parent_header as Partial<KernelMessage.IHeader>).msg_id;
+      const handler = parent === undefined ? undefined : this.iopubHandlers.get(parent);
+      if (handler !== undefined && parent !== undefined) {
+        handler(msg);
+        if (
+          msg.header.msg_type === 'status' &&
+          (msg as KernelMessage.IStatusMsg).content.execution_state === 'idle'
+        ) {
+          this.iopubHandlers.delete(parent);
+        }
+      }
+    });
     connection.statusChanged.connect((_, status) => {
       if (this.closing) {
         return;
@@ -237,13 +254,15 @@ export class KernelClient {
       },
       true,
     );
+    const msgId = future.msg.header.msg_id;
     if (callbacks.onIOPub !== undefined) {
-      future.onIOPub = callbacks.onIOPub;
+      this.iopubHandlers.set(msgId, callbacks.onIOPub);
+      future.done.catch(() => this.iopubHandlers.delete(msgId));
     }
     if (callbacks.onReply !== undefined) {
       future.onReply = callbacks.onReply;
     }
-    return { msgId: future.msg.header.msg_id, done: future.done };
+    return { msgId, done: future.done };
   }
 
   /** Runs code silently and resolves when it is done; rejects when it fails. */

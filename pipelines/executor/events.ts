@@ -8,7 +8,8 @@ import type { JSONObject, Notebook, Output } from '../notebook/model';
 export type RunStatus = 'completed' | 'failed' | 'timeout' | 'kernel_died' | 'cancelled' | 'error';
 
 /** How a cell ended. `aborted`: queued but never run because an earlier cell stopped the run. */
-export type CellStatus = 'ok' | 'error' | 'skipped' | 'aborted' | 'timeout' | 'cancelled' | 'kernel_died';
+export type CellStatus =
+  'ok' | 'error' | 'skipped' | 'aborted' | 'timeout' | 'cancelled' | 'kernel_died';
 
 /** Error details recorded for a failed run or cell (already masked). */
 export interface RunErrorInfo {

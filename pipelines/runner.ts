@@ -1,0 +1,208 @@
+/**
+ * A whole run, from a notebook file to an executed notebook: load and validate, plan stages,
+ * inject parameters, get kernels from a provider, set secrets and the working directory in each
+ * kernel, execute, give the kernels back. Bad input fails in {@link loadRun}, before any kernel
+ * starts; everything after that ends in a result that carries the executed notebook.
+ */
+import path from 'node:path';
+import type { KernelClient } from '../kernels/kernel-client';
+import type { AcquiredKernel, KernelProvider } from '../kernels/provider';
+import { ParameterError, StageNotFoundError, asNbstageError } from './errors';
+import type { InterpreterTable } from './formats/zeppelin';
+import { executeNotebook, type ExecuteResult } from './executor/executor';
+import type { RunEventListener } from './executor/events';
+import { readNotebookFile, type LoadedNotebook } from './notebook/io';
+import type { JSONObject, JSONValue, Notebook } from './notebook/model';
+import { injectParameters } from './parameters/inject';
+import { envSetupCode } from './parameters/translators';
+import { Masker } from './secrets/mask';
+import { listStages, planStages } from './stages/slice';
+
+/** What to run and how: the CLI flags and the HTTP body map onto this. */
+export interface RunSpec {
+  notebookPath: string;
+  parameters?: Record<string, JSONValue>;
+  secrets?: Record<string, string>;
+  kernel?: string;
+  stages?: string[];
+  session?: string;
+  cwd?: string;
+  cellTimeoutS?: number;
+  runTimeoutS?: number;
+  allowErrors?: boolean;
+  job?: string;
+  build?: string;
+  runId?: string;
+  /** Directory the notebook may write artifacts into (`$NBSTAGE_ARTIFACTS`). */
+  artifactsDir?: string;
+  interpreters?: InterpreterTable;
+}
+
+/** A validated run, ready for kernels. */
+export interface LoadedRun {
+  spec: RunSpec;
+  loaded: LoadedNotebook;
+  masker: Masker;
+}
+
+/** A finished run. */
+export interface RunResult extends ExecuteResult {
+  loaded: LoadedNotebook;
+}
+
+/** Loads and validates everything that can be checked without a kernel. */
+export async function loadRun(spec: RunSpec): Promise<LoadedRun> {
+  const loaded = await readNotebookFile(spec.notebookPath, { interpreters: spec.interpreters });
+  const stages = spec.stages ?? [];
+  if (stages.length > 0) {
+    // Fails with the list of stages the notebook has.
+    planStages(loaded.notebook, stages, { includePreamble: true });
+  } else {
+    listStages(loaded.notebook);
+  }
+  const masker = new Masker(Object.values(spec.secrets ?? {}));
+  return { spec, loaded, masker };
+}
+
+function kernelOfCell(nb: Notebook, index: number, main: string): string {
+  const meta = nb.cells[index]?.metadata.nbstage;
+  const name = meta !== undefined && typeof meta.kernel === 'string' ? meta.kernel : null;
+  return name ?? main;
+}
+
+function languageOfCell(nb: Notebook, index: number, fallback: string): string {
+  const meta = nb.cells[index]?.metadata.nbstage;
+  return meta !== undefined && typeof meta.language === 'string' ? meta.language : fallback;
+}
+
+/** Runs a loaded notebook on kernels from `provider`. Never throws once kernels are started. */
+export async function executeRun(
+  run: LoadedRun,
+  provider: KernelProvider,
+  options: {
+    listeners?: RunEventListener[];
+    signal?: AbortSignal;
+    onListenerError?: (err: unknown) => void;
+  } = {},
+): Promise<RunResult> {
+  const { spec, loaded, masker } = run;
+  const specs = await provider.kernelSpecs();
+  const original = loaded.notebook;
+  const mainKernel = spec.kernel ?? original.metadata.kernelspec?.name ?? specs.default;
+  const mainSpec = specs.specs.find((s) => s.name === mainKernel);
+  const language =
+    mainSpec?.language ||
+    original.metadata.kernelspec?.language ||
+    original.metadata.language_info?.name ||
+    'python';
+
+  // Parameters: papermill's injected cell for notebooks, z.input for Zeppelin notes.
+  const parameters = spec.parameters ?? {};
+  let notebook = original;
+  if (loaded.format === 'ipynb' && Object.keys(parameters).length > 0) {
+    // Throws ParameterError (exit 2) for a language nbstage cannot translate to.
+    notebook = injectParameters(original, parameters, language);
+  }
+
+  // Kernels: one per kernel name the selected cells need.
+  const names = new Set<string>();
+  const probe = planStages(notebook, spec.stages ?? [], { includePreamble: true });
+  for (const index of probe.cells) {
+    names.add(kernelOfCell(notebook, index, mainKernel));
+  }
+  if (names.size === 0) {
+    names.add(mainKernel);
+  }
+  const acquired = new Map<string, AcquiredKernel>();
+  try {
+    for (const name of names) {
+      acquired.set(name, await provider.acquire(name, { session: spec.session }));
+    }
+  } catch (err) {
+    await Promise.all([...acquired.values()].map((a) => provider.release(a, true)));
+    throw asNbstageError(err);
+  }
+  const fresh = [...acquired.values()].every((a) => a.fresh);
+  const plan = planStages(notebook, spec.stages ?? [], { includePreamble: fresh });
+  if ((spec.stages ?? []).length > 0 && plan.stages.length === 0) {
+    throw new StageNotFoundError(`no stage selected`);
+  }
+
+  // Per kernel: secrets and run facts as environment variables, the working directory, z.
+  const env: Record<string, string> = { ...(spec.secrets ?? {}) };
+  if (spec.runId !== undefined) {
+    env.NBSTAGE_RUN_ID = spec.runId;
+  }
+  if (spec.artifactsDir !== undefined) {
+    env.NBSTAGE_ARTIFACTS = path.resolve(spec.artifactsDir);
+  }
+  const cwd = path.resolve(spec.cwd ?? path.dirname(path.resolve(spec.notebookPath)));
+  const kernelLanguages = new Map<string, string>();
+  for (const index of plan.cells) {
+    kernelLanguages.set(
+      kernelOfCell(notebook, index, mainKernel),
+      languageOfCell(notebook, index, language),
+    );
+  }
+  for (const [name, a] of acquired) {
+    const lang = kernelLanguages.get(name) ?? a.kernel.language.name ?? language;
+    try {
+      await a.kernel.run(envSetupCode(lang, env, cwd));
+      if (loaded.format === 'zeppelin' && /python/i.test(lang)) {
+        const params = JSON.stringify(parameters);
+        await a.kernel.run(
+          `from nbstage.zeppelin import install as _i; _i(${JSON.stringify(params)}); del _i`,
+        );
+      }
+    } catch (err) {
+      if (err instanceof ParameterError) {
+        throw err;
+      }
+      // A kernel that cannot take its setup still runs; the cells will say what is missing.
+    }
+  }
+
+  const kernelFor = (index: number): KernelClient => {
+    const a = acquired.get(kernelOfCell(notebook, index, mainKernel)) ?? acquired.get(mainKernel);
+    if (a === undefined) {
+      throw new Error(`no kernel for cell ${index}`);
+    }
+    return a.kernel;
+  };
+  const recordedParams: JSONObject = { ...parameters };
+  for (const name of Object.keys(spec.secrets ?? {})) {
+    recordedParams[name] = '****';
+  }
+  const metadata: JSONObject = {
+    parameters: masker.active ? masker.maskValue(recordedParams) : recordedParams,
+    secrets: Object.keys(spec.secrets ?? {}),
+    ...(spec.job === undefined ? {} : { job: spec.job }),
+    ...(spec.build === undefined ? {} : { build: spec.build }),
+    ...(spec.session === undefined ? {} : { session: spec.session }),
+    input: path.basename(spec.notebookPath),
+    format: loaded.format,
+  };
+  const result = await executeNotebook({
+    notebook,
+    cells: plan.cells,
+    kernelFor,
+    stageOf: plan.stageOf,
+    stages: plan.stages,
+    runId: spec.runId,
+    allowErrors: spec.allowErrors,
+    cellTimeoutS: spec.cellTimeoutS,
+    runTimeoutS: spec.runTimeoutS,
+    signal: options.signal,
+    masker,
+    listeners: options.listeners,
+    metadata,
+    onListenerError: options.onListenerError,
+  });
+  // Session kernels stay alive for the next stage when they are still usable.
+  await Promise.all(
+    [...acquired.values()].map((a) =>
+      provider.release(a, result.kernelsUsable && result.status !== 'kernel_died'),
+    ),
+  );
+  return { ...result, loaded };
+}

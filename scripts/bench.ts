@@ -1,0 +1,217 @@
+/**
+ * `npm run bench`: nbstage side by side with nbclient (`jupyter execute`) and papermill, in one
+ * process tree, on the same python3 kernelspec of the project's environment. Each case runs every
+ * tool in turn, repeated, and prints one JSON line with the median times and the ratios
+ * nbstage/nbclient and nbstage/papermill. A kernel-level case measures the websocket round trip
+ * of one trivial cell with TCP_NODELAY off and on, and with pipelined requests.
+ *
+ * Cases: (a) 500 trivial cells, (b) a 10-cell notebook started cold, (c) one cell printing 50 MB.
+ * Repetitions: BENCH_REPEAT (default 5). Only some cases: BENCH_CASES=a,b,c,nodelay.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LocalJupyterServer } from '../kernels/jupyter-server';
+import { KernelClient } from '../kernels/kernel-client';
+import { packageRoot, venvPython } from '../kernels/python-env';
+import type { Notebook } from '../pipelines/notebook/model';
+
+const root = packageRoot();
+const bin = path.join(root, 'bin', 'nbstage.js');
+const venvBin = path.dirname(venvPython(root));
+const repeat = Number(process.env.BENCH_REPEAT ?? 5);
+const cases = new Set((process.env.BENCH_CASES ?? 'a,b,c,nodelay').split(','));
+
+function notebook(sources: string[]): Notebook {
+  return {
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: {
+      kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' },
+      language_info: { name: 'python' },
+    },
+    cells: sources.map((source, i) => ({
+      cell_type: 'code' as const,
+      id: `cell${i}`,
+      source,
+      metadata: {},
+      execution_count: null,
+      outputs: [],
+    })),
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Runs a command with stdout/stderr discarded; resolves to its wall time in ms. */
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<number> {
+  const start = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...env, PATH: `${venvBin}${path.delimiter}${process.env.PATH ?? ''}` },
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-2000);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      if (code !== 0) {
+        reject(new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${code}: ${err}`));
+      } else {
+        resolve(ms);
+      }
+    });
+  });
+}
+
+type Tool = 'nbstage' | 'nbclient' | 'papermill';
+
+function command(tool: Tool, input: string, output: string): [string, string[]] {
+  switch (tool) {
+    case 'nbstage':
+      return [
+        process.execPath,
+        [bin, 'run', input, '-o', output, '--no-progress', '-k', 'python3'],
+      ];
+    case 'nbclient':
+      return [
+        path.join(venvBin, 'jupyter-execute'),
+        [input, `--output=${output}`, '--kernel_name=python3'],
+      ];
+    case 'papermill':
+      return [
+        path.join(venvBin, 'papermill'),
+        [input, output, '-k', 'python3', '--no-progress-bar', '--log-level', 'WARNING'],
+      ];
+  }
+}
+
+async function compare(name: string, nb: Notebook, description: string): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-'));
+  const input = path.join(dir, `${name}.ipynb`);
+  fs.writeFileSync(input, JSON.stringify(nb));
+  const tools: Tool[] = ['nbstage', 'nbclient', 'papermill'];
+  const times: Record<Tool, number[]> = { nbstage: [], nbclient: [], papermill: [] };
+  // One warm-up of each (file caches, .pyc), then interleaved repetitions.
+  for (const tool of tools) {
+    const [cmd, args] = command(tool, input, path.join(dir, `${tool}.ipynb`));
+    await timed(cmd, args, { NBSTAGE_JUPYTER_URL: '' });
+  }
+  for (let i = 0; i < repeat; i++) {
+    for (const tool of tools) {
+      const [cmd, args] = command(tool, input, path.join(dir, `${tool}.ipynb`));
+      times[tool].push(await timed(cmd, args, { NBSTAGE_JUPYTER_URL: '' }));
+    }
+  }
+  const med = (t: Tool): number => Math.round(median(times[t]));
+  const line = {
+    case: name,
+    description,
+    repeat,
+    median_ms: { nbstage: med('nbstage'), nbclient: med('nbclient'), papermill: med('papermill') },
+    min_ms: {
+      nbstage: Math.round(Math.min(...times.nbstage)),
+      nbclient: Math.round(Math.min(...times.nbclient)),
+      papermill: Math.round(Math.min(...times.papermill)),
+    },
+    ratio_vs_nbclient: Number((med('nbstage') / med('nbclient')).toFixed(2)),
+    ratio_vs_papermill: Number((med('nbstage') / med('papermill')).toFixed(2)),
+  };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Per-cell round trip over the kernel websocket: sequential with Nagle on/off, and pipelined. */
+async function nodelay(): Promise<void> {
+  const cells = 200;
+  const result: Record<string, number> = {};
+  for (const noDelay of [false, true]) {
+    const server = await LocalJupyterServer.start({ tcpNoDelay: noDelay });
+    try {
+      const kernel = await KernelClient.start(server.endpoint, 'python3');
+      try {
+        for (let i = 0; i < 20; i++) {
+          await kernel.execute('x = 1').done;
+        }
+        const perCell: number[] = [];
+        for (let i = 0; i < cells; i++) {
+          const t = process.hrtime.bigint();
+          await kernel.execute('x = 1').done;
+          perCell.push(Number(process.hrtime.bigint() - t) / 1e6);
+        }
+        const key = noDelay ? 'sequential_nodelay_on' : 'sequential_nodelay_off';
+        result[`${key}_p50_ms`] = Number(median(perCell).toFixed(2));
+        result[`${key}_p99_ms`] = Number(percentile(perCell, 99).toFixed(2));
+        if (noDelay) {
+          const t = process.hrtime.bigint();
+          const handles = Array.from({ length: cells }, () => kernel.execute('x = 1'));
+          await Promise.all(handles.map((h) => h.done));
+          result.pipelined_nodelay_on_per_cell_ms = Number(
+            (Number(process.hrtime.bigint() - t) / 1e6 / cells).toFixed(2),
+          );
+        }
+      } finally {
+        await kernel.shutdown();
+      }
+    } finally {
+      await server.close();
+    }
+  }
+  process.stdout.write(
+    `${JSON.stringify({ case: 'nodelay', description: `${cells} trivial cells over the kernel websocket`, ...result })}\n`,
+  );
+}
+
+async function main(): Promise<void> {
+  for (const tool of ['jupyter-execute', 'papermill']) {
+    if (!fs.existsSync(path.join(venvBin, tool))) {
+      throw new Error(
+        `${tool} is missing from the project environment: run \`bash scripts/setup.sh --dev\``,
+      );
+    }
+  }
+  if (cases.has('a')) {
+    await compare(
+      'a',
+      notebook(Array.from({ length: 500 }, (_, i) => `x = ${i}`)),
+      '500 trivial cells',
+    );
+  }
+  if (cases.has('b')) {
+    await compare(
+      'b',
+      notebook(Array.from({ length: 10 }, (_, i) => `import math\ny = math.sqrt(${i})\nprint(y)`)),
+      '10-cell notebook, cold start',
+    );
+  }
+  if (cases.has('c')) {
+    await compare(
+      'c',
+      notebook([
+        'import sys\nline = "x" * 99 + "\\n"\nblock = line * 10000\nfor _ in range(50):\n    sys.stdout.write(block)',
+      ]),
+      'one cell printing 50 MB',
+    );
+  }
+  if (cases.has('nodelay')) {
+    await nodelay();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+});

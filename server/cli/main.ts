@@ -1,0 +1,150 @@
+/**
+ * The `nbstage` command: parses the command line and dispatches to the subcommands. Usage errors
+ * exit 2 with a one-line reason on stderr.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { packageRoot } from '../../kernels/python-env';
+import { ExitCode, NbstageError } from '../../pipelines/errors';
+import { runDoctor } from './doctor';
+import { runCommand, type RunFlags } from './run-command';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function seconds(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) {
+      throw new CommanderError(
+        ExitCode.badInput,
+        'nbstage.usage',
+        `${name} must be a positive number of seconds, got "${value}"`,
+      );
+    }
+    return n;
+  };
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+/**
+ * @jupyterlab/services reports connection chatter with console.debug, which Node prints on
+ * stdout, where it would mix with the notebook's outputs and break `--json`. It goes to stderr
+ * with NBSTAGE_DEBUG=1 and nowhere otherwise.
+ */
+function quietLibraryDebug(): void {
+  console.debug =
+    process.env.NBSTAGE_DEBUG === '1'
+      ? (...args: unknown[]) => process.stderr.write(`${args.map(String).join(' ')}\n`)
+      : () => undefined;
+}
+
+/** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  quietLibraryDebug();
+  let exitCode: number = ExitCode.ok;
+  const program = new Command();
+  program
+    .name('nbstage')
+    .description('Run notebook cells as Jenkins pipeline stages on real Jupyter kernels')
+    .version(packageVersion())
+    .exitOverride()
+    .configureOutput({
+      writeErr: (text) =>
+        process.stderr.write(text.startsWith('error:') ? `nbstage: ${text}` : text),
+    })
+    .showSuggestionAfterError(true);
+
+  program
+    .command('run')
+    .description('execute a notebook (.ipynb) or Zeppelin note (.zpln, note.json)')
+    .argument('<notebook>', 'the notebook to run')
+    .option(
+      '-o, --output <file>',
+      'executed notebook (default: <name>.executed.ipynb beside the input)',
+    )
+    .option('--junit <file>', 'JUnit XML, one test case per code cell')
+    .option('--html <file>', 'standalone HTML report (assets in <name>_files/)')
+    .option('--zeppelin-out <file>', 'executed note in Zeppelin format')
+    .option(
+      '-p, --parameter <NAME=VALUE>',
+      'parameter; VALUE parsed as JSON when valid JSON',
+      collect,
+      [],
+    )
+    .option('-r, --raw-parameter <NAME=RAW>', 'parameter kept as a string', collect, [])
+    .option('--params-file <file>', 'parameters from a JSON or YAML file')
+    .option(
+      '--secret <NAME=VALUE>',
+      'secret: an environment variable in the kernel, masked everywhere',
+      collect,
+      [],
+    )
+    .option('-k, --kernel <name>', "kernelspec (default: the notebook's)")
+    .option(
+      '--stage <name>',
+      'run only this stage (repeatable); the preamble runs first on a fresh kernel',
+      collect,
+      [],
+    )
+    .option(
+      '--session <id>',
+      'reuse the kernel of this session (needs a persistent Jupyter server)',
+    )
+    .option('--cell-timeout <s>', 'seconds one cell may run', seconds('--cell-timeout'))
+    .option('--timeout <s>', 'seconds the whole run may take', seconds('--timeout'))
+    .option('--cwd <dir>', "working directory of the kernel (default: the notebook's folder)")
+    .option('--allow-errors', 'keep running after a failing cell')
+    .option('--job <name>', 'job name recorded in the run')
+    .option('--build <n>', 'build number recorded in the run')
+    .option('--artifacts <dir>', 'directory exported to the notebook as $NBSTAGE_ARTIFACTS')
+    .option('--server <url>', 'submit to an nbstage service instead of running embedded')
+    .option('--json', 'print one JSON summary on stdout at the end instead of the outputs')
+    .option('--no-progress', 'no progress bar')
+    .option('--color', 'ANSI colours on the console (default: when stdout is a TTY or FORCE_COLOR is set)')
+    .option('--no-color', 'no ANSI colours')
+    .action(async (notebook: string, flags: RunFlags) => {
+      exitCode = await runCommand(notebook, flags);
+    });
+
+  program
+    .command('doctor')
+    .description('say what is installed, what is missing and how to fix it')
+    .option('--json', 'one JSON object')
+    .action(async (flags: { json?: boolean }) => {
+      exitCode = await runDoctor({ stdout: process.stdout, json: flags.json });
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+      ) {
+        return ExitCode.ok;
+      }
+      if (err.code === 'nbstage.usage') {
+        process.stderr.write(`nbstage: ${err.message}\n`);
+      }
+      return ExitCode.badInput;
+    }
+    if (err instanceof NbstageError) {
+      process.stderr.write(`nbstage: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`nbstage: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    return ExitCode.cellFailed;
+  }
+  return exitCode;
+}

@@ -1,0 +1,274 @@
+/**
+ * `nbstage run`: runs a notebook embedded (a local supervised Jupyter server, or the one named by
+ * NBSTAGE_JUPYTER_URL/NBSTAGE_JUPYTER_TOKEN), streams its outputs, writes the executed notebook
+ * and reports, and exits with the code of DESIGN.md. SIGINT/SIGTERM cancel the run: the kernel is
+ * interrupted and shut down and the partial notebook is written, well within Jenkins' 5 s.
+ */
+import path from 'node:path';
+import type { KernelProvider } from '../../kernels/provider';
+import { remoteProvider, startLocalProvider } from '../../kernels/provider';
+import {
+  CancelledError,
+  ExitCode,
+  NbstageError,
+  UsageError,
+  asNbstageError,
+} from '../../pipelines/errors';
+import type { RunEvent, RunEventListener } from '../../pipelines/executor/events';
+import type { JSONValue } from '../../pipelines/notebook/model';
+import {
+  parseParameterArgs,
+  parseSecretArgs,
+  readParamsFile,
+} from '../../pipelines/parameters/parse';
+import { executeRun, loadRun, type RunResult, type RunSpec } from '../../pipelines/runner';
+import { createConsoleSink } from '../../pipelines/sinks/console-sink';
+import {
+  createFileSink,
+  defaultOutputPath,
+  type FileSinkPaths,
+} from '../../pipelines/sinks/file-sink';
+import { createProgressBar } from './progress';
+
+/** The flags of `nbstage run` as commander hands them over. */
+export interface RunFlags {
+  output?: string;
+  junit?: string;
+  html?: string;
+  zeppelinOut?: string;
+  parameter: string[];
+  rawParameter: string[];
+  paramsFile?: string;
+  secret: string[];
+  kernel?: string;
+  stage: string[];
+  session?: string;
+  cellTimeout?: number;
+  timeout?: number;
+  cwd?: string;
+  allowErrors?: boolean;
+  job?: string;
+  build?: string;
+  artifacts?: string;
+  server?: string;
+  json?: boolean;
+  progress: boolean;
+  color?: boolean;
+}
+
+/** Streams and environment the command uses (tests inject their own). */
+export interface RunIO {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+}
+
+async function buildSpec(notebook: string, flags: RunFlags): Promise<RunSpec> {
+  const fromFile = flags.paramsFile === undefined ? {} : await readParamsFile(flags.paramsFile);
+  const parameters: Record<string, JSONValue> = {
+    ...fromFile,
+    ...parseParameterArgs(flags.parameter, flags.rawParameter),
+  };
+  const secrets = parseSecretArgs(flags.secret);
+  return {
+    notebookPath: notebook,
+    parameters,
+    secrets,
+    kernel: flags.kernel,
+    stages: flags.stage,
+    session: flags.session,
+    cwd: flags.cwd,
+    cellTimeoutS: flags.cellTimeout,
+    runTimeoutS: flags.timeout,
+    allowErrors: flags.allowErrors === true,
+    job: flags.job,
+    build: flags.build,
+    artifactsDir: flags.artifacts,
+  };
+}
+
+function colorWanted(flags: RunFlags, io: RunIO): boolean {
+  if (flags.color !== undefined) {
+    return flags.color;
+  }
+  if (io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '') {
+    return false;
+  }
+  if (io.env.FORCE_COLOR !== undefined && io.env.FORCE_COLOR !== '0') {
+    return true;
+  }
+  return io.stdout.isTTY === true;
+}
+
+function summary(
+  result: RunResult | null,
+  error: NbstageError | null,
+  written: Partial<Record<keyof FileSinkPaths, string>>,
+): object {
+  const counts: Record<string, number> = {};
+  if (result !== null) {
+    for (const cell of result.notebook.cells) {
+      const status = cell.metadata.nbstage?.status;
+      if (typeof status === 'string') {
+        counts[status] = (counts[status] ?? 0) + 1;
+      }
+    }
+  }
+  const err = result?.error ?? error;
+  return {
+    run_id: result?.runId ?? null,
+    status: result?.status ?? (err === null ? 'completed' : 'error'),
+    exit_code: err === null ? 0 : err.exitCode,
+    duration_s: result === null ? null : result.durationMs / 1000,
+    kernel: result?.notebook.metadata.nbstage?.kernel ?? null,
+    cells: counts,
+    error:
+      err === null
+        ? null
+        : {
+            code: err.code,
+            message: result?.notebook.metadata.nbstage?.exception
+              ? String(err.message)
+              : err.message,
+            ...('cellIndex' in err && typeof err.cellIndex === 'number'
+              ? { cell_index: err.cellIndex }
+              : {}),
+          },
+    metrics: result?.metrics ?? {},
+    files: written,
+  };
+}
+
+/** Runs `nbstage run`; resolves to the exit code. */
+export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO): Promise<number> {
+  const { stdout, stderr, env } = io ?? {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+  };
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals === 1) {
+      stderr.write(`\nnbstage: ${signal}: cancelling the run\n`);
+      controller.abort();
+    } else {
+      process.exit(ExitCode.cancelled);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let provider: KernelProvider | null = null;
+  try {
+    if (flags.server !== undefined) {
+      throw new UsageError(
+        '--server: submitting to an nbstage service is not available in this build yet',
+      );
+    }
+    const spec = await buildSpec(notebook, flags);
+    const run = await loadRun(spec);
+    const paths: FileSinkPaths = {
+      notebook: flags.output ?? defaultOutputPath(notebook),
+      junit: flags.junit,
+      html: flags.html,
+      zeppelin: flags.zeppelinOut,
+    };
+    if (paths.zeppelin !== undefined && run.loaded.format !== 'zeppelin') {
+      throw new UsageError('--zeppelin-out needs a Zeppelin note as input');
+    }
+    const written: Partial<Record<keyof FileSinkPaths, string>> = {};
+    const listeners: RunEventListener[] = [];
+    const progress =
+      flags.progress && flags.json !== true && stderr.isTTY === true
+        ? createProgressBar(stderr)
+        : null;
+    if (progress !== null) {
+      listeners.push(progress.before);
+    }
+    if (flags.json !== true) {
+      listeners.push(
+        createConsoleSink({
+          stdout,
+          stderr,
+          color: colorWanted(flags, io ?? { stdout, stderr, env }),
+        }),
+      );
+    }
+    if (progress !== null) {
+      listeners.push(progress.after);
+    }
+    listeners.push(
+      createFileSink({
+        paths,
+        notebookName: path.basename(notebook),
+        zeppelin: run.loaded.zeppelin,
+        onWrite: (kind, file) => {
+          written[kind] = file;
+        },
+      }),
+    );
+
+    const jupyterUrl = env.NBSTAGE_JUPYTER_URL;
+    provider =
+      jupyterUrl !== undefined && jupyterUrl !== ''
+        ? remoteProvider(jupyterUrl, env.NBSTAGE_JUPYTER_TOKEN ?? '')
+        : await startLocalProvider({ rootDir: path.resolve(spec.cwd ?? '.') });
+    let result: RunResult;
+    try {
+      if (controller.signal.aborted) {
+        throw new CancelledError('run cancelled before it started');
+      }
+      result = await executeRun(run, provider, {
+        listeners,
+        signal: controller.signal,
+        onListenerError: (err) =>
+          stderr.write(`nbstage: output sink failed: ${(err as Error).message}\n`),
+      });
+    } catch (err) {
+      const error = asNbstageError(err);
+      if (error.exitCode !== ExitCode.badInput) {
+        // Nothing ran, but the run still leaves its record: the notebook, marked with the cause.
+        const nb = structuredClone(run.loaded.notebook);
+        nb.metadata.nbstage = {
+          status: 'error',
+          exception: { ename: error.code, evalue: error.message },
+        };
+        const end: RunEvent = {
+          type: 'run-end',
+          runId: spec.runId ?? '',
+          at: new Date().toISOString(),
+          status: error instanceof CancelledError ? 'cancelled' : 'error',
+          durationMs: 0,
+          error: { code: error.code, message: error.message },
+          notebook: nb,
+        };
+        for (const l of listeners) {
+          await l(end);
+        }
+      }
+      throw error;
+    }
+    progress?.stop();
+    if (flags.json === true) {
+      stdout.write(`${JSON.stringify(summary(result, null, written))}\n`);
+    } else if (result.error !== null) {
+      stderr.write(`nbstage: ${result.error.message}\n`);
+    }
+    if (flags.json !== true && written.notebook !== undefined) {
+      stderr.write(`nbstage: executed notebook written to ${written.notebook}\n`);
+    }
+    return result.error === null ? ExitCode.ok : result.error.exitCode;
+  } catch (err) {
+    const error = asNbstageError(err);
+    if (flags.json === true) {
+      stdout.write(`${JSON.stringify(summary(null, error, {}))}\n`);
+    }
+    stderr.write(`nbstage: ${error.message}\n`);
+    return error.exitCode;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await provider?.close();
+  }
+}
