@@ -100,6 +100,9 @@ export class LocalJupyterServer {
       '--ServerApp.terminals_enabled=False',
       // The executor notices a dead kernel itself; no need to wait long on shutdowns.
       '--KernelManager.shutdown_wait_time=1',
+      // The server's iopub rate limit (1 MB/s, 1000 msgs/s by default) replaces fast output with
+      // a warning: a run must keep every byte its cells print. It also parses every header.
+      '--ZMQChannelsWebsocketConnection.limit_rate=False',
     ];
     if (process.getuid?.() === 0) {
       // CI containers and many Jenkins agents run as root; the server is bound to 127.0.0.1.

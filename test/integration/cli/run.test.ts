@@ -348,6 +348,20 @@ describe('nbstage run', () => {
     expect(res.stdout).not.toContain('quiet\n');
   });
 
+  it('keeps every byte of fast, large output (no server rate limit drops it)', async () => {
+    const file = writeNotebook(
+      makeNotebook([
+        'import sys\nline = "y" * 99 + "\\n"\nfor _ in range(40):\n    sys.stdout.write(line * 1000)',
+      ]),
+    );
+    const res = await run([file]);
+    expect(res.code).toBe(0);
+    const text = cellText(executed(file), 0);
+    expect(text.length).toBe(40 * 1000 * 100);
+    expect(text).not.toContain('rate exceeded');
+    expect(res.stdout.split('y'.repeat(99)).length - 1).toBe(40000);
+  });
+
   it('writes to -o and sets the kernel cwd to the notebook folder by default', async () => {
     const file = writeNotebook(makeNotebook(['import os\nprint(os.getcwd())']));
     const out = path.join(path.dirname(file), 'sub', 'out.ipynb');
