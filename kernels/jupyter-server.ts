@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { UnreachableError } from '../pipelines/errors';
+import { CancelledError, UnreachableError } from '../pipelines/errors';
 import type { JupyterEndpoint } from './endpoint';
 import { authHeaders } from './endpoint';
 import { packageRoot, resolvePython } from './python-env';
@@ -24,6 +24,8 @@ export interface LocalJupyterServerOptions {
   env?: NodeJS.ProcessEnv;
   /** How long to wait for the server to answer, in ms (default 60000). */
   startTimeoutMs?: number;
+  /** Aborting stops a server that is still starting (start rejects with CancelledError). */
+  signal?: AbortSignal;
 }
 
 const live = new Set<LocalJupyterServer>();
@@ -142,6 +144,10 @@ export class LocalJupyterServer {
         throw new UnreachableError(
           `Jupyter server exited during start (code ${child.exitCode ?? child.signalCode}): ${last} (run \`nbstage doctor\`)`,
         );
+      }
+      if (options.signal?.aborted === true) {
+        await server.close(0);
+        throw new CancelledError('Jupyter server start cancelled');
       }
       if (await server.ready()) {
         break;

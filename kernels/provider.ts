@@ -26,6 +26,8 @@ export interface KernelProvider {
   kernelSpecs(): Promise<{ default: string; specs: KernelSpecInfo[] }>;
   /** A kernel of `name`: from the session when given (created if new), else warm or new. */
   acquire(name: string, options?: { session?: string; cwd?: string }): Promise<AcquiredKernel>;
+  /** Starts a kernel of `name` ahead of need; the next {@link acquire} takes it. */
+  prewarm(name: string, count?: number): void;
   /** Gives a kernel back: session kernels stay alive when `keep`; others are shut down. */
   release(acquired: AcquiredKernel, keep: boolean): Promise<void>;
   /** Shuts down what this provider started. Idempotent. */
@@ -86,11 +88,25 @@ export class JupyterKernelProvider implements KernelProvider {
     name: string,
     options: { session?: string; cwd?: string } = {},
   ): Promise<AcquiredKernel> {
-    await this.checkKernel(name);
     if (options.session !== undefined && options.session !== '') {
+      await this.checkKernel(name);
       return this.sessionKernel(name, options.session);
     }
-    return { kernel: await this.pool.acquire(name), fresh: true, session: null };
+    // The kernel starts while the kernelspecs are checked; an unknown name fails both.
+    const [check, started] = await Promise.allSettled([
+      this.checkKernel(name),
+      this.pool.acquire(name),
+    ]);
+    if (check.status === 'rejected') {
+      if (started.status === 'fulfilled') {
+        await started.value.shutdown();
+      }
+      throw check.reason;
+    }
+    if (started.status === 'rejected') {
+      throw started.reason;
+    }
+    return { kernel: started.value, fresh: true, session: null };
   }
 
   private async sessionKernel(name: string, session: string): Promise<AcquiredKernel> {

@@ -109,7 +109,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--server <url>', 'submit to an nbstage service instead of running embedded')
     .option('--json', 'print one JSON summary on stdout at the end instead of the outputs')
     .option('--no-progress', 'no progress bar')
-    .option('--color', 'ANSI colours on the console (default: when stdout is a TTY or FORCE_COLOR is set)')
+    .option(
+      '--color',
+      'ANSI colours on the console (default: when stdout is a TTY or FORCE_COLOR is set)',
+    )
     .option('--no-color', 'no ANSI colours')
     .action(async (notebook: string, flags: RunFlags) => {
       exitCode = await runCommand(notebook, flags);

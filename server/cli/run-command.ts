@@ -15,7 +15,7 @@ import {
   asNbstageError,
 } from '../../pipelines/errors';
 import type { RunEvent, RunEventListener } from '../../pipelines/executor/events';
-import type { JSONValue } from '../../pipelines/notebook/model';
+import type { JSONValue, Notebook } from '../../pipelines/notebook/model';
 import {
   parseParameterArgs,
   parseSecretArgs,
@@ -139,6 +139,22 @@ function summary(
   };
 }
 
+/** The kernels a run will most likely ask for: `-k`, else the notebook's and its cells'. */
+function kernelsToPrewarm(nb: Notebook, kernel: string | undefined): Set<string> {
+  const names = new Set<string>();
+  const main = kernel ?? nb.metadata.kernelspec?.name;
+  if (main !== undefined) {
+    names.add(main);
+  }
+  for (const cell of nb.cells) {
+    const name = cell.metadata.nbstage?.kernel;
+    if (typeof name === 'string' && cell.cell_type === 'code') {
+      names.add(name);
+    }
+  }
+  return names;
+}
+
 /** Runs `nbstage run`; resolves to the exit code. */
 export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO): Promise<number> {
   const { stdout, stderr, env } = io ?? {
@@ -160,12 +176,22 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let provider: KernelProvider | null = null;
+  let starting: Promise<KernelProvider> | null = null;
+  const startAbort = new AbortController();
   try {
     if (flags.server !== undefined) {
       throw new UsageError(
         '--server: submitting to an nbstage service is not available in this build yet',
       );
     }
+    // The local Jupyter server starts while the notebook is read and validated (it takes the
+    // longest); bad input stops it again before anything is written.
+    const jupyterUrl = env.NBSTAGE_JUPYTER_URL;
+    starting =
+      jupyterUrl !== undefined && jupyterUrl !== ''
+        ? Promise.resolve(remoteProvider(jupyterUrl, env.NBSTAGE_JUPYTER_TOKEN ?? ''))
+        : startLocalProvider({ rootDir: process.cwd(), signal: startAbort.signal });
+    starting.catch(() => undefined);
     const spec = await buildSpec(notebook, flags);
     const run = await loadRun(spec);
     const paths: FileSinkPaths = {
@@ -209,11 +235,11 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
       }),
     );
 
-    const jupyterUrl = env.NBSTAGE_JUPYTER_URL;
-    provider =
-      jupyterUrl !== undefined && jupyterUrl !== ''
-        ? remoteProvider(jupyterUrl, env.NBSTAGE_JUPYTER_TOKEN ?? '')
-        : await startLocalProvider({ rootDir: path.resolve(spec.cwd ?? '.') });
+    provider = await starting;
+    // The kernel starts while kernelspecs are listed and parameters injected.
+    for (const name of kernelsToPrewarm(run.loaded.notebook, flags.kernel)) {
+      provider.prewarm(name);
+    }
     let result: RunResult;
     try {
       if (controller.signal.aborted) {
@@ -269,6 +295,11 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await provider?.close();
+    if (provider !== null) {
+      await provider.close();
+    } else if (starting !== null) {
+      startAbort.abort();
+      await starting.then((p) => p.close()).catch(() => undefined);
+    }
   }
 }
