@@ -162,3 +162,52 @@ export function asNbstageError(err: unknown): NbstageError {
   const message = err instanceof Error ? err.message : String(err);
   return new InternalError(message);
 }
+
+/** A request to the service has no token, or one that is unknown or revoked (HTTP 401). */
+export class AuthError extends NbstageError {
+  constructor(message = 'missing or invalid token') {
+    super('NBSTAGE_UNAUTHORIZED', message, ExitCode.badInput, 401);
+  }
+}
+
+/** The request's token is valid but its role is not enough; `needed` names the role (HTTP 403). */
+export class ForbiddenError extends NbstageError {
+  readonly needed: string;
+  constructor(needed: string, message: string) {
+    super('NBSTAGE_FORBIDDEN', message, ExitCode.badInput, 403);
+    this.needed = needed;
+  }
+}
+
+/**
+ * Too many requests from one principal or address (HTTP 429); `retryAfterSeconds` says when to
+ * try again. The CLI treats it like an unreachable server (exit 5): nothing was wrong with the
+ * input, and the same command works later.
+ */
+export class RateLimitedError extends NbstageError {
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    super(
+      'NBSTAGE_RATE_LIMITED',
+      `too many requests; retry after ${retryAfterSeconds} s`,
+      ExitCode.unreachable,
+      429,
+    );
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/**
+ * A state file of nbstage's home (such as `tokens.json`) is not what nbstage wrote: not JSON, or
+ * invalid against its schema. `file` and `field` say where (HTTP 500: the server's fault, not
+ * the request's; CLI exit 2).
+ */
+export class CorruptedFileError extends NbstageError {
+  readonly file: string;
+  readonly field: string;
+  constructor(file: string, field: string, message: string) {
+    super('NBSTAGE_FILE_CORRUPTED', message, ExitCode.badInput, 500);
+    this.file = file;
+    this.field = field;
+  }
+}
