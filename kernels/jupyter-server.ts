@@ -58,6 +58,65 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The arguments and environment of a Jupyter server process as nbstage runs it. */
+export function jupyterServerCommand(
+  options: LocalJupyterServerOptions & { port: number; token: string; extraArgs?: string[] },
+): { args: string[]; env: NodeJS.ProcessEnv } {
+  const noDelay = options.tcpNoDelay ?? process.env.NBSTAGE_TCP_NODELAY !== '0';
+  const helpers = path.join(packageRoot(), 'kernels', 'python');
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  // The kernels import nbstage's helpers (`from nbstage import record`) from here.
+  env.PYTHONPATH = [helpers, env.PYTHONPATH].filter(Boolean).join(path.delimiter);
+  env.PYTHONUNBUFFERED = '1';
+  // Credentials of nbstage and Jupyter never reach the kernels (notebooks read os.environ).
+  for (const name of Object.keys(env)) {
+    if (/^(JUPYTER_TOKEN|NBSTAGE_.*TOKEN|NBSTAGE_JENKINS_.*)$/.test(name)) {
+      delete env[name];
+    }
+  }
+  const args = [
+    '-m',
+    'jupyter_server',
+    '--no-browser',
+    '--ServerApp.ip=127.0.0.1',
+    `--ServerApp.port=${options.port}`,
+    '--ServerApp.port_retries=0',
+    `--ServerApp.root_dir=${options.rootDir ?? process.cwd()}`,
+    `--IdentityProvider.token=${options.token}`,
+    '--ServerApp.log_level=WARN',
+    '--ServerApp.terminals_enabled=False',
+    // The executor notices a dead kernel itself; no need to wait long on shutdowns.
+    '--KernelManager.shutdown_wait_time=1',
+    // The server's iopub rate limit (1 MB/s, 1000 msgs/s by default) replaces fast output with
+    // a warning: a run must keep every byte its cells print. It also parses every header.
+    '--ZMQChannelsWebsocketConnection.limit_rate=False',
+    ...(options.extraArgs ?? []),
+  ];
+  if (process.getuid?.() === 0) {
+    // CI containers and many Jenkins agents run as root; the server is bound to 127.0.0.1.
+    args.push('--allow-root');
+  }
+  if (noDelay) {
+    args.push(
+      '--ServerApp.kernel_websocket_connection_class=nbstage_nodelay.NoDelayWebsocketConnection',
+    );
+  }
+  return { args, env };
+}
+
+/** Whether a Jupyter server answers its REST API with this endpoint's token. */
+export async function serverAnswers(endpoint: JupyterEndpoint, timeoutMs = 1000): Promise<boolean> {
+  try {
+    const res = await fetch(new URL('api/status', endpoint.baseUrl), {
+      headers: authHeaders(endpoint),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
 /** A Jupyter server child process owned by this process. */
 export class LocalJupyterServer {
   readonly endpoint: JupyterEndpoint;
@@ -82,39 +141,7 @@ export class LocalJupyterServer {
     const python = options.python ?? resolvePython().python;
     const token = randomBytes(24).toString('hex');
     const port = await freePort();
-    const noDelay = options.tcpNoDelay ?? process.env.NBSTAGE_TCP_NODELAY !== '0';
-    const helpers = path.join(packageRoot(), 'kernels', 'python');
-    const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
-    env.PYTHONPATH = [helpers, env.PYTHONPATH].filter(Boolean).join(path.delimiter);
-    env.PYTHONUNBUFFERED = '1';
-    // Colours in tracebacks are wanted (the console keeps them, reports convert them).
-    delete env.JUPYTER_TOKEN;
-    const args = [
-      '-m',
-      'jupyter_server',
-      '--no-browser',
-      '--ServerApp.ip=127.0.0.1',
-      `--ServerApp.port=${port}`,
-      '--ServerApp.port_retries=0',
-      `--ServerApp.root_dir=${options.rootDir ?? process.cwd()}`,
-      `--IdentityProvider.token=${token}`,
-      '--ServerApp.log_level=WARN',
-      '--ServerApp.terminals_enabled=False',
-      // The executor notices a dead kernel itself; no need to wait long on shutdowns.
-      '--KernelManager.shutdown_wait_time=1',
-      // The server's iopub rate limit (1 MB/s, 1000 msgs/s by default) replaces fast output with
-      // a warning: a run must keep every byte its cells print. It also parses every header.
-      '--ZMQChannelsWebsocketConnection.limit_rate=False',
-    ];
-    if (process.getuid?.() === 0) {
-      // CI containers and many Jenkins agents run as root; the server is bound to 127.0.0.1.
-      args.push('--allow-root');
-    }
-    if (noDelay) {
-      args.push(
-        '--ServerApp.kernel_websocket_connection_class=nbstage_nodelay.NoDelayWebsocketConnection',
-      );
-    }
+    const { args, env } = jupyterServerCommand({ ...options, port, token });
     const child = spawn(python, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     const keep = (chunk: Buffer): void => {
@@ -166,16 +193,8 @@ export class LocalJupyterServer {
     return server;
   }
 
-  private async ready(): Promise<boolean> {
-    try {
-      const res = await fetch(new URL('api/status', this.endpoint.baseUrl), {
-        headers: authHeaders(this.endpoint),
-        signal: AbortSignal.timeout(1000),
-      });
-      return res.ok;
-    } catch {
-      return false;
-    }
+  private ready(): Promise<boolean> {
+    return serverAnswers(this.endpoint);
   }
 
   /** Whether the server process is still running. */

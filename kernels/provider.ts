@@ -9,6 +9,7 @@ import { authHeaders } from './endpoint';
 import { LocalJupyterServer, type LocalJupyterServerOptions } from './jupyter-server';
 import { KernelClient, listKernelSpecs, type KernelSpecInfo } from './kernel-client';
 import { KernelPool } from './pool';
+import { connectSharedServer, SpareKernels, type SharedServerOptions } from './shared-server';
 
 /** A kernel handed to a run; `fresh` is false when a session's kernel is reused. */
 export interface AcquiredKernel {
@@ -16,6 +17,11 @@ export interface AcquiredKernel {
   fresh: boolean;
   /** The session this kernel belongs to (it outlives the run), if any. */
   session: string | null;
+  /**
+   * Whether the kernel's environment was inherited from an earlier process (a shared server's
+   * spare kernel): the run then sets the caller's environment variables in it.
+   */
+  staleEnv: boolean;
 }
 
 /** Where runs get kernels. Whoever creates a provider closes it. */
@@ -40,6 +46,8 @@ export interface JupyterKernelProviderOptions {
   poolSize?: number;
   /** Called on close (the local server's owner stops it). */
   onClose?: () => Promise<void>;
+  /** Warm spare kernels of a shared server, claimed first and replenished after each claim. */
+  spares?: SpareKernels;
   description?: string;
 }
 
@@ -49,6 +57,7 @@ export class JupyterKernelProvider implements KernelProvider {
   private readonly pool: KernelPool;
   private specsCache: Promise<{ default: string; specs: KernelSpecInfo[] }> | null = null;
   private closed: Promise<void> | null = null;
+  private readonly early = new Map<string, Promise<KernelClient>>();
 
   constructor(
     readonly endpoint: JupyterEndpoint,
@@ -79,9 +88,27 @@ export class JupyterKernelProvider implements KernelProvider {
     return spec;
   }
 
-  /** Starts `count` warm kernels of `name` in the background. */
+  /** Starts (or claims) a kernel of `name` now; the next {@link acquire} of `name` takes it. */
   prewarm(name: string, count = 1): void {
+    if (this.options.spares !== undefined) {
+      if (!this.early.has(name)) {
+        const p = this.startOrClaim(name);
+        p.catch(() => undefined);
+        this.early.set(name, p);
+      }
+      return;
+    }
     this.pool.prewarm(name, count);
+  }
+
+  private async startOrClaim(name: string): Promise<KernelClient> {
+    const spares = this.options.spares;
+    if (spares === undefined) {
+      return this.pool.acquire(name);
+    }
+    const claimed = await spares.claim(name);
+    spares.replenish(name);
+    return claimed ?? KernelClient.start(this.endpoint, name);
   }
 
   async acquire(
@@ -92,10 +119,12 @@ export class JupyterKernelProvider implements KernelProvider {
       await this.checkKernel(name);
       return this.sessionKernel(name, options.session);
     }
+    const early = this.early.get(name);
+    this.early.delete(name);
     // The kernel starts while the kernelspecs are checked; an unknown name fails both.
     const [check, started] = await Promise.allSettled([
       this.checkKernel(name),
-      this.pool.acquire(name),
+      early ?? this.startOrClaim(name),
     ]);
     if (check.status === 'rejected') {
       if (started.status === 'fulfilled') {
@@ -106,7 +135,12 @@ export class JupyterKernelProvider implements KernelProvider {
     if (started.status === 'rejected') {
       throw started.reason;
     }
-    return { kernel: started.value, fresh: true, session: null };
+    return {
+      kernel: started.value,
+      fresh: true,
+      session: null,
+      staleEnv: this.options.spares !== undefined,
+    };
   }
 
   private async sessionKernel(name: string, session: string): Promise<AcquiredKernel> {
@@ -129,7 +163,7 @@ export class JupyterKernelProvider implements KernelProvider {
       existing.kernel.execution_state !== 'dead'
     ) {
       const kernel = await KernelClient.connect(this.endpoint, { id: existing.kernel.id, name });
-      return { kernel, fresh: false, session };
+      return { kernel, fresh: false, session, staleEnv: true };
     }
     const res = await fetch(new URL('api/sessions', base), {
       method: 'POST',
@@ -143,7 +177,7 @@ export class JupyterKernelProvider implements KernelProvider {
     }
     const created = (await res.json()) as { kernel: { id: string; name: string } };
     const kernel = await KernelClient.connect(this.endpoint, { id: created.kernel.id, name });
-    return { kernel, fresh: true, session };
+    return { kernel, fresh: true, session, staleEnv: true };
   }
 
   async release(acquired: AcquiredKernel, keep: boolean): Promise<void> {
@@ -156,6 +190,10 @@ export class JupyterKernelProvider implements KernelProvider {
 
   close(): Promise<void> {
     this.closed ??= (async () => {
+      const unused = [...this.early.values()];
+      this.early.clear();
+      await Promise.all(unused.map((p) => p.then((k) => k.shutdown()).catch(() => undefined)));
+      await this.options.spares?.settle();
       await this.pool.close();
       await this.options.onClose?.();
     })();
@@ -172,6 +210,17 @@ export async function startLocalProvider(
     poolSize: options.poolSize,
     description: 'local Jupyter server',
     onClose: () => server.close(),
+  });
+}
+
+/** A provider on the shared local server (started if needed), with spare kernels. */
+export async function sharedLocalProvider(
+  options: SharedServerOptions = {},
+): Promise<JupyterKernelProvider> {
+  const shared = await connectSharedServer(options);
+  return new JupyterKernelProvider(shared.endpoint, {
+    description: 'shared local Jupyter server',
+    spares: new SpareKernels(shared.endpoint, `${shared.runtimeDir}/spares.lock`),
   });
 }
 

@@ -36,6 +36,26 @@ export interface RunSpec {
   /** Directory the notebook may write artifacts into (`$NBSTAGE_ARTIFACTS`). */
   artifactsDir?: string;
   interpreters?: InterpreterTable;
+  /**
+   * The environment the notebook should see. Kernels that inherited an older one (a shared
+   * server's spare kernel) get these variables set before the first cell.
+   */
+  environment?: NodeJS.ProcessEnv;
+}
+
+/** Variables never copied into a kernel: nbstage's and Jupyter's own, and per-process ones. */
+const PRIVATE_ENV =
+  /^(JPY_.*|JUPYTER_.*|NBSTAGE_.*TOKEN|NBSTAGE_JENKINS_.*|MPLBACKEND|PYTHONPATH|PWD|OLDPWD|SHLVL|_)$/;
+
+/** The part of `env` a kernel may see, with names every kernel language can set. */
+export function kernelEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && !PRIVATE_ENV.test(name)) {
+      out[name] = value;
+    }
+  }
+  return out;
 }
 
 /** A validated run, ready for kernels. */
@@ -146,8 +166,12 @@ export async function executeRun(
   }
   for (const [name, a] of acquired) {
     const lang = kernelLanguages.get(name) ?? a.kernel.language.name ?? language;
+    const kernelEnv =
+      a.staleEnv && spec.environment !== undefined
+        ? { ...kernelEnvironment(spec.environment), ...env }
+        : env;
     try {
-      await a.kernel.run(envSetupCode(lang, env, cwd));
+      await a.kernel.run(envSetupCode(lang, kernelEnv, cwd));
       if (loaded.format === 'zeppelin' && /python/i.test(lang)) {
         const params = JSON.stringify(parameters);
         await a.kernel.run(

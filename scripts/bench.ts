@@ -6,7 +6,13 @@
  * of one trivial cell with TCP_NODELAY off and on, and with pipelined requests.
  *
  * Cases: (a) 500 trivial cells, (b) a 10-cell notebook started cold, (c) one cell printing 50 MB.
- * Repetitions: BENCH_REPEAT (default 5). Only some cases: BENCH_CASES=a,b,c,nodelay.
+ * nbstage runs as users run it: embedded, on the shared local server with a warm spare kernel
+ * (after one warm-up run); `a-cold` and `b` use a private server per run (NBSTAGE_REUSE_SERVER=0),
+ * so they pay for starting a Jupyter server and a kernel every time.
+ * Every run starts on a quiet machine: the bench pauses BENCH_PAUSE_MS (default 1500) after each
+ * run of each tool, so background work of one (nbstage's spare kernel booting) never lands on
+ * the next one's clock.
+ * Repetitions: BENCH_REPEAT (default 5). Only some cases: BENCH_CASES=a,a-cold,b,c,nodelay.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LocalJupyterServer } from '../kernels/jupyter-server';
 import { KernelClient } from '../kernels/kernel-client';
+import { stopSharedServer } from '../kernels/shared-server';
 import { packageRoot, venvPython } from '../kernels/python-env';
 import type { Notebook } from '../pipelines/notebook/model';
 
@@ -21,7 +28,10 @@ const root = packageRoot();
 const bin = path.join(root, 'bin', 'nbstage.js');
 const venvBin = path.dirname(venvPython(root));
 const repeat = Number(process.env.BENCH_REPEAT ?? 5);
-const cases = new Set((process.env.BENCH_CASES ?? 'a,b,c,nodelay').split(','));
+const cases = new Set((process.env.BENCH_CASES ?? 'a,a-cold,b,c,nodelay').split(','));
+const pauseMs = Number(process.env.BENCH_PAUSE_MS ?? 1500);
+const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-rt-'));
+const pause = (): Promise<void> => new Promise((r) => setTimeout(r, pauseMs));
 
 function notebook(sources: string[]): Notebook {
   return {
@@ -99,7 +109,17 @@ function command(tool: Tool, input: string, output: string): [string, string[]] 
   }
 }
 
-async function compare(name: string, nb: Notebook, description: string): Promise<void> {
+async function compare(
+  name: string,
+  nb: Notebook,
+  description: string,
+  mode: 'shared' | 'cold',
+): Promise<void> {
+  const nbstageEnv: NodeJS.ProcessEnv = {
+    NBSTAGE_JUPYTER_URL: '',
+    NBSTAGE_RUNTIME_DIR: runtimeDir,
+    NBSTAGE_REUSE_SERVER: mode === 'cold' ? '0' : '1',
+  };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-'));
   const input = path.join(dir, `${name}.ipynb`);
   fs.writeFileSync(input, JSON.stringify(nb));
@@ -108,18 +128,22 @@ async function compare(name: string, nb: Notebook, description: string): Promise
   // One warm-up of each (file caches, .pyc), then interleaved repetitions.
   for (const tool of tools) {
     const [cmd, args] = command(tool, input, path.join(dir, `${tool}.ipynb`));
-    await timed(cmd, args, { NBSTAGE_JUPYTER_URL: '' });
+    await timed(cmd, args, nbstageEnv);
+    await pause();
   }
   for (let i = 0; i < repeat; i++) {
     for (const tool of tools) {
       const [cmd, args] = command(tool, input, path.join(dir, `${tool}.ipynb`));
-      times[tool].push(await timed(cmd, args, { NBSTAGE_JUPYTER_URL: '' }));
+      times[tool].push(await timed(cmd, args, nbstageEnv));
+      await pause();
     }
   }
   const med = (t: Tool): number => Math.round(median(times[t]));
   const line = {
     case: name,
     description,
+    nbstage_server:
+      mode === 'shared' ? 'shared local server, warm spare kernel' : 'private server per run',
     repeat,
     median_ms: { nbstage: med('nbstage'), nbclient: med('nbclient'), papermill: med('papermill') },
     min_ms: {
@@ -183,18 +207,19 @@ async function main(): Promise<void> {
       );
     }
   }
+  const trivial500 = notebook(Array.from({ length: 500 }, (_, i) => `x = ${i}`));
   if (cases.has('a')) {
-    await compare(
-      'a',
-      notebook(Array.from({ length: 500 }, (_, i) => `x = ${i}`)),
-      '500 trivial cells',
-    );
+    await compare('a', trivial500, '500 trivial cells', 'shared');
+  }
+  if (cases.has('a-cold')) {
+    await compare('a-cold', trivial500, '500 trivial cells, cold start', 'cold');
   }
   if (cases.has('b')) {
     await compare(
       'b',
       notebook(Array.from({ length: 10 }, (_, i) => `import math\ny = math.sqrt(${i})\nprint(y)`)),
       '10-cell notebook, cold start',
+      'cold',
     );
   }
   if (cases.has('c')) {
@@ -204,6 +229,7 @@ async function main(): Promise<void> {
         'import sys\nline = "x" * 99 + "\\n"\nblock = line * 10000\nfor _ in range(50):\n    sys.stdout.write(block)',
       ]),
       'one cell printing 50 MB',
+      'shared',
     );
   }
   if (cases.has('nodelay')) {
@@ -211,7 +237,12 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench: ${(err as Error).message}\n`);
-  process.exitCode = 1;
-});
+main()
+  .catch((err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await stopSharedServer({ runtimeDir });
+    fs.rmSync(runtimeDir, { recursive: true, force: true });
+  });

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type { KernelProvider } from '../../kernels/provider';
-import { remoteProvider, startLocalProvider } from '../../kernels/provider';
+import { remoteProvider, sharedLocalProvider, startLocalProvider } from '../../kernels/provider';
 import {
   CancelledError,
   ExitCode,
@@ -84,6 +84,7 @@ async function buildSpec(notebook: string, flags: RunFlags): Promise<RunSpec> {
     job: flags.job,
     build: flags.build,
     artifactsDir: flags.artifacts,
+    environment: process.env,
   };
 }
 
@@ -190,7 +191,9 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
     starting =
       jupyterUrl !== undefined && jupyterUrl !== ''
         ? Promise.resolve(remoteProvider(jupyterUrl, env.NBSTAGE_JUPYTER_TOKEN ?? ''))
-        : startLocalProvider({ rootDir: process.cwd(), signal: startAbort.signal });
+        : env.NBSTAGE_REUSE_SERVER === '0'
+          ? startLocalProvider({ rootDir: process.cwd(), signal: startAbort.signal })
+          : sharedLocalProvider();
     starting.catch(() => undefined);
     const spec = await buildSpec(notebook, flags);
     const run = await loadRun(spec);

@@ -1,7 +1,12 @@
 /**
- * Embedded mode (the CLI supervises its own Jupyter server) and cancellation: SIGTERM during a
- * long cell ends the run with exit 130 within Jenkins' 5 s, with the partial notebook written.
+ * Embedded mode: the CLI starts (or reuses) a local Jupyter server itself. The shared server is
+ * reused across runs with a warm spare kernel; each run still sees its own environment.
+ * Cancellation: SIGTERM during a long cell ends the run with exit 130 within Jenkins' 5 s, with
+ * the partial notebook written. NBSTAGE_REUSE_SERVER=0 runs a private server per run.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { stopSharedServer } from '../../../kernels/shared-server';
 import type { Notebook } from '../../../pipelines/notebook/model';
 import {
   cellText,
@@ -9,18 +14,59 @@ import {
   makeNotebook,
   readJson,
   runCli,
+  tempDir,
   writeNotebook,
 } from '../../helpers/notebooks';
 
 describe('nbstage run, embedded', () => {
-  afterAll(cleanupDirs);
+  const runtimeDir = tempDir();
+  const env = { NBSTAGE_JUPYTER_URL: '', NBSTAGE_RUNTIME_DIR: runtimeDir };
+  afterAll(async () => {
+    await stopSharedServer({ runtimeDir });
+    cleanupDirs();
+  });
 
-  it('starts and stops its own Jupyter server', async () => {
-    const file = writeNotebook(makeNotebook(['print("embedded ok")']));
-    const res = await runCli(['run', '--no-progress', file], { env: { NBSTAGE_JUPYTER_URL: '' } });
-    expect(res.stderr).toContain('executed notebook written');
+  const statePid = (): number => {
+    const file = fs.readdirSync(runtimeDir).find((f) => /^jupyter-.*\.json$/.test(f));
+    expect(file).toBeDefined();
+    return (readJson<{ pid: number }>(path.join(runtimeDir, file ?? '')) as { pid: number }).pid;
+  };
+
+  it('starts a shared server once and reuses it, each run seeing its own environment', async () => {
+    const file = writeNotebook(
+      makeNotebook(['import os\nprint("flavour", os.environ.get("NBSTAGE_TEST_FLAVOUR"))']),
+    );
+    const first = await runCli(['run', '--no-progress', file], {
+      env: { ...env, NBSTAGE_TEST_FLAVOUR: 'vanilla', NBSTAGE_TOKEN: 'must-not-leak' },
+    });
+    expect(first.stderr).toContain('executed notebook written');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('flavour vanilla');
+    const pid = statePid();
+    const second = await runCli(['run', '--no-progress', file], {
+      env: { ...env, NBSTAGE_TEST_FLAVOUR: 'chocolate' },
+    });
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('flavour chocolate');
+    expect(statePid()).toBe(pid);
+    const leak = writeNotebook(
+      makeNotebook(['import os\nprint("token", os.environ.get("NBSTAGE_TOKEN"))']),
+    );
+    const third = await runCli(['run', '--no-progress', leak], {
+      env: { ...env, NBSTAGE_TOKEN: 'must-not-leak' },
+    });
+    expect(third.stdout).toContain('token None');
+  });
+
+  it('runs on a private server with NBSTAGE_REUSE_SERVER=0', async () => {
+    const dir = tempDir();
+    const file = writeNotebook(makeNotebook(['print("private ok")']));
+    const res = await runCli(['run', '--no-progress', file], {
+      env: { NBSTAGE_JUPYTER_URL: '', NBSTAGE_REUSE_SERVER: '0', NBSTAGE_RUNTIME_DIR: dir },
+    });
     expect(res.code).toBe(0);
-    expect(res.stdout).toContain('embedded ok');
+    expect(res.stdout).toContain('private ok');
+    expect(fs.readdirSync(dir)).toEqual([]);
   });
 
   it('exits 130 within 5 s of SIGTERM during a long cell, keeping the partial notebook', async () => {
@@ -33,9 +79,9 @@ describe('nbstage run, embedded', () => {
     );
     let signalledAt = 0;
     const res = await runCli(['run', '--no-progress', file], {
-      env: { NBSTAGE_JUPYTER_URL: '' },
-      onStdout: (_chunk, child) => {
-        if (signalledAt === 0 && /sleeping/.test(_chunk)) {
+      env,
+      onStdout: (chunk, child) => {
+        if (signalledAt === 0 && /sleeping/.test(chunk)) {
           signalledAt = Date.now();
           child.kill('SIGTERM');
         }

@@ -1,0 +1,326 @@
+/**
+ * The shared local Jupyter server of embedded runs, like a build daemon: the first `nbstage run`
+ * starts it in the background, later runs on the same machine (same user, same Python) reuse it
+ * and take a spare kernel it keeps warm, so a run waits for neither. It shuts itself down after
+ * NBSTAGE_SERVER_IDLE seconds without kernels (default 600; idle kernels are culled after the
+ * same time). It listens on 127.0.0.1 only; its token is in a 0600 state file in a 0700 folder.
+ * NBSTAGE_REUSE_SERVER=0 turns all of this off (a private server per run).
+ */
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { UnreachableError } from '../pipelines/errors';
+import { authHeaders, type JupyterEndpoint } from './endpoint';
+import { freePort, jupyterServerCommand, serverAnswers } from './jupyter-server';
+import { KernelClient } from './kernel-client';
+import { resolvePython } from './python-env';
+
+/** What the state file of a shared server holds. */
+interface SharedServerState {
+  pid: number;
+  url: string;
+  token: string;
+  python: string;
+  startedAt: string;
+}
+
+/** Options of {@link connectSharedServer}. */
+export interface SharedServerOptions {
+  python?: string;
+  /** Folder of the state, lock and log files (default NBSTAGE_RUNTIME_DIR or ~/.nbstage/run). */
+  runtimeDir?: string;
+  /** Seconds without kernels before the server exits (default NBSTAGE_SERVER_IDLE or 600). */
+  idleSeconds?: number;
+  startTimeoutMs?: number;
+}
+
+/** A connection to the shared server. */
+export interface SharedServer {
+  endpoint: JupyterEndpoint;
+  /** Whether this call started it. */
+  started: boolean;
+  /** The folder its files live in (locks for claiming spare kernels too). */
+  runtimeDir: string;
+  pid: number;
+}
+
+/** The default runtime folder. */
+export function defaultRuntimeDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.NBSTAGE_RUNTIME_DIR ?? path.join(os.homedir(), '.nbstage', 'run');
+}
+
+function stateFile(dir: string, python: string): string {
+  const key = createHash('sha256').update(python).digest('hex').slice(0, 12);
+  return path.join(dir, `jupyter-${key}.json`);
+}
+
+function readState(file: string): SharedServerState | null {
+  try {
+    const state = JSON.parse(fs.readFileSync(file, 'utf8')) as SharedServerState;
+    return typeof state.url === 'string' && typeof state.token === 'string' ? state : null;
+  } catch {
+    return null;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function usable(state: SharedServerState | null): Promise<boolean> {
+  return (
+    state !== null && alive(state.pid) && serverAnswers({ baseUrl: state.url, token: state.token })
+  );
+}
+
+/** Holds a lock folder while `fn` runs; a lock older than `staleMs` is broken. */
+export async function withLock<T>(
+  lockDir: string,
+  fn: () => Promise<T>,
+  staleMs = 60000,
+): Promise<T> {
+  const deadline = Date.now() + staleMs + 5000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lockDir, { mode: 0o700 });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw err;
+      }
+      try {
+        if (Date.now() - fs.statSync(lockDir).mtimeMs > staleMs) {
+          fs.rmSync(lockDir, { recursive: true, force: true });
+          continue;
+        }
+      } catch {
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new UnreachableError(`lock ${lockDir} is held too long`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(lockDir, { recursive: true, force: true });
+  }
+}
+
+/** Connects to the shared server, starting it when there is none that answers. */
+export async function connectSharedServer(
+  options: SharedServerOptions = {},
+): Promise<SharedServer> {
+  const python = options.python ?? resolvePython().python;
+  const dir = options.runtimeDir ?? defaultRuntimeDir();
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = stateFile(dir, python);
+  const toShared = (state: SharedServerState, started: boolean): SharedServer => ({
+    endpoint: { baseUrl: state.url, token: state.token },
+    started,
+    runtimeDir: dir,
+    pid: state.pid,
+  });
+  const existing = readState(file);
+  if (await usable(existing)) {
+    return toShared(existing as SharedServerState, false);
+  }
+  return withLock(`${file}.lock`, async () => {
+    const again = readState(file);
+    if (await usable(again)) {
+      return toShared(again as SharedServerState, false);
+    }
+    const state = await startDetached(python, dir, options);
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
+    fs.renameSync(tmp, file);
+    return toShared(state, true);
+  });
+}
+
+async function startDetached(
+  python: string,
+  dir: string,
+  options: SharedServerOptions,
+): Promise<SharedServerState> {
+  const idle = options.idleSeconds ?? Number(process.env.NBSTAGE_SERVER_IDLE ?? 600);
+  const port = await freePort();
+  const token = randomBytes(24).toString('hex');
+  const { args, env } = jupyterServerCommand({
+    python,
+    rootDir: dir,
+    port,
+    token,
+    extraArgs: [
+      `--ServerApp.shutdown_no_activity_timeout=${idle}`,
+      `--MappingKernelManager.cull_idle_timeout=${idle}`,
+      `--MappingKernelManager.cull_interval=${Math.max(10, Math.min(60, idle))}`,
+    ],
+  });
+  const log = fs.openSync(
+    path.join(dir, `${path.basename(stateFile(dir, python), '.json')}.log`),
+    'a',
+    0o600,
+  );
+  const child = spawn(python, args, { env, detached: true, stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  let spawnError: Error | undefined;
+  child.once('error', (err) => {
+    spawnError = err;
+  });
+  child.unref();
+  const endpoint = { baseUrl: `http://127.0.0.1:${port}/`, token };
+  const deadline = Date.now() + (options.startTimeoutMs ?? 60000);
+  for (;;) {
+    if (spawnError !== undefined) {
+      throw new UnreachableError(
+        `cannot start Jupyter server with ${python}: ${spawnError.message} (run \`nbstage doctor\`)`,
+      );
+    }
+    if (child.exitCode !== null) {
+      throw new UnreachableError(
+        `Jupyter server exited during start (code ${child.exitCode}); see ${path.join(dir, '*.log')} (run \`nbstage doctor\`)`,
+      );
+    }
+    if (await serverAnswers(endpoint)) {
+      break;
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new UnreachableError('Jupyter server did not answer within the start timeout');
+    }
+    await new Promise((r) => setTimeout(r, 40));
+  }
+  return {
+    pid: child.pid ?? 0,
+    url: endpoint.baseUrl,
+    token,
+    python,
+    startedAt: new Date().toISOString(),
+  };
+}
+
+/** Stops the shared server of `python` if one runs (tests, and `nbstage doctor --stop`). */
+export async function stopSharedServer(
+  options: { python?: string; runtimeDir?: string } = {},
+): Promise<boolean> {
+  const python = options.python ?? resolvePython().python;
+  const file = stateFile(options.runtimeDir ?? defaultRuntimeDir(), python);
+  const state = readState(file);
+  fs.rmSync(file, { force: true });
+  if (state === null || !alive(state.pid)) {
+    return false;
+  }
+  process.kill(state.pid, 'SIGTERM');
+  const deadline = Date.now() + 5000;
+  while (alive(state.pid) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (alive(state.pid)) {
+    process.kill(state.pid, 'SIGKILL');
+  }
+  return true;
+}
+
+const SPARE_PREFIX = 'nbstage-spare/';
+
+interface SessionModel {
+  id: string;
+  path: string;
+  kernel: { id: string; name: string; execution_state?: string };
+}
+
+/**
+ * Spare kernels kept warm in a shared server, as Jupyter sessions under `nbstage-spare/<name>/`.
+ * Claiming renames the session under a lock, so two runs never take the same kernel.
+ */
+export class SpareKernels {
+  private readonly wanted = new Set<string>();
+
+  constructor(
+    private readonly endpoint: JupyterEndpoint,
+    private readonly lockDir: string,
+  ) {}
+
+  private async api(method: string, route: string, body?: unknown): Promise<Response> {
+    return fetch(new URL(route, this.endpoint.baseUrl), {
+      method,
+      headers: { ...authHeaders(this.endpoint), 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30000),
+    });
+  }
+
+  /** Takes a warm kernel of `name`, or null when there is none. */
+  async claim(name: string): Promise<KernelClient | null> {
+    const claimed = await withLock(
+      this.lockDir,
+      async () => {
+        const res = await this.api('GET', 'api/sessions');
+        if (!res.ok) {
+          return null;
+        }
+        const sessions = (await res.json()) as SessionModel[];
+        const spare = sessions.find(
+          (s) =>
+            s.path.startsWith(`${SPARE_PREFIX}${name}/`) &&
+            s.kernel.name === name &&
+            s.kernel.execution_state !== 'dead',
+        );
+        if (spare === undefined) {
+          return null;
+        }
+        // Renamed out of the spares (the lock makes this a claim); the kernel is ours now.
+        const res2 = await this.api('PATCH', `api/sessions/${spare.id}`, {
+          path: `nbstage-claimed/${randomUUID()}`,
+        }).catch(() => null);
+        return res2 !== null && res2.ok ? spare : null;
+      },
+      10000,
+    ).catch(() => null);
+    if (claimed === null) {
+      return null;
+    }
+    try {
+      return await KernelClient.connect(this.endpoint, { id: claimed.kernel.id, name });
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Notes that a spare of `name` is wanted; it is started by {@link settle}, after the run, so
+   * that its start does not compete with the run's cells for the CPU.
+   */
+  replenish(name: string): void {
+    this.wanted.add(name);
+  }
+
+  private start(name: string): Promise<void> {
+    return this.api('POST', 'api/sessions', {
+      path: `${SPARE_PREFIX}${name}/${randomUUID()}`,
+      name: 'nbstage spare kernel',
+      type: 'notebook',
+      kernel: { name },
+    }).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  /** Starts the wanted spare kernels (the server answers once their processes are launched). */
+  async settle(): Promise<void> {
+    const names = [...this.wanted];
+    this.wanted.clear();
+    await Promise.all(names.map((name) => this.start(name)));
+  }
+}
