@@ -10,11 +10,11 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { KernelMessage } from '@jupyterlab/services';
 import type { KernelClient } from '../../kernels/kernel-client';
+import type { NbstageError } from '../errors';
 import {
   CancelledError,
   CellExecutionError,
   KernelDiedError,
-  NbstageError,
   TimeoutError,
   asNbstageError,
 } from '../errors';

@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 
 /** A JSON value. */
-export type JSONValue = string | number | boolean | null | JSONValue[] | { [key: string]: JSONValue };
+export type JSONValue =
+  string | number | boolean | null | JSONValue[] | { [key: string]: JSONValue };
 /** A JSON object. */
 export type JSONObject = { [key: string]: JSONValue };
 
@@ -82,7 +83,12 @@ export type Cell = CodeCell | MarkdownCell | RawCell;
 
 /** Notebook-level metadata. */
 export interface NotebookMetadata {
-  kernelspec?: { name: string; display_name?: string; language?: string; [key: string]: JSONValue | undefined };
+  kernelspec?: {
+    name: string;
+    display_name?: string;
+    language?: string;
+    [key: string]: JSONValue | undefined;
+  };
   language_info?: { name: string; [key: string]: JSONValue | undefined };
   nbstage?: JSONObject;
   [key: string]: JSONValue | undefined | NotebookMetadata['kernelspec'];

@@ -7,13 +7,8 @@
 import path from 'node:path';
 import type { KernelProvider } from '../../kernels/provider';
 import { remoteProvider, sharedLocalProvider, startLocalProvider } from '../../kernels/provider';
-import {
-  CancelledError,
-  ExitCode,
-  NbstageError,
-  UsageError,
-  asNbstageError,
-} from '../../pipelines/errors';
+import type { NbstageError } from '../../pipelines/errors';
+import { CancelledError, ExitCode, UsageError, asNbstageError } from '../../pipelines/errors';
 import type { RunEvent, RunEventListener } from '../../pipelines/executor/events';
 import type { JSONValue, Notebook } from '../../pipelines/notebook/model';
 import {
