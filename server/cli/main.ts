@@ -9,6 +9,7 @@ import { packageRoot } from '../../kernels/python-env';
 import { ExitCode, NbstageError } from '../../pipelines/errors';
 import { runDoctor } from './doctor';
 import { runCommand, type RunFlags } from './run-command';
+import { addTokenCommands } from './token-commands';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -125,6 +126,13 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (flags: { json?: boolean }) => {
       exitCode = await runDoctor({ stdout: process.stdout, json: flags.json });
     });
+
+  addTokenCommands(
+    program.command('token').description("create, list and revoke the service's API tokens"),
+    (code) => {
+      exitCode = code;
+    },
+  );
 
   try {
     await program.parseAsync(argv, { from: 'user' });
