@@ -38,11 +38,20 @@ export interface AuditLog {
   record(entry: AuditRecord): Promise<void>;
 }
 
+/** The audit log file in nbstage's home. */
+export function auditLogFile(home: string): string {
+  return path.join(home, 'audit.log');
+}
+
 function entryOf(record: AuditRecord): AuditEntry {
   const entry: AuditEntry = {
     time: new Date().toISOString(),
     action: record.action,
-    principal: { id: record.principal.id, name: record.principal.name, role: record.principal.role },
+    principal: {
+      id: record.principal.id,
+      name: record.principal.name,
+      role: record.principal.role,
+    },
     target: record.target,
   };
   if (record.details !== undefined) {

@@ -6,6 +6,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { RateLimitedError, ValidationError } from '../../pipelines/errors';
+import { principalOf } from './middleware';
 
 /** Options of {@link rateLimit}. */
 export interface RateLimitOptions {
@@ -31,7 +32,7 @@ interface Bucket {
  * (`req.ip`, which honours express's `trust proxy` setting).
  */
 export function principalOrIp(req: Request, res: Response): string {
-  const principal = res.locals.principal;
+  const principal = principalOf(res);
   if (principal !== undefined) {
     return `principal:${principal.id}`;
   }

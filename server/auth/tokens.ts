@@ -4,6 +4,7 @@
  * by `nbstage serve` and `nbstage token ...` in other processes) and `memoryTokenStore` for tests.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import path from 'node:path';
 import { ValidationError } from '../../pipelines/errors';
 import { withFileLock } from './private-file';
 import { readTokenFile, tokenFileStamp, writeTokenFile } from './token-file';
@@ -20,6 +21,11 @@ export const TOKEN_PREFIX = 'nbs_';
 export const BOOTSTRAP_ADMIN_ID = 'admin-bootstrap';
 /** The shortest `NBSTAGE_ADMIN_TOKEN` accepted: it is hashed fast, so it must not be guessable. */
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
+
+/** The token file in nbstage's home. */
+export function tokensFile(home: string): string {
+  return path.join(home, 'tokens.json');
+}
 
 const TOKEN_BYTES = 32;
 /** The first bytes of the random part name the token: 48 bits, 12 hex characters. */
