@@ -58,6 +58,48 @@ describe('nbstage run, embedded', () => {
     expect(third.stdout).toContain('token None');
   });
 
+  it('carries kernel state from stage to stage across runs of one --session', async () => {
+    const nb = makeNotebook([
+      'import os\nprint("preamble ran")',
+      { source: 'x = 41', tags: ['stage:prepare'] },
+      { source: 'print("x + 1 =", x + 1)', tags: ['stage:train'] },
+    ]);
+    const file = writeNotebook(nb);
+    const session = `test-${path.basename(path.dirname(file))}`;
+    const first = await runCli(
+      ['run', '--no-progress', file, '--stage', 'prepare', '--session', session],
+      { env },
+    );
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('preamble ran');
+    const second = await runCli(
+      ['run', '--no-progress', file, '--stage', 'train', '--session', session],
+      { env },
+    );
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('x + 1 = 42');
+    expect(second.stdout).not.toContain('preamble ran');
+    const out = readJson<Notebook>(file.replace('.ipynb', '.executed.ipynb'));
+    expect(out.metadata.nbstage).toMatchObject({ session, stages: ['train'] });
+    const other = await runCli(
+      ['run', '--no-progress', file, '--stage', 'train', '--session', `${session}-b`],
+      { env },
+    );
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/NameError/);
+  });
+
+  it('says clearly when it cannot start Jupyter (exit 5)', async () => {
+    const file = writeNotebook(makeNotebook(['1']));
+    const res = await runCli(['run', '--no-progress', file], {
+      env: { ...env, NBSTAGE_PYTHON: '/nonexistent/python3', NBSTAGE_REUSE_SERVER: '0' },
+    });
+    expect(res.code).toBe(5);
+    expect(res.stderr).toMatch(
+      /cannot start Jupyter server with \/nonexistent\/python3.*nbstage doctor/,
+    );
+  });
+
   it('runs on a private server with NBSTAGE_REUSE_SERVER=0', async () => {
     const dir = tempDir();
     const file = writeNotebook(makeNotebook(['print("private ok")']));
