@@ -28,7 +28,7 @@ export function createProgressBar(stream: NodeJS.WriteStream): ProgressBar {
     const width = 24;
     const filled = total === 0 ? 0 : Math.round((done / total) * width);
     const secs = ((Date.now() - started) / 1000).toFixed(1);
-    const cols = stream.columns ?? 80;
+    const cols = stream.columns || 80;
     const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} ${secs}s ${current}`;
     stream.write(`\r\x1b[2K\x1b[2m${line.slice(0, cols - 1)}\x1b[0m`);
     shown = true;
