@@ -211,3 +211,23 @@ export class CorruptedFileError extends NbstageError {
     this.field = field;
   }
 }
+
+/**
+ * A job, build or other named thing does not exist (HTTP 404; CLI exit 2, like any bad input):
+ * `nbstage show` of a build the version store has never seen, for example.
+ */
+export class NotFoundError extends NbstageError {
+  constructor(message: string) {
+    super('NBSTAGE_NOT_FOUND', message, ExitCode.badInput, 404);
+  }
+}
+
+/**
+ * The version store stayed locked by another live writer for longer than the wait allows (HTTP
+ * 503; CLI exit 5): nothing was wrong with the request, and the same command works later.
+ */
+export class StoreBusyError extends NbstageError {
+  constructor(message: string) {
+    super('NBSTAGE_STORE_BUSY', message, ExitCode.unreachable, 503);
+  }
+}
