@@ -231,3 +231,17 @@ export class StoreBusyError extends NbstageError {
     super('NBSTAGE_STORE_BUSY', message, ExitCode.unreachable, 503);
   }
 }
+
+/** A request body or upload is larger than the service accepts. */
+export class PayloadTooLargeError extends NbstageError {
+  constructor(message: string) {
+    super('NBSTAGE_PAYLOAD_TOO_LARGE', message, ExitCode.badInput, 413);
+  }
+}
+
+/** The service is shutting down or not ready to take work. */
+export class UnavailableError extends NbstageError {
+  constructor(message: string) {
+    super('NBSTAGE_UNAVAILABLE', message, ExitCode.unreachable, 503);
+  }
+}
