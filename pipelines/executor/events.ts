@@ -31,6 +31,8 @@ export interface RunStartEvent {
   cells: number[];
   stages: string[];
   parameters: JSONObject;
+  /** The notebook as it is about to run (parameters injected, no outputs yet cleared). */
+  notebook?: Notebook;
 }
 
 /** A cell started executing in the kernel. */

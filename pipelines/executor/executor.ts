@@ -188,6 +188,7 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
     cells: codeCells,
     stages: options.stages ?? [],
     parameters: (options.metadata?.parameters as JSONObject | undefined) ?? {},
+    notebook: options.notebook,
   });
 
   // Early endings: death of any kernel, timeouts, cancellation.

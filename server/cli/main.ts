@@ -9,6 +9,7 @@ import { packageRoot } from '../../kernels/python-env';
 import { ExitCode, NbstageError } from '../../pipelines/errors';
 import { runDoctor } from './doctor';
 import { runCommand, type RunFlags } from './run-command';
+import { serveCommand, type ServeFlags } from './serve-command';
 import { addTokenCommands } from './token-commands';
 
 function collect(value: string, previous: string[]): string[] {
@@ -125,6 +126,19 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'one JSON object')
     .action(async (flags: { json?: boolean }) => {
       exitCode = await runDoctor({ stdout: process.stdout, json: flags.json });
+    });
+
+  program
+    .command('serve')
+    .description('the service: HTTP API, run streams, queue, workers and the version store')
+    .option('--port <n>', 'port (0: any free one)', '8080')
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--home <dir>', 'store, tokens and runs (default NBSTAGE_HOME or ./.nbstage)')
+    .option('--redis <url>', 'queue on Redis (BullMQ) so `nbstage worker` processes can take runs')
+    .option('--workers <n>', 'runs this service executes at once itself (0: only queue)', '2')
+    .option('--labels <a,b>', "labels of this service's own workers")
+    .action(async (flags: ServeFlags) => {
+      exitCode = await serveCommand(flags, packageVersion());
     });
 
   addTokenCommands(

@@ -1,0 +1,41 @@
+/**
+ * `nbstage serve`: the service in the foreground until SIGINT/SIGTERM, which drain it.
+ */
+import path from 'node:path';
+import { startService } from '../service';
+
+/** Flags of `nbstage serve`. */
+export interface ServeFlags {
+  port: string;
+  host: string;
+  home?: string;
+  redis?: string;
+  workers: string;
+  labels?: string;
+}
+
+/** Runs the service until a signal; resolves to the exit code. */
+export async function serveCommand(flags: ServeFlags, version: string): Promise<number> {
+  const service = await startService({
+    home: path.resolve(flags.home ?? process.env.NBSTAGE_HOME ?? '.nbstage'),
+    port: Number(flags.port),
+    host: flags.host,
+    redis: flags.redis,
+    workers: Number(flags.workers),
+    labels: flags.labels === undefined ? [] : flags.labels.split(',').filter(Boolean),
+    version,
+  });
+  process.stderr.write(`nbstage: serving on ${service.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  process.stderr.write('nbstage: draining\n');
+  await service.close();
+  return 0;
+}

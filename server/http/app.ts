@@ -1,0 +1,367 @@
+/**
+ * The HTTP API under /api/v1 (express): runs, their notebooks, reports and artifacts, jobs and
+ * their versions, kernels, workers; /healthz, /readyz and /metrics. Every body is validated with
+ * ajv against the schemas the OpenAPI document publishes; every error is
+ * `{ "error": { "code": "NBSTAGE_...", "message": "..." } }` with its status. Route handlers talk
+ * to the run manager, the store and the queue only through their interfaces.
+ */
+import path from 'node:path';
+import Ajv from 'ajv';
+import express, {
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from 'express';
+import multer from 'multer';
+import {
+  NbstageError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnavailableError,
+  ValidationError,
+  asNbstageError,
+} from '../../pipelines/errors';
+import type { JSONObject } from '../../pipelines/notebook/model';
+import { renderHtml } from '../../pipelines/reports/html';
+import { renderJUnit } from '../../pipelines/reports/junit';
+import { principalOf, requireRole } from '../auth/middleware';
+import { principalOrIp, rateLimit } from '../auth/rate-limit';
+import type { TokenStore } from '../auth/types';
+import type { KernelSpecInfo } from '../../kernels/kernel-client';
+import type { RunQueue } from '../queue/types';
+import type { RunManager } from '../runs/run-manager';
+import { runRequestSchema, type RunRequest } from '../runs/run-request';
+import type { VersionStore } from '../store/types';
+import type { ServiceMetrics } from './metrics';
+import { openApiDocument } from './openapi';
+
+/** Everything the routes need, passed in. */
+export interface ServiceContext {
+  version: string;
+  runs: RunManager;
+  store: VersionStore;
+  queue: RunQueue;
+  tokens: TokenStore;
+  kernels: () => Promise<{ default: string; specs: KernelSpecInfo[] }>;
+  metrics: ServiceMetrics;
+  /** Largest request body (bytes); default 32 MiB. */
+  maxBodyBytes?: number;
+  /** Requests per second per principal (burst = 4x); default 50. */
+  rateLimitPerSecond?: number;
+  /** Whether the service is shutting down (new runs are refused with 503). */
+  draining: () => boolean;
+  log?: (msg: string, fields?: JSONObject) => void;
+}
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+const validateRunRequest = ajv.compile<RunRequest>(runRequestSchema);
+
+/** Validates a run request body; the error names the offending field. */
+export function parseRunRequest(body: unknown): RunRequest {
+  if (!validateRunRequest(body)) {
+    const err = validateRunRequest.errors?.[0];
+    const where =
+      err === undefined
+        ? 'body'
+        : `body${err.instancePath.replace(/\//g, '.')}${
+            err.keyword === 'required'
+              ? `.${(err.params as { missingProperty: string }).missingProperty}`
+              : err.keyword === 'additionalProperties'
+                ? `.${(err.params as { additionalProperty: string }).additionalProperty}`
+                : ''
+          }`;
+    throw new ValidationError(where, `${where}: ${err?.message ?? 'invalid'}`);
+  }
+  return body;
+}
+
+type AsyncHandler = (req: Request, res: Response) => Promise<void>;
+
+function wrap(fn: AsyncHandler): RequestHandler {
+  return (req, res, next) => {
+    fn(req, res).catch(next);
+  };
+}
+
+function param(req: Request, name: string): string {
+  const value = req.params[name];
+  return Array.isArray(value) ? value.join('/') : String(value ?? '');
+}
+
+/** Builds the express app. */
+export function createApp(ctx: ServiceContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const limit = ctx.maxBodyBytes ?? 32 * 1024 * 1024;
+
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      ctx.metrics.observeRequest(
+        req.method,
+        req.route?.path ? String(req.route.path) : 'unmatched',
+        res.statusCode,
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', version: ctx.version });
+  });
+  app.get(
+    '/readyz',
+    wrap(async (_req, res) => {
+      if (ctx.draining()) {
+        throw new UnavailableError('the service is shutting down');
+      }
+      const depth = await ctx.queue.depth();
+      res.json({ status: 'ready', queue: depth });
+    }),
+  );
+
+  const read = requireRole(ctx.tokens, 'read');
+  const runRole = requireRole(ctx.tokens, 'run');
+  app.use(['/api', '/metrics'], read);
+  app.use(
+    ['/api', '/metrics'],
+    rateLimit({
+      capacity: (ctx.rateLimitPerSecond ?? 50) * 4,
+      refillPerSecond: ctx.rateLimitPerSecond ?? 50,
+      key: principalOrIp,
+    }),
+  );
+
+  app.get(
+    '/metrics',
+    wrap(async (_req, res) => {
+      res.type(ctx.metrics.contentType).send(await ctx.metrics.render());
+    }),
+  );
+
+  const api = express.Router();
+  api.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument(ctx.version));
+  });
+
+  const upload = multer({
+    storage: multer.memoryStorage(),
+    limits: { fileSize: limit, files: 1, fields: 4, fieldSize: 1024 * 1024 },
+  });
+  api.post(
+    '/runs',
+    runRole,
+    (req, res, next) =>
+      req.is('multipart/form-data') ? upload.single('notebook')(req, res, next) : next(),
+    express.json({ limit }),
+    wrap(async (req, res) => {
+      if (ctx.draining()) {
+        throw new UnavailableError('the service is shutting down; no new runs');
+      }
+      let body: unknown = req.body;
+      if (req.file !== undefined) {
+        let notebook: unknown;
+        try {
+          notebook = JSON.parse(req.file.buffer.toString('utf8'));
+        } catch (err) {
+          throw new ValidationError('notebook', `notebook: not JSON (${(err as Error).message})`);
+        }
+        let options: unknown = {};
+        const raw = (req.body as { options?: unknown } | undefined)?.options;
+        if (typeof raw === 'string' && raw !== '') {
+          try {
+            options = JSON.parse(raw);
+          } catch {
+            throw new ValidationError('options', 'options: not JSON');
+          }
+        }
+        body = { notebookName: req.file.originalname, ...(options as object), notebook };
+      }
+      const request = parseRunRequest(body);
+      const principal = principalOf(res);
+      if (principal === undefined) {
+        throw new Error('no principal after auth');
+      }
+      const record = await ctx.runs.create(request, principal);
+      ctx.log?.('run created', { run: record.id, job: record.job, by: principal.name });
+      res.status(201).location(`/api/v1/runs/${record.id}`).json(record);
+    }),
+  );
+  api.get('/runs', (req, res) => {
+    const job = typeof req.query.job === 'string' ? req.query.job : undefined;
+    res.json(ctx.runs.list({ job }));
+  });
+  const run = (req: Request): ReturnType<RunManager['get']> & object => {
+    const record = ctx.runs.get(param(req, 'id'));
+    if (record === null) {
+      throw new NotFoundError(`no run ${param(req, 'id')}`);
+    }
+    return record;
+  };
+  api.get('/runs/:id', (req, res) => {
+    res.json(run(req));
+  });
+  api.post(
+    '/runs/:id/cancel',
+    runRole,
+    wrap(async (req, res) => {
+      const record = run(req);
+      const principal = principalOf(res);
+      if (principal === undefined) {
+        throw new Error('no principal after auth');
+      }
+      const cancelled = await ctx.runs.cancel(record.id, principal);
+      if (!cancelled) {
+        res.status(409).json({
+          error: {
+            code: 'NBSTAGE_CANCELLED',
+            message: `run ${record.id} is already ${record.state}`,
+          },
+        });
+        return;
+      }
+      ctx.log?.('run cancelled', { run: record.id, by: principal.name });
+      res.status(202).json({ id: record.id, cancelling: true });
+    }),
+  );
+  const notebookOf = (req: Request): NonNullable<ReturnType<RunManager['notebook']>> => {
+    const nb = ctx.runs.notebook(run(req).id);
+    if (nb === null) {
+      throw new NotFoundError(`run ${param(req, 'id')} has no notebook yet`);
+    }
+    return nb;
+  };
+  api.get('/runs/:id/notebook', (req, res) => {
+    res.type('application/x-ipynb+json').send(JSON.stringify(notebookOf(req)));
+  });
+  api.get('/runs/:id/junit', (req, res) => {
+    const record = run(req);
+    const name = record.notebookName.replace(/\.[^.]+$/, '');
+    res
+      .type('application/xml')
+      .send(renderJUnit(notebookOf(req), { suiteName: name, notebookName: name }));
+  });
+  const report = (req: Request): ReturnType<typeof renderHtml> =>
+    renderHtml(notebookOf(req), { title: run(req).notebookName, assetsDirName: 'report_files' });
+  api.get('/runs/:id/html', (req, res) => {
+    res
+      .type('text/html')
+      .set(
+        'Content-Security-Policy',
+        "sandbox allow-same-origin; default-src 'none'; img-src 'self'; style-src 'self';",
+      )
+      .send(report(req).html);
+  });
+  api.get('/runs/:id/report_files/:name', (req, res) => {
+    const wanted = `report_files/${param(req, 'name')}`;
+    const asset = report(req).assets.find((a) => a.name === wanted);
+    if (asset === undefined) {
+      throw new NotFoundError(`no report file ${param(req, 'name')}`);
+    }
+    res.type(path.extname(asset.name) || 'application/octet-stream').send(asset.data);
+  });
+  api.get('/runs/:id/artifacts', (req, res) => {
+    res.json(run(req).artifacts);
+  });
+  api.get('/runs/:id/artifacts/*name', (req, res) => {
+    const record = run(req);
+    const name = param(req, 'name');
+    // Looked up by exact name in the run's list: a path never reaches the file system.
+    const artifact = record.artifacts.find((a) => a.name === name);
+    const file = artifact?.sha256 === undefined ? null : ctx.store.artifactPath(artifact.sha256);
+    if (artifact === undefined || file === null) {
+      throw new NotFoundError(`run ${record.id} has no artifact "${name}"`);
+    }
+    res.attachment(path.basename(name)).sendFile(file);
+  });
+
+  api.get(
+    '/jobs',
+    wrap(async (_req, res) => {
+      res.json(await ctx.store.listJobs());
+    }),
+  );
+  api.get(
+    '/jobs/:job/builds',
+    wrap(async (req, res) => {
+      const job = param(req, 'job');
+      const jobs = await ctx.store.listJobs();
+      if (!jobs.includes(job)) {
+        throw new NotFoundError(`no job "${job}"`);
+      }
+      res.json(await ctx.store.listBuilds(job));
+    }),
+  );
+  api.get(
+    '/jobs/:job/builds/:build',
+    wrap(async (req, res) => {
+      const shown = await ctx.store.show(param(req, 'job'), param(req, 'build'));
+      res.json({ run: shown.run, commit: shown.commit, tag: shown.tag });
+    }),
+  );
+  api.get(
+    '/jobs/:job/builds/:build/notebook',
+    wrap(async (req, res) => {
+      const shown = await ctx.store.show(param(req, 'job'), param(req, 'build'));
+      res.type('application/x-ipynb+json').send(JSON.stringify(shown.notebook));
+    }),
+  );
+  api.get(
+    '/jobs/:job/diff',
+    wrap(async (req, res) => {
+      const a = req.query.a;
+      const b = req.query.b;
+      if (typeof a !== 'string' || typeof b !== 'string' || a === '' || b === '') {
+        throw new ValidationError('query.a', 'query.a and query.b must name two builds');
+      }
+      res.json(await ctx.store.diff(param(req, 'job'), a, b));
+    }),
+  );
+  api.get(
+    '/kernels',
+    wrap(async (_req, res) => {
+      res.json(await ctx.kernels());
+    }),
+  );
+  api.get(
+    '/workers',
+    wrap(async (_req, res) => {
+      res.json(await ctx.queue.workers());
+    }),
+  );
+  app.use('/api/v1', api);
+
+  app.use((req, _res, next) => {
+    next(new NotFoundError(`no route ${req.method} ${req.path}`));
+  });
+  // Express's error handler signature needs all four parameters.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    void _next;
+    let error: NbstageError;
+    const e = err as { type?: string; status?: number; code?: string; message?: string };
+    if (e?.type === 'entity.too.large' || e?.code === 'LIMIT_FILE_SIZE') {
+      error = new PayloadTooLargeError(`request body over the limit of ${limit} bytes`);
+    } else if (e?.type === 'entity.parse.failed') {
+      error = new ValidationError('body', `body: not valid JSON (${e.message ?? ''})`);
+    } else if (e instanceof multer.MulterError) {
+      error = new ValidationError(e.field ?? 'upload', `upload: ${e.message}`);
+    } else {
+      error = asNbstageError(err);
+    }
+    if (error.status >= 500) {
+      ctx.log?.('request failed', {
+        code: error.code,
+        error: String((err as Error)?.stack ?? err),
+      });
+    }
+    const body =
+      error.status >= 500 && error.code === 'NBSTAGE_INTERNAL'
+        ? { error: { code: error.code, message: 'internal error (see the service log)' } }
+        : error.toJSON();
+    res.status(error.status).json(body);
+  });
+  return app;
+}

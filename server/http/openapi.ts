@@ -1,0 +1,244 @@
+/**
+ * The OpenAPI 3.1 document of the nbstage HTTP API, served at /api/v1/openapi.json. The request
+ * schemas here are the ones ajv enforces, so the document and the validation cannot drift.
+ */
+import { runRequestSchema } from '../runs/run-request';
+
+const errorSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string', pattern: '^NBSTAGE_' }, message: { type: 'string' } },
+    },
+  },
+};
+
+const errors = (...codes: number[]): Record<string, unknown> =>
+  Object.fromEntries(
+    codes.map((c) => [
+      String(c),
+      {
+        description: 'error',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      },
+    ]),
+  );
+
+const json = (schema: unknown, description = 'OK'): Record<string, unknown> => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+const runId = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', format: 'uuid' },
+};
+const job = {
+  name: 'job',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: 'Jenkins full name, URL-encoded',
+};
+const build = { name: 'build', in: 'path', required: true, schema: { type: 'string' } };
+
+/** The OpenAPI document. */
+export function openApiDocument(version: string): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'nbstage',
+      version,
+      description:
+        'Run notebooks on Jupyter kernels as Jenkins pipeline stages. Every request but /healthz and /readyz needs `Authorization: Bearer <token>`; roles: read, run, admin.',
+    },
+    servers: [{ url: '/' }],
+    security: [{ bearer: [] }],
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        Error: errorSchema,
+        RunRequest: runRequestSchema,
+        Run: {
+          type: 'object',
+          required: ['id', 'state'],
+          properties: { id: { type: 'string' }, state: { type: 'string' } },
+        },
+      },
+    },
+    paths: {
+      '/healthz': {
+        get: { security: [], summary: 'liveness', responses: { '200': json({ type: 'object' }) } },
+      },
+      '/readyz': {
+        get: {
+          security: [],
+          summary: 'readiness',
+          responses: { '200': json({ type: 'object' }), ...errors(503) },
+        },
+      },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics',
+          responses: { '200': { description: 'text/plain' }, ...errors(401) },
+        },
+      },
+      '/api/v1/openapi.json': {
+        get: { summary: 'this document', responses: { '200': json({ type: 'object' }) } },
+      },
+      '/api/v1/runs': {
+        post: {
+          summary: 'create a run (role run)',
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: { $ref: '#/components/schemas/RunRequest' } },
+              'multipart/form-data': {
+                schema: {
+                  type: 'object',
+                  required: ['notebook'],
+                  properties: {
+                    notebook: { type: 'string', format: 'binary' },
+                    options: {
+                      type: 'string',
+                      description: 'RunRequest fields but notebook, as JSON',
+                    },
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            '201': json({ $ref: '#/components/schemas/Run' }, 'created'),
+            ...errors(400, 401, 403, 413, 429),
+          },
+        },
+        get: {
+          summary: 'list runs',
+          responses: {
+            '200': json({ type: 'array', items: { $ref: '#/components/schemas/Run' } }),
+            ...errors(401),
+          },
+        },
+      },
+      '/api/v1/runs/{id}': {
+        get: {
+          parameters: [runId],
+          summary: 'a run',
+          responses: { '200': json({ $ref: '#/components/schemas/Run' }), ...errors(401, 404) },
+        },
+      },
+      '/api/v1/runs/{id}/cancel': {
+        post: {
+          parameters: [runId],
+          summary: 'cancel (role run)',
+          responses: { '202': json({ type: 'object' }), ...errors(401, 403, 404, 409) },
+        },
+      },
+      '/api/v1/runs/{id}/notebook': {
+        get: {
+          parameters: [runId],
+          summary: 'executed (or, while running, partial) notebook',
+          responses: { '200': json({ type: 'object' }), ...errors(401, 404) },
+        },
+      },
+      '/api/v1/runs/{id}/junit': {
+        get: {
+          parameters: [runId],
+          summary: 'JUnit XML, one test case per cell',
+          responses: { '200': { description: 'application/xml' }, ...errors(401, 404) },
+        },
+      },
+      '/api/v1/runs/{id}/html': {
+        get: {
+          parameters: [runId],
+          summary: 'HTML report (assets under report_files/)',
+          responses: { '200': { description: 'text/html' }, ...errors(401, 404) },
+        },
+      },
+      '/api/v1/runs/{id}/artifacts': {
+        get: {
+          parameters: [runId],
+          summary: 'artifacts the notebook wrote',
+          responses: { '200': json({ type: 'array' }), ...errors(401, 404) },
+        },
+      },
+      '/api/v1/runs/{id}/artifacts/{name}': {
+        get: {
+          parameters: [
+            runId,
+            { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+          ],
+          summary: 'one artifact',
+          responses: { '200': { description: 'the file' }, ...errors(401, 404) },
+        },
+      },
+      '/api/v1/runs/{id}/stream': {
+        get: {
+          parameters: [
+            runId,
+            { name: 'from', in: 'query', schema: { type: 'integer', minimum: 0 } },
+          ],
+          summary:
+            "websocket: the run's events from `from` (default 0) on, then live; token as Authorization header or ?token=",
+          responses: { '101': { description: 'switching protocols' }, ...errors(401, 404) },
+        },
+      },
+      '/api/v1/jobs': {
+        get: {
+          summary: 'jobs with versions',
+          responses: { '200': json({ type: 'array', items: { type: 'string' } }), ...errors(401) },
+        },
+      },
+      '/api/v1/jobs/{job}/builds': {
+        get: {
+          parameters: [job],
+          summary: 'builds of a job, newest first',
+          responses: { '200': json({ type: 'array' }), ...errors(401, 404) },
+        },
+      },
+      '/api/v1/jobs/{job}/builds/{build}': {
+        get: {
+          parameters: [job, build],
+          summary: 'one version: run.json and commit',
+          responses: { '200': json({ type: 'object' }), ...errors(401, 404) },
+        },
+      },
+      '/api/v1/jobs/{job}/builds/{build}/notebook': {
+        get: {
+          parameters: [job, build],
+          summary: 'the versioned notebook',
+          responses: { '200': json({ type: 'object' }), ...errors(401, 404) },
+        },
+      },
+      '/api/v1/jobs/{job}/diff': {
+        get: {
+          parameters: [
+            job,
+            { name: 'a', in: 'query', required: true, schema: { type: 'string' } },
+            { name: 'b', in: 'query', required: true, schema: { type: 'string' } },
+          ],
+          summary: 'diff of two builds: sources, outputs, metrics',
+          responses: { '200': json({ type: 'object' }), ...errors(400, 401, 404) },
+        },
+      },
+      '/api/v1/kernels': {
+        get: {
+          summary: 'kernelspecs on offer',
+          responses: { '200': json({ type: 'object' }), ...errors(401) },
+        },
+      },
+      '/api/v1/workers': {
+        get: {
+          summary: 'workers, their labels and sessions',
+          responses: { '200': json({ type: 'array' }), ...errors(401) },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,168 @@
+/**
+ * What a worker does with one queued run: write the notebook into its work folder, run it on the
+ * worker's kernels, forward the run's events to the service in small batches (through the queue's
+ * progress channel, so this works the same in-process and across hosts), and resolve with the
+ * executed notebook and the artifacts the notebook wrote. A cancelled job aborts the run.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Ajv from 'ajv';
+import type { KernelProvider } from '../../kernels/provider';
+import { ValidationError } from '../../pipelines/errors';
+import type { RunEvent, RunEventListener } from '../../pipelines/executor/events';
+import type { JSONObject } from '../../pipelines/notebook/model';
+import { executeRun, loadRun } from '../../pipelines/runner';
+import type { JobContext, JobHandler } from '../queue/types';
+import { runRequestSchema, type RunRequest } from './run-request';
+
+/** What a run job's handler needs on the worker. */
+export interface RunJobOptions {
+  provider: KernelProvider;
+  /** Folder for runs' files on this worker (one subfolder per run, removed afterwards). */
+  workDir: string;
+  /** Largest total size of the artifacts a run may return (bytes, default 64 MiB). */
+  maxArtifactBytes?: number;
+  /** Environment variables a run's kernel gets on top of the worker's (e.g. CUDA_VISIBLE_DEVICES). */
+  environment?: () => NodeJS.ProcessEnv;
+}
+
+/** One artifact as the job result carries it. */
+export interface ArtifactPayload {
+  name: string;
+  size: number;
+  base64: string;
+}
+
+const validateRequest = new Ajv({ allErrors: false }).compile(runRequestSchema);
+
+/** A file name for the notebook in the work folder (no path, a known extension). */
+export function notebookFileName(name: string | undefined): string {
+  const base = path.basename(name ?? 'notebook.ipynb').replace(/[^A-Za-z0-9._ -]/g, '_');
+  return /\.(ipynb|zpln|json)$/.test(base) ? base : `${base || 'notebook'}.ipynb`;
+}
+
+/** Batches run events into progress messages: at most every 50 ms, in order. */
+export function eventForwarder(send: (data: JSONObject) => Promise<void>): {
+  listener: RunEventListener;
+  flush(): Promise<void>;
+} {
+  let buffer: JSONObject[] = [];
+  let bytes = 0;
+  let chain: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | null = null;
+  const flush = (): Promise<void> => {
+    if (timer !== null) {
+      clearTimeout(timer);
+      timer = null;
+    }
+    if (buffer.length > 0) {
+      const batch = buffer;
+      buffer = [];
+      bytes = 0;
+      chain = chain.then(() => send({ events: batch })).catch(() => undefined);
+    }
+    return chain;
+  };
+  const listener = (event: RunEvent): void => {
+    // The executed notebook travels once, in the job's result, not in the event stream.
+    const forwarded = (event.type === 'run-end'
+      ? { ...event, notebook: undefined }
+      : event) as unknown as JSONObject;
+    buffer.push(forwarded);
+    bytes += event.type === 'output' ? JSON.stringify(event.output).length : 200;
+    if (bytes > 256 * 1024 || event.type === 'run-end' || event.type === 'run-start') {
+      void flush();
+    } else if (timer === null) {
+      timer = setTimeout(() => void flush(), 50);
+    }
+  };
+  return { listener, flush };
+}
+
+function collectArtifacts(dir: string, limit: number): ArtifactPayload[] {
+  const out: ArtifactPayload[] = [];
+  let total = 0;
+  const walk = (sub: string): void => {
+    for (const entry of fs.readdirSync(path.join(dir, sub), { withFileTypes: true })) {
+      const rel = sub === '' ? entry.name : `${sub}/${entry.name}`;
+      if (entry.isDirectory()) {
+        walk(rel);
+      } else if (entry.isFile()) {
+        const data = fs.readFileSync(path.join(dir, rel));
+        total += data.length;
+        if (total > limit) {
+          throw new ValidationError(
+            'artifacts',
+            `artifacts exceed ${Math.round(limit / 1048576)} MiB (at ${rel})`,
+          );
+        }
+        out.push({ name: rel, size: data.length, base64: data.toString('base64') });
+      }
+    }
+  };
+  if (fs.existsSync(dir)) {
+    walk('');
+  }
+  return out;
+}
+
+/** The queue handler that runs notebooks on this worker. */
+export function createRunJobHandler(options: RunJobOptions): JobHandler {
+  return async (ctx: JobContext): Promise<JSONObject> => {
+    const { runId } = ctx.payload;
+    const request = ctx.payload.spec.request;
+    if (!validateRequest(request)) {
+      const err = validateRequest.errors?.[0];
+      throw new ValidationError(
+        `request${err?.instancePath ?? ''}`,
+        `invalid run request: ${err?.instancePath ?? ''} ${err?.message ?? ''}`,
+      );
+    }
+    const req = request as unknown as RunRequest;
+    const dir = path.join(options.workDir, runId);
+    fs.mkdirSync(path.join(dir, 'artifacts'), { recursive: true });
+    try {
+      const file = path.join(dir, notebookFileName(req.notebookName));
+      fs.writeFileSync(file, JSON.stringify(req.notebook));
+      const run = await loadRun({
+        notebookPath: file,
+        parameters: req.parameters,
+        secrets: req.secrets,
+        kernel: req.kernel,
+        stages: req.stages,
+        session: req.session,
+        cellTimeoutS: req.cellTimeout,
+        runTimeoutS: req.timeout,
+        allowErrors: req.allowErrors,
+        job: req.job,
+        build: req.build,
+        runId,
+        cwd: dir,
+        artifactsDir: path.join(dir, 'artifacts'),
+        environment: { ...process.env, ...options.environment?.() },
+      });
+      const forwarder = eventForwarder((data) => ctx.progress(data));
+      const result = await executeRun(run, options.provider, {
+        listeners: [forwarder.listener],
+        signal: ctx.signal,
+      });
+      await forwarder.flush();
+      const artifacts = collectArtifacts(
+        path.join(dir, 'artifacts'),
+        options.maxArtifactBytes ?? 64 * 1024 * 1024,
+      );
+      return {
+        status: result.status,
+        exitCode: result.error === null ? 0 : result.error.exitCode,
+        error:
+          result.error === null ? null : { code: result.error.code, message: result.error.message },
+        durationMs: result.durationMs,
+        metrics: result.metrics,
+        notebook: result.notebook as unknown as JSONObject,
+        artifacts: artifacts as unknown as JSONObject[],
+      };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}

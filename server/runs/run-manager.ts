@@ -1,0 +1,445 @@
+/**
+ * The service's runs: it validates and records a run, queues it, follows the queue's events
+ * (status, the run's own events forwarded by the worker, the result), keeps every run's event
+ * log for live and late listeners, writes the executed notebook, and commits a version of every
+ * finished run, whatever its status. A run whose worker vanished, or that was in flight when the
+ * service stopped, still ends with a clear reason and its partial notebook versioned.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Principal } from '../auth/types';
+import type { AuditLog } from '../auth/audit';
+import { NotebookInvalidError, ValidationError, asNbstageError } from '../../pipelines/errors';
+import type { RunEvent } from '../../pipelines/executor/events';
+import { replayRunEvents } from '../../pipelines/executor/replay';
+import { zeppelinToNotebook, validateZeppelinNote } from '../../pipelines/formats/zeppelin';
+import { serializeNotebook, writeFileAtomic } from '../../pipelines/notebook/io';
+import type { JSONObject, JSONValue, Notebook } from '../../pipelines/notebook/model';
+import { validateNotebook } from '../../pipelines/notebook/validate';
+import { planStages } from '../../pipelines/stages/slice';
+import type { QueueEvent, RunQueue } from '../queue/types';
+import type { VersionStore } from '../store/types';
+import { RunEventLog } from './event-log';
+import { notebookFileName, type ArtifactPayload } from './run-job';
+import type { RunRequest } from './run-request';
+
+/** Where a run is. `queued`/`running` while in flight; the run's own status once finished. */
+export type RunState =
+  'queued' | 'running' | 'completed' | 'failed' | 'timeout' | 'kernel_died' | 'cancelled' | 'error';
+
+/** What the service knows about a run (also its run.json). */
+export interface RunRecord {
+  id: string;
+  state: RunState;
+  job: string;
+  build: string;
+  notebookName: string;
+  stages: string[];
+  session: string | null;
+  labels: string[];
+  parameters: JSONObject;
+  secrets: string[];
+  createdAt: string;
+  createdBy: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  workerId: string | null;
+  exitCode: number | null;
+  error: { code: string; message: string } | null;
+  metrics: JSONObject;
+  version: { commit: string; tag: string } | null;
+  artifacts: { name: string; size: number; sha256: string }[];
+}
+
+/** What the run manager needs. */
+export interface RunManagerOptions {
+  home: string;
+  queue: RunQueue;
+  store: VersionStore;
+  audit?: AuditLog;
+  /** Called on every state change (metrics, logs). */
+  onChange?: (record: RunRecord, event?: RunEvent) => void;
+  log?: (msg: string, fields?: JSONObject) => void;
+}
+
+const FINISHED: RunState[] = [
+  'completed',
+  'failed',
+  'timeout',
+  'kernel_died',
+  'cancelled',
+  'error',
+];
+
+function isFinished(state: RunState): boolean {
+  return FINISHED.includes(state);
+}
+
+/** The service's run registry and lifecycle. */
+export class RunManager {
+  private readonly records = new Map<string, RunRecord>();
+  private readonly logs = new Map<string, RunEventLog>();
+  private readonly finishing = new Map<string, Promise<void>>();
+  private readonly unsubscribe: () => void;
+  private readonly runsDir: string;
+
+  constructor(private readonly options: RunManagerOptions) {
+    this.runsDir = path.join(options.home, 'runs');
+    fs.mkdirSync(this.runsDir, { recursive: true, mode: 0o700 });
+    this.unsubscribe = options.queue.onEvent((e) => this.onQueueEvent(e));
+  }
+
+  private dir(id: string): string {
+    return path.join(this.runsDir, id);
+  }
+
+  private async save(record: RunRecord): Promise<void> {
+    await writeFileAtomic(
+      path.join(this.dir(record.id), 'run.json'),
+      `${JSON.stringify(record, null, 2)}\n`,
+    );
+  }
+
+  /**
+   * Reads back the runs of an earlier service. Runs that were in flight and that the queue no
+   * longer knows about (an in-process queue dies with the service) end as `error` with their
+   * partial notebook versioned; runs the queue still has (Redis) are followed again.
+   */
+  async recover(): Promise<{ resumed: number; ended: number }> {
+    let resumed = 0;
+    let ended = 0;
+    for (const id of fs.readdirSync(this.runsDir)) {
+      const file = path.join(this.dir(id), 'run.json');
+      if (!fs.existsSync(file)) {
+        continue;
+      }
+      const record = JSON.parse(fs.readFileSync(file, 'utf8')) as RunRecord;
+      this.records.set(id, record);
+      if (isFinished(record.state)) {
+        continue;
+      }
+      const job = await this.options.queue.get(id);
+      this.logs.set(id, new RunEventLog(path.join(this.dir(id), 'events.jsonl')));
+      if (job !== null && !['completed', 'failed', 'cancelled'].includes(job.state)) {
+        resumed += 1;
+        continue;
+      }
+      ended += 1;
+      await this.finish(id, null, {
+        code: 'NBSTAGE_INTERNAL',
+        message: 'the service stopped while this run was in flight; its partial notebook is kept',
+      });
+    }
+    return { resumed, ended };
+  }
+
+  /** Validates and queues a run. Invalid input throws (400) before anything is recorded. */
+  async create(request: RunRequest, principal: Principal): Promise<RunRecord> {
+    const notebookName = notebookFileName(request.notebookName);
+    const zeppelin =
+      /\.zpln$|^note\.json$/.test(notebookName) || Array.isArray(request.notebook.paragraphs);
+    let nb: Notebook;
+    try {
+      nb = zeppelin
+        ? zeppelinToNotebook(validateZeppelinNote(request.notebook, notebookName))
+        : validateNotebook(request.notebook, notebookName);
+    } catch (err) {
+      const e = asNbstageError(err);
+      throw e instanceof NotebookInvalidError ? new ValidationError('notebook', e.message) : e;
+    }
+    const stages = request.stages ?? [];
+    if (stages.length > 0) {
+      planStages(nb, stages, { includePreamble: true });
+    }
+    const id = randomUUID();
+    const job = request.job ?? `adhoc/${notebookName.replace(/\.[^.]+$/, '')}`;
+    const record: RunRecord = {
+      id,
+      state: 'queued',
+      job,
+      build:
+        request.build ??
+        new Date()
+          .toISOString()
+          .replace(/[-:.TZ]/g, '')
+          .slice(0, 14),
+      notebookName,
+      stages,
+      session: request.session ?? null,
+      labels: request.labels ?? [],
+      parameters: (request.parameters ?? {}) as JSONObject,
+      secrets: Object.keys(request.secrets ?? {}),
+      createdAt: new Date().toISOString(),
+      createdBy: principal.name,
+      startedAt: null,
+      finishedAt: null,
+      workerId: null,
+      exitCode: null,
+      error: null,
+      metrics: {},
+      version: null,
+      artifacts: [],
+    };
+    fs.mkdirSync(this.dir(id), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(
+      path.join(this.dir(id), `input-${notebookName}`),
+      JSON.stringify(request.notebook),
+    );
+    this.records.set(id, record);
+    this.logs.set(id, new RunEventLog(path.join(this.dir(id), 'events.jsonl')));
+    await this.save(record);
+    await this.options.audit?.record({
+      action: 'run.create',
+      principal,
+      target: id,
+      details: { job, build: record.build, notebook: notebookName, labels: record.labels },
+    });
+    await this.options.queue.enqueue({
+      runId: id,
+      labels: record.labels,
+      session: record.session,
+      gpus: request.gpus ?? 0,
+      spec: { request: request as unknown as JSONObject },
+    });
+    this.options.onChange?.(record);
+    return record;
+  }
+
+  /** A run, or null. */
+  get(id: string): RunRecord | null {
+    return this.records.get(id) ?? null;
+  }
+
+  /** Runs, newest first. */
+  list(filter: { job?: string; state?: RunState } = {}): RunRecord[] {
+    return [...this.records.values()]
+      .filter(
+        (r) =>
+          (filter.job === undefined || r.job === filter.job) &&
+          (filter.state === undefined || r.state === filter.state),
+      )
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  /** The event log of a run (for the websocket stream). */
+  events(id: string): RunEventLog | null {
+    return this.logs.get(id) ?? null;
+  }
+
+  /** Cancels a run; false when it is unknown or already finished. */
+  async cancel(id: string, principal: Principal): Promise<boolean> {
+    const record = this.records.get(id);
+    if (record === undefined || isFinished(record.state)) {
+      return false;
+    }
+    await this.options.audit?.record({ action: 'run.cancel', principal, target: id });
+    return this.options.queue.cancel(id);
+  }
+
+  /** The executed (or, while running, partial) notebook of a run. */
+  notebook(id: string): Notebook | null {
+    const file = path.join(this.dir(id), 'executed.ipynb');
+    if (fs.existsSync(file)) {
+      return JSON.parse(fs.readFileSync(file, 'utf8')) as Notebook;
+    }
+    const log = this.logs.get(id);
+    return log === undefined
+      ? null
+      : replayRunEvents(log.all().map((l) => l.event as unknown as RunEvent));
+  }
+
+  /** Waits until a run has finished and been versioned (tests, graceful shutdown). */
+  async settled(id: string): Promise<RunRecord | null> {
+    for (;;) {
+      const record = this.records.get(id);
+      if (record === undefined) {
+        return null;
+      }
+      const pending = this.finishing.get(id);
+      if (pending !== undefined) {
+        await pending;
+      } else if (isFinished(record.state) && record.version !== null) {
+        return record;
+      } else if (
+        isFinished(record.state) &&
+        this.finishing.get(id) === undefined &&
+        record.finishedAt !== null
+      ) {
+        return record;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private onQueueEvent(e: QueueEvent): void {
+    const record = this.records.get(e.runId);
+    if (record === undefined) {
+      return;
+    }
+    const log = this.logs.get(e.runId);
+    switch (e.type) {
+      case 'active':
+        record.state = 'running';
+        record.startedAt = new Date().toISOString();
+        record.workerId = typeof e.data?.workerId === 'string' ? e.data.workerId : null;
+        void this.save(record);
+        this.options.onChange?.(record);
+        break;
+      case 'progress': {
+        const events = e.data?.events;
+        if (Array.isArray(events)) {
+          for (const event of events) {
+            if (event !== null && typeof event === 'object' && !Array.isArray(event)) {
+              log?.append(event);
+              this.options.onChange?.(record, event as unknown as RunEvent);
+            }
+          }
+        }
+        break;
+      }
+      case 'completed':
+        this.track(e.runId, this.finish(e.runId, e.data ?? null, null));
+        break;
+      case 'failed': {
+        const err = e.data ?? {};
+        this.track(
+          e.runId,
+          this.finish(e.runId, null, {
+            code: typeof err.code === 'string' ? err.code : 'NBSTAGE_INTERNAL',
+            message: typeof err.message === 'string' ? err.message : 'the run failed',
+          }),
+        );
+        break;
+      }
+      case 'cancelled':
+        this.track(
+          e.runId,
+          this.finish(e.runId, e.data?.notebook === undefined ? null : (e.data ?? null), {
+            code: 'NBSTAGE_CANCELLED',
+            message: 'run cancelled',
+          }),
+        );
+        break;
+      default:
+        break;
+    }
+  }
+
+  private track(id: string, p: Promise<void>): void {
+    const done = p
+      .catch((err: unknown) =>
+        this.options.log?.('finishing a run failed', { run: id, error: String(err) }),
+      )
+      .finally(() => this.finishing.delete(id));
+    this.finishing.set(id, done);
+  }
+
+  /**
+   * Ends a run: the executed notebook from the worker's result, or the partial one rebuilt from
+   * its events; files written; one version committed. Persist first, then report.
+   */
+  private async finish(
+    id: string,
+    result: JSONObject | null,
+    failure: { code: string; message: string } | null,
+  ): Promise<void> {
+    const record = this.records.get(id);
+    if (record === undefined || (isFinished(record.state) && record.version !== null)) {
+      return;
+    }
+    const log = this.logs.get(id);
+    const events = (log?.all() ?? []).map((l) => l.event as unknown as RunEvent);
+    let nb = (result?.notebook as unknown as Notebook | undefined) ?? replayRunEvents(events);
+    if (nb === null) {
+      // Nothing ran: the input notebook is the record of what was asked.
+      const input = JSON.parse(
+        fs.readFileSync(path.join(this.dir(id), `input-${record.notebookName}`), 'utf8'),
+      ) as JSONObject;
+      nb = Array.isArray(input.paragraphs)
+        ? zeppelinToNotebook(validateZeppelinNote(input, record.notebookName))
+        : (input as unknown as Notebook);
+    }
+    const status =
+      (result?.status as RunState | undefined) ??
+      (failure?.code === 'NBSTAGE_CANCELLED' ? 'cancelled' : 'error');
+    const error =
+      (result?.error as { code: string; message: string } | null | undefined) ?? failure;
+    if (result === null) {
+      nb.metadata.nbstage = {
+        ...(nb.metadata.nbstage ?? {}),
+        run_id: id,
+        status,
+        exception:
+          error === null ? null : { cell_index: null, ename: error.code, evalue: error.message },
+      };
+    }
+    record.state = status;
+    record.finishedAt = new Date().toISOString();
+    record.error = error ?? null;
+    record.exitCode = typeof result?.exitCode === 'number' ? result.exitCode : null;
+    record.metrics = (result?.metrics as JSONObject | undefined) ?? {};
+    const dir = this.dir(id);
+    await writeFileAtomic(path.join(dir, 'executed.ipynb'), serializeNotebook(nb));
+    const artifactFiles: { name: string; path: string }[] = [];
+    const payloads = (result?.artifacts as unknown as ArtifactPayload[] | undefined) ?? [];
+    if (payloads.length > 0) {
+      const adir = path.join(dir, 'artifacts');
+      for (const a of payloads) {
+        const file = path.join(adir, `${artifactFiles.length}`);
+        fs.mkdirSync(adir, { recursive: true });
+        fs.writeFileSync(file, Buffer.from(a.base64, 'base64'));
+        artifactFiles.push({ name: a.name, path: file });
+      }
+      record.artifacts = payloads.map((a) => ({
+        name: a.name,
+        size: a.size,
+        sha256: createHash('sha256').update(Buffer.from(a.base64, 'base64')).digest('hex'),
+      }));
+    }
+    try {
+      const version = await this.options.store.commitRun({
+        job: record.job,
+        build: record.build,
+        runId: id,
+        stage: record.stages.length > 0 ? record.stages.join('+') : null,
+        notebook: nb,
+        run: this.runJson(record),
+        artifacts: artifactFiles,
+        author: record.createdBy,
+      });
+      record.version = { commit: version.commit, tag: version.tag };
+    } catch (err) {
+      record.error ??= {
+        code: 'NBSTAGE_INTERNAL',
+        message: `versioning failed: ${(err as Error).message}`,
+      };
+    }
+    fs.rmSync(path.join(dir, 'artifacts'), { recursive: true, force: true });
+    await this.save(record);
+    log?.append({
+      type: 'run-finished',
+      runId: id,
+      state: record.state,
+      version: record.version as unknown as JSONValue,
+    });
+    log?.end();
+    this.options.onChange?.(record);
+  }
+
+  /** run.json of a version: the record, plus `status` and `duration` (seconds) as the store reads them. */
+  private runJson(record: RunRecord): JSONObject {
+    const started = record.startedAt === null ? null : Date.parse(record.startedAt);
+    const finished = record.finishedAt === null ? null : Date.parse(record.finishedAt);
+    return {
+      ...(record as unknown as JSONObject),
+      status: record.state,
+      duration: started === null || finished === null ? null : (finished - started) / 1000,
+    };
+  }
+
+  /** Stops following the queue. */
+  close(): void {
+    this.unsubscribe();
+  }
+}

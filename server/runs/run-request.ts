@@ -1,0 +1,71 @@
+/**
+ * A run as the service receives it (HTTP body, CLI `--server`) and as a queue job carries it to a
+ * worker. The JSON schema here is the one the OpenAPI document publishes and ajv enforces.
+ */
+import type { JSONObject, JSONValue } from '../../pipelines/notebook/model';
+
+/** The body of `POST /api/v1/runs`. */
+export interface RunRequest {
+  /** The notebook (nbformat 4 JSON) or Zeppelin note. */
+  notebook: JSONObject;
+  /** File name of the notebook; its extension (`.ipynb`, `.zpln`) decides the format. */
+  notebookName?: string;
+  parameters?: Record<string, JSONValue>;
+  /** Secret parameters: environment variables in the kernel, masked everywhere. */
+  secrets?: Record<string, string>;
+  stages?: string[];
+  session?: string;
+  kernel?: string;
+  job?: string;
+  build?: string;
+  /** Worker labels the run needs (`gpu`). */
+  labels?: string[];
+  gpus?: number;
+  cellTimeout?: number;
+  timeout?: number;
+  allowErrors?: boolean;
+}
+
+const NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
+
+/** JSON schema of {@link RunRequest} (used by the OpenAPI document and ajv). */
+export const runRequestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['notebook'],
+  properties: {
+    notebook: { type: 'object', description: 'nbformat 4 notebook or Zeppelin note (JSON)' },
+    notebookName: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 255,
+      pattern: '^[^/\\\\\\u0000]+$',
+      description: 'file name; .zpln or note.json selects Zeppelin',
+    },
+    parameters: { type: 'object', propertyNames: { pattern: NAME }, maxProperties: 200 },
+    secrets: {
+      type: 'object',
+      propertyNames: { pattern: NAME },
+      additionalProperties: { type: 'string', minLength: 1, maxLength: 65536 },
+      maxProperties: 50,
+    },
+    stages: {
+      type: 'array',
+      items: { type: 'string', minLength: 1, maxLength: 200 },
+      maxItems: 100,
+    },
+    session: { type: 'string', minLength: 1, maxLength: 200 },
+    kernel: { type: 'string', minLength: 1, maxLength: 200 },
+    job: { type: 'string', minLength: 1, maxLength: 1000 },
+    build: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+    labels: {
+      type: 'array',
+      items: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+      maxItems: 20,
+    },
+    gpus: { type: 'integer', minimum: 0, maximum: 64 },
+    cellTimeout: { type: 'number', exclusiveMinimum: 0 },
+    timeout: { type: 'number', exclusiveMinimum: 0 },
+    allowErrors: { type: 'boolean' },
+  },
+} as const;

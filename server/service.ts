@@ -1,0 +1,164 @@
+/**
+ * `nbstage serve` assembled: version store, tokens and audit log in the home, a queue (in-process
+ * by default, BullMQ with a Redis URL), in-process workers on a Jupyter server the service
+ * supervises (with a warm kernel), the run manager, the HTTP API and the run streams. close()
+ * drains: no new runs, running ones get a grace period, then are cancelled and versioned.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { startLocalProvider, type JupyterKernelProvider } from '../kernels/provider';
+import type { JSONObject } from '../pipelines/notebook/model';
+import { auditLogFile, fileAuditLog } from './auth/audit';
+import { fileTokenStore, tokensFile } from './auth/tokens';
+import { createApp } from './http/app';
+import { createServiceMetrics } from './http/metrics';
+import { attachRunStream } from './http/stream';
+import { bullmqBackend, inProcessBackend, type QueueBackend, type QueueWorker } from './queue';
+import { RunManager } from './runs/run-manager';
+import { createRunJobHandler } from './runs/run-job';
+import { openVersionStore } from './store/git-version-store';
+
+/** Options of {@link startService}. */
+export interface ServiceOptions {
+  home: string;
+  port?: number;
+  host?: string;
+  /** Redis URL: queue on BullMQ (workers may run elsewhere with `nbstage worker`). */
+  redis?: string;
+  /** In-process workers' concurrency (0: this service only queues). Default 2. */
+  workers?: number;
+  /** Labels of the in-process workers. */
+  labels?: string[];
+  /** Seconds running runs get to finish on close before they are cancelled. Default 10. */
+  drainSeconds?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Where logs go (default: stderr, JSON lines). */
+  logStream?: NodeJS.WritableStream;
+  version?: string;
+}
+
+/** A running service. */
+export interface Service {
+  url: string;
+  port: number;
+  runs: RunManager;
+  close(): Promise<void>;
+}
+
+/** Starts the service and resolves once it listens. */
+export async function startService(options: ServiceOptions): Promise<Service> {
+  const env = options.env ?? process.env;
+  const home = path.resolve(options.home);
+  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+  const logger = pino({ base: { service: 'nbstage' } }, options.logStream ?? process.stderr);
+  const log = (msg: string, fields: JSONObject = {}): void => logger.info(fields, msg);
+  const store = await openVersionStore(home);
+  const tokens = fileTokenStore(tokensFile(home), {
+    adminToken: env.NBSTAGE_ADMIN_TOKEN || undefined,
+  });
+  const audit = fileAuditLog(auditLogFile(home));
+  const backend: QueueBackend =
+    options.redis !== undefined ? bullmqBackend({ url: options.redis }) : inProcessBackend();
+  const queue = backend.queue();
+  const metrics = createServiceMetrics({ queue });
+  const runs = new RunManager({
+    home,
+    queue,
+    store,
+    audit,
+    log,
+    onChange: (record, event) => {
+      metrics.observeRun(record, event);
+      if (event === undefined && record.finishedAt !== null) {
+        log('run finished', {
+          run: record.id,
+          state: record.state,
+          job: record.job,
+          build: record.build,
+        });
+      }
+    },
+  });
+  const recovered = await runs.recover();
+  if (recovered.ended + recovered.resumed > 0) {
+    log('recovered runs of an earlier service', recovered as unknown as JSONObject);
+  }
+
+  let provider: JupyterKernelProvider | null = null;
+  let worker: QueueWorker | null = null;
+  const concurrency = options.workers ?? 2;
+  if (concurrency > 0) {
+    provider = await startLocalProvider({ rootDir: home, poolSize: 1 });
+    provider.prewarm('python3');
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-work-'));
+    worker = backend.worker({
+      labels: options.labels ?? [],
+      concurrency,
+      handler: createRunJobHandler({ provider, workDir }),
+    });
+    await worker.ready();
+  }
+  let draining = false;
+  const app = createApp({
+    version: options.version ?? '0.0.0',
+    runs,
+    store,
+    queue,
+    tokens,
+    metrics,
+    kernels: async () => (provider === null ? { default: '', specs: [] } : provider.kernelSpecs()),
+    draining: () => draining,
+    log,
+  });
+  const server = http.createServer(app);
+  server.requestTimeout = 120_000;
+  server.headersTimeout = 30_000;
+  const wss = attachRunStream(server, runs, tokens);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
+  log('listening', { url, home, queue: options.redis === undefined ? 'in-process' : 'redis' });
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    runs,
+    close: () => {
+      closing ??= (async () => {
+        draining = true;
+        const active = runs.list().filter((r) => r.state === 'queued' || r.state === 'running');
+        const deadline = Date.now() + (options.drainSeconds ?? 10) * 1000;
+        while (Date.now() < deadline && runs.list().some((r) => r.state === 'running')) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        for (const r of runs.list().filter((x) => x.state === 'queued' || x.state === 'running')) {
+          if (options.redis === undefined || r.state === 'running') {
+            await runs.cancel(r.id, { id: 'service', name: 'shutdown', role: 'admin' });
+          }
+        }
+        await Promise.all(active.map((r) => runs.settled(r.id)));
+        await worker?.close();
+        runs.close();
+        for (const client of wss.clients) {
+          client.close(1001, 'service shutting down');
+        }
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await queue.close();
+        await provider?.close();
+        await store.close();
+        log('stopped');
+        logger.flush();
+      })();
+      return closing;
+    },
+  };
+}
