@@ -1,0 +1,414 @@
+/**
+ * The in-process queue backend: plain TypeScript, no Redis, for `nbstage serve` without `--redis`
+ * and for tests. One hub per backend holds the jobs, the workers and the session pins, and
+ * dispatches a queued job to a worker that has its labels (the session's worker, for a pinned
+ * session) and a free slot. Same semantics as the BullMQ backend; the contract suite checks both.
+ */
+import { CancelledError, ValidationError } from '../../pipelines/errors';
+import { jobErrorOf, jobResultOf } from './job-outcome';
+import { canTake, defaultWorkerId, missingLabels } from './labels';
+import { SessionTracker } from './session-tracker';
+import type {
+  JSONObject,
+  JobInfo,
+  QueueBackend,
+  QueueEvent,
+  QueueWorker,
+  RunJobPayload,
+  RunQueue,
+  WorkerInfo,
+  WorkerOptions,
+} from './types';
+import { parseRunJobPayload } from './validate';
+import { DEFAULT_SESSION_IDLE_MS, checkWorkerOptions } from './worker-options';
+
+/** Options of {@link inProcessBackend}. */
+export interface InProcessBackendOptions {
+  /** Finished jobs kept for `get` (oldest forgotten first); default 10 000. */
+  maxFinishedJobs?: number;
+}
+
+interface Entry {
+  payload: RunJobPayload;
+  info: JobInfo;
+  seq: number;
+  cancelRequested: boolean;
+  controller?: AbortController;
+  settled?: Promise<void>;
+}
+
+/** Higher priority first, then first come first served. */
+function byPriorityThenSeq(a: Entry, b: Entry): number {
+  return (b.payload.priority ?? 0) - (a.payload.priority ?? 0) || a.seq - b.seq;
+}
+
+/** A backend whose queue and workers live in this process. */
+export function inProcessBackend(options: InProcessBackendOptions = {}): QueueBackend {
+  const hub = new Hub(options.maxFinishedJobs ?? 10_000);
+  return {
+    queue: () => new InProcessQueue(hub),
+    worker: (workerOptions) => hub.addWorker(workerOptions),
+  };
+}
+
+/** Jobs, workers, pins and listeners of one in-process backend. */
+class Hub {
+  private readonly jobs = new Map<string, Entry>();
+  private readonly finished: string[] = [];
+  private queued: Entry[] = [];
+  private readonly workers = new Map<string, InProcessWorker>();
+  private readonly pins = new Map<string, string>();
+  private readonly listeners = new Set<(e: QueueEvent) => void>();
+  private seq = 0;
+  private dispatchScheduled = false;
+
+  constructor(private readonly maxFinishedJobs: number) {}
+
+  enqueue(input: RunJobPayload): JobInfo {
+    const payload = parseRunJobPayload(structuredClone(input));
+    if (this.jobs.has(payload.runId)) {
+      throw new ValidationError('payload.runId', `run ${payload.runId} is already queued`);
+    }
+    const entry: Entry = {
+      payload,
+      info: { runId: payload.runId, state: 'queued', enqueuedAt: new Date().toISOString() },
+      seq: this.seq++,
+      cancelRequested: false,
+    };
+    this.jobs.set(payload.runId, entry);
+    this.queued.push(entry);
+    this.queued.sort(byPriorityThenSeq);
+    this.emit({ runId: payload.runId, type: 'queued' });
+    const info = structuredClone(entry.info);
+    this.scheduleDispatch();
+    return info;
+  }
+
+  get(runId: string): JobInfo | null {
+    const entry = this.jobs.get(runId);
+    return entry === undefined ? null : structuredClone(entry.info);
+  }
+
+  cancel(runId: string): boolean {
+    const entry = this.jobs.get(runId);
+    if (entry === undefined) {
+      return false;
+    }
+    if (entry.info.state === 'queued') {
+      this.queued = this.queued.filter((e) => e !== entry);
+      this.finish(entry, 'cancelled');
+      return true;
+    }
+    if (entry.info.state === 'active') {
+      entry.cancelRequested = true;
+      entry.controller?.abort(new CancelledError());
+      return true;
+    }
+    return false;
+  }
+
+  depth(): { queued: number; active: number } {
+    let active = 0;
+    this.workers.forEach((w) => (active += w.running.size));
+    return { queued: this.queued.length, active };
+  }
+
+  workerInfos(): WorkerInfo[] {
+    return [...this.workers.values()].map((w) => ({
+      id: w.id,
+      labels: [...w.labels],
+      concurrency: w.concurrency,
+      active: w.running.size,
+      sessions: w.sessions(),
+    }));
+  }
+
+  listen(listener: (e: QueueEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  addWorker(options: WorkerOptions): InProcessWorker {
+    checkWorkerOptions(options);
+    const id = options.id ?? defaultWorkerId();
+    if (this.workers.has(id)) {
+      throw new ValidationError('id', `a worker with id ${id} is already running`);
+    }
+    const worker = new InProcessWorker(this, id, options);
+    this.workers.set(id, worker);
+    for (const session of options.sessions ?? []) {
+      this.pins.set(session, id);
+      worker.tracker.hold(session);
+    }
+    this.scheduleDispatch();
+    return worker;
+  }
+
+  removeWorker(worker: InProcessWorker): void {
+    if (this.workers.get(worker.id) === worker) {
+      this.workers.delete(worker.id);
+    }
+  }
+
+  /** Drops the pin of a session when `workerId` holds it; queued jobs of it may go anywhere. */
+  unpin(session: string, workerId: string): void {
+    if (this.pins.get(session) === workerId) {
+      this.pins.delete(session);
+      this.scheduleDispatch();
+    }
+  }
+
+  scheduleDispatch(): void {
+    if (!this.dispatchScheduled) {
+      this.dispatchScheduled = true;
+      queueMicrotask(() => {
+        this.dispatchScheduled = false;
+        this.dispatch();
+      });
+    }
+  }
+
+  /** Starts every queued job that some worker can take now, in priority then FIFO order. */
+  private dispatch(): void {
+    for (const entry of [...this.queued]) {
+      const target = this.target(entry);
+      if (target === 'wait') {
+        continue;
+      }
+      this.queued = this.queued.filter((e) => e !== entry);
+      if (target instanceof InProcessWorker) {
+        this.start(entry, target);
+      } else {
+        this.finish(entry, 'failed', undefined, target);
+      }
+    }
+  }
+
+  /** The worker that takes a job now, 'wait' when none can yet, or why the job cannot run. */
+  private target(entry: Entry): InProcessWorker | 'wait' | ValidationError {
+    const { labels, session } = entry.payload;
+    if (session !== undefined && session !== null) {
+      const ownerId = this.pins.get(session);
+      const owner = ownerId === undefined ? undefined : this.workers.get(ownerId);
+      if (owner !== undefined && !owner.closing) {
+        if (!canTake(owner.labels, labels)) {
+          return new ValidationError(
+            'payload.labels',
+            `session ${session} is held by worker ${owner.id}, which lacks label(s) ` +
+              missingLabels(owner.labels, labels).join(', '),
+          );
+        }
+        return owner.running.size < owner.concurrency ? owner : 'wait';
+      }
+      if (ownerId !== undefined) {
+        this.pins.delete(session);
+      }
+    }
+    let best: InProcessWorker | undefined;
+    for (const worker of this.workers.values()) {
+      if (worker.closing || worker.running.size >= worker.concurrency) {
+        continue;
+      }
+      if (!canTake(worker.labels, labels)) {
+        continue;
+      }
+      if (best === undefined || worker.running.size < best.running.size) {
+        best = worker;
+      }
+    }
+    return best ?? 'wait';
+  }
+
+  private start(entry: Entry, worker: InProcessWorker): void {
+    const { session } = entry.payload;
+    const controller = new AbortController();
+    entry.controller = controller;
+    entry.info.state = 'active';
+    entry.info.workerId = worker.id;
+    entry.info.startedAt = new Date().toISOString();
+    worker.running.add(entry);
+    if (session !== undefined && session !== null) {
+      this.pins.set(session, worker.id);
+      worker.tracker.begin(session);
+    }
+    this.emit({ runId: entry.info.runId, type: 'active', data: { workerId: worker.id } });
+    const payload = structuredClone(entry.payload);
+    const progress = async (data: JSONObject): Promise<void> => {
+      if (entry.info.state === 'active') {
+        this.emit({ runId: entry.info.runId, type: 'progress', data: structuredClone(data) });
+      }
+    };
+    entry.settled = Promise.resolve()
+      .then(() => worker.handler({ payload, signal: controller.signal, progress }))
+      .then(
+        (value) => {
+          let result: JSONObject;
+          try {
+            result = jobResultOf(value);
+          } catch (err) {
+            this.finish(entry, entry.cancelRequested ? 'cancelled' : 'failed', undefined, err);
+            return;
+          }
+          this.finish(entry, entry.cancelRequested ? 'cancelled' : 'completed', result);
+        },
+        (err: unknown) => {
+          if (entry.cancelRequested) {
+            this.finish(entry, 'cancelled');
+          } else {
+            this.finish(entry, 'failed', undefined, err);
+          }
+        },
+      )
+      .finally(() => {
+        worker.running.delete(entry);
+        if (session !== undefined && session !== null) {
+          worker.tracker.end(session);
+        }
+        this.scheduleDispatch();
+      });
+  }
+
+  private finish(
+    entry: Entry,
+    state: 'completed' | 'failed' | 'cancelled',
+    result?: JSONObject,
+    err?: unknown,
+  ): void {
+    entry.info.state = state;
+    entry.info.finishedAt = new Date().toISOString();
+    if (result !== undefined) {
+      entry.info.result = result;
+    }
+    if (state === 'failed') {
+      entry.info.error = jobErrorOf(err);
+    }
+    const data =
+      state === 'completed'
+        ? structuredClone(result)
+        : state === 'failed'
+          ? { ...entry.info.error }
+          : undefined;
+    this.emit(
+      data === undefined
+        ? { runId: entry.info.runId, type: state }
+        : { runId: entry.info.runId, type: state, data },
+    );
+    this.finished.push(entry.info.runId);
+    while (this.finished.length > this.maxFinishedJobs) {
+      const old = this.finished.shift();
+      if (old !== undefined) {
+        this.jobs.delete(old);
+      }
+    }
+  }
+
+  private emit(event: QueueEvent): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(event);
+      } catch (err) {
+        process.emitWarning(`queue event listener threw: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+/** A view on the hub for the service; closing it only detaches its listeners. */
+class InProcessQueue implements RunQueue {
+  private readonly unsubscribes = new Set<() => void>();
+  private closed = false;
+
+  constructor(private readonly hub: Hub) {}
+
+  async enqueue(payload: RunJobPayload): Promise<JobInfo> {
+    return this.hub.enqueue(payload);
+  }
+
+  async get(runId: string): Promise<JobInfo | null> {
+    return this.hub.get(runId);
+  }
+
+  async cancel(runId: string): Promise<boolean> {
+    return this.hub.cancel(runId);
+  }
+
+  async depth(): Promise<{ queued: number; active: number }> {
+    return this.hub.depth();
+  }
+
+  async workers(): Promise<WorkerInfo[]> {
+    return this.hub.workerInfos();
+  }
+
+  onEvent(listener: (e: QueueEvent) => void): () => void {
+    if (this.closed) {
+      return () => undefined;
+    }
+    const unsubscribe = this.hub.listen(listener);
+    const off = (): void => {
+      unsubscribe();
+      this.unsubscribes.delete(off);
+    };
+    this.unsubscribes.add(off);
+    return off;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    [...this.unsubscribes].forEach((off) => off());
+  }
+}
+
+/** A worker of the in-process hub. */
+class InProcessWorker implements QueueWorker {
+  readonly id: string;
+  readonly labels: string[];
+  readonly concurrency: number;
+  readonly handler: WorkerOptions['handler'];
+  readonly running = new Set<Entry>();
+  readonly tracker: SessionTracker;
+  closing = false;
+  private closed: Promise<void> | undefined;
+
+  constructor(
+    private readonly hub: Hub,
+    id: string,
+    private readonly options: WorkerOptions,
+  ) {
+    this.id = id;
+    this.labels = [...new Set(options.labels)];
+    this.concurrency = options.concurrency;
+    this.handler = options.handler;
+    this.tracker = new SessionTracker(options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS, (s) => {
+      void this.releaseSession(s);
+    });
+  }
+
+  async ready(): Promise<void> {}
+
+  sessions(): string[] {
+    return this.tracker.list();
+  }
+
+  async releaseSession(session: string): Promise<void> {
+    this.hub.unpin(session, this.id);
+    if (this.tracker.drop(session)) {
+      this.options.onSessionReleased?.(session);
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.closed === undefined) {
+      this.closing = true;
+      this.closed = (async () => {
+        await Promise.all([...this.running].map((entry) => entry.settled));
+        this.hub.removeWorker(this);
+        for (const session of this.tracker.list()) {
+          await this.releaseSession(session);
+        }
+        this.hub.scheduleDispatch();
+      })();
+    }
+    return this.closed;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Label sets: which worker may take which job. A job names the labels it needs; a worker takes it
+ * only if it has all of them. Label sets have a canonical key (sorted, `+`-joined, `-` when
+ * empty) that names the BullMQ queue their jobs wait in. Also the default worker id.
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { MAX_NAME_LENGTH } from './validate';
+
+/** The key of the empty label set (jobs any worker may take). */
+export const NO_LABELS_KEY = '-';
+
+/** The canonical key of a label set: sorted and `+`-joined (`cpu+gpu`), `-` when empty. */
+export function labelSetKey(labels: readonly string[]): string {
+  const unique = [...new Set(labels)].sort();
+  return unique.length === 0 ? NO_LABELS_KEY : unique.join('+');
+}
+
+/** The labels of a label-set key; the inverse of {@link labelSetKey}. */
+export function labelsOfKey(key: string): string[] {
+  return key === NO_LABELS_KEY ? [] : key.split('+');
+}
+
+/** True when a worker with `workerLabels` may take a job that needs `required`. */
+export function canTake(workerLabels: readonly string[], required: readonly string[]): boolean {
+  const have = new Set(workerLabels);
+  return required.every((label) => have.has(label));
+}
+
+/** The required labels a worker lacks, for error messages. */
+export function missingLabels(
+  workerLabels: readonly string[],
+  required: readonly string[],
+): string[] {
+  const have = new Set(workerLabels);
+  return required.filter((label) => !have.has(label));
+}
+
+/** A default worker id: host name, process id and a random suffix, safe as a queue name. */
+export function defaultWorkerId(): string {
+  const host = os
+    .hostname()
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '');
+  const suffix = randomBytes(3).toString('hex');
+  const tail = `-${process.pid}-${suffix}`;
+  return `${(host || 'worker').slice(0, MAX_NAME_LENGTH - tail.length)}${tail}`;
+}
