@@ -144,7 +144,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
             await runs.cancel(r.id, { id: 'service', name: 'shutdown', role: 'admin' });
           }
         }
-        await Promise.all(active.map((r) => runs.settled(r.id)));
+        // Cancelled runs are versioned within seconds; never wait forever for one.
+        await Promise.race([
+          Promise.all(active.map((r) => runs.settled(r.id))),
+          new Promise((r) => setTimeout(r, 15000).unref()),
+        ]);
         await worker?.close();
         runs.close();
         for (const client of wss.clients) {

@@ -23,8 +23,12 @@ export function applyRunEvent(nb: Notebook | null, event: RunEvent): Notebook | 
     }
     return fresh;
   }
-  if (nb === null || event.type === 'run-end') {
-    return event.type === 'run-end' ? event.notebook : nb;
+  if (event.type === 'run-end') {
+    // Forwarded run-end events leave the notebook out (it travels once, in the job's result).
+    return (event.notebook as Notebook | undefined) ?? nb;
+  }
+  if (nb === null) {
+    return nb;
   }
   const cell = nb.cells[event.index];
   if (cell === undefined || cell.cell_type !== 'code') {

@@ -24,6 +24,7 @@ import {
   type FileSinkPaths,
 } from '../../pipelines/sinks/file-sink';
 import { createProgressBar } from './progress';
+import { executeRemote } from './remote-run';
 
 /** The flags of `nbstage run` as commander hands them over. */
 export interface RunFlags {
@@ -175,21 +176,19 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
   let starting: Promise<KernelProvider> | null = null;
   const startAbort = new AbortController();
   try {
-    if (flags.server !== undefined) {
-      throw new UsageError(
-        '--server: submitting to an nbstage service is not available in this build yet',
-      );
-    }
+    const serverUrl = flags.server ?? (env.NBSTAGE_URL || undefined);
     // The local Jupyter server starts while the notebook is read and validated (it takes the
     // longest); bad input stops it again before anything is written.
     const jupyterUrl = env.NBSTAGE_JUPYTER_URL;
     starting =
-      jupyterUrl !== undefined && jupyterUrl !== ''
-        ? Promise.resolve(remoteProvider(jupyterUrl, env.NBSTAGE_JUPYTER_TOKEN ?? ''))
-        : env.NBSTAGE_REUSE_SERVER === '0'
-          ? startLocalProvider({ rootDir: process.cwd(), signal: startAbort.signal })
-          : sharedLocalProvider();
-    starting.catch(() => undefined);
+      serverUrl !== undefined
+        ? null
+        : jupyterUrl !== undefined && jupyterUrl !== ''
+          ? Promise.resolve(remoteProvider(jupyterUrl, env.NBSTAGE_JUPYTER_TOKEN ?? ''))
+          : env.NBSTAGE_REUSE_SERVER === '0'
+            ? startLocalProvider({ rootDir: process.cwd(), signal: startAbort.signal })
+            : sharedLocalProvider();
+    starting?.catch(() => undefined);
     const spec = await buildSpec(notebook, flags);
     const run = await loadRun(spec);
     const paths: FileSinkPaths = {
@@ -207,6 +206,18 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
       flags.progress && flags.json !== true && stderr.isTTY === true
         ? createProgressBar(stderr)
         : null;
+    const finishRun = (result: RunResult): number => {
+      progress?.stop();
+      if (flags.json === true) {
+        stdout.write(`${JSON.stringify(summary(result, null, written))}\n`);
+      } else if (result.error !== null) {
+        stderr.write(`nbstage: ${result.error.message}\n`);
+      }
+      if (flags.json !== true && written.notebook !== undefined) {
+        stderr.write(`nbstage: executed notebook written to ${written.notebook}\n`);
+      }
+      return result.error === null ? ExitCode.ok : result.error.exitCode;
+    };
     if (progress !== null) {
       listeners.push(progress.before);
     }
@@ -233,7 +244,20 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
       }),
     );
 
-    provider = await starting;
+    if (serverUrl !== undefined) {
+      const token = env.NBSTAGE_TOKEN ?? '';
+      if (token === '') {
+        throw new UsageError('--server needs a token in NBSTAGE_TOKEN');
+      }
+      const result = await executeRemote(run, {
+        url: serverUrl,
+        token,
+        listeners,
+        signal: controller.signal,
+      });
+      return finishRun(result);
+    }
+    provider = await (starting as Promise<KernelProvider>);
     // The kernel starts while kernelspecs are listed and parameters injected.
     for (const name of kernelsToPrewarm(run.loaded.notebook, flags.kernel)) {
       provider.prewarm(name);
@@ -273,16 +297,7 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
       }
       throw error;
     }
-    progress?.stop();
-    if (flags.json === true) {
-      stdout.write(`${JSON.stringify(summary(result, null, written))}\n`);
-    } else if (result.error !== null) {
-      stderr.write(`nbstage: ${result.error.message}\n`);
-    }
-    if (flags.json !== true && written.notebook !== undefined) {
-      stderr.write(`nbstage: executed notebook written to ${written.notebook}\n`);
-    }
-    return result.error === null ? ExitCode.ok : result.error.exitCode;
+    return finishRun(result);
   } catch (err) {
     const error = asNbstageError(err);
     if (flags.json === true) {

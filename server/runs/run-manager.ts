@@ -313,12 +313,18 @@ export class RunManager {
         break;
       }
       case 'cancelled':
+        // The handler's result (the partial notebook) is kept on the job, not in the event.
         this.track(
           e.runId,
-          this.finish(e.runId, e.data?.notebook === undefined ? null : (e.data ?? null), {
-            code: 'NBSTAGE_CANCELLED',
-            message: 'run cancelled',
-          }),
+          this.options.queue
+            .get(e.runId)
+            .catch(() => null)
+            .then((info) =>
+              this.finish(e.runId, info?.result ?? null, {
+                code: 'NBSTAGE_CANCELLED',
+                message: 'run cancelled',
+              }),
+            ),
         );
         break;
       default:
@@ -328,9 +334,21 @@ export class RunManager {
 
   private track(id: string, p: Promise<void>): void {
     const done = p
-      .catch((err: unknown) =>
-        this.options.log?.('finishing a run failed', { run: id, error: String(err) }),
-      )
+      .catch(async (err: unknown) => {
+        // Never leave a run in flight: it ends as an error that says why.
+        this.options.log?.('finishing a run failed', { run: id, error: String(err) });
+        const record = this.records.get(id);
+        if (record !== undefined && !isFinished(record.state)) {
+          record.state = 'error';
+          record.finishedAt = new Date().toISOString();
+          record.error = {
+            code: 'NBSTAGE_INTERNAL',
+            message: `finishing the run failed: ${String(err)}`,
+          };
+          await this.save(record).catch(() => undefined);
+        }
+        this.logs.get(id)?.end();
+      })
       .finally(() => this.finishing.delete(id));
     this.finishing.set(id, done);
   }

@@ -1,0 +1,134 @@
+/**
+ * A client of the nbstage HTTP API (used by `nbstage run --server` and the Jenkins bridge):
+ * create, follow (websocket, from any event on), cancel and fetch runs. Transport failures are
+ * UnreachableError (exit 5); API errors keep their code, message and status.
+ */
+import WebSocket from 'ws';
+import { NbstageError, UnreachableError, ExitCode } from '../../pipelines/errors';
+import type { JSONObject, Notebook } from '../../pipelines/notebook/model';
+import type { RunRecord } from '../runs/run-manager';
+import type { RunRequest } from '../runs/run-request';
+
+/** Exit codes of the error codes a run can end with. */
+const EXIT_OF: Record<string, number> = {
+  NBSTAGE_CELL_FAILED: ExitCode.cellFailed,
+  NBSTAGE_CELL_TIMEOUT: ExitCode.timeout,
+  NBSTAGE_RUN_TIMEOUT: ExitCode.timeout,
+  NBSTAGE_KERNEL_DIED: ExitCode.kernelDied,
+  NBSTAGE_UNREACHABLE: ExitCode.unreachable,
+  NBSTAGE_UNAVAILABLE: ExitCode.unreachable,
+  NBSTAGE_RATE_LIMITED: ExitCode.unreachable,
+  NBSTAGE_CANCELLED: ExitCode.cancelled,
+  NBSTAGE_INTERNAL: ExitCode.cellFailed,
+};
+
+/** An error the service answered with (or a run ended with), as an NbstageError. */
+export function remoteError(code: string, message: string, status = 500): NbstageError {
+  const exit = (EXIT_OF[code] ?? ExitCode.badInput) as NbstageError['exitCode'];
+  return new NbstageError(code, message, exit, status);
+}
+
+/** Talks to one nbstage service with one token. */
+export class NbstageClient {
+  private readonly base: string;
+
+  constructor(
+    url: string,
+    private readonly token: string,
+  ) {
+    this.base = url.endsWith('/') ? url.slice(0, -1) : url;
+  }
+
+  private async request(method: string, route: string, body?: unknown): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}${route}`, {
+        method,
+        headers: {
+          Authorization: `Bearer ${this.token}`,
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(120_000),
+      });
+    } catch (err) {
+      throw new UnreachableError(
+        `cannot reach the nbstage service at ${this.base}: ${(err as Error).message}`,
+      );
+    }
+    if (!res.ok) {
+      const text = await res.text();
+      let code = 'NBSTAGE_INTERNAL';
+      let message = `${method} ${route}: HTTP ${res.status}`;
+      try {
+        const parsed = JSON.parse(text) as { error?: { code?: string; message?: string } };
+        code = parsed.error?.code ?? code;
+        message = parsed.error?.message ?? message;
+      } catch {
+        // not our error format: keep the status line
+      }
+      throw remoteError(code, message, res.status);
+    }
+    return res;
+  }
+
+  /** Creates a run. */
+  async createRun(request: RunRequest): Promise<RunRecord> {
+    return (await (await this.request('POST', '/api/v1/runs', request)).json()) as RunRecord;
+  }
+
+  /** A run's record. */
+  async getRun(id: string): Promise<RunRecord> {
+    return (await (await this.request('GET', `/api/v1/runs/${id}`)).json()) as RunRecord;
+  }
+
+  /** Asks the service to cancel a run; false when it had already finished. */
+  async cancel(id: string): Promise<boolean> {
+    try {
+      await this.request('POST', `/api/v1/runs/${id}/cancel`);
+      return true;
+    } catch (err) {
+      if (err instanceof NbstageError && err.status === 409) {
+        return false;
+      }
+      throw err;
+    }
+  }
+
+  /** The executed (or partial) notebook of a run. */
+  async notebook(id: string): Promise<Notebook> {
+    return (await (await this.request('GET', `/api/v1/runs/${id}/notebook`)).json()) as Notebook;
+  }
+
+  /**
+   * Follows a run's events from `from` on; resolves when the service closes the stream (the run
+   * is over) and rejects when the connection fails.
+   */
+  stream(id: string, onEvent: (event: JSONObject, seq: number) => void, from = 0): Promise<void> {
+    const url = `${this.base.replace(/^http/, 'ws')}/api/v1/runs/${id}/stream?from=${from}`;
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${this.token}` } });
+      ws.on('message', (data: WebSocket.RawData) => {
+        const logged = JSON.parse(data.toString()) as { seq: number; event: JSONObject };
+        onEvent(logged.event, logged.seq);
+      });
+      ws.on('unexpected-response', (_req, res) => {
+        reject(
+          remoteError(
+            res.statusCode === 404 ? 'NBSTAGE_NOT_FOUND' : 'NBSTAGE_UNAUTHORIZED',
+            `stream: HTTP ${res.statusCode}`,
+            res.statusCode ?? 500,
+          ),
+        );
+      });
+      ws.on('error', (err) => reject(new UnreachableError(`stream: ${err.message}`)));
+      ws.on('close', (code) => {
+        if (code === 1000 || code === 1001) {
+          resolve();
+        } else {
+          reject(new UnreachableError(`stream closed (${code})`));
+        }
+      });
+    });
+  }
+}
