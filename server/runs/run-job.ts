@@ -14,6 +14,7 @@ import type { JSONObject } from '../../pipelines/notebook/model';
 import { executeRun, loadRun } from '../../pipelines/runner';
 import type { JobContext, JobHandler } from '../queue/types';
 import { runRequestSchema, type RunRequest } from './run-request';
+import { samplePeakMemory, type GpuAllocator, type GpuLease } from '../workers/gpus';
 
 /** What a run job's handler needs on the worker. */
 export interface RunJobOptions {
@@ -22,8 +23,10 @@ export interface RunJobOptions {
   workDir: string;
   /** Largest total size of the artifacts a run may return (bytes, default 64 MiB). */
   maxArtifactBytes?: number;
-  /** Environment variables a run's kernel gets on top of the worker's (e.g. CUDA_VISIBLE_DEVICES). */
+  /** Environment variables a run's kernel gets on top of the worker's. */
   environment?: () => NodeJS.ProcessEnv;
+  /** The worker's GPUs: a run gets `payload.gpus` of them exclusively (CUDA_VISIBLE_DEVICES). */
+  gpus?: GpuAllocator;
 }
 
 /** One artifact as the job result carries it. */
@@ -121,7 +124,15 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
     const req = request as unknown as RunRequest;
     const dir = path.join(options.workDir, runId);
     fs.mkdirSync(path.join(dir, 'artifacts'), { recursive: true });
+    let lease: GpuLease | null = null;
     try {
+      const gpuEnv: NodeJS.ProcessEnv = {};
+      if (options.gpus !== undefined && options.gpus.gpus.length > 0) {
+        // On a GPU worker every run says which GPUs it may see, none when it asked for none.
+        lease = await options.gpus.acquire(ctx.payload.gpus ?? 0, ctx.signal);
+        gpuEnv.CUDA_VISIBLE_DEVICES = lease.cudaVisibleDevices;
+      }
+      const sampler = samplePeakMemory(lease?.gpus ?? []);
       const file = path.join(dir, notebookFileName(req.notebookName));
       fs.writeFileSync(file, JSON.stringify(req.notebook));
       const run = await loadRun({
@@ -139,7 +150,7 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         runId,
         cwd: dir,
         artifactsDir: path.join(dir, 'artifacts'),
-        environment: { ...process.env, ...options.environment?.() },
+        environment: { ...process.env, ...options.environment?.(), ...gpuEnv },
       });
       const forwarder = eventForwarder((data) => ctx.progress(data));
       const result = await executeRun(run, options.provider, {
@@ -147,6 +158,13 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         signal: ctx.signal,
       });
       await forwarder.flush();
+      const gpuUsage = await sampler.stop();
+      if (gpuUsage.length > 0) {
+        const meta = result.notebook.metadata.nbstage ?? {};
+        const environment = (meta.environment ?? {}) as JSONObject;
+        meta.environment = { ...environment, gpus: gpuUsage as unknown as JSONObject[] };
+        result.notebook.metadata.nbstage = meta;
+      }
       const artifacts = collectArtifacts(
         path.join(dir, 'artifacts'),
         options.maxArtifactBytes ?? 64 * 1024 * 1024,
@@ -160,8 +178,10 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         metrics: result.metrics,
         notebook: result.notebook as unknown as JSONObject,
         artifacts: artifacts as unknown as JSONObject[],
+        gpus: gpuUsage as unknown as JSONObject[],
       };
     } finally {
+      lease?.release();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   };

@@ -50,6 +50,8 @@ export interface RunRecord {
   metrics: JSONObject;
   version: { commit: string; tag: string } | null;
   artifacts: { name: string; size: number; sha256: string }[];
+  /** GPUs the run held: model, driver, memory and peak memory used (from the worker). */
+  gpus?: JSONObject[];
 }
 
 /** What the run manager needs. */
@@ -397,6 +399,9 @@ export class RunManager {
     record.error = error ?? null;
     record.exitCode = typeof result?.exitCode === 'number' ? result.exitCode : null;
     record.metrics = (result?.metrics as JSONObject | undefined) ?? {};
+    if (Array.isArray(result?.gpus) && result.gpus.length > 0) {
+      record.gpus = result.gpus as JSONObject[];
+    }
     const dir = this.dir(id);
     await writeFileAtomic(path.join(dir, 'executed.ipynb'), serializeNotebook(nb));
     const artifactFiles: { name: string; path: string }[] = [];
