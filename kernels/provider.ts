@@ -143,6 +143,23 @@ export class JupyterKernelProvider implements KernelProvider {
     };
   }
 
+  /** Shuts down the kernel of `session` (idle or released by the queue). False if none. */
+  async endSession(session: string): Promise<boolean> {
+    const path = `nbstage-sessions/${encodeURIComponent(session)}`;
+    const base = this.endpoint.baseUrl.endsWith('/')
+      ? this.endpoint.baseUrl
+      : `${this.endpoint.baseUrl}/`;
+    const headers = authHeaders(this.endpoint);
+    const list = await fetch(new URL('api/sessions', base), { headers });
+    const sessions = (await list.json()) as { id: string; path: string }[];
+    const found = sessions.find((s) => s.path === path);
+    if (found === undefined) {
+      return false;
+    }
+    await fetch(new URL(`api/sessions/${found.id}`, base), { method: 'DELETE', headers });
+    return true;
+  }
+
   private async sessionKernel(name: string, session: string): Promise<AcquiredKernel> {
     const path = `nbstage-sessions/${encodeURIComponent(session)}`;
     const base = this.endpoint.baseUrl.endsWith('/')

@@ -7,20 +7,18 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { startLocalProvider, type JupyterKernelProvider } from '../kernels/provider';
 import type { JSONObject } from '../pipelines/notebook/model';
 import { auditLogFile, fileAuditLog } from './auth/audit';
 import { fileTokenStore, tokensFile } from './auth/tokens';
 import { createApp } from './http/app';
 import { createServiceMetrics } from './http/metrics';
 import { attachRunStream } from './http/stream';
-import { bullmqBackend, inProcessBackend, type QueueBackend, type QueueWorker } from './queue';
+import { bullmqBackend, inProcessBackend, type QueueBackend } from './queue';
 import { RunManager } from './runs/run-manager';
-import { createRunJobHandler } from './runs/run-job';
 import { openVersionStore } from './store/git-version-store';
+import { startWorkerRuntime, type WorkerRuntime } from './workers/worker-runtime';
 
 /** Options of {@link startService}. */
 export interface ServiceOptions {
@@ -39,6 +37,10 @@ export interface ServiceOptions {
   /** Where logs go (default: stderr, JSON lines). */
   logStream?: NodeJS.WritableStream;
   version?: string;
+  /** Largest request body (bytes); default 32 MiB. */
+  maxBodyBytes?: number;
+  /** Requests per second per principal (burst = 4x); default 50. */
+  rateLimitPerSecond?: number;
 }
 
 /** A running service. */
@@ -62,7 +64,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   });
   const audit = fileAuditLog(auditLogFile(home));
   const backend: QueueBackend =
-    options.redis !== undefined ? bullmqBackend({ url: options.redis }) : inProcessBackend();
+    options.redis !== undefined
+      ? bullmqBackend({
+          url: options.redis,
+          stalledIntervalMs: Number(env.NBSTAGE_STALLED_INTERVAL_MS ?? 30000),
+        })
+      : inProcessBackend();
   const queue = backend.queue();
   const metrics = createServiceMetrics({ queue });
   const runs = new RunManager({
@@ -88,19 +95,15 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     log('recovered runs of an earlier service', recovered as unknown as JSONObject);
   }
 
-  let provider: JupyterKernelProvider | null = null;
-  let worker: QueueWorker | null = null;
+  let runtime: WorkerRuntime | null = null;
   const concurrency = options.workers ?? 2;
   if (concurrency > 0) {
-    provider = await startLocalProvider({ rootDir: home, poolSize: 1 });
-    provider.prewarm('python3');
-    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-work-'));
-    worker = backend.worker({
-      labels: options.labels ?? [],
+    runtime = await startWorkerRuntime({
+      backend,
+      labels: options.labels,
       concurrency,
-      handler: createRunJobHandler({ provider, workDir }),
+      log: (msg, fields) => log(msg, (fields ?? {}) as JSONObject),
     });
-    await worker.ready();
   }
   let draining = false;
   const app = createApp({
@@ -110,9 +113,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     queue,
     tokens,
     metrics,
-    kernels: async () => (provider === null ? { default: '', specs: [] } : provider.kernelSpecs()),
+    kernels: async () =>
+      runtime === null ? { default: '', specs: [] } : runtime.provider.kernelSpecs(),
     draining: () => draining,
     log,
+    maxBodyBytes: options.maxBodyBytes,
+    rateLimitPerSecond: options.rateLimitPerSecond,
   });
   const server = http.createServer(app);
   server.requestTimeout = 120_000;
@@ -149,7 +155,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
           Promise.all(active.map((r) => runs.settled(r.id))),
           new Promise((r) => setTimeout(r, 15000).unref()),
         ]);
-        await worker?.close();
+        await runtime?.close();
         runs.close();
         for (const client of wss.clients) {
           client.close(1001, 'service shutting down');
@@ -157,7 +163,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await queue.close();
-        await provider?.close();
         await store.close();
         log('stopped');
         logger.flush();

@@ -11,6 +11,7 @@ import { runDoctor } from './doctor';
 import { runCommand, type RunFlags } from './run-command';
 import { serveCommand, type ServeFlags } from './serve-command';
 import { addTokenCommands } from './token-commands';
+import { workerCommand, type WorkerFlags } from './worker-command';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -139,6 +140,16 @@ export async function main(argv: string[]): Promise<number> {
     .option('--labels <a,b>', "labels of this service's own workers")
     .action(async (flags: ServeFlags) => {
       exitCode = await serveCommand(flags, packageVersion());
+    });
+
+  program
+    .command('worker')
+    .description('take runs from the Redis queue on this host (GPU agents)')
+    .option('--redis <url>', 'the queue (default NBSTAGE_REDIS)')
+    .option('--labels <a,b>', 'labels of this worker (its GPUs add gpu and the model)')
+    .option('--concurrency <n>', 'runs at once', '1')
+    .action(async (flags: WorkerFlags) => {
+      exitCode = await workerCommand(flags);
     });
 
   addTokenCommands(

@@ -1,0 +1,55 @@
+/**
+ * `nbstage worker --redis URL`: takes runs from the Redis queue whose labels it has (its GPUs add
+ * `gpu` and the model) until SIGINT/SIGTERM; then it stops taking runs and lets the running ones
+ * finish (a second signal leaves at once; the queue then fails those runs as stalled).
+ */
+import pino from 'pino';
+import { UsageError } from '../../pipelines/errors';
+import { bullmqBackend } from '../queue';
+import { startWorkerRuntime } from '../workers/worker-runtime';
+
+/** Flags of `nbstage worker`. */
+export interface WorkerFlags {
+  redis?: string;
+  labels?: string;
+  concurrency: string;
+}
+
+/** Runs a worker until a signal; resolves to the exit code. */
+export async function workerCommand(flags: WorkerFlags): Promise<number> {
+  const url = flags.redis ?? process.env.NBSTAGE_REDIS;
+  if (url === undefined || url === '') {
+    throw new UsageError('nbstage worker needs --redis URL (or NBSTAGE_REDIS)');
+  }
+  const concurrency = Number(flags.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new UsageError(
+      `--concurrency must be a whole number of at least 1, got "${flags.concurrency}"`,
+    );
+  }
+  const logger = pino({ base: { service: 'nbstage-worker' } }, process.stderr);
+  const stalled = Number(process.env.NBSTAGE_STALLED_INTERVAL_MS ?? 30000);
+  const runtime = await startWorkerRuntime({
+    backend: bullmqBackend({ url, stalledIntervalMs: stalled }),
+    labels: flags.labels === undefined ? [] : flags.labels.split(',').filter(Boolean),
+    concurrency,
+    log: (msg, fields) => logger.info(fields ?? {}, msg),
+  });
+  process.stderr.write(
+    `nbstage: worker ${runtime.worker.id} ready (labels: ${runtime.labels.join(', ') || 'none'})\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(130));
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  process.stderr.write('nbstage: worker draining\n');
+  await runtime.close();
+  return 0;
+}

@@ -1,0 +1,77 @@
+/**
+ * A worker as nbstage runs it, in `nbstage worker` on a GPU agent or inside `nbstage serve`: a
+ * supervised Jupyter server with a warm kernel, its GPUs found and advertised as labels and
+ * handed out per run, the job handler, and session kernels shut down when the queue lets go of
+ * their session (idle, or the worker closing).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startLocalProvider, type JupyterKernelProvider } from '../../kernels/provider';
+import type { QueueBackend, QueueWorker } from '../queue';
+import { createRunJobHandler } from '../runs/run-job';
+import { GpuAllocator, gpuLabels, listGpus, type CommandRunner, type GpuInfo } from './gpus';
+
+/** Options of {@link startWorkerRuntime}. */
+export interface WorkerRuntimeOptions {
+  backend: QueueBackend;
+  /** Labels besides the detected GPU ones. */
+  labels?: string[];
+  concurrency: number;
+  /** Warm kernels kept ready (default: python3). */
+  prewarm?: string[];
+  /** Runs nvidia-smi (tests pass a fake). */
+  commandRunner?: CommandRunner;
+  /** Idle sessions are released after this long (ms); default 30 minutes. */
+  sessionIdleMs?: number;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** A running worker. */
+export interface WorkerRuntime {
+  worker: QueueWorker;
+  labels: string[];
+  gpus: GpuInfo[];
+  provider: JupyterKernelProvider;
+  close(): Promise<void>;
+}
+
+/** Starts a worker: kernels, GPUs, labels, handler. */
+export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise<WorkerRuntime> {
+  const gpus = await listGpus(options.commandRunner);
+  const labels = [...new Set([...(options.labels ?? []), ...gpuLabels(gpus)])];
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-work-'));
+  const provider = await startLocalProvider({ rootDir: workDir, poolSize: 1 });
+  for (const name of options.prewarm ?? ['python3']) {
+    provider.prewarm(name);
+  }
+  const worker = options.backend.worker({
+    labels,
+    concurrency: options.concurrency,
+    handler: createRunJobHandler({ provider, workDir, gpus: new GpuAllocator(gpus) }),
+    sessionIdleMs: options.sessionIdleMs,
+    onSessionReleased: (session) => {
+      void provider.endSession(session).then(
+        (ended) => ended && options.log?.('session released', { session }),
+        () => undefined,
+      );
+    },
+  });
+  await worker.ready();
+  options.log?.('worker ready', { id: worker.id, labels, gpus: gpus.map((g) => g.name) });
+  let closing: Promise<void> | null = null;
+  return {
+    worker,
+    labels,
+    gpus,
+    provider,
+    close: () => {
+      closing ??= (async () => {
+        await worker.close();
+        await provider.close();
+        fs.rmSync(workDir, { recursive: true, force: true });
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,110 @@
+import {
+  GpuAllocator,
+  gpuLabels,
+  listGpus,
+  parseGpuList,
+  samplePeakMemory,
+  type CommandRunner,
+} from '../../../server/workers/gpus';
+
+const CSV = [
+  '0, GPU-aaaa, NVIDIA H100 80GB HBM3, 550.54.15, 81559',
+  '1, GPU-bbbb, NVIDIA H100 80GB HBM3, 550.54.15, 81559',
+  '2, GPU-cccc, NVIDIA H100 80GB HBM3, 550.54.15, 81559',
+].join('\n');
+
+const fakeSmi =
+  (used: number[][]): CommandRunner =>
+  async (cmd, args) => {
+    expect(cmd).toBe('nvidia-smi');
+    if (args[0].startsWith('--query-gpu=index,uuid')) {
+      return CSV;
+    }
+    const sample = used.shift() ?? [0, 0, 0];
+    return sample.map((u, i) => `${i}, ${u}`).join('\n');
+  };
+
+describe('GPUs', () => {
+  it('parses nvidia-smi and derives labels', async () => {
+    const gpus = await listGpus(fakeSmi([]));
+    expect(gpus.map((g) => g.uuid)).toEqual(['GPU-aaaa', 'GPU-bbbb', 'GPU-cccc']);
+    expect(gpus[0]).toMatchObject({
+      index: 0,
+      name: 'NVIDIA H100 80GB HBM3',
+      driver: '550.54.15',
+      memoryTotalMiB: 81559,
+    });
+    expect(gpuLabels(gpus)).toEqual(['gpu', 'gpu-nvidia-h100-80gb-hbm3']);
+    expect(gpuLabels([])).toEqual([]);
+    expect(parseGpuList('No devices were found\n')).toEqual([]);
+  });
+
+  it('finds no GPUs when nvidia-smi is missing', async () => {
+    expect(await listGpus(async () => null)).toEqual([]);
+  });
+
+  it('hands GPUs out exclusively and in order, and hides them from runs that asked for none', async () => {
+    const alloc = new GpuAllocator(parseGpuList(CSV));
+    const none = await alloc.acquire(0);
+    expect(none.cudaVisibleDevices).toBe('');
+    const a = await alloc.acquire(1);
+    const b = await alloc.acquire(2);
+    expect(a.cudaVisibleDevices).toBe('GPU-aaaa');
+    expect(b.cudaVisibleDevices).toBe('GPU-bbbb,GPU-cccc');
+    expect(alloc.available).toBe(0);
+    const order: string[] = [];
+    const c = alloc.acquire(2).then((l) => {
+      order.push('c');
+      return l;
+    });
+    const d = alloc.acquire(1).then((l) => {
+      order.push('d');
+      return l;
+    });
+    a.release();
+    await new Promise((r) => setImmediate(r));
+    // c (2 GPUs) is first in line: d must not overtake it although one GPU is free.
+    expect(order).toEqual([]);
+    b.release();
+    const lc = await c;
+    const ld = await d;
+    expect(order).toEqual(['c', 'd']);
+    const held = [...lc.cudaVisibleDevices.split(','), ld.cudaVisibleDevices];
+    expect(new Set(held).size).toBe(3);
+    lc.release();
+    lc.release();
+    ld.release();
+    expect(alloc.available).toBe(3);
+  });
+
+  it('refuses more GPUs than the worker has and stops waiting on abort', async () => {
+    const alloc = new GpuAllocator(parseGpuList(CSV));
+    await expect(alloc.acquire(4)).rejects.toThrow(/needs 4 GPUs; this worker has 3/);
+    const all = await alloc.acquire(3);
+    const controller = new AbortController();
+    const waiting = alloc.acquire(1, controller.signal);
+    controller.abort();
+    await expect(waiting).rejects.toThrow(/cancelled/);
+    all.release();
+    expect(alloc.available).toBe(3);
+  });
+
+  it('records the peak memory of the GPUs a run held', async () => {
+    const gpus = parseGpuList(CSV).slice(1, 3);
+    const sampler = samplePeakMemory(
+      gpus,
+      fakeSmi([
+        [5, 100, 200],
+        [5, 900, 150],
+        [5, 300, 50],
+      ]),
+      5,
+    );
+    await new Promise((r) => setTimeout(r, 30));
+    const usage = await sampler.stop();
+    expect(usage.map((u) => [u.index, u.peakMemoryMiB])).toEqual([
+      [1, 900],
+      [2, 200],
+    ]);
+  });
+});
