@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# GPU smoke test, for a host with an NVIDIA GPU (nothing in CI depends on it):
+# starts `nbstage serve` (its worker finds the GPUs with nvidia-smi), submits a notebook that
+# asks for one GPU and uses it with torch (or, without torch, asks nvidia-smi from the kernel),
+# and checks what the run recorded: the worker's labels, CUDA_VISIBLE_DEVICES of the kernel, and
+# the GPU model, driver and peak memory in run.json.
+#   bash scripts/gpu-smoke.sh            (needs nvidia-smi; torch optional in .venv)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v nvidia-smi >/dev/null || { echo "gpu-smoke: no nvidia-smi on this host" >&2; exit 2; }
+bash scripts/setup.sh >/dev/null
+WORK=$(mktemp -d)
+trap 'kill "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+NBSTAGE_ADMIN_TOKEN=$TOKEN node bin/nbstage.js serve --port "$PORT" --home "$WORK/home" --workers 1 \
+  2>"$WORK/serve.log" &
+SERVE_PID=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+.venv/bin/python - "$PORT" "$TOKEN" <<'PY'
+import json, sys, time, urllib.request
+port, token = sys.argv[1], sys.argv[2]
+base = f"http://127.0.0.1:{port}/api/v1"
+def call(method, path, body=None):
+    req = urllib.request.Request(base + path, method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as res:
+        return json.loads(res.read())
+code = """import os, subprocess
+print("CUDA_VISIBLE_DEVICES", os.environ.get("CUDA_VISIBLE_DEVICES"))
+try:
+    import torch
+    x = torch.randn(4096, 4096, device="cuda")
+    y = (x @ x).sum().item()
+    print("torch", torch.__version__, torch.cuda.get_device_name(0), torch.cuda.device_count())
+    from nbstage import record
+    record("gpu_devices", torch.cuda.device_count())
+    time.sleep(2) if False else None
+except ImportError:
+    print(subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout)
+"""
+nb = {"nbformat": 4, "nbformat_minor": 5,
+      "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+      "cells": [{"cell_type": "code", "id": "gpu", "source": code, "metadata": {}, "execution_count": None, "outputs": []}]}
+workers = call("GET", "/workers")
+print("workers:", json.dumps(workers))
+assert any("gpu" in w["labels"] for w in workers), "the worker does not advertise the gpu label"
+run = call("POST", "/runs", {"notebook": nb, "notebookName": "gpu-smoke.ipynb", "gpus": 1, "labels": ["gpu"], "job": "gpu-smoke", "build": "1"})
+for _ in range(600):
+    run = call("GET", f"/runs/{run['id']}")
+    if run["state"] not in ("queued", "running"):
+        break
+    time.sleep(0.5)
+print("run:", json.dumps({k: run[k] for k in ("state", "error", "gpus", "version")}, indent=1))
+assert run["state"] == "completed", run
+gpus = run.get("gpus") or []
+assert len(gpus) == 1, f"expected one GPU recorded, got {gpus}"
+g = gpus[0]
+assert g["name"] and g["driver"] and g["memoryTotalMiB"] > 0, g
+nbx = call("GET", f"/runs/{run['id']}/notebook")
+text = "".join("".join(o.get("text", "")) for o in nbx["cells"][0]["outputs"])
+print(text)
+assert "CUDA_VISIBLE_DEVICES GPU-" in text or "CUDA_VISIBLE_DEVICES 0" in text, "the kernel did not get its GPU"
+if "torch" in text:
+    assert g["peakMemoryMiB"] > 0, "peak memory not recorded"
+print("gpu-smoke: OK", g["name"], "driver", g["driver"], "peak", g["peakMemoryMiB"], "MiB")
+PY
