@@ -36,7 +36,6 @@ try:
     print("torch", torch.__version__, torch.cuda.get_device_name(0), torch.cuda.device_count())
     from nbstage import record
     record("gpu_devices", torch.cuda.device_count())
-    time.sleep(2) if False else None
 except ImportError:
     print(subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout)
 """
