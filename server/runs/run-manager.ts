@@ -151,8 +151,20 @@ export class RunManager {
       throw e instanceof NotebookInvalidError ? new ValidationError('notebook', e.message) : e;
     }
     const stages = request.stages ?? [];
-    if (stages.length > 0) {
-      planStages(nb, stages, { includePreamble: true });
+    // Where it runs: the request's labels and GPUs, else the stages' `metadata.nbstage`
+    // (agent label, gpus); a run that needs GPUs needs a worker labelled gpu.
+    const plan = planStages(nb, stages, { includePreamble: true });
+    const options = Object.values(plan.options);
+    const gpus = request.gpus ?? Math.max(0, ...options.map((o) => o.gpus ?? 0));
+    const labels = new Set(
+      request.labels ??
+        // Plain labels only: a Jenkins label expression (`linux && gpu`) is Jenkins' business.
+        options.flatMap((o) =>
+          o.agent !== undefined && /^[A-Za-z0-9._-]{1,64}$/.test(o.agent) ? [o.agent] : [],
+        ),
+    );
+    if (gpus > 0) {
+      labels.add('gpu');
     }
     const id = randomUUID();
     const job = request.job ?? `adhoc/${notebookName.replace(/\.[^.]+$/, '')}`;
@@ -169,7 +181,7 @@ export class RunManager {
       notebookName,
       stages,
       session: request.session ?? null,
-      labels: request.labels ?? [],
+      labels: [...labels],
       parameters: (request.parameters ?? {}) as JSONObject,
       secrets: Object.keys(request.secrets ?? {}),
       createdAt: new Date().toISOString(),
@@ -201,7 +213,7 @@ export class RunManager {
       runId: id,
       labels: record.labels,
       session: record.session,
-      gpus: request.gpus ?? 0,
+      gpus,
       spec: { request: request as unknown as JSONObject },
     });
     this.options.onChange?.(record);
