@@ -100,7 +100,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   if (concurrency > 0) {
     runtime = await startWorkerRuntime({
       backend,
-      labels: options.labels,
+      labels: options.labels ?? ['cpu'],
       concurrency,
       log: (msg, fields) => log(msg, (fields ?? {}) as JSONObject),
     });

@@ -22,7 +22,7 @@ export async function serveCommand(flags: ServeFlags, version: string): Promise<
     host: flags.host,
     redis: flags.redis,
     workers: Number(flags.workers),
-    labels: flags.labels === undefined ? [] : flags.labels.split(',').filter(Boolean),
+    labels: flags.labels === undefined ? undefined : flags.labels.split(',').filter(Boolean),
     version,
   });
   process.stderr.write(`nbstage: serving on ${service.url}\n`);

@@ -31,7 +31,8 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
   const stalled = Number(process.env.NBSTAGE_STALLED_INTERVAL_MS ?? 30000);
   const runtime = await startWorkerRuntime({
     backend: bullmqBackend({ url, stalledIntervalMs: stalled }),
-    labels: flags.labels === undefined ? [] : flags.labels.split(',').filter(Boolean),
+    // Every host has a CPU: without --labels a worker takes `cpu` stages (and unlabelled runs).
+    labels: flags.labels === undefined ? ['cpu'] : flags.labels.split(',').filter(Boolean),
     concurrency,
     log: (msg, fields) => logger.info(fields ?? {}, msg),
   });
