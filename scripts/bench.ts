@@ -12,7 +12,12 @@
  * Every run starts on a quiet machine: the bench pauses BENCH_PAUSE_MS (default 1500) after each
  * run of each tool, so background work of one (nbstage's spare kernel booting) never lands on
  * the next one's clock.
- * Repetitions: BENCH_REPEAT (default 5). Only some cases: BENCH_CASES=a,a-cold,b,c,nodelay.
+ * The service: `first-output` times POST /runs to the run's first output over the websocket with
+ * a warm kernel (BENCH_FIRST_OUTPUT runs, default 40, p50 and p99); `burst` submits 50 ten-cell
+ * notebooks at once to `nbstage serve` (2 workers) against papermill running them one after
+ * another.
+ * Repetitions: BENCH_REPEAT (default 5). Only some cases:
+ * BENCH_CASES=a,a-cold,b,c,nodelay,first-output,burst.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,14 +26,21 @@ import path from 'node:path';
 import { LocalJupyterServer } from '../kernels/jupyter-server';
 import { KernelClient } from '../kernels/kernel-client';
 import { stopSharedServer } from '../kernels/shared-server';
+import { randomBytes } from 'node:crypto';
+import { NbstageClient } from '../server/client/api-client';
+import { startService } from '../server/service';
 import { packageRoot, venvPython } from '../kernels/python-env';
 import type { Notebook } from '../pipelines/notebook/model';
 
+// @jupyterlab/services reports every websocket with console.debug (the CLI silences it too).
+console.debug = (): void => undefined;
 const root = packageRoot();
 const bin = path.join(root, 'bin', 'nbstage.js');
 const venvBin = path.dirname(venvPython(root));
 const repeat = Number(process.env.BENCH_REPEAT ?? 5);
-const cases = new Set((process.env.BENCH_CASES ?? 'a,a-cold,b,c,nodelay').split(','));
+const cases = new Set(
+  (process.env.BENCH_CASES ?? 'a,a-cold,b,c,nodelay,first-output,burst').split(','),
+);
 const pauseMs = Number(process.env.BENCH_PAUSE_MS ?? 1500);
 const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-rt-'));
 const pause = (): Promise<void> => new Promise((r) => setTimeout(r, pauseMs));
@@ -199,6 +211,112 @@ async function nodelay(): Promise<void> {
   );
 }
 
+/** A service in this process, on a fresh home, with a token; closed by the caller. */
+async function benchService(): Promise<{ client: NbstageClient; close: () => Promise<void> }> {
+  const token = randomBytes(18).toString('hex');
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-home-'));
+  const service = await startService({
+    home,
+    port: 0,
+    workers: 2,
+    env: { NBSTAGE_ADMIN_TOKEN: token },
+    logStream: { write: () => true } as unknown as NodeJS.WritableStream,
+  });
+  return {
+    client: new NbstageClient(service.url, token),
+    close: async () => {
+      await service.close();
+      fs.rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/** POST /runs to the first output event, with a warm kernel. */
+async function firstOutput(): Promise<void> {
+  const n = Number(process.env.BENCH_FIRST_OUTPUT ?? 40);
+  const { client, close } = await benchService();
+  const nb = notebook(['print("hello")']);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < n + 3; i++) {
+      // Let the pool start the next warm kernel: this case measures a warm hand-out.
+      await pause();
+      const t = process.hrtime.bigint();
+      const run = await client.createRun({ notebook: nb as never, job: 'bench/first-output' });
+      let first = 0;
+      await client.stream(run.id, (event) => {
+        if (first === 0 && event.type === 'output') {
+          first = Number(process.hrtime.bigint() - t) / 1e6;
+        }
+      });
+      if (i >= 3) {
+        times.push(first);
+      }
+    }
+  } finally {
+    await close();
+  }
+  process.stdout.write(
+    `${JSON.stringify({
+      case: 'first-output',
+      description: 'POST /api/v1/runs to the first output on the websocket, warm kernel',
+      runs: n,
+      p50_ms: Number(median(times).toFixed(1)),
+      p99_ms: Number(percentile(times, 99).toFixed(1)),
+      min_ms: Number(Math.min(...times).toFixed(1)),
+    })}\n`,
+  );
+}
+
+/** 50 ten-cell notebooks at once through the service vs papermill one after another. */
+async function burst(): Promise<void> {
+  const count = 50;
+  const nb = notebook(
+    Array.from({ length: 10 }, (_, i) => `import math\ny = math.sqrt(${i})\nprint(y)`),
+  );
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-burst-'));
+  const input = path.join(dir, 'ten.ipynb');
+  fs.writeFileSync(input, JSON.stringify(nb));
+  const { client, close } = await benchService();
+  let serviceMs = 0;
+  try {
+    await pause();
+    const t = process.hrtime.bigint();
+    const runs = await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        client.createRun({ notebook: nb as never, job: 'bench/burst', build: String(i + 1) }),
+      ),
+    );
+    await Promise.all(runs.map((r) => client.stream(r.id, () => undefined)));
+    serviceMs = Number(process.hrtime.bigint() - t) / 1e6;
+    const states = await Promise.all(runs.map((r) => client.getRun(r.id)));
+    const failed = states.filter((r) => r.state !== 'completed');
+    if (failed.length > 0) {
+      throw new Error(`${failed.length} burst runs did not complete: ${failed[0].state}`);
+    }
+  } finally {
+    await close();
+  }
+  await pause();
+  const t = process.hrtime.bigint();
+  for (let i = 0; i < count; i++) {
+    const [cmd, args] = command('papermill', input, path.join(dir, `pm-${i}.ipynb`));
+    await timed(cmd, args);
+  }
+  const papermillMs = Number(process.hrtime.bigint() - t) / 1e6;
+  fs.rmSync(dir, { recursive: true, force: true });
+  process.stdout.write(
+    `${JSON.stringify({
+      case: 'burst',
+      description:
+        '50 ten-cell notebooks: submitted at once to nbstage serve (2 workers) vs papermill one after another',
+      nbstage_ms: Math.round(serviceMs),
+      papermill_ms: Math.round(papermillMs),
+      ratio_vs_papermill: Number((serviceMs / papermillMs).toFixed(2)),
+    })}\n`,
+  );
+}
+
 async function main(): Promise<void> {
   for (const tool of ['jupyter-execute', 'papermill']) {
     if (!fs.existsSync(path.join(venvBin, tool))) {
@@ -234,6 +352,12 @@ async function main(): Promise<void> {
   }
   if (cases.has('nodelay')) {
     await nodelay();
+  }
+  if (cases.has('first-output')) {
+    await firstOutput();
+  }
+  if (cases.has('burst')) {
+    await burst();
   }
 }
 
