@@ -8,6 +8,13 @@ import { Command, CommanderError } from 'commander';
 import { packageRoot } from '../../kernels/python-env';
 import { ExitCode, NbstageError } from '../../pipelines/errors';
 import { runDoctor } from './doctor';
+import {
+  diffCommand,
+  historyCommand,
+  showCommand,
+  type HistoryFlags,
+  type ShowFlags,
+} from './history-commands';
 import { runCommand, type RunFlags } from './run-command';
 import { serveCommand, type ServeFlags } from './serve-command';
 import { addTokenCommands } from './token-commands';
@@ -127,6 +134,41 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'one JSON object')
     .action(async (flags: { json?: boolean }) => {
       exitCode = await runDoctor({ stdout: process.stdout, json: flags.json });
+    });
+
+  const homeHelp = 'nbstage home holding history.git (default: NBSTAGE_HOME or ./.nbstage)';
+  program
+    .command('history')
+    .description("list a job's stored builds, newest first")
+    .argument('<job>', 'the Jenkins job full name (folders with /)')
+    .option('--home <dir>', homeHelp)
+    .option('--json', 'one JSON object')
+    .action(async (job: string, flags: HistoryFlags) => {
+      exitCode = await historyCommand(job, flags);
+    });
+
+  program
+    .command('show')
+    .description("summarize a build's stored version, or write its notebook")
+    .argument('<job>', 'the Jenkins job full name')
+    .argument('<build>', 'the build number')
+    .option('--home <dir>', homeHelp)
+    .option('-o, --output <file>', 'write the executed notebook to this file (- for stdout)')
+    .option('--json', 'one JSON object')
+    .action(async (job: string, build: string, flags: ShowFlags) => {
+      exitCode = await showCommand(job, build, flags);
+    });
+
+  program
+    .command('diff')
+    .description('what changed between two builds: sources, outputs, metrics, status')
+    .argument('<job>', 'the Jenkins job full name')
+    .argument('<build-a>', 'the older build')
+    .argument('<build-b>', 'the newer build')
+    .option('--home <dir>', homeHelp)
+    .option('--json', 'one JSON object')
+    .action(async (job: string, buildA: string, buildB: string, flags: HistoryFlags) => {
+      exitCode = await diffCommand(job, buildA, buildB, flags);
     });
 
   program
