@@ -90,6 +90,8 @@ const REPO_CONFIG: readonly [string, string][] = [
   ['repack.updateServerInfo', 'false'],
   // One delta-search thread: threads split the objects and each part gets its own full base.
   ['pack.threads', '1'],
+  // git >= 2.41 writes a .rev file per pack by default: 4 bytes an object the store never uses.
+  ['pack.writeReverseIndex', 'false'],
   ['nbstage.layout', LAYOUT_VERSION],
 ];
 
