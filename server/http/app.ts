@@ -14,8 +14,8 @@ import express, {
   type Response,
 } from 'express';
 import multer from 'multer';
+import type { NbstageError } from '../../pipelines/errors';
 import {
-  NbstageError,
   NotFoundError,
   PayloadTooLargeError,
   UnavailableError,
@@ -70,8 +70,10 @@ export function parseRunRequest(body: unknown): RunRequest {
               : err.keyword === 'additionalProperties'
                 ? `.${(err.params as { additionalProperty: string }).additionalProperty}`
                 : ''
-          }`;
-    throw new ValidationError(where, `${where}: ${err?.message ?? 'invalid'}`);
+          }${err.propertyName === undefined ? '' : `.${err.propertyName}`}`;
+    const problem =
+      err?.propertyName === undefined ? err?.message : `the name ${err.message ?? 'is invalid'}`;
+    throw new ValidationError(where, `${where}: ${problem ?? 'invalid'}`);
   }
   return body;
 }
@@ -275,7 +277,9 @@ export function createApp(ctx: ServiceContext): express.Express {
     if (artifact === undefined || file === null) {
       throw new NotFoundError(`run ${record.id} has no artifact "${name}"`);
     }
-    res.attachment(path.basename(name)).sendFile(file);
+    // The path comes from the store, never from the request; the home may be a dot folder
+    // (`.nbstage`), which send() would otherwise refuse.
+    res.attachment(path.basename(name)).sendFile(file, { dotfiles: 'allow' });
   });
 
   api.get(
@@ -361,7 +365,8 @@ export function createApp(ctx: ServiceContext): express.Express {
       error.status >= 500 && error.code === 'NBSTAGE_INTERNAL'
         ? { error: { code: error.code, message: 'internal error (see the service log)' } }
         : error.toJSON();
-    res.status(error.status).json(body);
+    // A route may have set its own type (HTML, ipynb, XML) before it failed: errors are JSON.
+    res.status(error.status).type('application/json').json(body);
   });
   return app;
 }

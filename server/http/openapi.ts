@@ -161,6 +161,16 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { '200': { description: 'text/html' }, ...errors(401, 404) },
         },
       },
+      '/api/v1/runs/{id}/report_files/{name}': {
+        get: {
+          parameters: [
+            runId,
+            { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+          ],
+          summary: 'a file the HTML report refers to (its stylesheet, images)',
+          responses: { '200': { description: 'the file' }, ...errors(401, 404) },
+        },
+      },
       '/api/v1/runs/{id}/artifacts': {
         get: {
           parameters: [runId],

@@ -238,7 +238,15 @@ export class RunManager {
 
   /** The event log of a run (for the websocket stream). */
   events(id: string): RunEventLog | null {
-    return this.logs.get(id) ?? null;
+    const known = this.logs.get(id);
+    if (known !== undefined || !this.records.has(id)) {
+      return known ?? null;
+    }
+    // A run an earlier service finished: its events are read back from its file, and are over.
+    const log = new RunEventLog(path.join(this.dir(id), 'events.jsonl'));
+    log.end();
+    this.logs.set(id, log);
+    return log;
   }
 
   /** Cancels a run; false when it is unknown or already finished. */

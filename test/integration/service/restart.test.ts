@@ -1,0 +1,231 @@
+/**
+ * A service killed abruptly (SIGKILL of `nbstage serve`, and of the Jupyter server and kernel it
+ * had started) while a run sleeps: the next `nbstage serve` on the same home reports that run as
+ * `error`, saying the service stopped while it was in flight, serves its partial notebook and has
+ * versioned it; runs that had finished stay as they were; and the new service runs notebooks.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import request from 'supertest';
+import type { Notebook } from '../../../pipelines/notebook/model';
+import type { RunRecord } from '../../../server/runs/run-manager';
+import { cleanupDirs, makeNotebook, tempDir } from '../../helpers/notebooks';
+import { bearer, jobPath, notebookText, openStream, untilOutput } from './service-fixture';
+
+const BIN = path.resolve(__dirname, '../../../bin/nbstage.js');
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `nbstage serve` on `home` and resolves once it says where it serves. */
+function serve(home: string, admin: string): Promise<Served> {
+  const child = spawn(
+    process.execPath,
+    [BIN, 'serve', '--port', '0', '--home', home, '--workers', '1'],
+    {
+      env: { ...process.env, NBSTAGE_ADMIN_TOKEN: admin, NBSTAGE_HOME: '' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return new Promise((resolve, reject) => {
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const match = /nbstage: serving on (\S+)/.exec(stderr);
+      if (match !== null) {
+        resolve({ child, url: match[1], exited });
+      }
+    });
+    void exited.then(({ code }) => reject(new Error(`serve exited (${code}): ${stderr}`)));
+  });
+}
+
+/** The process ids of every descendant of `pid` (from /proc). */
+function descendants(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) {
+      continue;
+    }
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(Number(entry), ppid);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const found: number[] = [];
+  const visit = (p: number): void => {
+    for (const [child, parent] of parents) {
+      if (parent === p) {
+        found.push(child);
+        visit(child);
+      }
+    }
+  };
+  visit(pid);
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('a service killed mid-run, restarted on the same home', () => {
+  const home = tempDir();
+  const admin = `test-${randomUUID()}`;
+  const job = `test-${randomUUID()}/restart`;
+  const started: number[] = [];
+  let finished: RunRecord;
+  let inFlight: RunRecord;
+  let second: Served;
+
+  const get = (url: string, route: string): request.Test =>
+    request(url).get(route).set('Authorization', bearer(admin));
+
+  beforeAll(async () => {
+    const crashing = await serve(home, admin);
+    started.push(crashing.child.pid ?? 0);
+    const post = (body: object): request.Test =>
+      request(crashing.url).post('/api/v1/runs').set('Authorization', bearer(admin)).send(body);
+    const done = await post({
+      notebook: makeNotebook(['print("finished fine")']),
+      job,
+      build: '4',
+    });
+    expect(done.status).toBe(201);
+    for (;;) {
+      const res = await get(crashing.url, `/api/v1/runs/${done.body.id}`);
+      if (res.body.version !== null) {
+        finished = res.body as RunRecord;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const sleeping = await post({
+      notebook: makeNotebook([
+        'print("before crash", flush=True)',
+        'import time\nprint("sleeping", flush=True)\ntime.sleep(60)\nprint("never")',
+      ]),
+      job,
+      build: '5',
+    });
+    expect(sleeping.status).toBe(201);
+    await untilOutput(crashing.url, admin, sleeping.body.id, 'sleeping');
+    // The whole service goes at once: node, its Jupyter server and the sleeping kernel.
+    const tree = descendants(crashing.child.pid ?? 0);
+    started.push(...tree);
+    crashing.child.kill('SIGKILL');
+    expect((await crashing.exited).signal).toBe('SIGKILL');
+    for (const pid of tree) {
+      if (alive(pid)) {
+        process.kill(pid, 'SIGKILL');
+      }
+    }
+    second = await serve(home, admin);
+    started.push(second.child.pid ?? 0);
+    inFlight = (await get(second.url, `/api/v1/runs/${sleeping.body.id}`)).body as RunRecord;
+  });
+
+  afterAll(async () => {
+    if (second !== undefined && second.child.exitCode === null) {
+      started.push(...descendants(second.child.pid ?? 0));
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+    for (const pid of started) {
+      if (pid > 0 && alive(pid)) {
+        process.kill(pid, 'SIGKILL');
+      }
+    }
+    cleanupDirs();
+  });
+
+  it('reports the run in flight as error, saying the service stopped', () => {
+    expect(inFlight).toMatchObject({
+      state: 'error',
+      error: {
+        code: expect.stringMatching(/^NBSTAGE_/),
+        message: expect.stringMatching(/service stopped while this run was in flight/),
+      },
+      finishedAt: expect.any(String),
+      version: { commit: expect.stringMatching(/^[0-9a-f]{40}$/) },
+    });
+  });
+
+  it('serves its partial notebook and has versioned it', async () => {
+    const partial = (await get(second.url, `/api/v1/runs/${inFlight.id}/notebook`))
+      .body as Notebook;
+    const text = notebookText(partial);
+    expect(text).toContain('before crash\n');
+    expect(text).toContain('sleeping\n');
+    expect(text).not.toContain('never');
+    expect(partial.metadata.nbstage).toMatchObject({ status: 'error' });
+    const builds = await get(second.url, `/api/v1/jobs/${jobPath(job)}/builds`);
+    expect(builds.body).toMatchObject([
+      { build: '5', status: 'error', runIds: [inFlight.id] },
+      { build: '4', status: 'completed', runIds: [finished.id] },
+    ]);
+    const versioned = (await get(second.url, `/api/v1/jobs/${jobPath(job)}/builds/5/notebook`))
+      .body as Notebook;
+    expect(notebookText(versioned)).toBe(text);
+  });
+
+  it("streams what the interrupted run produced, ending with the service's verdict", async () => {
+    const stream = await openStream(second.url, inFlight.id, { token: admin });
+    expect(stream.closeCode).toBe(1000);
+    const events = stream.messages.map((m) => m.event);
+    expect(events[0].type).toBe('run-start');
+    expect(events[events.length - 1]).toMatchObject({ type: 'run-finished', state: 'error' });
+    expect(stream.messages.map((m) => m.seq)).toEqual(events.map((_, i) => i));
+  });
+
+  it('keeps the runs that had finished as they were, and their event streams', async () => {
+    const res = await get(second.url, `/api/v1/runs/${finished.id}`);
+    expect(res.body).toEqual(finished);
+    const listed = (await get(second.url, '/api/v1/runs')).body as RunRecord[];
+    expect(listed.map((r) => r.id).sort()).toEqual([finished.id, inFlight.id].sort());
+    const stream = await openStream(second.url, finished.id, { token: admin });
+    expect(stream.status).toBeNull();
+    expect(stream.closeCode).toBe(1000);
+    expect(stream.messages[0].event.type).toBe('run-start');
+    expect(stream.messages[stream.messages.length - 1].event).toMatchObject({
+      type: 'run-finished',
+      state: 'completed',
+    });
+    expect(stream.messages.map((m) => m.seq)).toEqual(stream.messages.map((_, i) => i));
+  });
+
+  it('runs notebooks again, and stops cleanly on SIGTERM', async () => {
+    const res = await request(second.url)
+      .post('/api/v1/runs')
+      .set('Authorization', bearer(admin))
+      .send({ notebook: makeNotebook(['print("after restart")']), job, build: '6' });
+    expect(res.status).toBe(201);
+    await untilOutput(second.url, admin, res.body.id, 'after restart');
+    const tree = descendants(second.child.pid ?? 0);
+    started.push(...tree);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toEqual({ code: 0, signal: null });
+    expect(tree.filter(alive)).toEqual([]);
+    const runJson = JSON.parse(
+      fs.readFileSync(path.join(home, 'runs', res.body.id, 'run.json'), 'utf8'),
+    ) as RunRecord;
+    expect(runJson).toMatchObject({ state: 'completed', version: expect.any(Object) });
+  });
+});
