@@ -211,21 +211,54 @@ describe('a service killed mid-run, restarted on the same home', () => {
     expect(stream.messages.map((m) => m.seq)).toEqual(stream.messages.map((_, i) => i));
   });
 
-  it('runs notebooks again, and stops cleanly on SIGTERM', async () => {
+  it('runs notebooks again; SIGTERM drains: not ready, no new runs, the running one finishes', async () => {
+    // The run holds until the test has seen the service draining.
+    const go = path.join(tempDir(), 'go');
     const res = await request(second.url)
       .post('/api/v1/runs')
       .set('Authorization', bearer(admin))
-      .send({ notebook: makeNotebook(['print("after restart")']), job, build: '6' });
+      .send({
+        notebook: makeNotebook([
+          { source: 'go = ""', tags: ['parameters'] },
+          'import os, time\n' +
+            'print("after restart", flush=True)\n' +
+            'deadline = time.time() + 30\n' +
+            'while not os.path.exists(go) and time.time() < deadline:\n' +
+            '    time.sleep(0.02)\n' +
+            'print("released")',
+        ]),
+        parameters: { go },
+        job,
+        build: '6',
+      });
     expect(res.status).toBe(201);
     await untilOutput(second.url, admin, res.body.id, 'after restart');
     const tree = descendants(second.child.pid ?? 0);
     started.push(...tree);
     second.child.kill('SIGTERM');
+    let ready = await request(second.url).get('/readyz');
+    while (ready.status === 200) {
+      await new Promise((r) => setTimeout(r, 20));
+      ready = await request(second.url).get('/readyz');
+    }
+    expect(ready.status).toBe(503);
+    expect(ready.body.error.code).toBe('NBSTAGE_UNAVAILABLE');
+    const refused = await request(second.url)
+      .post('/api/v1/runs')
+      .set('Authorization', bearer(admin))
+      .send({ notebook: makeNotebook(['1']), job });
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.code).toBe('NBSTAGE_UNAVAILABLE');
+    fs.writeFileSync(go, '');
     expect(await second.exited).toEqual({ code: 0, signal: null });
     expect(tree.filter(alive)).toEqual([]);
     const runJson = JSON.parse(
       fs.readFileSync(path.join(home, 'runs', res.body.id, 'run.json'), 'utf8'),
     ) as RunRecord;
     expect(runJson).toMatchObject({ state: 'completed', version: expect.any(Object) });
+    const executed = JSON.parse(
+      fs.readFileSync(path.join(home, 'runs', res.body.id, 'executed.ipynb'), 'utf8'),
+    ) as Notebook;
+    expect(notebookText(executed)).toContain('after restart\nreleased\n');
   });
 });
