@@ -17,6 +17,7 @@ import { createServiceMetrics } from './http/metrics';
 import { attachRunStream } from './http/stream';
 import { bullmqBackend, inProcessBackend, type QueueBackend } from './queue';
 import { RunManager } from './runs/run-manager';
+import { secretKey } from './runs/secret-box';
 import { openVersionStore } from './store/git-version-store';
 import { startWorkerRuntime, type WorkerRuntime } from './workers/worker-runtime';
 
@@ -72,8 +73,19 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       : inProcessBackend();
   const queue = backend.queue();
   const metrics = createServiceMetrics({ queue });
+  // Secrets travel sealed through the queue. In-process, a key of this process's own; on Redis
+  // the workers elsewhere need the same NBSTAGE_SECRET_KEY, and without one secrets are refused.
+  const passphrase = env.NBSTAGE_SECRET_KEY;
+  const key = secretKey(passphrase);
   const runs = new RunManager({
     home,
+    secretKey: key,
+    ...(options.redis !== undefined && (passphrase === undefined || passphrase === '')
+      ? {
+          secretsRefused:
+            'secrets need NBSTAGE_SECRET_KEY on the service and its workers when the queue is on Redis',
+        }
+      : {}),
     queue,
     store,
     audit,
@@ -102,6 +114,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       backend,
       labels: options.labels ?? ['cpu'],
       concurrency,
+      secretKey: key,
       log: (msg, fields) => log(msg, (fields ?? {}) as JSONObject),
     });
   }

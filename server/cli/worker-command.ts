@@ -6,6 +6,7 @@
 import pino from 'pino';
 import { UsageError } from '../../pipelines/errors';
 import { bullmqBackend } from '../queue';
+import { secretKey } from '../runs/secret-box';
 import { startWorkerRuntime } from '../workers/worker-runtime';
 
 /** Flags of `nbstage worker`. */
@@ -35,6 +36,9 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
     labels: flags.labels === undefined ? ['cpu'] : flags.labels.split(',').filter(Boolean),
     concurrency,
     log: (msg, fields) => logger.info(fields ?? {}, msg),
+    ...(process.env.NBSTAGE_SECRET_KEY
+      ? { secretKey: secretKey(process.env.NBSTAGE_SECRET_KEY) }
+      : {}),
   });
   process.stderr.write(
     `nbstage: worker ${runtime.worker.id} ready (labels: ${runtime.labels.join(', ') || 'none'})\n`,

@@ -14,6 +14,7 @@ import type { JSONObject } from '../../pipelines/notebook/model';
 import { executeRun, loadRun } from '../../pipelines/runner';
 import type { JobContext, JobHandler } from '../queue/types';
 import { runRequestSchema, type RunRequest } from './run-request';
+import { openSecrets, type SecretKey } from './secret-box';
 import { samplePeakMemory, type GpuAllocator, type GpuLease } from '../workers/gpus';
 
 /** What a run job's handler needs on the worker. */
@@ -27,6 +28,8 @@ export interface RunJobOptions {
   environment?: () => NodeJS.ProcessEnv;
   /** The worker's GPUs: a run gets `payload.gpus` of them exclusively (CUDA_VISIBLE_DEVICES). */
   gpus?: GpuAllocator;
+  /** Opens the secrets the service sealed into the job. */
+  secretKey?: SecretKey;
 }
 
 /** One artifact as the job result carries it. */
@@ -121,7 +124,18 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         `invalid run request: ${err?.instancePath ?? ''} ${err?.message ?? ''}`,
       );
     }
-    const req = request as unknown as RunRequest;
+    const sealed = ctx.payload.spec.sealedSecrets;
+    const req: RunRequest = {
+      ...(request as unknown as RunRequest),
+      ...(sealed !== undefined &&
+      sealed !== null &&
+      typeof sealed === 'object' &&
+      !Array.isArray(sealed)
+        ? {
+            secrets: openSecrets(sealed, options.secretKey ?? Buffer.alloc(0)),
+          }
+        : {}),
+    };
     const dir = path.join(options.workDir, runId);
     fs.mkdirSync(path.join(dir, 'artifacts'), { recursive: true });
     let lease: GpuLease | null = null;

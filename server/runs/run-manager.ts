@@ -21,6 +21,7 @@ import { planStages } from '../../pipelines/stages/slice';
 import type { QueueEvent, RunQueue } from '../queue/types';
 import type { VersionStore } from '../store/types';
 import { RunEventLog } from './event-log';
+import { sealSecrets, secretKey, type SecretKey } from './secret-box';
 import { notebookFileName, type ArtifactPayload } from './run-job';
 import type { RunRequest } from './run-request';
 
@@ -63,6 +64,13 @@ export interface RunManagerOptions {
   /** Called on every state change (metrics, logs). */
   onChange?: (record: RunRecord, event?: RunEvent) => void;
   log?: (msg: string, fields?: JSONObject) => void;
+  /** Seals a run's secrets in the queued job (the workers hold the same key; default: a random one). */
+  secretKey?: SecretKey;
+  /**
+   * Why secrets cannot be queued, if they cannot (a Redis queue without NBSTAGE_SECRET_KEY: the
+   * workers elsewhere could not open them, and nothing may be queued in the clear).
+   */
+  secretsRefused?: string;
 }
 
 const FINISHED: RunState[] = [
@@ -85,9 +93,11 @@ export class RunManager {
   private readonly finishing = new Map<string, Promise<void>>();
   private readonly unsubscribe: () => void;
   private readonly runsDir: string;
+  private readonly key: SecretKey;
 
   constructor(private readonly options: RunManagerOptions) {
     this.runsDir = path.join(options.home, 'runs');
+    this.key = options.secretKey ?? secretKey();
     fs.mkdirSync(this.runsDir, { recursive: true, mode: 0o700 });
     this.unsubscribe = options.queue.onEvent((e) => this.onQueueEvent(e));
   }
@@ -166,6 +176,12 @@ export class RunManager {
     if (gpus > 0) {
       labels.add('gpu');
     }
+    if (
+      this.options.secretsRefused !== undefined &&
+      Object.keys(request.secrets ?? {}).length > 0
+    ) {
+      throw new ValidationError('body.secrets', `body.secrets: ${this.options.secretsRefused}`);
+    }
     const id = randomUUID();
     const job = request.job ?? `adhoc/${notebookName.replace(/\.[^.]+$/, '')}`;
     const record: RunRecord = {
@@ -214,10 +230,22 @@ export class RunManager {
       labels: record.labels,
       session: record.session,
       gpus,
-      spec: { request: request as unknown as JSONObject },
+      spec: this.jobSpec(request),
     });
     this.options.onChange?.(record);
     return record;
+  }
+
+  /** The queued job's spec: the request, its secrets sealed (never in the clear in a queue). */
+  private jobSpec(request: RunRequest): JSONObject {
+    const { secrets, ...rest } = request;
+    if (secrets === undefined || Object.keys(secrets).length === 0) {
+      return { request: rest as unknown as JSONObject };
+    }
+    return {
+      request: rest as unknown as JSONObject,
+      sealedSecrets: sealSecrets(secrets, this.key),
+    };
   }
 
   /** A run, or null. */

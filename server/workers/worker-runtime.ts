@@ -10,6 +10,7 @@ import path from 'node:path';
 import { startLocalProvider, type JupyterKernelProvider } from '../../kernels/provider';
 import type { QueueBackend, QueueWorker } from '../queue';
 import { createRunJobHandler } from '../runs/run-job';
+import type { SecretKey } from '../runs/secret-box';
 import { GpuAllocator, gpuLabels, listGpus, type CommandRunner, type GpuInfo } from './gpus';
 
 /** Options of {@link startWorkerRuntime}. */
@@ -25,6 +26,8 @@ export interface WorkerRuntimeOptions {
   /** Idle sessions are released after this long (ms); default 30 minutes. */
   sessionIdleMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Opens the secrets sealed into jobs (NBSTAGE_SECRET_KEY, or the in-process service's key). */
+  secretKey?: SecretKey;
 }
 
 /** A running worker. */
@@ -48,7 +51,12 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const worker = options.backend.worker({
     labels,
     concurrency: options.concurrency,
-    handler: createRunJobHandler({ provider, workDir, gpus: new GpuAllocator(gpus) }),
+    handler: createRunJobHandler({
+      provider,
+      workDir,
+      gpus: new GpuAllocator(gpus),
+      secretKey: options.secretKey,
+    }),
     sessionIdleMs: options.sessionIdleMs,
     onSessionReleased: (session) => {
       void provider.endSession(session).then(
