@@ -13,6 +13,7 @@ import { cellText, cleanupDirs, makeNotebook, tempDir } from '../../helpers/note
 
 const BIN = path.resolve(__dirname, '../../../bin/nbstage.js');
 const STALLED_MS = 2000;
+const SECRET_KEY = `test-key-${randomBytes(8).toString('hex')}`;
 
 function startWorker(url: string, labels: string): Promise<{ child: ChildProcess; id: string }> {
   return new Promise((resolve, reject) => {
@@ -20,7 +21,11 @@ function startWorker(url: string, labels: string): Promise<{ child: ChildProcess
       process.execPath,
       [BIN, 'worker', '--redis', url, '--labels', labels, '--concurrency', '1'],
       {
-        env: { ...process.env, NBSTAGE_STALLED_INTERVAL_MS: String(STALLED_MS) },
+        env: {
+          ...process.env,
+          NBSTAGE_STALLED_INTERVAL_MS: String(STALLED_MS),
+          NBSTAGE_SECRET_KEY: SECRET_KEY,
+        },
         stdio: ['ignore', 'ignore', 'pipe'],
       },
     );
@@ -50,7 +55,11 @@ describe('Redis queue with nbstage worker processes', () => {
       port: 0,
       redis: redis().url,
       workers: 0,
-      env: { NBSTAGE_ADMIN_TOKEN: token, NBSTAGE_STALLED_INTERVAL_MS: String(STALLED_MS) },
+      env: {
+        NBSTAGE_ADMIN_TOKEN: token,
+        NBSTAGE_STALLED_INTERVAL_MS: String(STALLED_MS),
+        NBSTAGE_SECRET_KEY: SECRET_KEY,
+      },
       logStream: { write: () => true } as unknown as NodeJS.WritableStream,
     });
     client = new NbstageClient(service.url, token);
@@ -98,6 +107,31 @@ describe('Redis queue with nbstage worker processes', () => {
       })
     ).json()) as { id: string; labels: string[] }[];
     expect(workersSeen.find((w) => w.id === gpu.id)?.labels).toContain('gpu');
+  }, 120000);
+
+  it('carries secrets to the worker sealed: they never reach Redis in the clear', async () => {
+    const secret = `s3cret-${randomBytes(6).toString('hex')}`;
+    const run = await client.createRun({
+      notebook: makeNotebook([
+        'import os\nprint("len", len(os.environ["API_KEY"]), os.environ["API_KEY"])',
+      ]) as never,
+      secrets: { API_KEY: secret },
+      job: 'test/secrets',
+      build: '1',
+    });
+    await service.runs.settled(run.id);
+    const nb = await client.notebook(run.id);
+    expect(cellText(nb, 0)).toBe(`len ${secret.length} ****\n`);
+    // Redis writes every command to its append-only file: the secret must not be in it.
+    const { execFileSync } = await import('node:child_process');
+    const files = execFileSync('find', [redis().dir, '-type', 'f'], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean);
+    expect(files.length).toBeGreaterThan(0);
+    const fs = await import('node:fs');
+    for (const file of files) {
+      expect(fs.readFileSync(file).includes(Buffer.from(secret))).toBe(false);
+    }
   }, 120000);
 
   it('fails a run whose worker is SIGKILLed, within the stall interval, versioning the partial notebook', async () => {
