@@ -446,7 +446,40 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
     options.signal?.removeEventListener('abort', onAbort);
   }
 
-  const error = stopper.error;
+  let error = stopper.error;
+  if (error instanceof KernelDiedError && current !== null) {
+    // A kernel killed outright loses the messages it had not sent yet (a finished cell's last
+    // `idle`, say). A cell whose reply arrived is done; the death belongs to the first cell after
+    // it that has no reply.
+    const from = sent.indexOf(current);
+    // A cell the kernel was seen starting means every cell before it had finished.
+    let lastStarted = from;
+    for (let k = from; k >= 0 && k < sent.length; k++) {
+      if (sent[k].startedAt !== null) {
+        lastStarted = k;
+      }
+    }
+    let i = from;
+    while (i >= 0 && i < sent.length && (i < lastStarted || sent[i].reply !== null)) {
+      const done = sent[i];
+      if (!cellStatus.has(done.index)) {
+        const status = (done.reply?.content as { status?: string } | undefined)?.status;
+        const failed =
+          status === 'error' ||
+          (status === undefined && done.cell.outputs.some((o) => o.output_type === 'error'));
+        finishCell(done, status === 'aborted' ? 'aborted' : failed ? 'error' : 'ok');
+      }
+      i++;
+    }
+    const victim = i >= 0 && i < sent.length ? sent[i] : current;
+    if (victim !== current) {
+      current = victim;
+      error = new KernelDiedError(
+        error.message.replace(/ in cell \d+$/, '') + ` in cell ${victim.index}`,
+        victim.index,
+      );
+    }
+  }
   if (error !== null && !(error instanceof CellExecutionError) && current !== null) {
     // Timeout or cancel: interrupt, give the cell a moment to show its KeyboardInterrupt, kill.
     const p: Pending = current;
