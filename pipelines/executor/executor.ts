@@ -87,6 +87,11 @@ interface Pending {
   started: boolean;
   reply: KernelMessage.IExecuteReplyMsg | null;
   timer?: NodeJS.Timeout;
+  /**
+   * Messages that arrived before the run got to this cell (the previous cell's end was still
+   * being settled): replayed in order when it does, so the console never mixes two cells.
+   */
+  early: { msg: KernelMessage.IIOPubMessage; at: string }[];
 }
 
 function now(): string {
@@ -237,9 +242,9 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
     }
   };
 
-  const setExec = (cell: CodeCell, key: string): void => {
+  const setExec = (cell: CodeCell, key: string, at: string = now()): void => {
     const execution = (cell.metadata.execution ??= {});
-    execution[key] = now();
+    execution[key] = at;
   };
 
   const finishCell = (
@@ -263,6 +268,38 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
 
   const positionOf = new Map(codeCells.map((index, position) => [index, position]));
 
+  const handleIOPub = (pending: Pending, msg: KernelMessage.IIOPubMessage, at: string): void => {
+    const { cell, index } = pending;
+    const type = msg.header.msg_type;
+    if (type === 'status') {
+      const state = (msg as KernelMessage.IStatusMsg).content.execution_state;
+      if (state === 'busy') {
+        setExec(cell, 'iopub.status.busy', at);
+        startCellClock(pending);
+      } else if (state === 'idle') {
+        setExec(cell, 'iopub.status.idle', at);
+      }
+    } else if (type === 'execute_input') {
+      setExec(cell, 'iopub.execute_input', at);
+      startCellClock(pending);
+      if (!pending.started) {
+        pending.started = true;
+        emit({
+          type: 'cell-start',
+          runId,
+          at,
+          index,
+          position: positionOf.get(index) ?? 0,
+          total: codeCells.length,
+          stage: stageOf[index] ?? null,
+          firstLine: masker?.active ? masker.mask(firstSourceLine(cell)) : firstSourceLine(cell),
+        });
+      }
+    } else {
+      collector.handle(index, cell, msg);
+    }
+  };
+
   const send = (index: number): Pending => {
     const cell = nb.cells[index] as CodeCell;
     cell.outputs = [];
@@ -281,6 +318,7 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
       startedAt: null,
       started: false,
       reply: null,
+      early: [],
     };
     const handle = kernel.execute(
       source,
@@ -290,36 +328,24 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
           if (stopper.error !== null && current !== pending) {
             return;
           }
-          const type = msg.header.msg_type;
-          if (type === 'status') {
-            const state = (msg as KernelMessage.IStatusMsg).content.execution_state;
-            if (state === 'busy') {
-              setExec(cell, 'iopub.status.busy');
-              startCellClock(pending);
-            } else if (state === 'idle') {
-              setExec(cell, 'iopub.status.idle');
-            }
-          } else if (type === 'execute_input') {
-            setExec(cell, 'iopub.execute_input');
-            startCellClock(pending);
-            if (!pending.started) {
-              pending.started = true;
-              emit({
-                type: 'cell-start',
-                runId,
-                at: now(),
-                index,
-                position: positionOf.get(index) ?? 0,
-                total: codeCells.length,
-                stage: stageOf[index] ?? null,
-                firstLine: masker?.active
-                  ? masker.mask(firstSourceLine(cell))
-                  : firstSourceLine(cell),
-              });
-            }
-          } else {
-            collector.handle(index, cell, msg);
+          if (current !== pending && cellStatus.has(pending.index)) {
+            // A finished cell's late message (rare): applied where it belongs.
+            handleIOPub(pending, msg, now());
+            return;
           }
+          if (current !== pending) {
+            // Timeouts count from when the kernel starts the cell, whatever the console shows.
+            const type = msg.header.msg_type;
+            if (type === 'execute_input' || type === 'status') {
+              const state = (msg as KernelMessage.IStatusMsg).content.execution_state;
+              if (type === 'execute_input' || state === 'busy') {
+                startCellClock(pending);
+              }
+            }
+            pending.early.push({ msg, at: now() });
+            return;
+          }
+          handleIOPub(pending, msg, now());
         },
         onReply: (msg) => {
           setExec(cell, 'shell.execute_reply');
@@ -391,12 +417,16 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
             startedAt: null,
             started: false,
             reply: null,
+            early: [],
           };
           skipped.done.catch(() => undefined);
           finishCell(skipped, 'skipped');
           continue;
         }
         current = item;
+        for (const early of item.early.splice(0)) {
+          handleIOPub(item, early.msg, early.at);
+        }
         const reply = await awaitReply(item);
         clearTimeout(item.timer);
         const content = reply.content as {
