@@ -33,17 +33,30 @@ export interface ReadNotebookOptions {
  *
  * @param file - the target path
  * @param data - the contents (strings are written as UTF-8)
+ * @param options - `mode` of the file (set on the temporary file before any data is written, so
+ *   the contents are never readable by others) and `dirMode` of directories it creates
  */
-export async function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: string | Buffer,
+  options: { mode?: number; dirMode?: number } = {},
+): Promise<void> {
   const dir = path.dirname(file);
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, {
+    recursive: true,
+    ...(options.dirMode === undefined ? {} : { mode: options.dirMode }),
+  });
   const temp = path.join(
     dir,
     `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
   );
   try {
-    const handle = await open(temp, 'wx');
+    const handle = await open(temp, 'wx', options.mode);
     try {
+      if (options.mode !== undefined) {
+        // The umask can only remove bits, but a default ACL could add some: be explicit.
+        await handle.chmod(options.mode);
+      }
       await handle.writeFile(data);
       await handle.sync();
     } finally {

@@ -3,10 +3,10 @@
  * read-modify-write cycles of several processes (the service and `nbstage token` commands) on
  * the same file.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { InternalError } from '../../pipelines/errors';
+import { writeFileAtomic } from '../../pipelines/notebook/io';
 
 /** Mode of the files this module writes: read and write for the owner only. */
 export const PRIVATE_FILE_MODE = 0o600;
@@ -22,27 +22,7 @@ export const PRIVATE_DIR_MODE = 0o700;
  * @param data - the contents (strings are written as UTF-8)
  */
 export async function writePrivateFileAtomic(file: string, data: string | Buffer): Promise<void> {
-  const dir = path.dirname(file);
-  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
-  const temp = path.join(
-    dir,
-    `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
-  );
-  try {
-    const handle = await open(temp, 'wx', PRIVATE_FILE_MODE);
-    try {
-      // The umask can only remove bits, but a pre-existing ACL default could add some: be explicit.
-      await handle.chmod(PRIVATE_FILE_MODE);
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
+  await writeFileAtomic(file, data, { mode: PRIVATE_FILE_MODE, dirMode: PRIVATE_DIR_MODE });
 }
 
 /** Options of {@link withFileLock}. */
