@@ -237,7 +237,7 @@ export async function sharedLocalProvider(
   const shared = await connectSharedServer(options);
   return new JupyterKernelProvider(shared.endpoint, {
     description: 'shared local Jupyter server',
-    spares: new SpareKernels(shared.endpoint, `${shared.runtimeDir}/spares.lock`),
+    spares: new SpareKernels(shared.endpoint, `${shared.runtimeDir}/spares`),
   });
 }
 

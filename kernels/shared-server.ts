@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UnreachableError } from '../pipelines/errors';
+import { withFileLock } from '../pipelines/file-lock';
 import { authHeaders, type JupyterEndpoint } from './endpoint';
 import { freePort, jupyterServerCommand, serverAnswers } from './jupyter-server';
 import { KernelClient } from './kernel-client';
@@ -80,42 +81,6 @@ async function usable(state: SharedServerState | null): Promise<boolean> {
   );
 }
 
-/** Holds a lock folder while `fn` runs; a lock older than `staleMs` is broken. */
-export async function withLock<T>(
-  lockDir: string,
-  fn: () => Promise<T>,
-  staleMs = 60000,
-): Promise<T> {
-  const deadline = Date.now() + staleMs + 5000;
-  for (;;) {
-    try {
-      fs.mkdirSync(lockDir, { mode: 0o700 });
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw err;
-      }
-      try {
-        if (Date.now() - fs.statSync(lockDir).mtimeMs > staleMs) {
-          fs.rmSync(lockDir, { recursive: true, force: true });
-          continue;
-        }
-      } catch {
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw new UnreachableError(`lock ${lockDir} is held too long`);
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    fs.rmSync(lockDir, { recursive: true, force: true });
-  }
-}
-
 /** Connects to the shared server, starting it when there is none that answers. */
 export async function connectSharedServer(
   options: SharedServerOptions = {},
@@ -134,17 +99,21 @@ export async function connectSharedServer(
   if (await usable(existing)) {
     return toShared(existing as SharedServerState, false);
   }
-  return withLock(`${file}.lock`, async () => {
-    const again = readState(file);
-    if (await usable(again)) {
-      return toShared(again as SharedServerState, false);
-    }
-    const state = await startDetached(python, dir, options);
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
-    fs.renameSync(tmp, file);
-    return toShared(state, true);
-  });
+  return withFileLock(
+    file,
+    async () => {
+      const again = readState(file);
+      if (await usable(again)) {
+        return toShared(again as SharedServerState, false);
+      }
+      const state = await startDetached(python, dir, options);
+      const tmp = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
+      fs.renameSync(tmp, file);
+      return toShared(state, true);
+    },
+    { timeoutMs: 70_000, staleMs: 65_000 },
+  );
 }
 
 async function startDetached(
@@ -248,7 +217,8 @@ export class SpareKernels {
 
   constructor(
     private readonly endpoint: JupyterEndpoint,
-    private readonly lockDir: string,
+    /** Claims are serialized by this file's lock (`<file>.lock`). */
+    private readonly lockFile: string,
   ) {}
 
   private async api(method: string, route: string, body?: unknown): Promise<Response> {
@@ -262,8 +232,8 @@ export class SpareKernels {
 
   /** Takes a warm kernel of `name`, or null when there is none. */
   async claim(name: string): Promise<KernelClient | null> {
-    const claimed = await withLock(
-      this.lockDir,
+    const claimed = await withFileLock(
+      this.lockFile,
       async () => {
         const res = await this.api('GET', 'api/sessions');
         if (!res.ok) {
@@ -285,7 +255,7 @@ export class SpareKernels {
         }).catch(() => null);
         return res2 !== null && res2.ok ? spare : null;
       },
-      10000,
+      { staleMs: 10000 },
     ).catch(() => null);
     if (claimed === null) {
       return null;

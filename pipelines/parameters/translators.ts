@@ -73,11 +73,13 @@ function hasLoneSurrogate(text: string): boolean {
   return /\p{Cs}/u.test(text);
 }
 
-/** A Python string literal ("..."), valid for any text. */
-function pythonString(text: string): string {
+/**
+ * A double-quoted string literal: backslash, quote, newline, return and tab escaped the C way,
+ * other unsafe characters through `escape(code)` (each language spells those differently).
+ */
+function quoted(text: string, escape: (code: number) => string): string {
   let out = '"';
   for (const ch of text) {
-    const code = ch.codePointAt(0) ?? 0;
     if (ch === '\\' || ch === '"') {
       out += `\\${ch}`;
     } else if (ch === '\n') {
@@ -87,17 +89,23 @@ function pythonString(text: string): string {
     } else if (ch === '\t') {
       out += '\\t';
     } else if (UNSAFE.test(ch)) {
-      out +=
-        code <= 0xff
-          ? `\\x${hex(code, 2)}`
-          : code <= 0xffff
-            ? `\\u${hex(code, 4)}`
-            : `\\U${hex(code, 8)}`;
+      out += escape(ch.codePointAt(0) ?? 0);
     } else {
       out += ch;
     }
   }
   return out + '"';
+}
+
+/** A Python string literal ("..."), valid for any text. */
+function pythonString(text: string): string {
+  return quoted(text, (code) =>
+    code <= 0xff
+      ? `\\x${hex(code, 2)}`
+      : code <= 0xffff
+        ? `\\u${hex(code, 4)}`
+        : `\\U${hex(code, 8)}`,
+  );
 }
 
 /** An R string literal ("..."). R strings cannot hold NUL or lone surrogates. */
@@ -106,29 +114,13 @@ function rString(text: string, what: string): string {
   if (hasLoneSurrogate(text)) {
     throw new ParameterError(`${what} is not valid Unicode (lone surrogate)`);
   }
-  let out = '"';
-  for (const ch of text) {
-    const code = ch.codePointAt(0) ?? 0;
-    if (ch === '\\' || ch === '"') {
-      out += `\\${ch}`;
-    } else if (ch === '\n') {
-      out += '\\n';
-    } else if (ch === '\r') {
-      out += '\\r';
-    } else if (ch === '\t') {
-      out += '\\t';
-    } else if (UNSAFE.test(ch)) {
-      out +=
-        code <= 0x7f
-          ? `\\x${hex(code, 2)}`
-          : code <= 0xffff
-            ? `\\u${hex(code, 4)}`
-            : `\\U{${code.toString(16)}}`;
-    } else {
-      out += ch;
-    }
-  }
-  return out + '"';
+  return quoted(text, (code) =>
+    code <= 0x7f
+      ? `\\x${hex(code, 2)}`
+      : code <= 0xffff
+        ? `\\u${hex(code, 4)}`
+        : `\\U{${code.toString(16)}}`,
+  );
 }
 
 /** A bash word in single quotes: the only character needing care is ' itself. */
