@@ -23,7 +23,7 @@ import type { VersionStore } from '../store/types';
 import { RunEventLog } from './event-log';
 import { sealSecrets, secretKey, type SecretKey } from './secret-box';
 import { notebookFileName, type ArtifactPayload } from './run-job';
-import type { RunRequest } from './run-request';
+import type { JenkinsOrigin, RunRequest } from './run-request';
 
 /** Where a run is. `queued`/`running` while in flight; the run's own status once finished. */
 export type RunState =
@@ -53,6 +53,8 @@ export interface RunRecord {
   artifacts: { name: string; size: number; sha256: string }[];
   /** GPUs the run held: model, driver, memory and peak memory used (from the worker). */
   gpus?: JSONObject[];
+  /** The Jenkins build that asked for the run, when one did (its page, tag and commit). */
+  jenkins?: JenkinsOrigin;
 }
 
 /** What the run manager needs. */
@@ -210,6 +212,7 @@ export class RunManager {
       metrics: {},
       version: null,
       artifacts: [],
+      ...(request.jenkins === undefined ? {} : { jenkins: request.jenkins }),
     };
     fs.mkdirSync(this.dir(id), { recursive: true, mode: 0o700 });
     await writeFileAtomic(

@@ -24,6 +24,18 @@ export interface RunRequest {
   cellTimeout?: number;
   timeout?: number;
   allowErrors?: boolean;
+  /** The Jenkins build that asked for the run (from its environment), linked from the version. */
+  jenkins?: JenkinsOrigin;
+}
+
+/** The Jenkins build a run belongs to, as the agent's environment describes it. */
+export interface JenkinsOrigin {
+  /** `BUILD_URL`: the build's page. */
+  buildUrl?: string;
+  /** `BUILD_TAG`: `jenkins-<job>-<number>`. */
+  buildTag?: string;
+  /** `GIT_COMMIT` of the checkout the notebook came from. */
+  gitCommit?: string;
 }
 
 const NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
@@ -67,5 +79,15 @@ export const runRequestSchema = {
     cellTimeout: { type: 'number', exclusiveMinimum: 0 },
     timeout: { type: 'number', exclusiveMinimum: 0 },
     allowErrors: { type: 'boolean' },
+    jenkins: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'the Jenkins build that asked for the run (BUILD_URL, BUILD_TAG, GIT_COMMIT)',
+      properties: {
+        buildUrl: { type: 'string', maxLength: 2000, pattern: '^https?://' },
+        buildTag: { type: 'string', minLength: 1, maxLength: 1000 },
+        gitCommit: { type: 'string', pattern: '^[0-9a-fA-F]{7,64}$' },
+      },
+    },
   },
 } as const;

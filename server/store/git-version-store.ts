@@ -512,6 +512,10 @@ function summarizeBuild(
       .filter((s): s is string => s !== null),
     metrics,
     runIds: oldestFirst.map((r) => stringField(r.run, 'run_id') ?? ''),
+    jenkinsUrl:
+      newestFirst
+        .map((r) => (isJSONObject(r.run.jenkins) ? stringField(r.run.jenkins, 'buildUrl') : null))
+        .find((u): u is string => u !== null) ?? null,
     commits: newestFirst.map((r) => r.commit),
   };
 }

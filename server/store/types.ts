@@ -79,6 +79,8 @@ export interface BuildVersion {
   metrics: JSONObject;
   /** Run ids, oldest first. */
   runIds: string[];
+  /** The Jenkins build page of its newest run that recorded one (`run.json` `jenkins.buildUrl`). */
+  jenkinsUrl: string | null;
   /** Its commits, newest first. */
   commits: string[];
 }
