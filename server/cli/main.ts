@@ -15,6 +15,7 @@ import {
   type HistoryFlags,
   type ShowFlags,
 } from './history-commands';
+import { jenkinsfileCommand, type JenkinsfileFlags } from './jenkinsfile-command';
 import { runCommand, type RunFlags } from './run-command';
 import { serveCommand, type ServeFlags } from './serve-command';
 import { addTokenCommands } from './token-commands';
@@ -169,6 +170,19 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'one JSON object')
     .action(async (job: string, buildA: string, buildB: string, flags: HistoryFlags) => {
       exitCode = await diffCommand(job, buildA, buildB, flags);
+    });
+
+  program
+    .command('jenkinsfile')
+    .description('print a declarative Jenkinsfile with one stage per notebook stage')
+    .argument('<notebook>', 'the notebook (.ipynb or Zeppelin note)')
+    .option('-o, --output <file>', 'write it to this file instead of stdout')
+    .option('--library <name>', 'the shared library as named in Jenkins', 'nbstage')
+    .option('--server <url>', 'nbstage service URL for the agents (default: their NBSTAGE_URL)')
+    .option('--credentials-id <id>', 'Jenkins credentials with the nbstage token', 'nbstage-token')
+    .option('--path <path>', "the notebook's path in the workspace (default: as given)")
+    .action(async (notebook: string, flags: JenkinsfileFlags) => {
+      exitCode = await jenkinsfileCommand(notebook, flags);
     });
 
   program

@@ -1,0 +1,197 @@
+/**
+ * The Jenkinsfile generator behind `nbstage jenkinsfile` and `nbstage submit`: a declarative
+ * pipeline with one stage per notebook stage (`agent { label ... }` from the stage's
+ * `metadata.nbstage.agent`), Jenkins build parameters from the notebook's `parameters` cell, a
+ * pipeline `timeout` from the notebook's `metadata.nbstage.timeout`, and the shared library loaded
+ * by name. Each stage calls the library's `nbstageRun` step; nothing else is assumed installed.
+ */
+import { NotebookInvalidError } from '../../pipelines/errors';
+import type { JSONValue, Notebook } from '../../pipelines/notebook/model';
+import { parametersCellDefaults, type ParameterDefault } from '../../pipelines/parameters/inject';
+import { listStages, type StageInfo } from '../../pipelines/stages/slice';
+
+/** What {@link generateJenkinsfile} needs besides the notebook. */
+export interface JenkinsfileOptions {
+  /** Path of the notebook in the agent's workspace (the file nbstageRun runs). */
+  notebookPath: string;
+  /** Name of the shared library as configured in Jenkins; default 'nbstage'. */
+  library?: string;
+  /** nbstage service URL the agents use; default: the pipeline's NBSTAGE_URL environment. */
+  server?: string;
+  /** Jenkins credentials id holding the nbstage token; default 'nbstage-token'. */
+  credentialsId?: string;
+  /** When set, every stage first fetches the notebook the service stores for this job (`nbstage fetch`). */
+  fetchJob?: string;
+}
+
+/** Default name of the shared library in Jenkins' "Global Pipeline Libraries". */
+export const DEFAULT_LIBRARY = 'nbstage';
+
+/** Default id of the Jenkins "Secret text" credentials holding the nbstage token. */
+export const DEFAULT_CREDENTIALS_ID = 'nbstage-token';
+
+/** A Groovy single-quoted string literal of `text` (no interpolation happens in it). */
+export function groovyString(text: string): string {
+  const named: Record<string, string> = {
+    '\\': '\\\\',
+    "'": "\\'",
+    '\n': '\\n',
+    '\r': '\\r',
+    '\t': '\\t',
+  };
+  let out = '';
+  for (const c of text) {
+    const code = c.charCodeAt(0);
+    out +=
+      named[c] ??
+      (code < 0x20 || code === 0x2028 || code === 0x2029
+        ? `\\u${code.toString(16).padStart(4, '0')}`
+        : c);
+  }
+  return `'${out}'`;
+}
+
+/** The notebook's kernel language, for reading its `parameters` cell. */
+function languageOf(nb: Notebook): string {
+  return (
+    nb.metadata.kernelspec?.language ??
+    nb.metadata.language_info?.name ??
+    (nb.metadata.kernelspec?.name.startsWith('bash') === true ? 'bash' : 'python')
+  );
+}
+
+/** The Jenkins parameter declaration of a notebook parameter. */
+function parameterDeclaration(p: ParameterDefault): string {
+  const help = groovyString(p.comment ?? `notebook parameter ${p.name}`);
+  const name = groovyString(p.name);
+  if (p.type === 'boolean') {
+    return `booleanParam(name: ${name}, defaultValue: ${String(p.default === true)}, description: ${help})`;
+  }
+  const text =
+    p.type === 'string'
+      ? String(p.default)
+      : p.type === 'expression'
+        ? ''
+        : JSON.stringify(p.default as JSONValue);
+  return `string(name: ${name}, defaultValue: ${groovyString(text)}, description: ${help})`;
+}
+
+/**
+ * The map literal passed as nbstageRun's `parameters` (parsed as JSON when they are JSON, like
+ * `-p`) and `rawParameters` (always strings, like `-r`): string-typed defaults stay strings even
+ * when a user types `123`. An `expression` default is only sent when the user gave a value.
+ */
+function parameterMaps(params: ParameterDefault[]): { parsed: string; raw: string } {
+  const parsed = params
+    .filter((p) => p.type !== 'string' && p.type !== 'expression')
+    .map((p) => `${p.name}: params.${p.name}`);
+  const raw = params.filter((p) => p.type === 'string').map((p) => `${p.name}: params.${p.name}`);
+  return {
+    parsed: parsed.length === 0 ? '' : `[${parsed.join(', ')}]`,
+    raw: raw.length === 0 ? '' : `[${raw.join(', ')}]`,
+  };
+}
+
+/** A positive number of seconds from metadata, or undefined; names the field when invalid. */
+function seconds(value: JSONValue | undefined, where: string): number | undefined {
+  if (value === undefined || value === null) {
+    return undefined;
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new NotebookInvalidError(`${where} must be a positive number of seconds`);
+  }
+  return Math.ceil(value);
+}
+
+/**
+ * A declarative Jenkinsfile for the notebook: one stage per notebook stage (or one stage for a
+ * notebook without stages), each on the agent its metadata names.
+ *
+ * @throws NotebookInvalidError for invalid stage metadata or a bad `metadata.nbstage.timeout`
+ */
+export function generateJenkinsfile(notebook: Notebook, options: JenkinsfileOptions): string {
+  const library = options.library ?? DEFAULT_LIBRARY;
+  const credentialsId = options.credentialsId ?? DEFAULT_CREDENTIALS_ID;
+  const stages: StageInfo[] = listStages(notebook);
+  const params = parametersCellDefaults(notebook, languageOf(notebook)).filter((p) =>
+    /^[A-Za-z_][A-Za-z0-9_]*$/.test(p.name),
+  );
+  const timeout = seconds(notebook.metadata.nbstage?.timeout, 'metadata.nbstage.timeout');
+  const maps = parameterMaps(params);
+
+  const lines: string[] = [];
+  const add = (indent: number, text: string): void => {
+    lines.push(`${'    '.repeat(indent)}${text}`);
+  };
+  add(
+    0,
+    `// Generated by \`nbstage jenkinsfile\` from ${options.notebookPath.replace(/[\r\n]/g, ' ')}.`,
+  );
+  add(
+    0,
+    '// Edit the notebook (stage tags, metadata.nbstage, the parameters cell) and generate again.',
+  );
+  add(0, `@Library(${groovyString(library)}) _`);
+  add(0, '');
+  add(0, 'pipeline {');
+  add(1, 'agent none');
+  if (timeout !== undefined) {
+    add(1, 'options {');
+    add(2, `timeout(time: ${timeout}, unit: 'SECONDS')`);
+    add(1, '}');
+  }
+  if (params.length > 0) {
+    add(1, 'parameters {');
+    params.forEach((p) => add(2, parameterDeclaration(p)));
+    add(1, '}');
+  }
+  if (options.server !== undefined) {
+    add(1, 'environment {');
+    add(2, `NBSTAGE_URL = ${groovyString(options.server)}`);
+    add(1, '}');
+  }
+  add(1, 'stages {');
+  const plan: { title: string; stage: string | null; agent?: string; cellTimeout?: number }[] =
+    stages.length === 0
+      ? [{ title: options.notebookPath.replace(/^.*\//, '').replace(/\.[^.]+$/, ''), stage: null }]
+      : stages.map((s) => ({
+          title: s.name,
+          stage: s.name,
+          agent: s.options.agent,
+          cellTimeout: s.options.timeout,
+        }));
+  for (const s of plan) {
+    add(2, `stage(${groovyString(s.title)}) {`);
+    add(3, s.agent === undefined ? 'agent any' : `agent { label ${groovyString(s.agent)} }`);
+    add(3, 'steps {');
+    if (options.fetchJob !== undefined) {
+      add(4, 'nbstageFetch(');
+      add(5, `job: ${groovyString(options.fetchJob)},`);
+      add(5, `notebook: ${groovyString(options.notebookPath)},`);
+      add(5, `credentialsId: ${groovyString(credentialsId)}`);
+      add(4, ')');
+    }
+    const args = [`notebook: ${groovyString(options.notebookPath)}`];
+    if (s.stage !== null) {
+      args.push(`stage: ${groovyString(s.stage)}`);
+    }
+    if (maps.parsed !== '') {
+      args.push(`parameters: ${maps.parsed}`);
+    }
+    if (maps.raw !== '') {
+      args.push(`rawParameters: ${maps.raw}`);
+    }
+    if (s.cellTimeout !== undefined) {
+      args.push(`cellTimeout: ${s.cellTimeout}`);
+    }
+    args.push(`credentialsId: ${groovyString(credentialsId)}`);
+    add(4, 'nbstageRun(');
+    args.forEach((arg, i) => add(5, `${arg}${i === args.length - 1 ? '' : ','}`));
+    add(4, ')');
+    add(3, '}');
+    add(2, '}');
+  }
+  add(1, '}');
+  add(0, '}');
+  return `${lines.join('\n')}\n`;
+}
