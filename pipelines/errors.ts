@@ -245,3 +245,43 @@ export class UnavailableError extends NbstageError {
     super('NBSTAGE_UNAVAILABLE', message, ExitCode.unreachable, 503);
   }
 }
+
+/**
+ * The service has no Jenkins configured (`NBSTAGE_JENKINS_URL`, `NBSTAGE_JENKINS_USER`,
+ * `NBSTAGE_JENKINS_TOKEN`), so it cannot submit jobs (HTTP 503; CLI exit 5).
+ */
+export class JenkinsNotConfiguredError extends NbstageError {
+  constructor(
+    message = 'Jenkins is not configured on this service: set NBSTAGE_JENKINS_URL, NBSTAGE_JENKINS_USER and NBSTAGE_JENKINS_TOKEN',
+  ) {
+    super('NBSTAGE_JENKINS_NOT_CONFIGURED', message, ExitCode.unreachable, 503);
+  }
+}
+
+/** Jenkins cannot be reached: connection refused, timeout, unknown host (HTTP 502; CLI exit 5). */
+export class JenkinsUnreachableError extends NbstageError {
+  constructor(message: string) {
+    super('NBSTAGE_JENKINS_UNREACHABLE', message, ExitCode.unreachable, 502);
+  }
+}
+
+/**
+ * Jenkins refused a request (401/403 for credentials, permissions or the CSRF crumb, 404, 5xx)
+ * or answered with JSON nbstage does not understand (HTTP 502; CLI exit 5). `jenkinsStatus` is
+ * Jenkins' HTTP status, or null when the answer itself was the problem. The message names the
+ * request, never the credentials.
+ */
+export class JenkinsError extends NbstageError {
+  readonly jenkinsStatus: number | null;
+  constructor(message: string, jenkinsStatus: number | null = null) {
+    super('NBSTAGE_JENKINS_ERROR', message, ExitCode.unreachable, 502);
+    this.jenkinsStatus = typeof jenkinsStatus === 'number' ? jenkinsStatus : null;
+  }
+}
+
+/** A Jenkins build ended `FAILURE`, `UNSTABLE` or `NOT_BUILT` (HTTP 422; CLI exit 1). */
+export class BuildFailedError extends NbstageError {
+  constructor(message: string) {
+    super('NBSTAGE_BUILD_FAILED', message, ExitCode.cellFailed, 422);
+  }
+}
