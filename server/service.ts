@@ -12,7 +12,11 @@ import pino from 'pino';
 import type { JSONObject } from '../pipelines/notebook/model';
 import { auditLogFile, fileAuditLog } from './auth/audit';
 import { fileTokenStore, tokensFile } from './auth/tokens';
+import type { JenkinsApi } from '../jenkins-plugin-bridge/rest/jenkins-api';
+import { NpmJenkinsApi } from '../jenkins-plugin-bridge/rest/npm-jenkins-api';
 import { createApp } from './http/app';
+import { JobSourceStore } from './jobs/job-sources';
+import { JobSubmitter } from './jobs/job-submitter';
 import { createServiceMetrics } from './http/metrics';
 import { attachRunStream } from './http/stream';
 import { bullmqBackend, inProcessBackend, type QueueBackend } from './queue';
@@ -42,6 +46,13 @@ export interface ServiceOptions {
   maxBodyBytes?: number;
   /** Requests per second per principal (burst = 4x); default 50. */
   rateLimitPerSecond?: number;
+  /**
+   * Jenkins for submitted jobs; default: the npm client on NBSTAGE_JENKINS_URL with
+   * NBSTAGE_JENKINS_USER and NBSTAGE_JENKINS_TOKEN, none without a URL.
+   */
+  jenkins?: JenkinsApi | null;
+  /** Milliseconds between two looks at a submitted job's queue item or build; default 1000. */
+  jenkinsPollMs?: number;
 }
 
 /** A running service. */
@@ -118,6 +129,25 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       log: (msg, fields) => log(msg, (fields ?? {}) as JSONObject),
     });
   }
+  // Jenkins: submitted notebooks become Pipeline jobs (server/jobs). The token never leaves here.
+  const jenkins =
+    options.jenkins !== undefined
+      ? options.jenkins
+      : env.NBSTAGE_JENKINS_URL
+        ? new NpmJenkinsApi({
+            url: env.NBSTAGE_JENKINS_URL,
+            user: env.NBSTAGE_JENKINS_USER,
+            token: env.NBSTAGE_JENKINS_TOKEN,
+          })
+        : null;
+  let publicUrl = env.NBSTAGE_PUBLIC_URL?.replace(/\/+$/, '') ?? '';
+  const jobs = new JobSubmitter({
+    jenkins,
+    sources: new JobSourceStore(path.join(home, 'jobs')),
+    publicUrl: () => publicUrl,
+    pollMs: options.jenkinsPollMs,
+    log,
+  });
   let draining = false;
   const app = createApp({
     version: options.version ?? '0.0.0',
@@ -132,6 +162,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     log,
     maxBodyBytes: options.maxBodyBytes,
     rateLimitPerSecond: options.rateLimitPerSecond,
+    jobs,
   });
   const server = http.createServer(app);
   server.requestTimeout = 120_000;
@@ -143,7 +174,13 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
-  log('listening', { url, home, queue: options.redis === undefined ? 'in-process' : 'redis' });
+  publicUrl ||= url;
+  log('listening', {
+    url,
+    home,
+    queue: options.redis === undefined ? 'in-process' : 'redis',
+    jenkins: jenkins === null ? null : jenkins.url,
+  });
 
   let closing: Promise<void> | null = null;
   return {
@@ -169,6 +206,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
           new Promise((r) => setTimeout(r, 15000).unref()),
         ]);
         await runtime?.close();
+        await jobs.close();
         runs.close();
         for (const client of wss.clients) {
           client.close(1001, 'service shutting down');

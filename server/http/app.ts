@@ -33,6 +33,8 @@ import type { RunQueue } from '../queue/types';
 import type { RunManager } from '../runs/run-manager';
 import { runRequestSchema, type RunRequest } from '../runs/run-request';
 import type { VersionStore } from '../store/types';
+import type { JobSubmitter } from '../jobs/job-submitter';
+import { jenkinsRoutes } from './jenkins-routes';
 import type { ServiceMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 
@@ -52,6 +54,8 @@ export interface ServiceContext {
   /** Whether the service is shutting down (new runs are refused with 503). */
   draining: () => boolean;
   log?: (msg: string, fields?: JSONObject) => void;
+  /** Notebooks submitted as Jenkins jobs (routes in jenkins-routes.ts); the builds merge. */
+  jobs?: JobSubmitter;
 }
 
 const ajv = new Ajv({ allErrors: false, strict: false });
@@ -282,6 +286,9 @@ export function createApp(ctx: ServiceContext): express.Express {
     res.attachment(path.basename(name)).sendFile(file, { dotfiles: 'allow' });
   });
 
+  if (ctx.jobs !== undefined) {
+    api.use(jenkinsRoutes({ jobs: ctx.jobs, tokens: ctx.tokens, draining: ctx.draining }));
+  }
   api.get(
     '/jobs',
     wrap(async (_req, res) => {
@@ -293,10 +300,16 @@ export function createApp(ctx: ServiceContext): express.Express {
     wrap(async (req, res) => {
       const job = param(req, 'job');
       const jobs = await ctx.store.listJobs();
-      if (!jobs.includes(job)) {
+      const versions = jobs.includes(job) ? await ctx.store.listBuilds(job) : null;
+      if (ctx.jobs !== undefined) {
+        // Merged with the job's Jenkins builds (server/jobs/build-merge.ts).
+        res.json(await ctx.jobs.builds(job, versions));
+        return;
+      }
+      if (versions === null) {
         throw new NotFoundError(`no job "${job}"`);
       }
-      res.json(await ctx.store.listBuilds(job));
+      res.json(versions);
     }),
   );
   api.get(

@@ -1,0 +1,147 @@
+/**
+ * The Jenkins side of the HTTP API, mounted under /api/v1 by app.ts: submit a notebook as a
+ * Jenkins job (`POST /jobs`), follow and cancel the submission, read a build's Jenkins console,
+ * and the stored source notebook agents fetch. The handlers talk to Jenkins only through the
+ * JobSubmitter they are given.
+ */
+import express, { type Request, type RequestHandler, type Response } from 'express';
+import multer from 'multer';
+import { UnavailableError, ValidationError } from '../../pipelines/errors';
+import { principalOf, requireRole } from '../auth/middleware';
+import type { TokenStore } from '../auth/types';
+import type { JobSubmitter } from '../jobs/job-submitter';
+import { MAX_SOURCE_BYTES } from '../jobs/job-sources';
+import { parseSubmitRequest } from '../jobs/submit-request';
+
+/** What the Jenkins routes need. */
+export interface JenkinsRoutesContext {
+  jobs: JobSubmitter;
+  tokens: TokenStore;
+  /** Whether the service is shutting down (new submissions are refused with 503). */
+  draining: () => boolean;
+}
+
+type AsyncHandler = (req: Request, res: Response) => Promise<void>;
+
+function wrap(fn: AsyncHandler): RequestHandler {
+  return (req, res, next) => {
+    fn(req, res).catch(next);
+  };
+}
+
+function param(req: Request, name: string): string {
+  const value = req.params[name];
+  return Array.isArray(value) ? value.join('/') : String(value ?? '');
+}
+
+function positiveInteger(text: string, field: string): number {
+  if (!/^\d{1,15}$/.test(text)) {
+    throw new ValidationError(field, `${field}: must be a non-negative integer, got "${text}"`);
+  }
+  return Number(text);
+}
+
+/** The submission's status resource. */
+function submissionPath(job: string, id: string): string {
+  return `/api/v1/jobs/${encodeURIComponent(job)}/submissions/${id}`;
+}
+
+/** The router; the app mounts it under /api/v1 after authentication (role read). */
+export function jenkinsRoutes(ctx: JenkinsRoutesContext): express.Router {
+  const router = express.Router();
+  const runRole = requireRole(ctx.tokens, 'run');
+  const upload = multer({
+    storage: multer.memoryStorage(),
+    limits: { fileSize: MAX_SOURCE_BYTES, files: 1, fields: 4, fieldSize: 1024 * 1024 },
+  });
+
+  router.post(
+    '/jobs',
+    runRole,
+    (req, res, next) =>
+      req.is('multipart/form-data') ? upload.single('notebook')(req, res, next) : next(),
+    express.json({ limit: MAX_SOURCE_BYTES + 1024 * 1024 }),
+    wrap(async (req, res) => {
+      if (ctx.draining()) {
+        throw new UnavailableError('the service is shutting down; no new submissions');
+      }
+      let body: unknown = req.body;
+      if (req.file !== undefined) {
+        let notebook: unknown;
+        try {
+          notebook = JSON.parse(req.file.buffer.toString('utf8'));
+        } catch (err) {
+          throw new ValidationError('notebook', `notebook: not JSON (${(err as Error).message})`);
+        }
+        let options: unknown = {};
+        const raw = (req.body as { options?: unknown } | undefined)?.options;
+        if (typeof raw === 'string' && raw !== '') {
+          try {
+            options = JSON.parse(raw);
+          } catch {
+            throw new ValidationError('options', 'options: not JSON');
+          }
+        }
+        body = { notebookName: req.file.originalname, ...(options as object), notebook };
+      }
+      const request = parseSubmitRequest(body);
+      const principal = principalOf(res);
+      if (principal === undefined) {
+        throw new Error('no principal after auth');
+      }
+      const submission = await ctx.jobs.submit(request, { name: principal.name });
+      res.status(202).location(submissionPath(submission.job, submission.id)).json(submission);
+    }),
+  );
+
+  router.get('/jobs/:job/submissions/:id', (req, res) => {
+    res.json(ctx.jobs.get(param(req, 'job'), param(req, 'id')));
+  });
+
+  router.post(
+    '/jobs/:job/submissions/:id/cancel',
+    runRole,
+    wrap(async (req, res) => {
+      const job = param(req, 'job');
+      const id = param(req, 'id');
+      if (!(await ctx.jobs.cancel(job, id))) {
+        const s = ctx.jobs.get(job, id);
+        res.status(409).json({
+          error: { code: 'NBSTAGE_CANCELLED', message: `submission ${id} is already ${s.state}` },
+        });
+        return;
+      }
+      res.status(202).json({ ...ctx.jobs.get(job, id), cancelling: true });
+    }),
+  );
+
+  router.get(
+    '/jobs/:job/source',
+    wrap(async (req, res) => {
+      const source = await ctx.jobs.source(param(req, 'job'));
+      res
+        .type(/\.ipynb$/i.test(source.name) ? 'application/x-ipynb+json' : 'application/json')
+        .set('X-Notebook-Name', encodeURIComponent(source.name))
+        .set('X-Notebook-Sha256', source.sha256)
+        .attachment(source.name)
+        .send(source.content);
+    }),
+  );
+
+  router.get(
+    '/jobs/:job/builds/:build/console',
+    wrap(async (req, res) => {
+      const build = positiveInteger(param(req, 'build'), 'build');
+      const startText = typeof req.query.start === 'string' ? req.query.start : '0';
+      const start = positiveInteger(startText, 'query.start');
+      const chunk = await ctx.jobs.console(param(req, 'job'), build, start);
+      res
+        .type('text/plain; charset=utf-8')
+        .set('X-Text-Size', String(chunk.size))
+        .set('X-More-Data', String(chunk.more))
+        .send(chunk.text);
+    }),
+  );
+
+  return router;
+}
