@@ -8,6 +8,7 @@ import { NbstageError, UnreachableError, ExitCode } from '../../pipelines/errors
 import type { JSONObject, Notebook } from '../../pipelines/notebook/model';
 import type { RunRecord } from '../runs/run-manager';
 import type { RunRequest } from '../runs/run-request';
+import type { Submission, SubmitRequest } from '../jobs/submit-request';
 
 /** Exit codes of the error codes a run can end with. */
 const EXIT_OF: Record<string, number> = {
@@ -130,5 +131,54 @@ export class NbstageClient {
         }
       });
     });
+  }
+
+  /** Submits a notebook as a Jenkins job; resolves once Jenkins queued the build. */
+  async submitJob(request: SubmitRequest): Promise<Submission> {
+    return (await (await this.request('POST', '/api/v1/jobs', request)).json()) as Submission;
+  }
+
+  /** A submission's state (queue item, build, result). */
+  async submission(job: string, id: string): Promise<Submission> {
+    const route = `/api/v1/jobs/${encodeURIComponent(job)}/submissions/${encodeURIComponent(id)}`;
+    return (await (await this.request('GET', route)).json()) as Submission;
+  }
+
+  /** Cancels a submission (its queue item, or its build); false when it had already ended. */
+  async cancelSubmission(job: string, id: string): Promise<boolean> {
+    const route = `/api/v1/jobs/${encodeURIComponent(job)}/submissions/${encodeURIComponent(id)}/cancel`;
+    try {
+      await this.request('POST', route);
+      return true;
+    } catch (err) {
+      if (err instanceof NbstageError && err.status === 409) {
+        return false;
+      }
+      throw err;
+    }
+  }
+
+  /** A Jenkins build's console from byte `start` on, with the next offset and whether more comes. */
+  async buildConsole(
+    job: string,
+    build: number,
+    start: number,
+  ): Promise<{ text: string; size: number; more: boolean }> {
+    const route = `/api/v1/jobs/${encodeURIComponent(job)}/builds/${build}/console?start=${start}`;
+    const res = await this.request('GET', route);
+    const text = await res.text();
+    const size = Number(res.headers.get('x-text-size'));
+    return {
+      text,
+      size: Number.isInteger(size) && size >= start ? size : start,
+      more: res.headers.get('x-more-data') === 'true',
+    };
+  }
+
+  /** The notebook last submitted for a job: its file name and bytes. */
+  async jobSource(job: string): Promise<{ name: string; content: Buffer }> {
+    const res = await this.request('GET', `/api/v1/jobs/${encodeURIComponent(job)}/source`);
+    const name = decodeURIComponent(res.headers.get('x-notebook-name') ?? 'notebook.ipynb');
+    return { name, content: Buffer.from(await res.arrayBuffer()) };
   }
 }
