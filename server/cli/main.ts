@@ -17,7 +17,9 @@ import {
 } from './history-commands';
 import { jenkinsfileCommand, type JenkinsfileFlags } from './jenkinsfile-command';
 import { runCommand, type RunFlags } from './run-command';
+import { fetchCommand, type FetchFlags } from './fetch-command';
 import { serveCommand, type ServeFlags } from './serve-command';
+import { submitCommand, type SubmitFlags } from './submit-command';
 import { addTokenCommands } from './token-commands';
 import { workerCommand, type WorkerFlags } from './worker-command';
 
@@ -206,6 +208,36 @@ export async function main(argv: string[]): Promise<number> {
     .option('--concurrency <n>', 'runs at once', '1')
     .action(async (flags: WorkerFlags) => {
       exitCode = await workerCommand(flags);
+    });
+
+  program
+    .command('submit')
+    .description(
+      'submit a notebook as a Jenkins job through the service; follow it and stream its console',
+    )
+    .argument('<notebook>', 'the notebook (.ipynb or Zeppelin note)')
+    .requiredOption('--job <name>', 'the Jenkins job full name (folders with /)')
+    .option('--server <url>', 'the service (default NBSTAGE_URL; token in NBSTAGE_TOKEN)')
+    .option(
+      '-p, --parameter <NAME=VALUE>',
+      'parameter; VALUE parsed as JSON when valid JSON',
+      collect,
+      [],
+    )
+    .option('-r, --raw-parameter <NAME=RAW>', 'parameter kept as a string', collect, [])
+    .option('--agent <label>', 'agent label of stages whose metadata names none')
+    .action(async (notebook: string, flags: SubmitFlags) => {
+      exitCode = await submitCommand(notebook, flags);
+    });
+
+  program
+    .command('fetch')
+    .description('write the notebook the service stores for a submitted job')
+    .argument('<job>', 'the Jenkins job full name')
+    .option('-o, --output <file>', 'where to write it (default: its submitted name; - for stdout)')
+    .option('--server <url>', 'the service (default NBSTAGE_URL; token in NBSTAGE_TOKEN)')
+    .action(async (job: string, flags: FetchFlags) => {
+      exitCode = await fetchCommand(job, flags);
     });
 
   addTokenCommands(
