@@ -8,7 +8,7 @@ const FORBIDDEN = /[?*\\%!@#$^&|<>[\]:;]/;
 
 /** The folders and name of a full name: `team/ml/train` -> ['team', 'ml', 'train']. */
 export function jobNameParts(name: string): string[] {
-  return name.split('/');
+  return name === '' ? [] : name.split('/');
 }
 
 /**
@@ -46,7 +46,10 @@ export function jobNameProblem(name: string): string | null {
   return null;
 }
 
-/** The URL path of an item: `team/ml/train` -> `/job/team/job/ml/job/train` (parts encoded). */
+/**
+ * The URL path of an item: `team/ml/train` -> `/job/team/job/ml/job/train` (parts encoded); the
+ * root (`''`) is `''`.
+ */
 export function itemPath(name: string): string {
   return jobNameParts(name)
     .map((part) => `/job/${encodeURIComponent(part)}`)

@@ -34,6 +34,7 @@ interface ClientError {
   res?: { statusCode?: number; headers?: Record<string, unknown>; body?: unknown };
   code?: string;
   isTimeout?: boolean;
+  notFound?: boolean;
   /** Set by the crumb issuer: the crumb request is what failed. */
   during?: string;
 }
@@ -120,7 +121,8 @@ export class NpmJenkinsApi implements JenkinsApi {
     }
     const e = (err ?? {}) as ClientError;
     const what = e.during ?? `${method} ${route}`;
-    const status = e.res?.statusCode;
+    // The client's notFound middleware answers a 404 with a new Error flagged `notFound`.
+    const status = e.res?.statusCode ?? (e.notFound === true ? 404 : undefined);
     if (typeof status === 'number') {
       const xError = firstHeader(e.res?.headers?.['x-error']);
       const type = firstHeader(e.res?.headers?.['content-type']) ?? '';
@@ -137,7 +139,12 @@ export class NpmJenkinsApi implements JenkinsApi {
         status,
       );
     }
-    const reason = e.isTimeout === true ? 'timed out' : (e.code ?? 'the connection failed');
+    // The socket's code; papi re-wraps errors of another realm (jest's) into a bare message.
+    const code =
+      e.code ??
+      /\b(E[A-Z]{3,}|EAI_[A-Z]+)\b/.exec(err instanceof Error ? err.message : '')?.[1] ??
+      'the connection failed';
+    const reason = e.isTimeout === true ? 'timed out' : code;
     return new JenkinsUnreachableError(`cannot reach Jenkins at ${this.url} (${what}): ${reason}`);
   }
 
@@ -215,7 +222,8 @@ export class NpmJenkinsApi implements JenkinsApi {
     try {
       answer = await this.client.job.get(job, { tree: `builds[${BUILD_TREE}]{0,${limit}}` });
     } catch (err) {
-      if ((err as ClientError).res?.statusCode === 404) {
+      const e = err as ClientError;
+      if (e.res?.statusCode === 404 || e.notFound === true) {
         return null;
       }
       throw this.failure(err, 'GET', route);
