@@ -286,9 +286,6 @@ export function createApp(ctx: ServiceContext): express.Express {
     res.attachment(path.basename(name)).sendFile(file, { dotfiles: 'allow' });
   });
 
-  if (ctx.jobs !== undefined) {
-    api.use(jenkinsRoutes({ jobs: ctx.jobs, tokens: ctx.tokens, draining: ctx.draining }));
-  }
   api.get(
     '/jobs',
     wrap(async (_req, res) => {
@@ -350,6 +347,7 @@ export function createApp(ctx: ServiceContext): express.Express {
     }),
   );
   app.use('/api/v1', api);
+  app.use('/api/v1', jenkinsRoutes({ jobs: ctx.jobs, tokens: ctx.tokens, draining: ctx.draining }));
 
   app.use((req, _res, next) => {
     next(new NotFoundError(`no route ${req.method} ${req.path}`));

@@ -6,7 +6,11 @@
  */
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import multer from 'multer';
-import { UnavailableError, ValidationError } from '../../pipelines/errors';
+import {
+  JenkinsNotConfiguredError,
+  UnavailableError,
+  ValidationError,
+} from '../../pipelines/errors';
 import { principalOf, requireRole } from '../auth/middleware';
 import type { TokenStore } from '../auth/types';
 import type { JobSubmitter } from '../jobs/job-submitter';
@@ -15,7 +19,8 @@ import { parseSubmitRequest } from '../jobs/submit-request';
 
 /** What the Jenkins routes need. */
 export interface JenkinsRoutesContext {
-  jobs: JobSubmitter;
+  /** The submit flow; without it (an app built without Jenkins support) every route answers 503. */
+  jobs: JobSubmitter | undefined;
   tokens: TokenStore;
   /** Whether the service is shutting down (new submissions are refused with 503). */
   draining: () => boolean;
@@ -49,6 +54,12 @@ function submissionPath(job: string, id: string): string {
 /** The router; the app mounts it under /api/v1 after authentication (role read). */
 export function jenkinsRoutes(ctx: JenkinsRoutesContext): express.Router {
   const router = express.Router();
+  const jobs = (): JobSubmitter => {
+    if (ctx.jobs === undefined) {
+      throw new JenkinsNotConfiguredError();
+    }
+    return ctx.jobs;
+  };
   const runRole = requireRole(ctx.tokens, 'run');
   const upload = multer({
     storage: multer.memoryStorage(),
@@ -89,13 +100,13 @@ export function jenkinsRoutes(ctx: JenkinsRoutesContext): express.Router {
       if (principal === undefined) {
         throw new Error('no principal after auth');
       }
-      const submission = await ctx.jobs.submit(request, { name: principal.name });
+      const submission = await jobs().submit(request, { name: principal.name });
       res.status(202).location(submissionPath(submission.job, submission.id)).json(submission);
     }),
   );
 
   router.get('/jobs/:job/submissions/:id', (req, res) => {
-    res.json(ctx.jobs.get(param(req, 'job'), param(req, 'id')));
+    res.json(jobs().get(param(req, 'job'), param(req, 'id')));
   });
 
   router.post(
@@ -104,21 +115,21 @@ export function jenkinsRoutes(ctx: JenkinsRoutesContext): express.Router {
     wrap(async (req, res) => {
       const job = param(req, 'job');
       const id = param(req, 'id');
-      if (!(await ctx.jobs.cancel(job, id))) {
-        const s = ctx.jobs.get(job, id);
+      if (!(await jobs().cancel(job, id))) {
+        const s = jobs().get(job, id);
         res.status(409).json({
           error: { code: 'NBSTAGE_CANCELLED', message: `submission ${id} is already ${s.state}` },
         });
         return;
       }
-      res.status(202).json({ ...ctx.jobs.get(job, id), cancelling: true });
+      res.status(202).json({ ...jobs().get(job, id), cancelling: true });
     }),
   );
 
   router.get(
     '/jobs/:job/source',
     wrap(async (req, res) => {
-      const source = await ctx.jobs.source(param(req, 'job'));
+      const source = await jobs().source(param(req, 'job'));
       res
         .type(/\.ipynb$/i.test(source.name) ? 'application/x-ipynb+json' : 'application/json')
         .set('X-Notebook-Name', encodeURIComponent(source.name))
@@ -134,7 +145,7 @@ export function jenkinsRoutes(ctx: JenkinsRoutesContext): express.Router {
       const build = positiveInteger(param(req, 'build'), 'build');
       const startText = typeof req.query.start === 'string' ? req.query.start : '0';
       const start = positiveInteger(startText, 'query.start');
-      const chunk = await ctx.jobs.console(param(req, 'job'), build, start);
+      const chunk = await jobs().console(param(req, 'job'), build, start);
       res
         .type('text/plain; charset=utf-8')
         .set('X-Text-Size', String(chunk.size))

@@ -2,6 +2,7 @@
  * The OpenAPI 3.1 document of the nbstage HTTP API, served at /api/v1/openapi.json. The request
  * schemas here are the ones ajv enforces, so the document and the validation cannot drift.
  */
+import { submitRequestSchema } from '../jobs/submit-request';
 import { runRequestSchema } from '../runs/run-request';
 
 const errorSchema = {
@@ -46,6 +47,39 @@ const job = {
   description: 'Jenkins full name, URL-encoded',
 };
 const build = { name: 'build', in: 'path', required: true, schema: { type: 'string' } };
+const submissionId = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', format: 'uuid' },
+};
+
+/** A submitted job as the service follows it (server/jobs/submit-request.ts `Submission`). */
+const submissionSchema = {
+  type: 'object',
+  required: ['id', 'job', 'state', 'created', 'queueItem', 'build', 'result', 'error'],
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    job: { type: 'string' },
+    state: { enum: ['queued', 'building', 'finished', 'cancelled', 'error'] },
+    created: { type: 'boolean', description: 'true: this submission created the job' },
+    queueItem: { type: 'integer', description: "Jenkins' queue item id" },
+    build: { type: ['integer', 'null'], description: 'known once the item left the queue' },
+    buildUrl: { type: ['string', 'null'] },
+    versionUrl: { type: ['string', 'null'], description: 'the nbstage version page' },
+    result: {
+      oneOf: [
+        { type: 'null' },
+        { enum: ['SUCCESS', 'UNSTABLE', 'FAILURE', 'ABORTED', 'NOT_BUILT'] },
+      ],
+    },
+    error: { oneOf: [{ type: 'null' }, { $ref: '#/components/schemas/Error/properties/error' }] },
+    parameters: { type: 'object', additionalProperties: { type: 'string' } },
+    submittedAt: { type: 'string', format: 'date-time' },
+    submittedBy: { type: 'string' },
+    finishedAt: { type: ['string', 'null'], format: 'date-time' },
+  },
+};
 
 /** The OpenAPI document. */
 export function openApiDocument(version: string): Record<string, unknown> {
@@ -64,6 +98,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
       schemas: {
         Error: errorSchema,
         RunRequest: runRequestSchema,
+        SubmitRequest: submitRequestSchema,
+        Submission: submissionSchema,
         Run: {
           type: 'object',
           required: ['id', 'state'],
@@ -204,11 +240,85 @@ export function openApiDocument(version: string): Record<string, unknown> {
           summary: 'jobs with versions',
           responses: { '200': json({ type: 'array', items: { type: 'string' } }), ...errors(401) },
         },
+        post: {
+          summary:
+            'submit a notebook as a Jenkins job (role run): store it, create or update the Pipeline job, trigger it; the queue item and build are followed in the background',
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: { $ref: '#/components/schemas/SubmitRequest' } },
+              'multipart/form-data': {
+                schema: {
+                  type: 'object',
+                  required: ['notebook'],
+                  properties: {
+                    notebook: { type: 'string', format: 'binary' },
+                    options: {
+                      type: 'string',
+                      description: 'SubmitRequest fields but notebook, as JSON',
+                    },
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            '202': json(
+              { $ref: '#/components/schemas/Submission' },
+              'queued in Jenkins; Location is the submission',
+            ),
+            ...errors(400, 401, 403, 413, 429, 502, 503),
+          },
+        },
+      },
+      '/api/v1/jobs/{job}/submissions/{id}': {
+        get: {
+          parameters: [job, submissionId],
+          summary: 'a submission: queue item, build number, result (kept in memory, newest 500)',
+          responses: {
+            '200': json({ $ref: '#/components/schemas/Submission' }),
+            ...errors(401, 404),
+          },
+        },
+      },
+      '/api/v1/jobs/{job}/submissions/{id}/cancel': {
+        post: {
+          parameters: [job, submissionId],
+          summary: 'cancel (role run): a waiting queue item is cancelled, a running build stopped',
+          responses: {
+            '202': json({ $ref: '#/components/schemas/Submission' }),
+            ...errors(401, 403, 404, 409, 502, 503),
+          },
+        },
+      },
+      '/api/v1/jobs/{job}/source': {
+        get: {
+          parameters: [job],
+          summary:
+            'the notebook last submitted for the job, as sent (what `nbstage fetch` writes); X-Notebook-Name is its file name',
+          responses: { '200': json({ type: 'object' }), ...errors(401, 404) },
+        },
+      },
+      '/api/v1/jobs/{job}/builds/{build}/console': {
+        get: {
+          parameters: [
+            job,
+            { name: 'build', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } },
+            { name: 'start', in: 'query', schema: { type: 'integer', minimum: 0 } },
+          ],
+          summary:
+            "the Jenkins build's console from byte `start` on: X-Text-Size is the next start, X-More-Data true while the build runs",
+          responses: {
+            '200': { description: 'text/plain' },
+            ...errors(400, 401, 404, 502, 503),
+          },
+        },
       },
       '/api/v1/jobs/{job}/builds': {
         get: {
           parameters: [job],
-          summary: 'builds of a job, newest first',
+          summary:
+            "builds of a job, newest first: its versions merged with its Jenkins builds (each entry's `jenkins`: number, result, url, duration ms, building, timestamp, or null); a Jenkins build without a version has commit null and Jenkins' state as status",
           responses: { '200': json({ type: 'array' }), ...errors(401, 404) },
         },
       },
