@@ -322,6 +322,24 @@ describe('nbstage submit against the Jenkins double', () => {
       expect(Number(consoleRes.headers['x-text-size'])).toBe(Buffer.byteLength(consoleRes.text));
     });
 
+    it('takes a Zeppelin note: one stage for the note, stored under its own name', async () => {
+      const job = scripted({});
+      const note = JSON.parse(
+        fs.readFileSync(
+          path.resolve(__dirname, '../../fixtures/zeppelin/mixed-interpreters.zpln'),
+          'utf8',
+        ),
+      ) as Record<string, unknown>;
+      const res = await post({ job, notebook: note, notebookName: 'mixed.zpln' });
+      expect(res.status).toBe(202);
+      expect(configScript(double.items.get(job)?.config ?? '')).toContain("notebook: 'mixed.zpln'");
+      const source = await api()
+        .get(`/api/v1/jobs/${job}/source`)
+        .set('Authorization', bearer(svc().read));
+      expect(source.headers['x-notebook-name']).toBe('mixed.zpln');
+      expect(JSON.parse((source.body as Buffer).toString('utf8'))).toEqual(note);
+    });
+
     it('validates before anything reaches Jenkins, naming the field', async () => {
       const before = double.requests.length;
       const nb = makeNotebook([{ source: 'a = 1', tags: ['parameters'] }]);
