@@ -14,6 +14,16 @@ const nodeCommonJsGlobals = {
   __filename: 'readonly',
 };
 
+/** Globals of the web page's browser scripts. */
+const browserGlobals = {
+  window: 'readonly',
+  document: 'readonly',
+  fetch: 'readonly',
+  WebSocket: 'readonly',
+  ResizeObserver: 'readonly',
+  setTimeout: 'readonly',
+};
+
 export default tseslint.config(
   {
     ignores: ['dist/', 'node_modules/', '.venv/', 'coverage/', 'test-output/', 'examples/out/'],
@@ -36,5 +46,10 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: nodeCommonJsGlobals },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    // The web page's few scripts (server/web/assets/) run in browsers, not Node.
+    files: ['server/web/assets/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: browserGlobals },
   },
 );

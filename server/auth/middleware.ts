@@ -1,8 +1,12 @@
 /**
  * Authentication on the service's edges: the express middleware that requires a role of every
- * request (`Authorization: Bearer <token>`), and plain functions for the websocket upgrade, where
- * browsers, which cannot set headers there, may pass the token as a `token` query parameter.
- * Tokens are never logged, echoed or put in an error message.
+ * request (`Authorization: Bearer <token>`, or the web page's session cookie), and plain
+ * functions for the websocket upgrade, where browsers, which cannot set headers there, may pass
+ * the token as a `token` query parameter or send the cookie. A request that a cookie alone
+ * authenticates is one a browser may have been tricked into sending: on unsafe methods it must
+ * also carry {@link CSRF_HEADER} (which no cross-origin page can set without a CORS preflight the
+ * service never grants) and come from this origin; a websocket joined by cookie must come from
+ * this origin. Tokens are never logged, echoed or put in an error message.
  */
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -24,6 +28,92 @@ declare global {
 const REALM = 'nbstage';
 const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i;
 
+/** Name of the web page's session cookie, which holds the token (HttpOnly, SameSite=Strict). */
+export const SESSION_COOKIE = 'nbstage_token';
+
+/**
+ * The header the web page sends with every unsafe request it authenticates by cookie. Its value
+ * is not checked: only a same-origin script (or a non-browser client) can set a custom header.
+ */
+export const CSRF_HEADER = 'x-nbstage-request';
+
+/** Methods that change nothing, which need no CSRF check (RFC 9110 safe methods). */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * The value of one cookie of a `Cookie` header, or `undefined` when it is absent or empty.
+ * Values are returned as sent; a pair without `=` is skipped.
+ */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) {
+    return undefined;
+  }
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0 && pair.slice(0, eq).trim() === name) {
+      const value = pair.slice(eq + 1).trim();
+      return value === '' ? undefined : value;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The token of the session cookie of a request (stored URL-encoded, since a bootstrap admin token
+ * may hold characters a cookie cannot), or `undefined`.
+ */
+export function sessionToken(req: IncomingMessage): string | undefined {
+  const raw = cookieValue(req.headers.cookie, SESSION_COOKIE);
+  if (raw === undefined) {
+    return undefined;
+  }
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a browser request comes from a page of this service: its `Origin` (when the browser
+ * sent one) names this host, and its `Sec-Fetch-Site` (when sent) is `same-origin`. With
+ * `originRequired`, a request without `Origin` does not pass (browsers always send it on
+ * websocket handshakes and on cross-origin or unsafe fetches).
+ */
+export function sameOrigin(req: IncomingMessage, originRequired = false): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (typeof site === 'string' && site !== 'same-origin') {
+    return false;
+  }
+  const origin = req.headers.origin;
+  if (origin === undefined) {
+    return !originRequired;
+  }
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why a request authenticated by the session cookie alone is refused as a possible cross-site
+ * request forgery, or `null` when it may go on: safe methods always may; unsafe ones need
+ * {@link CSRF_HEADER} and a same-origin `Origin`/`Sec-Fetch-Site` (see {@link sameOrigin}).
+ */
+export function csrfProblem(req: IncomingMessage): string | null {
+  if (SAFE_METHODS.has((req.method ?? 'GET').toUpperCase())) {
+    return null;
+  }
+  if (req.headers[CSRF_HEADER] === undefined) {
+    return `a ${req.method ?? ''} request authenticated by the session cookie must send the ${CSRF_HEADER} header (or use "Authorization: Bearer <token>")`;
+  }
+  if (!sameOrigin(req)) {
+    return 'a request authenticated by the session cookie must come from a page of this service';
+  }
+  return null;
+}
+
 /**
  * The token of an `Authorization: Bearer <token>` header value (the scheme is case-insensitive,
  * RFC 7235), or `undefined` when there is none or it uses another scheme.
@@ -39,7 +129,7 @@ export function bearerToken(header: string | undefined): string | undefined {
 /**
  * The token of a request: from `Authorization: Bearer`, else from the `token` query parameter
  * (for browsers opening a websocket). Use it on the websocket upgrade only; plain HTTP requests
- * must send the header ({@link requireRole} reads nothing else), since URLs end up in logs.
+ * must send the header or the session cookie ({@link requireRole}), since URLs end up in logs.
  */
 export function tokenFromRequest(req: IncomingMessage): string | undefined {
   const fromHeader = bearerToken(req.headers.authorization);
@@ -69,13 +159,17 @@ export async function authenticateToken(
 
 /**
  * The principal of a websocket upgrade request (header or `token` query parameter, see
- * {@link tokenFromRequest}), or `null`.
+ * {@link tokenFromRequest}; else the session cookie, from a same-origin page only), or `null`.
  */
 export async function authenticateRequest(
   store: TokenStore,
   req: IncomingMessage,
 ): Promise<Principal | null> {
-  const token = tokenFromRequest(req);
+  let token = tokenFromRequest(req);
+  if (token === undefined && req.headers.authorization === undefined) {
+    // A cookie rides along with any page's websocket to this host: only this origin's count.
+    token = sameOrigin(req, true) ? sessionToken(req) : undefined;
+  }
   return token === undefined ? null : store.verify(token);
 }
 
@@ -99,11 +193,13 @@ function forbidden(res: Response, principal: Principal, need: Role): void {
 }
 
 /**
- * Express middleware that lets a request through when its `Authorization: Bearer <token>` names
- * a token whose role includes `need`, and sets `res.locals.principal`. A missing or invalid token
- * gets 401 `NBSTAGE_UNAUTHORIZED` with `WWW-Authenticate: Bearer`; a weaker role gets 403
- * `NBSTAGE_FORBIDDEN` naming the role needed. When an earlier `requireRole` already set the
- * principal (an app-wide `read`, then `run` on one route), only the role is checked again.
+ * Express middleware that lets a request through when its `Authorization: Bearer <token>` (or,
+ * without that header, the session cookie) names a token whose role includes `need`, and sets
+ * `res.locals.principal`. A missing or invalid token gets 401 `NBSTAGE_UNAUTHORIZED` with
+ * `WWW-Authenticate: Bearer`; a weaker role gets 403 `NBSTAGE_FORBIDDEN` naming the role needed;
+ * an unsafe request authenticated by cookie without the CSRF header or from another origin gets
+ * 403 `NBSTAGE_FORBIDDEN` (see {@link csrfProblem}). When an earlier `requireRole` already set
+ * the principal (an app-wide `read`, then `run` on one route), only the role is checked again.
  * Errors of the store itself (a corrupted `tokens.json`) go to `next(err)`.
  */
 export function requireRole(store: TokenStore, need: Role): RequestHandler {
@@ -118,7 +214,15 @@ export function requireRole(store: TokenStore, need: Role): RequestHandler {
       return;
     }
     const header = req.headers.authorization;
-    const token = bearerToken(header);
+    const cookie = header === undefined ? sessionToken(req) : undefined;
+    const token = bearerToken(header) ?? cookie;
+    if (cookie !== undefined) {
+      const problem = csrfProblem(req);
+      if (problem !== null) {
+        res.status(403).json(new ForbiddenError(need, problem).toJSON());
+        return;
+      }
+    }
     if (token === undefined) {
       unauthorized(
         res,

@@ -35,6 +35,7 @@ import { runRequestSchema, type RunRequest } from '../runs/run-request';
 import type { VersionStore } from '../store/types';
 import type { JobSubmitter } from '../jobs/job-submitter';
 import { jenkinsRoutes } from './jenkins-routes';
+import { webRoutes } from '../web/routes';
 import type { ServiceMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 
@@ -348,6 +349,8 @@ export function createApp(ctx: ServiceContext): express.Express {
   );
   app.use('/api/v1', api);
   app.use('/api/v1', jenkinsRoutes({ jobs: ctx.jobs, tokens: ctx.tokens, draining: ctx.draining }));
+  // The web page (`/`, `/jobs/...`, `/runs/...`, `/login`): see server/web/routes.ts.
+  app.use(webRoutes(ctx));
 
   app.use((req, _res, next) => {
     next(new NotFoundError(`no route ${req.method} ${req.path}`));

@@ -1,0 +1,182 @@
+/**
+ * Two builds of a job side by side: their status, the metrics and parameters that changed (with
+ * the numeric change), and every cell whose source or outputs differ, build A on the left and B
+ * on the right, lines aligned (removed lines red on the left, added ones green on the right).
+ * The comparison itself is the store's (`NotebookDiff`); this page only lays it out.
+ */
+import { escapeHtml } from '../../../pipelines/reports/ansi';
+import { formatValue } from '../../../pipelines/reports/format';
+import type { JSONValue } from '../../../pipelines/notebook/model';
+import type { Principal } from '../../auth/types';
+import { diffText } from '../../store/line-diff';
+import type {
+  BuildVersion,
+  CellChange,
+  DiffLine,
+  NotebookDiff,
+  OutputChange,
+  ValueChange,
+} from '../../store/types';
+import { buildHref, jobHref, renderPage, statusBadge } from '../layout';
+import { shortNumber } from '../trend-chart';
+import { compareForm } from './job-page';
+
+/** What the diff page shows. */
+export interface DiffPageData {
+  principal: Principal;
+  diff: NotebookDiff;
+  /** The job's builds, newest first (for the form to pick two others). */
+  builds: BuildVersion[];
+}
+
+/** One row of a side-by-side diff: a line of A, of B, or both (null: nothing on that side). */
+export interface SideBySideRow {
+  a: { op: ' ' | '-'; line: string } | null;
+  b: { op: ' ' | '+'; line: string } | null;
+}
+
+/**
+ * Lays a line diff out in two columns: kept lines on both sides, and each run of removed lines
+ * beside the run of added lines that replaces it.
+ */
+export function sideBySide(lines: DiffLine[]): SideBySideRow[] {
+  const rows: SideBySideRow[] = [];
+  let removed: string[] = [];
+  let added: string[] = [];
+  const flush = (): void => {
+    for (let i = 0; i < Math.max(removed.length, added.length); i++) {
+      rows.push({
+        a: i < removed.length ? { op: '-', line: removed[i] } : null,
+        b: i < added.length ? { op: '+', line: added[i] } : null,
+      });
+    }
+    removed = [];
+    added = [];
+  };
+  for (const { op, line } of lines) {
+    if (op === '-') {
+      removed.push(line);
+    } else if (op === '+') {
+      added.push(line);
+    } else {
+      flush();
+      rows.push({ a: { op: ' ', line }, b: { op: ' ', line } });
+    }
+  }
+  flush();
+  return rows;
+}
+
+function side(cell: SideBySideRow['a'] | SideBySideRow['b']): string {
+  if (cell === null) {
+    return '<td class="line empty"></td>';
+  }
+  const kind = cell.op === '-' ? ' removed' : cell.op === '+' ? ' added' : '';
+  return `<td class="line${kind}"><code>${escapeHtml(cell.line) || ' '}</code></td>`;
+}
+
+/** A side-by-side table of a line diff. */
+function diffTable(lines: DiffLine[], className: string): string {
+  const rows = sideBySide(lines)
+    .map((row) => `<tr>${side(row.a)}${side(row.b)}</tr>`)
+    .join('');
+  return `<table class="sbs ${className}"><tbody>${rows}</tbody></table>`;
+}
+
+/** The numeric change of a value, `+0.05`, or empty when either side is not a number. */
+function delta(change: ValueChange): string {
+  if (typeof change.a !== 'number' || typeof change.b !== 'number') {
+    return '';
+  }
+  const d = change.b - change.a;
+  const cls = d > 0 ? 'up' : d < 0 ? 'down' : '';
+  return `<span class="delta ${cls}">${d > 0 ? '+' : ''}${escapeHtml(shortNumber(d))}</span>`;
+}
+
+function value(v: JSONValue | null): string {
+  return v === null ? '<span class="muted">—</span>' : `<code>${escapeHtml(formatValue(v))}</code>`;
+}
+
+function valuesTable(
+  title: string,
+  className: string,
+  changes: ValueChange[],
+  deltas: boolean,
+): string {
+  if (changes.length === 0) {
+    return '';
+  }
+  const rows = changes
+    .map(
+      (c) =>
+        `<tr data-name="${escapeHtml(c.name)}"><th scope="row">${escapeHtml(c.name)}</th><td>${value(c.a)}</td><td>${value(c.b)}</td>` +
+        (deltas ? `<td>${delta(c)}</td>` : '') +
+        '</tr>',
+    )
+    .join('');
+  return (
+    `<section class="panel ${className}"><h2>${escapeHtml(title)}</h2><table class="kv changes">` +
+    `<thead><tr><th></th><th>A</th><th>B</th>${deltas ? '<th>change</th>' : ''}</tr></thead>` +
+    `<tbody>${rows}</tbody></table></section>`
+  );
+}
+
+function outputChange(change: OutputChange): string {
+  const title =
+    `<div class="output-change-head"><span class="chip chip-muted">${escapeHtml(change.outputType)}</span> ` +
+    `output ${change.index} ${escapeHtml(change.change)}</div>`;
+  if (change.kind === 'image') {
+    return `<div class="output-change">${title}<p class="muted">image (${escapeHtml(change.mime ?? 'image')}) ${escapeHtml(change.change)}</p></div>`;
+  }
+  return `<div class="output-change">${title}${diffTable(diffText(change.a ?? '', change.b ?? ''), 'output-diff')}</div>`;
+}
+
+function cellChange(diff: NotebookDiff, change: CellChange): string {
+  const where = [
+    change.indexA === null ? null : `A cell ${change.indexA}`,
+    change.indexB === null ? null : `B cell ${change.indexB}`,
+  ]
+    .filter((w) => w !== null)
+    .join(' → ');
+  const source =
+    change.source === null
+      ? '<p class="muted">Source unchanged.</p>'
+      : diffTable(change.source, 'source-diff');
+  const outputs = change.outputs.map(outputChange).join('');
+  return (
+    `<section class="cell-change change-${change.change}">` +
+    `<div class="cell-head"><span class="chip change-chip">${escapeHtml(change.change)}</span>` +
+    `<span class="chip chip-muted">${escapeHtml(change.cellType)}</span><span>${escapeHtml(where)}</span></div>` +
+    `<div class="sbs-head"><span>#${escapeHtml(diff.a.build)}</span><span>#${escapeHtml(diff.b.build)}</span></div>` +
+    `${source}${outputs}</section>`
+  );
+}
+
+/** The diff page. */
+export function diffPage(data: DiffPageData): string {
+  const { diff } = data;
+  const job = diff.job;
+  const side = (label: string, build: string, commit: string, status: string | null): string =>
+    `<div class="diff-side"><span class="muted">${label}</span> <a href="${escapeHtml(buildHref(job, build))}">#${escapeHtml(build)}</a> ` +
+    `${statusBadge(status)} <code class="muted">${escapeHtml(commit.slice(0, 12))}</code></div>`;
+  const nothing =
+    diff.cells.length === 0 &&
+    diff.metrics.length === 0 &&
+    diff.parameters.length === 0 &&
+    !diff.status.changed;
+  return renderPage({
+    title: `${job} #${diff.a.build} vs #${diff.b.build}`,
+    principal: data.principal,
+    crumbs: [{ label: job, href: jobHref(job) }, { label: `#${diff.a.build} vs #${diff.b.build}` }],
+    body:
+      `<h1>#${escapeHtml(diff.a.build)} vs #${escapeHtml(diff.b.build)}</h1>` +
+      compareForm(job, data.builds, diff.a.build, diff.b.build) +
+      `<div class="diff-sides">${side('A', diff.a.build, diff.a.commit, diff.status.a)}${side('B', diff.b.build, diff.b.commit, diff.status.b)}</div>` +
+      (nothing ? '<p class="no-changes">No differences.</p>' : '') +
+      `<div class="panels">${valuesTable('Metrics', 'metric-changes', diff.metrics, true)}` +
+      `${valuesTable('Parameters', 'parameter-changes', diff.parameters, false)}</div>` +
+      (diff.cells.length === 0
+        ? ''
+        : `<h2>Cells</h2><div class="cell-changes">${diff.cells.map((c) => cellChange(diff, c)).join('')}</div>`),
+  });
+}

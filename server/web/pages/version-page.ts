@@ -1,0 +1,55 @@
+/**
+ * One stored build of a job rendered as a notebook: the report's header (status, facts, what
+ * went wrong, parameters, metrics), links to the Jenkins build, the notebook file and the diff
+ * with the build before, then every cell (see `notebook-view.ts` for how outputs are shown).
+ */
+import { escapeHtml } from '../../../pipelines/reports/ansi';
+import type { Principal } from '../../auth/types';
+import type { BuildVersion, ShownVersion } from '../../store/types';
+import { buildHref, diffHref, jobHref, renderPage } from '../layout';
+import { renderCells, renderNotebookHeader } from '../notebook-view';
+
+/** What the version page shows. */
+export interface VersionPageData {
+  principal: Principal;
+  job: string;
+  build: string;
+  shown: ShownVersion;
+  /** The job's builds, newest first (for the Jenkins link and neighbours). */
+  builds: BuildVersion[];
+}
+
+/** The version page. */
+export function versionPage(data: VersionPageData): string {
+  const { job, build } = data;
+  const at = data.builds.findIndex((v) => v.build === build);
+  const previous = at < 0 ? undefined : data.builds[at + 1];
+  const next = at <= 0 ? undefined : data.builds[at - 1];
+  const jenkins = at < 0 ? null : data.builds[at].jenkinsUrl;
+  const links = [
+    previous === undefined
+      ? ''
+      : `<a href="${escapeHtml(buildHref(job, previous.build))}">‹ #${escapeHtml(previous.build)}</a>`,
+    next === undefined
+      ? ''
+      : `<a href="${escapeHtml(buildHref(job, next.build))}">#${escapeHtml(next.build)} ›</a>`,
+    previous === undefined
+      ? ''
+      : `<a href="${escapeHtml(diffHref(job, previous.build, build))}">Diff with #${escapeHtml(previous.build)}</a>`,
+    jenkins !== null && /^https?:\/\//i.test(jenkins)
+      ? `<a class="jenkins" href="${escapeHtml(jenkins)}" rel="noopener noreferrer">Jenkins build</a>`
+      : '',
+    `<a href="/api/v1/jobs/${encodeURIComponent(job)}/builds/${encodeURIComponent(build)}/notebook" download>Notebook (.ipynb)</a>`,
+    `<code class="muted">${escapeHtml(data.shown.commit.slice(0, 12))}</code>`,
+  ].filter((l) => l !== '');
+  return renderPage({
+    title: `${job} #${build}`,
+    principal: data.principal,
+    crumbs: [{ label: job, href: jobHref(job) }, { label: `#${build}` }],
+    scripts: ['web.js'],
+    body:
+      `<div class="toolbar">${links.join('<span class="sep">·</span>')}</div>` +
+      renderNotebookHeader(data.shown.notebook, `${job} #${build}`) +
+      `<main class="cells notebook">${renderCells(data.shown.notebook)}</main>`,
+  });
+}

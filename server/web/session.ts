@@ -1,0 +1,141 @@
+/**
+ * Logging in to the web page: the login form takes a token, checks it against the token store and
+ * keeps it in the session cookie (HttpOnly, SameSite=Strict, Path=/, Secure over https); pages
+ * without a valid token redirect to the form, which sends the user back where they were going
+ * (same-site paths only: never an open redirect). Logging in and out must come from this origin,
+ * so no other site can log a browser in with its own token or out.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { bearerToken, SESSION_COOKIE, sameOrigin, sessionToken } from '../auth/middleware';
+import type { TokenStore } from '../auth/types';
+import { hasControlCharacter } from '../store/control-chars';
+import { renderPage, sendPage } from './layout';
+import { loginPage } from './pages/login-page';
+
+/** Stands in for this origin when a `next` value is resolved, to see whether it leaves it. */
+const PROBE_ORIGIN = 'http://nbstage.invalid';
+
+/**
+ * Where to go after logging in: `next` when it is a path on this site, else `/`. Anything that
+ * could leave it (`//host`, `/\host`, a scheme, control characters) or loop back to the login or
+ * logout page gives `/`.
+ */
+export function safeNext(next: unknown): string {
+  if (
+    typeof next !== 'string' ||
+    !next.startsWith('/') ||
+    next.startsWith('//') ||
+    next.includes('\\') ||
+    hasControlCharacter(next)
+  ) {
+    return '/';
+  }
+  let url: URL;
+  try {
+    url = new URL(next, PROBE_ORIGIN);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== PROBE_ORIGIN || /^\/(login|logout)(\/|$)/.test(url.pathname)) {
+    return '/';
+  }
+  return `${url.pathname}${url.search}${url.hash}`;
+}
+
+/** The login page's URL that comes back to `next`. */
+export function loginHref(next: string): string {
+  const target = safeNext(next);
+  return target === '/' ? '/login' : `/login?next=${encodeURIComponent(target)}`;
+}
+
+/** Whether the request reached the service over https (directly, or as its proxy says). */
+function overHttps(req: Request): boolean {
+  return req.secure || req.headers['x-forwarded-proto'] === 'https';
+}
+
+/** The `Set-Cookie` value that stores `token` (empty with `maxAge` 0: removes it). */
+export function sessionCookie(token: string, secure: boolean, maxAge?: number): string {
+  return [
+    `${SESSION_COOKIE}=${encodeURIComponent(token)}`,
+    'Path=/',
+    'HttpOnly',
+    'SameSite=Strict',
+    ...(secure ? ['Secure'] : []),
+    ...(maxAge === undefined ? [] : [`Max-Age=${maxAge}`]),
+  ].join('; ');
+}
+
+/**
+ * Middleware of the pages: a valid token in the session cookie (or an `Authorization: Bearer`
+ * header, for scripts) sets `res.locals.principal`; without one a page redirects (303) to the
+ * login form, and a `fragment` (what the page's scripts fetch) answers 401.
+ */
+export function requireLogin(tokens: TokenStore, fragment = false): RequestHandler {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const token = bearerToken(req.headers.authorization) ?? sessionToken(req);
+    const principal = token === undefined ? null : await tokens.verify(token);
+    if (principal !== null) {
+      res.locals.principal = principal;
+      next();
+    } else if (fragment) {
+      res.status(401).type('text/plain').set('Cache-Control', 'no-store').send('log in again\n');
+    } else {
+      res.redirect(303, loginHref(req.originalUrl));
+    }
+  };
+}
+
+/** `GET /login`: the form. */
+export function showLogin(req: Request, res: Response): void {
+  sendPage(res, 200, loginPage({ next: safeNext(req.query.next), error: null }));
+}
+
+/**
+ * `POST /login` (form fields `token`, `next`): a valid token is kept in the cookie and the browser
+ * sent on (303); a wrong one gets the form again (401); a post from another site 403.
+ */
+export function postLogin(tokens: TokenStore): RequestHandler {
+  return async (req: Request, res: Response): Promise<void> => {
+    const body = (req.body ?? {}) as { token?: unknown; next?: unknown };
+    const next = safeNext(body.next);
+    if (!sameOrigin(req)) {
+      sendPage(res, 403, loginPage({ next, error: 'Log in from this page.' }));
+      return;
+    }
+    const token = typeof body.token === 'string' ? body.token.trim() : '';
+    const principal = token === '' ? null : await tokens.verify(token);
+    if (principal === null) {
+      sendPage(
+        res,
+        401,
+        loginPage({ next, error: 'That token is unknown or revoked. Check it and try again.' }),
+      );
+      return;
+    }
+    res.set('Set-Cookie', sessionCookie(token, overHttps(req))).redirect(303, next);
+  };
+}
+
+/** `GET /logout`: a page with the logout button (logging out changes state, so it is a POST). */
+export function showLogout(_req: Request, res: Response): void {
+  sendPage(
+    res,
+    200,
+    renderPage({
+      title: 'Log out',
+      principal: null,
+      body:
+        '<section class="panel narrow"><h1>Log out?</h1>' +
+        '<form method="post" action="/logout"><button type="submit" class="primary">Log out</button></form></section>',
+    }),
+  );
+}
+
+/** `POST /logout`: removes the cookie and goes to the login form; 403 from another site. */
+export function postLogout(req: Request, res: Response): void {
+  if (!sameOrigin(req)) {
+    res.status(403).type('text/plain').send("log out from this service's pages\n");
+    return;
+  }
+  res.set('Set-Cookie', sessionCookie('', overHttps(req), 0)).redirect(303, '/login');
+}
