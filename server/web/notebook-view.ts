@@ -126,8 +126,14 @@ function placeFrames(html: string, frames: Map<string, string>): string {
   );
 }
 
+/** What the report says of a code cell the run has not finished. */
+const NOT_RUN_CHIP = '<span class="chip chip-muted">not in this run</span>';
+
+/** Cells of a run in flight that it will run but has not finished (shown as waiting). */
+export type PendingCells = ReadonlySet<number>;
+
 /** One cell of a prepared notebook, wrapped for the live page (`data-index`). */
-function cellFragment(prepared: Prepared, index: number): string {
+function cellFragment(prepared: Prepared, index: number, pending: PendingCells): string {
   const alone: Notebook = {
     ...prepared.nb,
     cells: [...new Array<Cell>(index).fill(PLACEHOLDER_CELL), prepared.nb.cells[index]],
@@ -137,21 +143,27 @@ function cellFragment(prepared: Prepared, index: number): string {
   if (inner.startsWith('<h2 class="stage-heading')) {
     inner = inner.slice(inner.indexOf('</h2>') + '</h2>'.length).replace(/^\n/, '');
   }
+  if (pending.has(index)) {
+    inner = inner.replace(
+      NOT_RUN_CHIP,
+      '<span class="chip chip-muted waiting-chip">waiting</span>',
+    );
+  }
   return `<div class="nb-cell" data-index="${index}">${placeFrames(inner, prepared.frames)}</div>`;
 }
 
 /** One cell of a notebook, as the live page swaps it in. */
-export function renderCell(nb: Notebook, index: number): string {
+export function renderCell(nb: Notebook, index: number, pending: PendingCells = new Set()): string {
   if (index < 0 || index >= nb.cells.length) {
     return '';
   }
-  return cellFragment(prepare(nb), index);
+  return cellFragment(prepare(nb), index, pending);
 }
 
 /** Every cell of a notebook, each wrapped for the live page. */
-export function renderCells(nb: Notebook): string {
+export function renderCells(nb: Notebook, pending: PendingCells = new Set()): string {
   const prepared = prepare(nb);
-  return prepared.nb.cells.map((_, i) => cellFragment(prepared, i)).join('\n');
+  return prepared.nb.cells.map((_, i) => cellFragment(prepared, i, pending)).join('\n');
 }
 
 /**

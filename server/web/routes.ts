@@ -16,7 +16,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { asNbstageError, NotFoundError, ValidationError } from '../../pipelines/errors';
 import { escapeHtml } from '../../pipelines/reports/ansi';
-import type { JSONObject } from '../../pipelines/notebook/model';
+import type { JSONObject, Notebook } from '../../pipelines/notebook/model';
 import { principalOf } from '../auth/middleware';
 import { principalOrIp, rateLimit } from '../auth/rate-limit';
 import { roleAllows, type Principal, type TokenStore } from '../auth/types';
@@ -61,17 +61,21 @@ function principal(res: Response): Principal {
 
 /** How far a run is, from its logged events. */
 function progressOf(events: { event: JSONObject }[]): RunProgress {
-  const progress: RunProgress = { done: 0, total: 0, running: null };
+  const progress: RunProgress = { done: 0, total: 0, running: null, pending: new Set() };
   for (const { event } of events) {
     if (event.type === 'run-start' && Array.isArray(event.cells)) {
       progress.total = event.cells.length;
+      progress.pending = new Set(event.cells.filter((i): i is number => typeof i === 'number'));
     } else if (event.type === 'cell-start' && typeof event.index === 'number') {
       progress.running = event.index;
-    } else if (event.type === 'cell-end') {
+    } else if (event.type === 'cell-end' && typeof event.index === 'number') {
       progress.done += 1;
+      progress.pending.delete(event.index);
       if (progress.running === event.index) {
         progress.running = null;
       }
+    } else if (event.type === 'run-end') {
+      progress.pending.clear();
     }
   }
   return progress;
@@ -178,12 +182,18 @@ export function webRoutes(ctx: WebContext): express.Router {
       .set({ 'Content-Security-Policy': PAGE_CSP, 'Cache-Control': 'no-store' })
       .send(html);
   };
+  /** A run's notebook as it stands and its cells still to end, read in one turn. */
+  const runNow = (req: Request): { notebook: Notebook | null; pending: Set<number> } => {
+    const id = runOf(req).id;
+    const pending = progressOf(ctx.runs.events(id)?.all() ?? []).pending;
+    return { notebook: ctx.runs.notebook(id), pending };
+  };
   router.get('/runs/:id/cells', ...fragment, (req, res) => {
-    const notebook = ctx.runs.notebook(runOf(req).id);
-    sendFragment(res, notebook === null ? '' : renderCells(notebook));
+    const { notebook, pending } = runNow(req);
+    sendFragment(res, notebook === null ? '' : renderCells(notebook, pending));
   });
   router.get('/runs/:id/cells/:index', ...fragment, (req, res) => {
-    const notebook = ctx.runs.notebook(runOf(req).id);
+    const { notebook, pending } = runNow(req);
     const index = Number(param(req, 'index'));
     if (
       notebook === null ||
@@ -193,7 +203,7 @@ export function webRoutes(ctx: WebContext): express.Router {
     ) {
       throw new NotFoundError(`run ${param(req, 'id')} has no cell ${param(req, 'index')}`);
     }
-    sendFragment(res, renderCell(notebook, index));
+    sendFragment(res, renderCell(notebook, index, pending));
   });
 
   // Errors of the pages are pages (the API's are JSON, in the app's own handler).

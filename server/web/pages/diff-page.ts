@@ -4,7 +4,7 @@
  * on the right, lines aligned (removed lines red on the left, added ones green on the right).
  * The comparison itself is the store's (`NotebookDiff`); this page only lays it out.
  */
-import { escapeHtml } from '../../../pipelines/reports/ansi';
+import { escapeHtml, stripAnsi } from '../../../pipelines/reports/ansi';
 import { formatValue } from '../../../pipelines/reports/format';
 import type { JSONValue } from '../../../pipelines/notebook/model';
 import type { Principal } from '../../auth/types';
@@ -128,7 +128,10 @@ function outputChange(change: OutputChange): string {
   if (change.kind === 'image') {
     return `<div class="output-change">${title}<p class="muted">image (${escapeHtml(change.mime ?? 'image')}) ${escapeHtml(change.change)}</p></div>`;
   }
-  return `<div class="output-change">${title}${diffTable(diffText(change.a ?? '', change.b ?? ''), 'output-diff')}</div>`;
+  return `<div class="output-change">${title}${diffTable(
+    diffText(stripAnsi(change.a ?? ''), stripAnsi(change.b ?? '')),
+    'output-diff',
+  )}</div>`;
 }
 
 function cellChange(diff: NotebookDiff, change: CellChange): string {

@@ -19,6 +19,8 @@ export interface RunProgress {
   total: number;
   /** The cell running now, or null. */
   running: number | null;
+  /** Cells the run will run that have not ended. */
+  pending: Set<number>;
 }
 
 /** What the run page shows. */
@@ -48,7 +50,7 @@ export function runPage(data: RunPageData): string {
   const cells =
     data.notebook === null
       ? '<p class="muted waiting">Waiting for a worker…</p>'
-      : renderCells(data.notebook);
+      : renderCells(data.notebook, progress.pending);
   return renderPage({
     title: `run ${record.id.slice(0, 8)}`,
     principal: data.principal,

@@ -207,6 +207,7 @@ describe('the web page in Chromium', () => {
     await page.locator('.nb-cell[data-index="3"][data-running]').waitFor();
     expect(await page.locator('[data-cancel]').isVisible()).toBe(true);
     expect(await page.locator('.nb-cell[data-index="3"] .outputs').count()).toBe(0);
+    expect(await page.locator('.nb-cell[data-index="4"] .waiting-chip').count()).toBe(1);
     await screenshot(page, 'run-live');
 
     fs.writeFileSync(gate, '');

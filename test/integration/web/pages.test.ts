@@ -300,6 +300,8 @@ describe('the web page over HTTP', () => {
       expect(asRun.text).toContain('data-cancel');
       expect(asRun.text).toContain('first output');
       expect(asRun.text).toMatch(/<progress max="5" value="[23]">/);
+      // Cells the run has yet to finish say so (the report would call them "not in this run").
+      expect(asRun.text).toMatch(/data-index="4">[^]*waiting-chip/);
       const asRead = await page(`/runs/${run.id}`, svc().read);
       expect(asRead.text).not.toContain('data-cancel');
       const cell = await page(`/runs/${run.id}/cells/2`, svc().read);
