@@ -188,9 +188,12 @@ describe('nbstage submit against the Jenkins double', () => {
       },
     });
     const res = await submit(writeNotebook(makeNotebook(['1']), 'f.ipynb'), job);
-    expect(res.code).toBe(1);
-    expect(res.stdout).toContain('ValueError: bad data\nFinished: FAILURE\n');
+    // stderr first: a CLI that died (exit 1 too) shows why.
     expect(res.stderr).toMatch(/build #1 of ".*" finished: FAILURE/);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe(
+      'Traceback (most recent call last):\nValueError: bad data\nFinished: FAILURE\n',
+    );
     // A notebook without parameters is triggered with `build`, not `buildWithParameters`.
     expect(
       double.requests.some((r) => r.method === 'POST' && r.path.endsWith(`/job/${job}/build`)),
