@@ -58,6 +58,8 @@ export class JupyterKernelProvider implements KernelProvider {
   private specsCache: Promise<{ default: string; specs: KernelSpecInfo[] }> | null = null;
   private closed: Promise<void> | null = null;
   private readonly early = new Map<string, Promise<KernelClient>>();
+  /** Sessions being ended: a run of the session waits until its old kernel is gone. */
+  private readonly ending = new Map<string, Promise<boolean>>();
 
   constructor(
     readonly endpoint: JupyterEndpoint,
@@ -144,7 +146,17 @@ export class JupyterKernelProvider implements KernelProvider {
   }
 
   /** Shuts down the kernel of `session` (idle or released by the queue). False if none. */
-  async endSession(session: string): Promise<boolean> {
+  endSession(session: string): Promise<boolean> {
+    const ended = this.deleteSession(session).finally(() => {
+      if (this.ending.get(session) === ended) {
+        this.ending.delete(session);
+      }
+    });
+    this.ending.set(session, ended);
+    return ended;
+  }
+
+  private async deleteSession(session: string): Promise<boolean> {
     const path = `nbstage-sessions/${encodeURIComponent(session)}`;
     const base = this.endpoint.baseUrl.endsWith('/')
       ? this.endpoint.baseUrl
@@ -161,6 +173,7 @@ export class JupyterKernelProvider implements KernelProvider {
   }
 
   private async sessionKernel(name: string, session: string): Promise<AcquiredKernel> {
+    await this.ending.get(session)?.catch(() => undefined);
     const path = `nbstage-sessions/${encodeURIComponent(session)}`;
     const base = this.endpoint.baseUrl.endsWith('/')
       ? this.endpoint.baseUrl

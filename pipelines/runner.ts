@@ -143,7 +143,11 @@ export async function executeRun(
     throw asNbstageError(err);
   }
   const fresh = [...acquired.values()].every((a) => a.fresh);
-  const plan = planStages(notebook, spec.stages ?? [], { includePreamble: fresh });
+  // The preamble is skipped only for selected stages on a kernel that already ran it: a run of
+  // the whole notebook (no stage named) runs every cell, even in a session's kernel.
+  const plan = planStages(notebook, spec.stages ?? [], {
+    includePreamble: fresh || (spec.stages ?? []).length === 0,
+  });
   if ((spec.stages ?? []).length > 0 && plan.stages.length === 0) {
     throw new StageNotFoundError(`no stage selected`);
   }

@@ -75,19 +75,38 @@ export function parseParameterArgs(values: string[], raw: string[]): Record<stri
 }
 
 /**
- * Parses `--secret NAME=VALUE` arguments. Error messages never include a secret's value.
+ * Parses `--secret NAME=VALUE` arguments, and `--secret NAME`, which takes the value of the
+ * environment variable NAME (so that a value bound by Jenkins' `withCredentials` never appears on
+ * a command line). Error messages never include a secret's value.
  *
  * @param values - the `--secret` arguments
- * @throws UsageError for an argument without `=`, an invalid name, or an empty value (which
- *   could not be masked)
+ * @param env - where `--secret NAME` looks its value up
+ * @throws UsageError for an invalid name, an empty value (which could not be masked), or a
+ *   `--secret NAME` whose variable is not set
  */
-export function parseSecretArgs(values: string[]): Record<string, string> {
+export function parseSecretArgs(
+  values: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   const secrets = new Map<string, string>();
   for (const arg of values) {
     const eq = arg.indexOf('=');
     if (eq < 0) {
-      // The whole argument may be the secret itself: do not echo it.
-      throw new UsageError('--secret: expected NAME=VALUE (argument not shown)');
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(arg)) {
+        // The whole argument may be the secret itself: do not echo it.
+        throw new UsageError(
+          '--secret: expected NAME=VALUE, or NAME to read the environment variable (argument not shown)',
+        );
+      }
+      const value = env[arg];
+      if (value === undefined || value === '') {
+        // It may be a mistyped secret rather than a variable name: do not echo it either.
+        throw new UsageError(
+          '--secret NAME (without =VALUE) reads the environment variable NAME, which is not set or empty (argument not shown)',
+        );
+      }
+      secrets.set(arg, value);
+      continue;
     }
     const name = arg.slice(0, eq);
     checkName('--secret', name);

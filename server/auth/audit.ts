@@ -9,7 +9,8 @@ import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-file';
 import type { Principal } from './types';
 
 /** Actions the service records; other strings are allowed for actions added later. */
-export type AuditAction = 'run.create' | 'run.cancel' | 'token.create' | 'token.revoke';
+export type AuditAction =
+  'run.create' | 'run.cancel' | 'session.close' | 'token.create' | 'token.revoke';
 
 /** What a caller records. */
 export interface AuditRecord {

@@ -20,6 +20,7 @@ import { runCommand, type RunFlags } from './run-command';
 import { fetchCommand, type FetchFlags } from './fetch-command';
 import { serveCommand, type ServeFlags } from './serve-command';
 import { submitCommand, type SubmitFlags } from './submit-command';
+import { sessionCloseCommand, type SessionCloseFlags } from './session-command';
 import { addTokenCommands } from './token-commands';
 import { workerCommand, type WorkerFlags } from './worker-command';
 
@@ -208,6 +209,17 @@ export async function main(argv: string[]): Promise<number> {
     .option('--concurrency <n>', 'runs at once', '1')
     .action(async (flags: WorkerFlags) => {
       exitCode = await workerCommand(flags);
+    });
+
+  program
+    .command('session')
+    .description('sessions of the service (kernels shared by several runs)')
+    .command('close')
+    .description("end a session: its kernel is shut down once the session's runs are done")
+    .argument('<id>', 'the session (in Jenkins: BUILD_TAG by default)')
+    .option('--server <url>', 'the service (default NBSTAGE_URL; token in NBSTAGE_TOKEN)')
+    .action(async (id: string, flags: SessionCloseFlags) => {
+      exitCode = await sessionCloseCommand(id, flags);
     });
 
   program

@@ -6,16 +6,53 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CancelledError } from '../../pipelines/errors';
+import { CancelledError, ValidationError } from '../../pipelines/errors';
 import type { RunEvent, RunEventListener, RunStatus } from '../../pipelines/executor/events';
 import type { JSONObject, Notebook } from '../../pipelines/notebook/model';
+import { writeFileAtomic } from '../../pipelines/notebook/io';
 import type { LoadedRun, RunResult } from '../../pipelines/runner';
+import type { RunRecord } from '../runs/run-manager';
+import type { JenkinsOrigin } from '../runs/run-request';
 import { NbstageClient, remoteError } from '../client/api-client';
+
+/**
+ * Writes a finished run's artifacts under `dir`, keeping their relative names. A name that would
+ * leave `dir` (absolute, `..`) is refused: the service never hands one out, but a client does not
+ * trust that.
+ */
+async function downloadArtifacts(
+  client: NbstageClient,
+  record: RunRecord,
+  dir: string,
+): Promise<string[]> {
+  const root = path.resolve(dir);
+  const written: string[] = [];
+  for (const artifact of record.artifacts) {
+    const target = path.resolve(root, artifact.name);
+    if (path.isAbsolute(artifact.name) || !target.startsWith(`${root}${path.sep}`)) {
+      throw new ValidationError('artifacts', `artifact name "${artifact.name}" leaves ${dir}`);
+    }
+    await writeFileAtomic(target, await client.artifact(record.id, artifact.name));
+    written.push(target);
+  }
+  return written;
+}
 
 /** Runs `run` on the service at `url`. */
 export async function executeRemote(
   run: LoadedRun,
-  options: { url: string; token: string; listeners: RunEventListener[]; signal: AbortSignal },
+  options: {
+    url: string;
+    token: string;
+    listeners: RunEventListener[];
+    signal: AbortSignal;
+    /** The Jenkins build asking for the run (recorded in the version, linked from it). */
+    jenkins?: JenkinsOrigin;
+    /** Where the artifacts the notebook wrote are downloaded to (any status), if anywhere. */
+    artifactsDir?: string;
+    /** Called with the files written to `artifactsDir`. */
+    onArtifacts?: (files: string[]) => void;
+  },
 ): Promise<RunResult> {
   const client = new NbstageClient(options.url, options.token);
   const { spec } = run;
@@ -35,6 +72,7 @@ export async function executeRemote(
     ...(spec.cellTimeoutS === undefined ? {} : { cellTimeout: spec.cellTimeoutS }),
     ...(spec.runTimeoutS === undefined ? {} : { timeout: spec.runTimeoutS }),
     ...(spec.allowErrors === true ? { allowErrors: true } : {}),
+    ...(options.jenkins === undefined ? {} : { jenkins: options.jenkins }),
   });
   const onAbort = (): void => {
     void client.cancel(record.id).catch(() => undefined);
@@ -58,6 +96,9 @@ export async function executeRemote(
   }
   const final = await client.getRun(record.id);
   const nb: Notebook = await client.notebook(record.id);
+  if (options.artifactsDir !== undefined) {
+    options.onArtifacts?.(await downloadArtifacts(client, final, options.artifactsDir));
+  }
   const status = final.state as RunStatus;
   const error =
     final.error === null

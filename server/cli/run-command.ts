@@ -23,6 +23,7 @@ import {
   defaultOutputPath,
   type FileSinkPaths,
 } from '../../pipelines/sinks/file-sink';
+import type { JenkinsOrigin } from '../runs/run-request';
 import { createProgressBar } from './progress';
 import { executeRemote } from './remote-run';
 
@@ -59,26 +60,64 @@ export interface RunIO {
   env: NodeJS.ProcessEnv;
 }
 
-async function buildSpec(notebook: string, flags: RunFlags): Promise<RunSpec> {
+/**
+ * The run's identity under Jenkins: `--job`/`--build` default to the build's `JOB_NAME` and
+ * `BUILD_NUMBER`, and `--session` to `NBSTAGE_SESSION` (set by the `nbstageSession` step).
+ */
+function jenkinsDefaults(
+  flags: RunFlags,
+  env: NodeJS.ProcessEnv,
+): { job?: string; build?: string; session?: string } {
+  const set = (v: string | undefined): string | undefined =>
+    v === undefined || v === '' ? undefined : v;
+  const underJenkins = set(env.JOB_NAME) !== undefined && set(env.BUILD_NUMBER) !== undefined;
+  return {
+    job: flags.job ?? (underJenkins ? set(env.JOB_NAME) : undefined),
+    build: flags.build ?? (underJenkins ? set(env.BUILD_NUMBER) : undefined),
+    session: flags.session ?? set(env.NBSTAGE_SESSION),
+  };
+}
+
+/** The Jenkins build a remote run belongs to, from the variables Jenkins sets on the agent. */
+function jenkinsOrigin(env: NodeJS.ProcessEnv): JenkinsOrigin | undefined {
+  const origin: JenkinsOrigin = {};
+  if (env.BUILD_URL !== undefined && /^https?:\/\//.test(env.BUILD_URL)) {
+    origin.buildUrl = env.BUILD_URL;
+  }
+  if (env.BUILD_TAG !== undefined && env.BUILD_TAG !== '') {
+    origin.buildTag = env.BUILD_TAG;
+  }
+  if (env.GIT_COMMIT !== undefined && /^[0-9a-fA-F]{7,64}$/.test(env.GIT_COMMIT)) {
+    origin.gitCommit = env.GIT_COMMIT;
+  }
+  return Object.keys(origin).length === 0 ? undefined : origin;
+}
+
+async function buildSpec(
+  notebook: string,
+  flags: RunFlags,
+  env: NodeJS.ProcessEnv,
+): Promise<RunSpec> {
   const fromFile = flags.paramsFile === undefined ? {} : await readParamsFile(flags.paramsFile);
   const parameters: Record<string, JSONValue> = {
     ...fromFile,
     ...parseParameterArgs(flags.parameter, flags.rawParameter),
   };
-  const secrets = parseSecretArgs(flags.secret);
+  const secrets = parseSecretArgs(flags.secret, env);
+  const identity = jenkinsDefaults(flags, env);
   return {
     notebookPath: notebook,
     parameters,
     secrets,
     kernel: flags.kernel,
     stages: flags.stage,
-    session: flags.session,
+    session: identity.session,
     cwd: flags.cwd,
     cellTimeoutS: flags.cellTimeout,
     runTimeoutS: flags.timeout,
     allowErrors: flags.allowErrors === true,
-    job: flags.job,
-    build: flags.build,
+    job: identity.job,
+    build: identity.build,
     artifactsDir: flags.artifacts,
     environment: process.env,
   };
@@ -189,7 +228,7 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
             ? startLocalProvider({ rootDir: process.cwd(), signal: startAbort.signal })
             : sharedLocalProvider();
     starting?.catch(() => undefined);
-    const spec = await buildSpec(notebook, flags);
+    const spec = await buildSpec(notebook, flags, env);
     const run = await loadRun(spec);
     const paths: FileSinkPaths = {
       notebook: flags.output ?? defaultOutputPath(notebook),
@@ -254,6 +293,15 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
         token,
         listeners,
         signal: controller.signal,
+        jenkins: jenkinsOrigin(env),
+        artifactsDir: flags.artifacts,
+        onArtifacts: (files) => {
+          if (flags.json !== true && files.length > 0) {
+            stderr.write(
+              `nbstage: ${files.length} artifact(s) written to ${flags.artifacts ?? ''}\n`,
+            );
+          }
+        },
       });
       return finishRun(result);
     }

@@ -101,6 +101,21 @@ export class NbstageClient {
     return (await (await this.request('GET', `/api/v1/runs/${id}/notebook`)).json()) as Notebook;
   }
 
+  /** The bytes of one artifact a run stored (`name` as the run's artifact list gives it). */
+  async artifact(id: string, name: string): Promise<Buffer> {
+    const route = `/api/v1/runs/${id}/artifacts/${name.split('/').map(encodeURIComponent).join('/')}`;
+    return Buffer.from(await (await this.request('GET', route)).arrayBuffer());
+  }
+
+  /**
+   * Ends a session: its worker shuts the session's kernel down once its runs are done. True when
+   * that happened before the service answered, false when it will happen later.
+   */
+  async closeSession(session: string): Promise<boolean> {
+    const res = await this.request('POST', `/api/v1/sessions/${encodeURIComponent(session)}/close`);
+    return ((await res.json()) as { closed?: boolean }).closed === true;
+  }
+
   /**
    * Follows a run's events from `from` on; resolves when the service closes the stream (the run
    * is over) and rejects when the connection fails.

@@ -341,6 +341,23 @@ export function createApp(ctx: ServiceContext): express.Express {
       res.json(await ctx.kernels());
     }),
   );
+  api.post(
+    '/sessions/:session/close',
+    runRole,
+    wrap(async (req, res) => {
+      const session = param(req, 'session');
+      if (session.length === 0 || session.length > 200) {
+        throw new ValidationError('session', 'session: 1 to 200 characters');
+      }
+      const principal = principalOf(res);
+      if (principal === undefined) {
+        throw new Error('no principal after auth');
+      }
+      const closed = await ctx.runs.closeSession(session, principal);
+      ctx.log?.(closed ? 'session closed' : 'session closing', { session, by: principal.name });
+      res.status(closed ? 200 : 202).json({ session, closed });
+    }),
+  );
   api.get(
     '/workers',
     wrap(async (_req, res) => {

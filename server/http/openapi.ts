@@ -353,6 +353,24 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { '200': json({ type: 'object' }), ...errors(401) },
         },
       },
+      '/api/v1/sessions/{session}/close': {
+        post: {
+          parameters: [{ name: 'session', in: 'path', required: true, schema: { type: 'string' } }],
+          summary:
+            "close a session: once its runs are done, its worker shuts the session's kernel down (200 when that happened within 30 s, else 202: it will)",
+          responses: {
+            '200': json({
+              type: 'object',
+              properties: { session: { type: 'string' }, closed: { const: true } },
+            }),
+            '202': json({
+              type: 'object',
+              properties: { session: { type: 'string' }, closed: { const: false } },
+            }),
+            ...errors(400, 401, 403),
+          },
+        },
+      },
       '/api/v1/workers': {
         get: {
           summary: 'workers, their labels and sessions',

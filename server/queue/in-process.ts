@@ -240,6 +240,12 @@ class Hub {
     };
     entry.settled = Promise.resolve()
       .then(() => worker.handler({ payload, signal: controller.signal, progress }))
+      .finally(async () => {
+        // Let go before the job is reported ended, so its end means the session is closed.
+        if (payload.endSession === true && session !== undefined && session !== null) {
+          await worker.releaseSession(session);
+        }
+      })
       .then(
         (value) => {
           let result: JSONObject;
@@ -393,7 +399,7 @@ class InProcessWorker implements QueueWorker {
   async releaseSession(session: string): Promise<void> {
     this.hub.unpin(session, this.id);
     if (this.tracker.drop(session)) {
-      this.options.onSessionReleased?.(session);
+      await this.options.onSessionReleased?.(session);
     }
   }
 

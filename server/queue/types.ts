@@ -25,6 +25,11 @@ export interface RunJobPayload {
   priority?: number;
   /** The run request; opaque to the queue. */
   spec: JSONObject;
+  /**
+   * When the job has ended (any outcome), the worker lets go of its session and shuts the
+   * session's kernel down (`nbstageClose`, `POST /api/v1/sessions/:session/close`).
+   */
+  endSession?: boolean;
 }
 
 /** The life of a job: queued -> active -> completed | failed | cancelled (or queued -> cancelled). */
@@ -132,8 +137,11 @@ export interface WorkerOptions {
    * `onSessionReleased` is called so the kernel can be shut down. Default 30 minutes.
    */
   sessionIdleMs?: number;
-  /** Called when the worker lets go of a session (idle, `releaseSession`, or `close`). */
-  onSessionReleased?: (session: string) => void;
+  /**
+   * Called when the worker lets go of a session (idle, `releaseSession`, or `close`);
+   * `releaseSession` waits for a returned promise (the kernel's shutdown).
+   */
+  onSessionReleased?: (session: string) => void | Promise<void>;
 }
 
 /** A worker taking jobs from the queue. */

@@ -46,6 +46,7 @@ const payloadSchema = {
     gpus: { type: 'integer', minimum: 0, maximum: 1024 },
     priority: { type: 'integer', minimum: PRIORITY_RANGE.min, maximum: PRIORITY_RANGE.max },
     spec: { type: 'object' },
+    endSession: { type: 'boolean' },
   },
 };
 

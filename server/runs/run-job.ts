@@ -39,6 +39,9 @@ export interface ArtifactPayload {
   base64: string;
 }
 
+/** `spec.control` of a job that only closes its session. */
+export const SESSION_CLOSE = 'close-session';
+
 const validateRequest = new Ajv({ allErrors: false }).compile(runRequestSchema);
 
 /** A file name for the notebook in the work folder (no path, a known extension). */
@@ -116,6 +119,10 @@ function collectArtifacts(dir: string, limit: number): ArtifactPayload[] {
 export function createRunJobHandler(options: RunJobOptions): JobHandler {
   return async (ctx: JobContext): Promise<JSONObject> => {
     const { runId } = ctx.payload;
+    if (ctx.payload.spec.control === SESSION_CLOSE) {
+      // Nothing to run: the worker lets go of the session once this returns (endSession).
+      return { closed: ctx.payload.session ?? null };
+    }
     const request = ctx.payload.spec.request;
     if (!validateRequest(request)) {
       const err = validateRequest.errors?.[0];

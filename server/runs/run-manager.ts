@@ -22,7 +22,7 @@ import type { QueueEvent, RunQueue } from '../queue/types';
 import type { VersionStore } from '../store/types';
 import { RunEventLog } from './event-log';
 import { sealSecrets, secretKey, type SecretKey } from './secret-box';
-import { notebookFileName, type ArtifactPayload } from './run-job';
+import { SESSION_CLOSE, notebookFileName, type ArtifactPayload } from './run-job';
 import type { JenkinsOrigin, RunRequest } from './run-request';
 
 /** Where a run is. `queued`/`running` while in flight; the run's own status once finished. */
@@ -237,6 +237,49 @@ export class RunManager {
     });
     this.options.onChange?.(record);
     return record;
+  }
+
+  /**
+   * Closes a session: a job pinned to the session that runs nothing and makes the worker holding
+   * it let go and shut its kernel down once the session's earlier runs are done.
+   *
+   * @param waitMs - how long to wait for the kernel to be gone
+   * @returns whether the session was closed within `waitMs` (else it closes later)
+   */
+  async closeSession(session: string, principal: Principal, waitMs = 30_000): Promise<boolean> {
+    const id = `close-${randomUUID()}`;
+    let off: () => void = () => undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const ended = new Promise<boolean>((resolve) => {
+      off = this.options.queue.onEvent((e) => {
+        if (
+          e.runId === id &&
+          (e.type === 'completed' || e.type === 'failed' || e.type === 'cancelled')
+        ) {
+          resolve(e.type === 'completed');
+        }
+      });
+      timer = setTimeout(() => resolve(false), waitMs);
+    });
+    await this.options.queue.enqueue({
+      runId: id,
+      labels: [],
+      session,
+      spec: { control: SESSION_CLOSE },
+      endSession: true,
+    });
+    await this.options.audit?.record({
+      action: 'session.close',
+      principal,
+      target: session,
+      details: { job: id },
+    });
+    try {
+      return await ended;
+    } finally {
+      off();
+      clearTimeout(timer);
+    }
   }
 
   /** The queued job's spec: the request, its secrets sealed (never in the clear in a queue). */

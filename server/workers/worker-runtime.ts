@@ -58,12 +58,15 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       secretKey: options.secretKey,
     }),
     sessionIdleMs: options.sessionIdleMs,
-    onSessionReleased: (session) => {
-      void provider.endSession(session).then(
-        (ended) => ended && options.log?.('session released', { session }),
+    onSessionReleased: (session) =>
+      provider.endSession(session).then(
+        (ended) => {
+          if (ended) {
+            options.log?.('session released', { session });
+          }
+        },
         () => undefined,
-      );
-    },
+      ),
   });
   await worker.ready();
   options.log?.('worker ready', { id: worker.id, labels, gpus: gpus.map((g) => g.name) });

@@ -112,7 +112,7 @@ export class BullmqQueueWorker implements QueueWorker {
     const held = this.tracker.drop(session);
     await this.store.releaseSession(session, this.id);
     if (held) {
-      this.options.onSessionReleased?.(session);
+      await this.options.onSessionReleased?.(session);
     }
   }
 
@@ -290,6 +290,10 @@ export class BullmqQueueWorker implements QueueWorker {
       if (session !== undefined) {
         this.tracker.end(session);
       }
+    }
+    if (payload.endSession === true && session !== undefined) {
+      // Let go before the job is reported ended, so its end means the session is closed.
+      await this.releaseSession(session).catch(() => undefined);
     }
     await this.store.finish(runId, this.id, outcome, now());
     await this.handBack(taken);

@@ -371,7 +371,7 @@ export function queueContract(name: string, makeBackend: () => QueueBackend): vo
       const a = await h.worker({
         sessions: [session],
         handler,
-        onSessionReleased: (s) => released.push(s),
+        onSessionReleased: (s) => void released.push(s),
       });
       const b = await h.worker({ concurrency: 2, handler });
       expect(a.sessions()).toEqual([session]);
@@ -392,7 +392,7 @@ export function queueContract(name: string, makeBackend: () => QueueBackend): vo
       const released: string[] = [];
       const worker = await h.worker({
         sessionIdleMs: 200,
-        onSessionReleased: (s) => released.push(s),
+        onSessionReleased: (s) => void released.push(s),
         handler: async () => ({}),
       });
       const session = testName();

@@ -105,9 +105,24 @@ describe('parseSecretArgs', () => {
     expect(usageMessage(() => parseSecretArgs(['TOKEN=']))).toMatch(/TOKEN.*empty/);
   });
 
+  it('takes NAME alone from the environment variable NAME', () => {
+    expect(parseSecretArgs(['API_KEY', 'N=3'], { API_KEY: 's3cr3t' })).toEqual({
+      API_KEY: 's3cr3t',
+      N: '3',
+    });
+    const unset = usageMessage(() => parseSecretArgs(['API_KEY'], {}));
+    expect(unset).toMatch(/environment variable NAME, which is not set/);
+    expect(unset).not.toContain('API_KEY');
+    expect(usageMessage(() => parseSecretArgs(['API_KEY'], { API_KEY: '' }))).toMatch(
+      /not set or empty/,
+    );
+  });
+
   it('never echoes a value in its errors', () => {
-    const noEq = usageMessage(() => parseSecretArgs(['hunter2']));
+    const noEq = usageMessage(() => parseSecretArgs(['hunter2'], {}));
     expect(noEq).not.toContain('hunter2');
+    const notAName = usageMessage(() => parseSecretArgs(['hunter-2!'], {}));
+    expect(notAName).not.toContain('hunter-2!');
     const badName = usageMessage(() => parseSecretArgs(['my-token=hunter2']));
     expect(badName).toContain('my-token');
     expect(badName).not.toContain('hunter2');
