@@ -448,8 +448,9 @@ describe('HTTP API routes', () => {
           let res: request.Response;
           const expected = withoutJenkins[`${method} ${route}`];
           if (expected !== undefined) {
-            res = await request(svc().url)
-              [method as 'get' | 'post'](url)
+            const agent = request(svc().url);
+            const call = method === 'post' ? agent.post(url) : agent.get(url);
+            res = await call
               .set('Authorization', bearer(svc().run))
               .send(
                 route === '/api/v1/jobs'
