@@ -1,0 +1,183 @@
+// nbstageRun: runs a notebook (or some of its stages) on the nbstage service from this agent,
+// streaming every output to the console, then publishes what Jenkins shows natively: JUnit (one
+// test case per cell), the archived executed notebook, report and artifacts, the HTML report
+// (with the HTML Publisher plugin) and a build description linking to the stored version.
+//
+//   nbstageRun(notebook: 'train.ipynb', stage: 'train', parameters: [lr: params.lr],
+//              secrets: ['wandb-key'], credentialsId: 'nbstage-token')
+//
+// Aborting the build sends SIGTERM to the `sh` step: nbstage cancels the remote run and writes
+// the partial notebook within Jenkins' 5 s, and it is still archived.
+
+/**
+ * Runs the notebook; returns the exit code of `nbstage run` (0 on success). A non-zero code
+ * fails the stage (cancelled: aborts it) unless `allowErrors` is set and a cell failed.
+ */
+int call(Map args = [:]) {
+    Map opts = nbstageOptions(args)
+    String out = outputDir(opts)
+    String command = runCommand(opts, out)
+    List bindings = [string(credentialsId: opts.credentialsId, variable: 'NBSTAGE_TOKEN')]
+    opts.secrets.each { Map s -> bindings << string(credentialsId: s.credentialsId, variable: s.name) }
+    int code = -1
+    try {
+        withColours {
+            withCredentials(bindings) {
+                code = sh(script: command, returnStatus: true, label: "nbstage run ${opts.notebook}")
+            }
+        }
+    } finally {
+        publish(opts, out)
+    }
+    return settle(opts, code)
+}
+
+/** The step's arguments, checked, with their defaults. */
+Map nbstageOptions(Map args) {
+    if (!(args.notebook instanceof CharSequence) || args.notebook.toString().trim().isEmpty()) {
+        error('nbstageRun: notebook is required (the path of the notebook in the workspace)')
+    }
+    Set known = ['notebook', 'stage', 'parameters', 'rawParameters', 'secrets', 'kernel', 'session',
+        'timeout', 'cellTimeout', 'allowErrors', 'server', 'credentialsId', 'nbstage'] as Set
+    List unknown = args.keySet().findAll { !known.contains(it) } as List
+    if (!unknown.isEmpty()) {
+        error("nbstageRun: unknown argument(s) ${unknown.join(', ')} (known: ${known.join(', ')})")
+    }
+    String server = args.server ?: env.NBSTAGE_URL
+    if (!server) {
+        error('nbstageRun: no nbstage service: pass server: or set NBSTAGE_URL')
+    }
+    List stages = args.stage == null ? [] : (args.stage instanceof List ? args.stage : [args.stage])
+    return [
+        notebook: args.notebook.toString(),
+        stages: stages.collect { it.toString() },
+        parameters: (args.parameters ?: [:]) as Map,
+        rawParameters: (args.rawParameters ?: [:]) as Map,
+        secrets: secretBindings(args.secrets ?: []),
+        kernel: args.kernel,
+        session: args.session,
+        timeout: args.timeout,
+        cellTimeout: args.cellTimeout,
+        allowErrors: args.allowErrors == true,
+        server: server.toString(),
+        credentialsId: (args.credentialsId ?: 'nbstage-token').toString(),
+        nbstage: (args.nbstage ?: env.NBSTAGE_CLI ?: 'nbstage').toString(),
+    ]
+}
+
+/** `['wandb-key']` or `[[credentialsId: 'wandb-key', name: 'WANDB_API_KEY']]` as bindings. */
+List secretBindings(List secrets) {
+    return secrets.collect { s ->
+        String id = s instanceof Map ? s.credentialsId : s.toString()
+        String name = s instanceof Map && s.name ? s.name : id.toUpperCase().replaceAll('[^A-Z0-9_]', '_')
+        if (!(name ==~ /[A-Za-z_][A-Za-z0-9_]*/)) {
+            error("nbstageRun: secret name '${name}' is not a valid variable name")
+        }
+        [credentialsId: id, name: name]
+    }
+}
+
+/** Where this call's files go: `nbstage/<stage or notebook>/` in the workspace. */
+String outputDir(Map opts) {
+    String base = opts.stages ? opts.stages.join('+') : opts.notebook.replaceAll('^.*/', '').replaceAll('\\.[^.]+$', '')
+    return "nbstage/${base.replaceAll('[^A-Za-z0-9._+-]', '_')}"
+}
+
+/** A single-quoted shell word: nothing in it is expanded. */
+String shellQuote(Object value) {
+    return "'" + value.toString().replace("'", "'\"'\"'") + "'"
+}
+
+/** A parameter's text for `-p` (parsed as JSON by nbstage): maps and lists as JSON. */
+String parameterText(Object value) {
+    return value instanceof CharSequence ? value.toString() : groovy.json.JsonOutput.toJson(value)
+}
+
+/** The exact `nbstage run` command line; secrets travel by variable name, never by value. */
+String runCommand(Map opts, String out) {
+    String name = opts.notebook.replaceAll('^.*/', '').replaceAll('\\.[^.]+$', '')
+    List words = [opts.nbstage, 'run', shellQuote(opts.notebook), '--server', shellQuote(opts.server),
+        '--no-progress', '--color',
+        '-o', shellQuote("${out}/${name}.ipynb"), '--junit', shellQuote("${out}/junit.xml"),
+        '--html', shellQuote("${out}/report.html"), '--artifacts', shellQuote("${out}/artifacts")]
+    opts.stages.each { words += ['--stage', shellQuote(it)] }
+    opts.parameters.each { k, v -> words += ['-p', shellQuote("${k}=${parameterText(v)}")] }
+    opts.rawParameters.each { k, v -> words += ['-r', shellQuote("${k}=${v}")] }
+    opts.secrets.each { Map s -> words += ['--secret', s.name] }
+    if (opts.kernel) { words += ['-k', shellQuote(opts.kernel)] }
+    if (opts.session) { words += ['--session', shellQuote(opts.session)] }
+    if (opts.timeout) { words += ['--timeout', shellQuote(opts.timeout)] }
+    if (opts.cellTimeout) { words += ['--cell-timeout', shellQuote(opts.cellTimeout)] }
+    if (opts.allowErrors) { words << '--allow-errors' }
+    return words.join(' ')
+}
+
+/** JUnit, archived files, the HTML report and the build description, for whatever exists. */
+void publish(Map opts, String out) {
+    if (fileExists("${out}/junit.xml")) {
+        junit(testResults: "${out}/junit.xml", allowEmptyResults: true, keepLongStdio: true)
+    }
+    archiveArtifacts(artifacts: "${out}/**", allowEmptyArchive: true, fingerprint: true)
+    if (fileExists("${out}/report.html") && pluginInstalled('htmlpublisher')) {
+        publishHTML(target: [reportDir: out, reportFiles: 'report.html', keepAll: true,
+            alwaysLinkToLastBuild: false, allowMissing: true,
+            reportName: "nbstage ${out.replaceAll('^nbstage/', '')}"])
+    }
+    String link = versionLink(opts.server)
+    String description = currentBuild.description ?: ''
+    if (!description.contains(link)) {
+        currentBuild.description = (description ? "${description}<br>" : '') +
+            "<a href=\"${link}\">nbstage version ${env.JOB_NAME} #${env.BUILD_NUMBER}</a>"
+    }
+}
+
+/** The web page of this build's version on the nbstage service. */
+String versionLink(String server) {
+    String job = URLEncoder.encode(env.JOB_NAME ?: '', 'UTF-8').replace('+', '%20')
+    return "${server.replaceAll('/+$', '')}/jobs/${job}/builds/${env.BUILD_NUMBER}"
+}
+
+/** Turns the exit code into the stage's result. */
+int settle(Map opts, int code) {
+    if (code == 0 || (code == 1 && opts.allowErrors)) {
+        return code
+    }
+    String why = exitMeaning(code)
+    if (code == 130) {
+        currentBuild.result = 'ABORTED'
+    }
+    error("nbstage run ${opts.notebook}: ${why} (exit ${code})")
+    return code
+}
+
+/** What an exit code of `nbstage run` means. */
+String exitMeaning(int code) {
+    Map meanings = [
+        1: 'a cell failed',
+        2: 'bad input (notebook, kernel, stage or parameter)',
+        3: 'a timeout expired',
+        4: 'the kernel died',
+        5: 'the nbstage service or Jupyter could not be reached',
+        130: 'the run was cancelled',
+    ]
+    return meanings[code] ?: "exit code ${code}"
+}
+
+/** Runs `body` inside ansiColor('xterm') when the AnsiColor plugin is there, else as is. */
+void withColours(Closure body) {
+    if (pluginInstalled('ansicolor')) {
+        ansiColor('xterm') { body() }
+    } else {
+        body()
+    }
+}
+
+/** Whether a Jenkins plugin is installed (false outside Jenkins). */
+boolean pluginInstalled(String shortName) {
+    try {
+        Object jenkins = getClass().classLoader.loadClass('jenkins.model.Jenkins').getMethod('get').invoke(null)
+        return jenkins.pluginManager.getPlugin(shortName) != null
+    } catch (ClassNotFoundException ignored) {
+        return false
+    }
+}
