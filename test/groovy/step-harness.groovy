@@ -22,21 +22,33 @@ class StepError extends RuntimeException {
 class StepVar extends Closure {
     final Script script
 
+    // The script is the closure's owner: `name.other(...)` resolves on it.
     StepVar(Script script) {
-        super(null)
+        super(script)
         this.script = script
     }
 
     Object doCall(Object... args) {
         return script.invokeMethod('call', args)
     }
+}
 
-    @Override
-    Object invokeMethod(String name, Object args) {
-        if (name == 'call' || name == 'doCall') {
-            return script.invokeMethod('call', args)
-        }
-        return script.invokeMethod(name, args)
+/** The delegate of an `environment { NAME = value }` block: assignments go to `env`. */
+class EnvironmentBlock {
+    final Map env
+    final Binding binding
+
+    EnvironmentBlock(Map env, Binding binding) {
+        this.env = env
+        this.binding = binding
+    }
+
+    void setProperty(String name, Object value) {
+        env[name] = value.toString()
+    }
+
+    Object getProperty(String name) {
+        return name == 'env' ? env : binding.getVariable(name)
     }
 }
 
@@ -51,7 +63,8 @@ scenarios.each { Map scenario ->
     List shStatus = (scenario.shStatus instanceof List ? scenario.shStatus : [scenario.shStatus ?: 0]) as List
     File workspace = scenario.workspace ? new File(scenario.workspace as String) : null
     Set files = (scenario.files ?: []) as Set
-    Expando currentBuild = new Expando(description: scenario.description, result: null)
+    Expando currentBuild = new Expando(description: scenario.description, result: null,
+        currentResult: 'SUCCESS')
     jenkins.model.Jenkins.plugins = (scenario.plugins ?: []) as Set
 
     Binding binding = new Binding()
@@ -138,7 +151,7 @@ scenarios.each { Map scenario ->
     })
     binding.setVariable('booleanParam', { Map a -> declare('boolean', a) })
     binding.setVariable('environment', { Closure c ->
-        c.delegate = env
+        c.delegate = new EnvironmentBlock(env, binding)
         c.resolveStrategy = Closure.DELEGATE_FIRST
         c()
         calls << [step: 'environment', env: new LinkedHashMap(env)]
@@ -146,9 +159,40 @@ scenarios.each { Map scenario ->
     binding.setVariable('stages', { Closure c -> c() })
     binding.setVariable('stage', { String name, Closure c ->
         calls << [step: 'stage', name: name]
+        skipping = false
+        Map outside = new LinkedHashMap(env)
+        try {
+            c()
+        } finally {
+            // A stage's `environment` ends with the stage.
+            env.clear()
+            env.putAll(outside)
+        }
+    })
+    boolean skipping = false
+    binding.setVariable('steps', { Closure c ->
+        if (skipping) {
+            calls << [step: 'skipped']
+        } else {
+            c()
+        }
+    })
+    binding.setVariable('when', { Closure c ->
+        skipping = false
         c()
     })
-    binding.setVariable('steps', { Closure c -> c() })
+    binding.setVariable('expression', { Closure c ->
+        skipping = skipping || !c()
+    })
+    binding.setVariable('post', { Closure c -> c() })
+    binding.setVariable('always', { Closure c ->
+        calls << [step: 'post', condition: 'always']
+        c()
+    })
+    binding.setVariable('buildDiscarder', { Object a -> calls << [step: 'buildDiscarder'] })
+    binding.setVariable('logRotator', { Map a -> a })
+    binding.setVariable('checkout', { Object a -> calls << [step: 'checkout'] })
+    binding.setVariable('scm', 'scm')
     varsDir.listFiles().findAll { it.name.endsWith('.groovy') }.sort { it.name }.each { File f ->
         Script step = shell.parse(f)
         step.binding = binding
