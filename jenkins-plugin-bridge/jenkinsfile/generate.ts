@@ -60,20 +60,56 @@ function languageOf(nb: Notebook): string {
   );
 }
 
-/** The Jenkins parameter declaration of a notebook parameter. */
+/**
+ * The notebook's parameters that become Jenkins build parameters: the defaults of its
+ * `parameters` cell, read in its kernel language, whose names are identifiers.
+ *
+ * @throws ParameterError when nbstage cannot read parameters in the kernel's language
+ */
+export function notebookParameters(nb: Notebook): ParameterDefault[] {
+  return parametersCellDefaults(nb, languageOf(nb)).filter((p) =>
+    /^[A-Za-z_][A-Za-z0-9_]*$/.test(p.name),
+  );
+}
+
+/** A notebook parameter as a Jenkins build parameter. */
+export interface JenkinsParameter {
+  name: string;
+  /** Booleans are boolean parameters; everything else is a string parameter. */
+  kind: 'string' | 'boolean';
+  /** The default as Jenkins shows it (`true`/`false` for booleans). */
+  defaultValue: string;
+  /** The comment of the assignment, or `notebook parameter <name>`. */
+  description: string;
+}
+
+/**
+ * How Jenkins declares a notebook parameter: booleans as boolean parameters, everything else as
+ * strings (the text of a string, JSON for numbers, null, lists and dicts, empty for expressions
+ * nbstage cannot evaluate).
+ */
+export function jenkinsParameter(p: ParameterDefault): JenkinsParameter {
+  return {
+    name: p.name,
+    kind: p.type === 'boolean' ? 'boolean' : 'string',
+    defaultValue:
+      p.type === 'boolean'
+        ? String(p.default === true)
+        : p.type === 'string'
+          ? String(p.default)
+          : p.type === 'expression'
+            ? ''
+            : JSON.stringify(p.default as JSONValue),
+    description: p.comment ?? `notebook parameter ${p.name}`,
+  };
+}
+
+/** The Jenkinsfile declaration of a notebook parameter. */
 function parameterDeclaration(p: ParameterDefault): string {
-  const help = groovyString(p.comment ?? `notebook parameter ${p.name}`);
-  const name = groovyString(p.name);
-  if (p.type === 'boolean') {
-    return `booleanParam(name: ${name}, defaultValue: ${String(p.default === true)}, description: ${help})`;
-  }
-  const text =
-    p.type === 'string'
-      ? String(p.default)
-      : p.type === 'expression'
-        ? ''
-        : JSON.stringify(p.default as JSONValue);
-  return `string(name: ${name}, defaultValue: ${groovyString(text)}, description: ${help})`;
+  const { name, kind, defaultValue, description } = jenkinsParameter(p);
+  const value = kind === 'boolean' ? defaultValue : groovyString(defaultValue);
+  const declaration = kind === 'boolean' ? 'booleanParam' : 'string';
+  return `${declaration}(name: ${groovyString(name)}, defaultValue: ${value}, description: ${groovyString(description)})`;
 }
 
 /**
@@ -113,9 +149,7 @@ export function generateJenkinsfile(notebook: Notebook, options: JenkinsfileOpti
   const library = options.library ?? DEFAULT_LIBRARY;
   const credentialsId = options.credentialsId ?? DEFAULT_CREDENTIALS_ID;
   const stages: StageInfo[] = listStages(notebook);
-  const params = parametersCellDefaults(notebook, languageOf(notebook)).filter((p) =>
-    /^[A-Za-z_][A-Za-z0-9_]*$/.test(p.name),
-  );
+  const params = notebookParameters(notebook);
   const timeout = seconds(notebook.metadata.nbstage?.timeout, 'metadata.nbstage.timeout');
   const maps = parameterMaps(params);
 

@@ -4,17 +4,15 @@
  * build parameters (so that the very first `buildWithParameters` takes them), and a description
  * that links back to nbstage. Also the config.xml of a plain folder, for missing parent folders.
  */
-import type { JSONValue, Notebook } from '../../pipelines/notebook/model';
-import { parametersCellDefaults } from '../../pipelines/parameters/inject';
+import type { Notebook } from '../../pipelines/notebook/model';
+import {
+  jenkinsParameter,
+  notebookParameters,
+  type JenkinsParameter,
+} from '../jenkinsfile/generate';
 
 /** A build parameter of the job. */
-export interface JobParameter {
-  name: string;
-  kind: 'string' | 'boolean';
-  /** The default as Jenkins shows it (`true`/`false` for booleans). */
-  defaultValue: string;
-  description: string;
-}
+export type JobParameter = JenkinsParameter;
 
 /** What the job's config.xml holds. */
 export interface PipelineJobConfig {
@@ -66,43 +64,20 @@ export function escapeXml(text: string): string {
   return out;
 }
 
-/** The kernel language of a notebook, as its `parameters` cell is read. */
-function languageOf(nb: Notebook): string {
-  return (
-    nb.metadata.kernelspec?.language ??
-    nb.metadata.language_info?.name ??
-    (nb.metadata.kernelspec?.name.startsWith('bash') === true ? 'bash' : 'python')
-  );
-}
-
 /**
  * The notebook's parameters as Jenkins build parameters, the same way the generated
- * Jenkinsfile declares them: booleans as boolean parameters, everything else as strings (JSON
- * for numbers, lists and dicts; empty for expressions nbstage cannot evaluate).
+ * Jenkinsfile declares them (see {@link jenkinsParameter}); none when nbstage cannot read
+ * parameters in the notebook's kernel language.
  */
 export function notebookJobParameters(nb: Notebook): JobParameter[] {
   let defaults;
   try {
-    defaults = parametersCellDefaults(nb, languageOf(nb));
+    defaults = notebookParameters(nb);
   } catch {
     // A kernel language nbstage cannot read parameters of: the job simply has none.
     return [];
   }
-  return defaults
-    .filter((p) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(p.name))
-    .map((p) => ({
-      name: p.name,
-      kind: p.type === 'boolean' ? 'boolean' : 'string',
-      defaultValue:
-        p.type === 'boolean'
-          ? String(p.default === true)
-          : p.type === 'string'
-            ? String(p.default)
-            : p.type === 'expression'
-              ? ''
-              : JSON.stringify(p.default as JSONValue),
-      description: p.comment ?? `notebook parameter ${p.name}`,
-    }));
+  return defaults.map(jenkinsParameter);
 }
 
 function parameterXml(p: JobParameter): string[] {
