@@ -105,26 +105,54 @@ export function jenkinsParameter(p: ParameterDefault): JenkinsParameter {
 }
 
 /** The Jenkinsfile declaration of a notebook parameter. */
-function parameterDeclaration(p: ParameterDefault): string {
+function parameterDeclaration(p: ParameterDefault): string[] {
   const { name, kind, defaultValue, description } = jenkinsParameter(p);
   const value = kind === 'boolean' ? defaultValue : groovyString(defaultValue);
   const declaration = kind === 'boolean' ? 'booleanParam' : 'string';
-  return `${declaration}(name: ${groovyString(name)}, defaultValue: ${value}, description: ${groovyString(description)})`;
+  const args = [
+    `name: ${groovyString(name)}`,
+    `defaultValue: ${value}`,
+    `description: ${groovyString(description)}`,
+  ];
+  return call(declaration, args, 2);
 }
+
+/** Lines are kept within CodeNarc's 120 columns (with room to spare). */
+const MAX_LINE = 110;
+
+/** `name(a, b)` on one line when it fits at `indent` levels, else one argument per line. */
+function call(name: string, args: string[], indent: number): string[] {
+  const oneLine = `${name}(${args.join(', ')})`;
+  if (indent * 4 + oneLine.length <= MAX_LINE) {
+    return [oneLine];
+  }
+  return [`${name}(`, ...args.map((a, i) => `    ${a}${i === args.length - 1 ? '' : ','}`), ')'];
+}
+
+/** A map argument `key: [a: x, b: y]`, over several lines when it does not fit at `indent`. */
+function mapArgument(key: string, entries: string[], indent: number): string {
+  const oneLine = `${key}: [${entries.join(', ')}]`;
+  if (indent * 4 + oneLine.length + 1 <= MAX_LINE) {
+    return oneLine;
+  }
+  const pad = '    '.repeat(indent);
+  return `${key}: [\n${entries.map((e) => `${pad}    ${e}`).join(',\n')}\n${pad}]`;
+}
+
+/** Name of the stash holding a submitted job's notebook, fetched once for every stage. */
+export const NOTEBOOK_STASH = 'nbstage-notebook';
 
 /**
  * The map literal passed as nbstageRun's `parameters` (parsed as JSON when they are JSON, like
  * `-p`) and `rawParameters` (always strings, like `-r`): string-typed defaults stay strings even
  * when a user types `123`. An `expression` default is only sent when the user gave a value.
  */
-function parameterMaps(params: ParameterDefault[]): { parsed: string; raw: string } {
-  const parsed = params
-    .filter((p) => p.type !== 'string' && p.type !== 'expression')
-    .map((p) => `${p.name}: params.${p.name}`);
-  const raw = params.filter((p) => p.type === 'string').map((p) => `${p.name}: params.${p.name}`);
+function parameterMaps(params: ParameterDefault[]): { parsed: string[]; raw: string[] } {
   return {
-    parsed: parsed.length === 0 ? '' : `[${parsed.join(', ')}]`,
-    raw: raw.length === 0 ? '' : `[${raw.join(', ')}]`,
+    parsed: params
+      .filter((p) => p.type !== 'string' && p.type !== 'expression')
+      .map((p) => `${p.name}: params.${p.name}`),
+    raw: params.filter((p) => p.type === 'string').map((p) => `${p.name}: params.${p.name}`),
   };
 }
 
@@ -176,7 +204,7 @@ export function generateJenkinsfile(notebook: Notebook, options: JenkinsfileOpti
   }
   if (params.length > 0) {
     add(1, 'parameters {');
-    params.forEach((p) => add(2, parameterDeclaration(p)));
+    params.forEach((p) => parameterDeclaration(p).forEach((line) => add(2, line)));
     add(1, '}');
   }
   if (options.server !== undefined) {
@@ -185,6 +213,25 @@ export function generateJenkinsfile(notebook: Notebook, options: JenkinsfileOpti
     add(1, '}');
   }
   add(1, 'stages {');
+  if (options.fetchJob !== undefined) {
+    // A submitted notebook is in no SCM: fetch it once from the service, hand it to every stage.
+    add(2, "stage('notebook') {");
+    add(3, 'agent any');
+    add(3, 'steps {');
+    const fetchArgs = [
+      `job: ${groovyString(options.fetchJob)}`,
+      `notebook: ${groovyString(options.notebookPath)}`,
+      `credentialsId: ${groovyString(credentialsId)}`,
+    ];
+    call('nbstageFetch', fetchArgs, 4).forEach((line) => add(4, line));
+    const stashArgs = [
+      `name: ${groovyString(NOTEBOOK_STASH)}`,
+      `includes: ${groovyString(options.notebookPath)}`,
+    ];
+    call('stash', stashArgs, 4).forEach((line) => add(4, line));
+    add(3, '}');
+    add(2, '}');
+  }
   const plan: { title: string; stage: string | null; agent?: string; cellTimeout?: number }[] =
     stages.length === 0
       ? [{ title: options.notebookPath.replace(/^.*\//, '').replace(/\.[^.]+$/, ''), stage: null }]
@@ -199,21 +246,17 @@ export function generateJenkinsfile(notebook: Notebook, options: JenkinsfileOpti
     add(3, s.agent === undefined ? 'agent any' : `agent { label ${groovyString(s.agent)} }`);
     add(3, 'steps {');
     if (options.fetchJob !== undefined) {
-      add(4, 'nbstageFetch(');
-      add(5, `job: ${groovyString(options.fetchJob)},`);
-      add(5, `notebook: ${groovyString(options.notebookPath)},`);
-      add(5, `credentialsId: ${groovyString(credentialsId)}`);
-      add(4, ')');
+      add(4, `unstash ${groovyString(NOTEBOOK_STASH)}`);
     }
     const args = [`notebook: ${groovyString(options.notebookPath)}`];
     if (s.stage !== null) {
       args.push(`stage: ${groovyString(s.stage)}`);
     }
-    if (maps.parsed !== '') {
-      args.push(`parameters: ${maps.parsed}`);
+    if (maps.parsed.length > 0) {
+      args.push(mapArgument('parameters', maps.parsed, 5));
     }
-    if (maps.raw !== '') {
-      args.push(`rawParameters: ${maps.raw}`);
+    if (maps.raw.length > 0) {
+      args.push(mapArgument('rawParameters', maps.raw, 5));
     }
     if (s.cellTimeout !== undefined) {
       args.push(`cellTimeout: ${s.cellTimeout}`);

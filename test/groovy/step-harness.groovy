@@ -193,6 +193,8 @@ scenarios.each { Map scenario ->
     binding.setVariable('logRotator', { Map a -> a })
     binding.setVariable('checkout', { Object a -> calls << [step: 'checkout'] })
     binding.setVariable('scm', 'scm')
+    binding.setVariable('stash', { Map a -> calls << ([step: 'stash'] + a) })
+    binding.setVariable('unstash', { String name -> calls << [step: 'unstash', name: name] })
     varsDir.listFiles().findAll { it.name.endsWith('.groovy') }.sort { it.name }.each { File f ->
         Script step = shell.parse(f)
         step.binding = binding

@@ -99,10 +99,14 @@ export function callsOf(outcome: StepOutcome, step: string): StepCall[] {
   return outcome.calls.filter((c) => c.step === step);
 }
 
-/** Runs npm-groovy-lint (failing on warnings) with a config; resolves to its exit code and output. */
+/**
+ * Runs npm-groovy-lint (failing on warnings) with a config in `cwd`; resolves to its exit code and
+ * output. Keep the files under `cwd`: the linter scans from the folder they have in common.
+ */
 export function groovyLint(
   files: string[],
   config: string,
+  cwd = ROOT,
 ): Promise<{ code: number | null; output: string }> {
   const bin = path.join(ROOT, 'node_modules/.bin/npm-groovy-lint');
   const args = [
@@ -117,7 +121,7 @@ export function groovyLint(
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, {
-      cwd: ROOT,
+      cwd,
       env: { ...process.env, JAVA_HOME: javaHome(), FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -290,6 +290,7 @@ describe('the shared library under Groovy', () => {
     ).toEqual(['epochs=5', 'learning_rate=0.05', 'dataset=synthetic-v1', 'full_eval=false']);
     expect(callsOf(generated, 'timeout')[0]).toMatchObject({ time: 3600, unit: 'SECONDS' });
     expect(callsOf(generated, 'stage').map((s) => s.name)).toEqual([
+      'notebook',
       'prepare',
       'train',
       'evaluate',
@@ -297,17 +298,22 @@ describe('the shared library under Groovy', () => {
     ]);
     expect(callsOf(generated, 'agent').map((a) => JSON.stringify(a.agent))).toEqual([
       '"none"',
+      '"any"',
       '{"label":"cpu"}',
       '{"label":"gpu"}',
       '{"label":"gpu"}',
       '{"label":"cpu"}',
     ]);
     const sh = callsOf(generated, 'sh').map((c) => String(c.script));
-    expect(sh).toHaveLength(8);
+    expect(sh).toHaveLength(5);
     expect(sh[0]).toBe(
       "nbstage fetch --server 'http://nbstage.test:8080' 'ml/churn' -o 'train.ipynb'",
     );
-    expect(sh[3]).toContain(
+    expect(callsOf(generated, 'stash')).toEqual([
+      { step: 'stash', name: 'nbstage-notebook', includes: 'train.ipynb' },
+    ]);
+    expect(callsOf(generated, 'unstash')).toHaveLength(4);
+    expect(sh[2]).toContain(
       "--stage 'train' -p 'epochs=5' -p 'learning_rate=0.5' -p 'full_eval=false' -r 'dataset=synthetic-v1' --cell-timeout '1800'",
     );
   });

@@ -184,8 +184,17 @@ describe('generateJenkinsfile', () => {
       '',
     ]);
     expect(text).toContain(
-      '                    parameters: [count: params.count, lr: params.lr, on: params.on, ' +
-        'off: params.off, layers: params.layers, opts: params.opts, nothing: params.nothing],\n',
+      [
+        '                    parameters: [',
+        '                        count: params.count,',
+        '                        lr: params.lr,',
+        '                        on: params.on,',
+        '                        off: params.off,',
+        '                        layers: params.layers,',
+        '                        opts: params.opts,',
+        '                        nothing: params.nothing',
+        '                    ],',
+      ].join('\n'),
     );
     expect(text).toContain('                    rawParameters: [label: params.label],\n');
     expect(text).not.toContain('params.seed');
@@ -257,7 +266,7 @@ describe('generateJenkinsfile', () => {
     expect(text).not.toContain('nbstage-token');
   });
 
-  it('fetches the stored notebook before every nbstageRun when fetchJob is set', () => {
+  it('fetches the stored notebook once and hands it to every stage when fetchJob is set', () => {
     const nb = makeNotebook([
       { source: '1', tags: ['stage:a'] },
       { source: '2', tags: ['stage:b'] },
@@ -268,17 +277,22 @@ describe('generateJenkinsfile', () => {
       fetchJob: 'job-42',
       credentialsId: 'creds',
     });
-    const fetchThenRun = [
-      '                nbstageFetch(',
-      "                    job: 'job-42',",
-      "                    notebook: 'dir/nb.ipynb',",
-      "                    credentialsId: 'creds'",
-      '                )',
-      '                nbstageRun(',
-    ].join('\n');
-    expect(text.split(fetchThenRun)).toHaveLength(4);
+    expect(text).toContain(
+      [
+        "        stage('notebook') {",
+        '            agent any',
+        '            steps {',
+        "                nbstageFetch(job: 'job-42', notebook: 'dir/nb.ipynb', credentialsId: 'creds')",
+        "                stash(name: 'nbstage-notebook', includes: 'dir/nb.ipynb')",
+        '            }',
+        '        }',
+      ].join('\n'),
+    );
+    const unstashThenRun =
+      "                unstash 'nbstage-notebook'\n                nbstageRun(";
+    expect(text.split(unstashThenRun)).toHaveLength(4);
     expect(text.match(/nbstageRun\(/g)).toHaveLength(3);
-    expect(text.match(/nbstageFetch\(/g)).toHaveLength(3);
+    expect(text.match(/nbstageFetch\(/g)).toHaveLength(1);
   });
 
   it('keeps line breaks of the notebook path out of the header comment', () => {
