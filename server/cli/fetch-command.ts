@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ExitCode } from '../../pipelines/errors';
 import { writeFileAtomic } from '../../pipelines/notebook/io';
 import { NbstageClient } from '../client/api-client';
-import { serviceOf } from './submit-command';
+import { serviceOf } from './service-target';
 
 /** Flags of `nbstage fetch`. */
 export interface FetchFlags {

@@ -9,22 +9,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  BuildFailedError,
-  CancelledError,
-  ExitCode,
-  JenkinsError,
-  JenkinsNotConfiguredError,
-  JenkinsUnreachableError,
-  NbstageError,
-  NotebookInvalidError,
-  UsageError,
-} from '../../pipelines/errors';
+import { ExitCode, NbstageError, NotebookInvalidError } from '../../pipelines/errors';
 import type { JSONObject } from '../../pipelines/notebook/model';
 import { readNotebookFile } from '../../pipelines/notebook/io';
 import { parseParameterArgs } from '../../pipelines/parameters/parse';
 import { NbstageClient, remoteError } from '../client/api-client';
 import type { Submission } from '../jobs/submit-request';
+import { serviceOf } from './service-target';
 
 /** Flags of `nbstage submit`. */
 export interface SubmitFlags {
@@ -42,38 +33,6 @@ export interface SubmitIo {
   env: NodeJS.ProcessEnv;
   /** Milliseconds between two looks at the submission and the console (default 250). */
   pollMs?: number;
-}
-
-/** Exit codes of the codes the Jenkins side adds (the client's table predates them). */
-const EXIT_OF: Record<string, number> = Object.fromEntries(
-  [
-    new JenkinsNotConfiguredError(),
-    new JenkinsUnreachableError(''),
-    new JenkinsError(''),
-    new BuildFailedError(''),
-    new CancelledError(),
-  ].map((e) => [e.code, e.exitCode]),
-);
-
-/** The exit code of an error the service answered with. */
-function exitOf(err: NbstageError): number {
-  return EXIT_OF[err.code] ?? err.exitCode;
-}
-
-/** The service URL and token, from the flags and the environment. */
-export function serviceOf(
-  server: string | undefined,
-  env: NodeJS.ProcessEnv,
-): { url: string; token: string } {
-  const url = server ?? (env.NBSTAGE_URL || undefined);
-  if (url === undefined) {
-    throw new UsageError('the nbstage service is needed: give --server URL or set NBSTAGE_URL');
-  }
-  const token = env.NBSTAGE_TOKEN ?? '';
-  if (token === '') {
-    throw new UsageError('--server needs a token in NBSTAGE_TOKEN');
-  }
-  return { url, token };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -130,7 +89,7 @@ export async function submitCommand(
   } catch (err) {
     if (err instanceof NbstageError) {
       say(err.message);
-      return exitOf(err);
+      return err.exitCode;
     }
     throw err;
   } finally {
@@ -204,7 +163,7 @@ function outcome(s: Submission, aborted: boolean, say: (line: string) => void): 
   if (s.state === 'cancelled' || s.state === 'error') {
     const err = remoteError(s.error?.code ?? 'NBSTAGE_INTERNAL', s.error?.message ?? s.state);
     say(err.message);
-    return exitOf(err);
+    return err.exitCode;
   }
   say(
     aborted

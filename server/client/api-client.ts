@@ -21,6 +21,10 @@ const EXIT_OF: Record<string, number> = {
   NBSTAGE_RATE_LIMITED: ExitCode.unreachable,
   NBSTAGE_CANCELLED: ExitCode.cancelled,
   NBSTAGE_INTERNAL: ExitCode.cellFailed,
+  NBSTAGE_JENKINS_NOT_CONFIGURED: ExitCode.unreachable,
+  NBSTAGE_JENKINS_UNREACHABLE: ExitCode.unreachable,
+  NBSTAGE_JENKINS_ERROR: ExitCode.unreachable,
+  NBSTAGE_BUILD_FAILED: ExitCode.cellFailed,
 };
 
 /** An error the service answered with (or a run ended with), as an NbstageError. */
