@@ -7,12 +7,7 @@
  */
 import path from 'node:path';
 import Ajv from 'ajv';
-import express, {
-  type NextFunction,
-  type Request,
-  type RequestHandler,
-  type Response,
-} from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import multer from 'multer';
 import type { NbstageError } from '../../pipelines/errors';
 import {
@@ -37,7 +32,9 @@ import type { JobSubmitter } from '../jobs/job-submitter';
 import { jenkinsRoutes } from './jenkins-routes';
 import { webRoutes } from '../web/routes';
 import type { ServiceMetrics } from './metrics';
+import { bodyField } from './body-field';
 import { openApiDocument } from './openapi';
+import { notebookBody, notebookUpload, param, wrap } from './route-helpers';
 
 /** Everything the routes need, passed in. */
 export interface ServiceContext {
@@ -66,34 +63,12 @@ const validateRunRequest = ajv.compile<RunRequest>(runRequestSchema);
 export function parseRunRequest(body: unknown): RunRequest {
   if (!validateRunRequest(body)) {
     const err = validateRunRequest.errors?.[0];
-    const where =
-      err === undefined
-        ? 'body'
-        : `body${err.instancePath.replace(/\//g, '.')}${
-            err.keyword === 'required'
-              ? `.${(err.params as { missingProperty: string }).missingProperty}`
-              : err.keyword === 'additionalProperties'
-                ? `.${(err.params as { additionalProperty: string }).additionalProperty}`
-                : ''
-          }${err.propertyName === undefined ? '' : `.${err.propertyName}`}`;
+    const where = bodyField(err);
     const problem =
       err?.propertyName === undefined ? err?.message : `the name ${err.message ?? 'is invalid'}`;
     throw new ValidationError(where, `${where}: ${problem ?? 'invalid'}`);
   }
   return body;
-}
-
-type AsyncHandler = (req: Request, res: Response) => Promise<void>;
-
-function wrap(fn: AsyncHandler): RequestHandler {
-  return (req, res, next) => {
-    fn(req, res).catch(next);
-  };
-}
-
-function param(req: Request, name: string): string {
-  const value = req.params[name];
-  return Array.isArray(value) ? value.join('/') : String(value ?? '');
 }
 
 /** Builds the express app. */
@@ -154,40 +129,15 @@ export function createApp(ctx: ServiceContext): express.Express {
     res.json(openApiDocument(ctx.version));
   });
 
-  const upload = multer({
-    storage: multer.memoryStorage(),
-    limits: { fileSize: limit, files: 1, fields: 4, fieldSize: 1024 * 1024 },
-  });
   api.post(
     '/runs',
     runRole,
-    (req, res, next) =>
-      req.is('multipart/form-data') ? upload.single('notebook')(req, res, next) : next(),
-    express.json({ limit }),
+    ...notebookUpload(limit),
     wrap(async (req, res) => {
       if (ctx.draining()) {
         throw new UnavailableError('the service is shutting down; no new runs');
       }
-      let body: unknown = req.body;
-      if (req.file !== undefined) {
-        let notebook: unknown;
-        try {
-          notebook = JSON.parse(req.file.buffer.toString('utf8'));
-        } catch (err) {
-          throw new ValidationError('notebook', `notebook: not JSON (${(err as Error).message})`);
-        }
-        let options: unknown = {};
-        const raw = (req.body as { options?: unknown } | undefined)?.options;
-        if (typeof raw === 'string' && raw !== '') {
-          try {
-            options = JSON.parse(raw);
-          } catch {
-            throw new ValidationError('options', 'options: not JSON');
-          }
-        }
-        body = { notebookName: req.file.originalname, ...(options as object), notebook };
-      }
-      const request = parseRunRequest(body);
+      const request = parseRunRequest(notebookBody(req));
       const principal = principalOf(res);
       if (principal === undefined) {
         throw new Error('no principal after auth');

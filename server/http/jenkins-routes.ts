@@ -4,8 +4,7 @@
  * and the stored source notebook agents fetch. The handlers talk to Jenkins only through the
  * JobSubmitter they are given.
  */
-import express, { type Request, type RequestHandler, type Response } from 'express';
-import multer from 'multer';
+import express from 'express';
 import {
   JenkinsNotConfiguredError,
   UnavailableError,
@@ -16,6 +15,7 @@ import type { TokenStore } from '../auth/types';
 import type { JobSubmitter } from '../jobs/job-submitter';
 import { MAX_SOURCE_BYTES } from '../jobs/job-sources';
 import { parseSubmitRequest } from '../jobs/submit-request';
+import { notebookUpload, notebookBody, param, wrap } from './route-helpers';
 
 /** What the Jenkins routes need. */
 export interface JenkinsRoutesContext {
@@ -24,19 +24,6 @@ export interface JenkinsRoutesContext {
   tokens: TokenStore;
   /** Whether the service is shutting down (new submissions are refused with 503). */
   draining: () => boolean;
-}
-
-type AsyncHandler = (req: Request, res: Response) => Promise<void>;
-
-function wrap(fn: AsyncHandler): RequestHandler {
-  return (req, res, next) => {
-    fn(req, res).catch(next);
-  };
-}
-
-function param(req: Request, name: string): string {
-  const value = req.params[name];
-  return Array.isArray(value) ? value.join('/') : String(value ?? '');
 }
 
 function positiveInteger(text: string, field: string): number {
@@ -61,41 +48,16 @@ export function jenkinsRoutes(ctx: JenkinsRoutesContext): express.Router {
     return ctx.jobs;
   };
   const runRole = requireRole(ctx.tokens, 'run');
-  const upload = multer({
-    storage: multer.memoryStorage(),
-    limits: { fileSize: MAX_SOURCE_BYTES, files: 1, fields: 4, fieldSize: 1024 * 1024 },
-  });
 
   router.post(
     '/jobs',
     runRole,
-    (req, res, next) =>
-      req.is('multipart/form-data') ? upload.single('notebook')(req, res, next) : next(),
-    express.json({ limit: MAX_SOURCE_BYTES + 1024 * 1024 }),
+    ...notebookUpload(MAX_SOURCE_BYTES, MAX_SOURCE_BYTES + 1024 * 1024),
     wrap(async (req, res) => {
       if (ctx.draining()) {
         throw new UnavailableError('the service is shutting down; no new submissions');
       }
-      let body: unknown = req.body;
-      if (req.file !== undefined) {
-        let notebook: unknown;
-        try {
-          notebook = JSON.parse(req.file.buffer.toString('utf8'));
-        } catch (err) {
-          throw new ValidationError('notebook', `notebook: not JSON (${(err as Error).message})`);
-        }
-        let options: unknown = {};
-        const raw = (req.body as { options?: unknown } | undefined)?.options;
-        if (typeof raw === 'string' && raw !== '') {
-          try {
-            options = JSON.parse(raw);
-          } catch {
-            throw new ValidationError('options', 'options: not JSON');
-          }
-        }
-        body = { notebookName: req.file.originalname, ...(options as object), notebook };
-      }
-      const request = parseSubmitRequest(body);
+      const request = parseSubmitRequest(notebookBody(req));
       const principal = principalOf(res);
       if (principal === undefined) {
         throw new Error('no principal after auth');

@@ -5,6 +5,7 @@
  */
 import Ajv from 'ajv';
 import { ValidationError } from '../../pipelines/errors';
+import { bodyField } from '../http/body-field';
 import type { JSONObject, JSONValue } from '../../pipelines/notebook/model';
 import type { JenkinsResult } from '../../jenkins-plugin-bridge/rest/jenkins-api';
 
@@ -90,13 +91,6 @@ export function parseSubmitRequest(body: unknown): SubmitRequest {
     return body;
   }
   const err = validate.errors?.[0];
-  const params = (err?.params ?? {}) as { missingProperty?: string; additionalProperty?: string };
-  const where = `body${(err?.instancePath ?? '').replace(/\//g, '.')}${
-    params.missingProperty !== undefined
-      ? `.${params.missingProperty}`
-      : params.additionalProperty !== undefined
-        ? `.${params.additionalProperty}`
-        : ''
-  }${err?.propertyName === undefined ? '' : `.${err.propertyName}`}`;
+  const where = bodyField(err);
   throw new ValidationError(where, `${where}: ${err?.message ?? 'invalid'}`);
 }
