@@ -4,7 +4,6 @@
  * `error`, saying the service stopped while it was in flight, serves its partial notebook and has
  * versioned it; runs that had finished stay as they were; and the new service runs notebooks.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,40 +11,12 @@ import request from 'supertest';
 import type { Notebook } from '../../../pipelines/notebook/model';
 import type { RunRecord } from '../../../server/runs/run-manager';
 import { cleanupDirs, makeNotebook, tempDir } from '../../helpers/notebooks';
+import { startServeProcess, type ServeProcess } from '../../helpers/serve-process';
 import { bearer, jobPath, notebookText, openStream, untilOutput } from './service-fixture';
 
-const BIN = path.resolve(__dirname, '../../../bin/nbstage.js');
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Starts `nbstage serve` on `home` and resolves once it says where it serves. */
-function serve(home: string, admin: string): Promise<Served> {
-  const child = spawn(
-    process.execPath,
-    [BIN, 'serve', '--port', '0', '--home', home, '--workers', '1'],
-    {
-      env: { ...process.env, NBSTAGE_ADMIN_TOKEN: admin, NBSTAGE_HOME: '' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const match = /nbstage: serving on (\S+)/.exec(stderr);
-      if (match !== null) {
-        resolve({ child, url: match[1], exited });
-      }
-    });
-    void exited.then(({ code }) => reject(new Error(`serve exited (${code}): ${stderr}`)));
-  });
+/** `nbstage serve` on `home` with one worker. */
+function serve(home: string, admin: string): Promise<ServeProcess> {
+  return startServeProcess(home, admin, ['--workers', '1']);
 }
 
 /** The process ids of every descendant of `pid` (from /proc). */
@@ -93,7 +64,7 @@ describe('a service killed mid-run, restarted on the same home', () => {
   const started: number[] = [];
   let finished: RunRecord;
   let inFlight: RunRecord;
-  let second: Served;
+  let second: ServeProcess;
 
   const get = (url: string, route: string): request.Test =>
     request(url).get(route).set('Authorization', bearer(admin));

@@ -7,15 +7,15 @@
  * build fill in live over the websocket, cancels one, and logs out. Each page is saved as a
  * screenshot in docs/screenshots/.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { SESSION_COOKIE } from '../../../server/auth/middleware';
 import { fileTokenStore, tokensFile } from '../../../server/auth/tokens';
 import { screenshot, useBrowser, type BrowserWindow } from '../../helpers/browser';
 import { cleanupDirs, tempDir } from '../../helpers/notebooks';
+import { startServeProcess } from '../../helpers/serve-process';
 import { jobPath, untilOutput } from '../service/service-fixture';
 import {
   api,
@@ -26,27 +26,6 @@ import {
   seedBuilds,
   untilVersioned,
 } from './web-fixture';
-
-const BIN = path.resolve(__dirname, '../../../bin/nbstage.js');
-
-/** `nbstage serve` from dist, on a free port; resolves once it says where it serves. */
-function serve(home: string, admin: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--home', home], {
-    env: { ...process.env, NBSTAGE_ADMIN_TOKEN: admin, NBSTAGE_HOME: '' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const match = /nbstage: serving on (\S+)/.exec(stderr);
-      if (match !== null) {
-        resolve({ child, url: match[1] });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`nbstage serve exited (${code}): ${stderr}`)));
-  });
-}
 
 describe('the web page in Chromium', () => {
   const browser = useBrowser();
@@ -64,7 +43,7 @@ describe('the web page in Chromium', () => {
     const made = async (role: 'run' | 'read'): Promise<string> =>
       (await store.create({ role, name: `test-${randomUUID()}-${role}` })).token;
     tokens = { run: await made('run'), read: await made('read') };
-    ({ child, url } = await serve(home, `test-${randomUUID()}`));
+    ({ child, url } = await startServeProcess(home, `test-${randomUUID()}`));
     await seedBuilds(url, tokens.run, job);
     context = await browser().newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
