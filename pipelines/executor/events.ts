@@ -7,6 +7,16 @@ import type { JSONObject, Notebook, Output } from '../notebook/model';
 /** How a run ended. */
 export type RunStatus = 'completed' | 'failed' | 'timeout' | 'kernel_died' | 'cancelled' | 'error';
 
+/** Every {@link RunStatus}: the states a finished run can be in. */
+export const RUN_STATUSES: readonly RunStatus[] = [
+  'completed',
+  'failed',
+  'timeout',
+  'kernel_died',
+  'cancelled',
+  'error',
+];
+
 /** How a cell ended. `aborted`: queued but never run because an earlier cell stopped the run. */
 export type CellStatus =
   'ok' | 'error' | 'skipped' | 'aborted' | 'timeout' | 'cancelled' | 'kernel_died';

@@ -3,7 +3,7 @@
  * `metadata.nbstage`, each cell's `metadata.nbstage` (status, duration, stage) and the metric
  * outputs of `nbstage.record`. The JUnit and HTML reports read the notebook only through here.
  */
-import type { CellStatus, RunStatus } from '../executor/events';
+import { RUN_STATUSES, type CellStatus, type RunStatus } from '../executor/events';
 import type {
   Cell,
   JSONObject,
@@ -25,14 +25,6 @@ const CELL_STATUSES: readonly CellStatus[] = [
   'timeout',
   'cancelled',
   'kernel_died',
-];
-const RUN_STATUSES: readonly RunStatus[] = [
-  'completed',
-  'failed',
-  'timeout',
-  'kernel_died',
-  'cancelled',
-  'error',
 ];
 
 /** How one cell fared in the run (from `cell.metadata.nbstage`). */

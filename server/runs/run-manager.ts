@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Principal } from '../auth/types';
 import type { AuditLog } from '../auth/audit';
 import { NotebookInvalidError, ValidationError, asNbstageError } from '../../pipelines/errors';
-import type { RunEvent } from '../../pipelines/executor/events';
+import { RUN_STATUSES, type RunEvent } from '../../pipelines/executor/events';
 import { replayRunEvents } from '../../pipelines/executor/replay';
 import { zeppelinToNotebook, validateZeppelinNote } from '../../pipelines/formats/zeppelin';
 import { serializeNotebook, writeFileAtomic } from '../../pipelines/notebook/io';
@@ -75,17 +75,8 @@ export interface RunManagerOptions {
   secretsRefused?: string;
 }
 
-const FINISHED: RunState[] = [
-  'completed',
-  'failed',
-  'timeout',
-  'kernel_died',
-  'cancelled',
-  'error',
-];
-
 function isFinished(state: RunState): boolean {
-  return FINISHED.includes(state);
+  return (RUN_STATUSES as readonly string[]).includes(state);
 }
 
 /** The service's run registry and lifecycle. */
