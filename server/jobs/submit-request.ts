@@ -6,6 +6,7 @@
 import Ajv from 'ajv';
 import { ValidationError } from '../../pipelines/errors';
 import { bodyField } from '../http/body-field';
+import { notebookRequestProperties } from '../runs/run-request';
 import type { JSONObject, JSONValue } from '../../pipelines/notebook/model';
 import type { JenkinsResult } from '../../jenkins-plugin-bridge/rest/jenkins-api';
 
@@ -35,19 +36,7 @@ export const submitRequestSchema = {
       maxLength: 1000,
       description: 'Jenkins full name; folders separated by /',
     },
-    notebook: { type: 'object', description: 'nbformat 4 notebook or Zeppelin note (JSON)' },
-    notebookName: {
-      type: 'string',
-      minLength: 1,
-      maxLength: 255,
-      pattern: '^[^/\\\\\\u0000]+$',
-      description: 'file name; .zpln or note.json selects Zeppelin',
-    },
-    parameters: {
-      type: 'object',
-      propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
-      maxProperties: 200,
-    },
+    ...notebookRequestProperties,
     agent: { type: 'string', pattern: '^[A-Za-z0-9._ &|!()-]{1,200}$' },
   },
 } as const;

@@ -40,21 +40,26 @@ export interface JenkinsOrigin {
 
 const NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
 
+/** The schema of a notebook sent to the service, its file name and its parameters (runs, jobs). */
+export const notebookRequestProperties = {
+  notebook: { type: 'object', description: 'nbformat 4 notebook or Zeppelin note (JSON)' },
+  notebookName: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 255,
+    pattern: '^[^/\\\\\\u0000]+$',
+    description: 'file name; .zpln or note.json selects Zeppelin',
+  },
+  parameters: { type: 'object', propertyNames: { pattern: NAME }, maxProperties: 200 },
+} as const;
+
 /** JSON schema of {@link RunRequest} (used by the OpenAPI document and ajv). */
 export const runRequestSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['notebook'],
   properties: {
-    notebook: { type: 'object', description: 'nbformat 4 notebook or Zeppelin note (JSON)' },
-    notebookName: {
-      type: 'string',
-      minLength: 1,
-      maxLength: 255,
-      pattern: '^[^/\\\\\\u0000]+$',
-      description: 'file name; .zpln or note.json selects Zeppelin',
-    },
-    parameters: { type: 'object', propertyNames: { pattern: NAME }, maxProperties: 200 },
+    ...notebookRequestProperties,
     secrets: {
       type: 'object',
       propertyNames: { pattern: NAME },
