@@ -7,17 +7,23 @@
 #                    changes (a hash stamp is kept inside .venv)
 #   3. kernelspecs   the bash kernel installed into .venv (ipykernel brings python3)
 #   4. dist/         `npm run build` when a TypeScript source or tsconfig changed
+# --test first installs the Debian packages the tests run against (scripts/system-packages.sh):
+# redis-server, groovy, chromium; `npm test` passes it.
 # NBSTAGE_PYTHON, when set, is the interpreter the venv is created with (default: python3).
 set -euo pipefail
 
 usage() {
-  echo "usage: scripts/setup.sh [--dev]   (--dev: also the benchmark's nbclient and papermill)"
+  echo "usage: scripts/setup.sh [--dev] [--test]"
+  echo "  --dev   also the benchmark's nbclient and papermill"
+  echo "  --test  also the system packages the tests need (redis-server, groovy, chromium)"
 }
 
 DEV=0
+TEST=0
 for arg in "$@"; do
   case "$arg" in
     --dev) DEV=1 ;;
+    --test) TEST=1 ;;
     -h | --help)
       usage
       exit 0
@@ -55,6 +61,11 @@ sha256() {
     cat "$@" | shasum -a 256 | cut -d' ' -f1
   fi
 }
+
+# --- 0. system packages (tests only) -------------------------------------------------------
+if [[ "$TEST" == 1 ]]; then
+  bash "$ROOT/scripts/system-packages.sh" || exit 1
+fi
 
 # --- 1. node modules -----------------------------------------------------------------------
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
