@@ -1,7 +1,9 @@
 /**
  * Supervises a local Jupyter server: started on 127.0.0.1 on a free port with a random token,
  * with nbstage's TCP_NODELAY websocket class and the nbstage Python helpers on the kernels'
- * PYTHONPATH; stopped when closed or when this process exits.
+ * PYTHONPATH; stopped when closed or when this process exits, and by itself when this process
+ * dies (kernels/python/nbstage_owned.py). Its kernels start under kernels/python/nbstage_init.py,
+ * so whatever a notebook leaves running ends with its kernel.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -26,6 +28,14 @@ export interface LocalJupyterServerOptions {
   startTimeoutMs?: number;
   /** Aborting stops a server that is still starting (start rejects with CancelledError). */
   signal?: AbortSignal;
+}
+
+/** What became of a server process that exited. */
+export interface ServerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The last lines it logged. */
+  log: string;
 }
 
 const live = new Set<LocalJupyterServer>();
@@ -60,28 +70,41 @@ export async function freePort(): Promise<number> {
 
 /** The arguments and environment of a Jupyter server process as nbstage runs it. */
 export function jupyterServerCommand(
-  options: LocalJupyterServerOptions & { port: number; token: string; extraArgs?: string[] },
-): { args: string[]; env: NodeJS.ProcessEnv } {
+  options: LocalJupyterServerOptions & {
+    port: number;
+    token: string;
+    extraArgs?: string[];
+    /** The process the server dies with (its parent); none for a shared server. */
+    ownerPid?: number;
+  },
+): { args: string[]; env: NodeJS.ProcessEnv; cwd: string } {
   const noDelay = options.tcpNoDelay ?? process.env.NBSTAGE_TCP_NODELAY !== '0';
   const helpers = path.join(packageRoot(), 'kernels', 'python');
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
   // The kernels import nbstage's helpers (`from nbstage import record`) from here.
   env.PYTHONPATH = [helpers, env.PYTHONPATH].filter(Boolean).join(path.delimiter);
   env.PYTHONUNBUFFERED = '1';
+  delete env.NBSTAGE_OWNER_PID;
+  if (options.ownerPid !== undefined) {
+    env.NBSTAGE_OWNER_PID = String(options.ownerPid);
+  }
   // Credentials of nbstage and Jupyter never reach the kernels (notebooks read os.environ).
   for (const name of Object.keys(env)) {
     if (/^(JUPYTER_TOKEN|NBSTAGE_.*TOKEN|NBSTAGE_JENKINS_.*)$/.test(name)) {
       delete env[name];
     }
   }
+  const rootDir = options.rootDir ?? process.cwd();
   const args = [
     '-m',
-    'jupyter_server',
+    'nbstage_owned',
     '--no-browser',
     '--ServerApp.ip=127.0.0.1',
     `--ServerApp.port=${options.port}`,
     '--ServerApp.port_retries=0',
-    `--ServerApp.root_dir=${options.rootDir ?? process.cwd()}`,
+    `--ServerApp.root_dir=${rootDir}`,
+    // Kernels start under nbstage_init: their background processes end with them.
+    '--MappingKernelManager.kernel_manager_class=nbstage_owned.OwnedKernelManager',
     `--IdentityProvider.token=${options.token}`,
     '--ServerApp.log_level=WARN',
     '--ServerApp.terminals_enabled=False',
@@ -101,7 +124,9 @@ export function jupyterServerCommand(
       '--ServerApp.kernel_websocket_connection_class=nbstage_nodelay.NoDelayWebsocketConnection',
     );
   }
-  return { args, env };
+  // The server's working directory is its root, never the caller's: a run's folder may be
+  // deleted (Jenkins' cleanWs()) while the server lives on.
+  return { args, env, cwd: rootDir };
 }
 
 /** Whether a Jupyter server answers its REST API with this endpoint's token. */
@@ -123,6 +148,8 @@ export class LocalJupyterServer {
   private readonly child: ChildProcess;
   private closed = false;
   private exited: Promise<void>;
+  private logTail = '';
+  private readonly exitListeners = new Set<(exit: ServerExit) => void>();
 
   private constructor(child: ChildProcess, endpoint: JupyterEndpoint) {
     this.child = child;
@@ -131,9 +158,37 @@ export class LocalJupyterServer {
       if (child.exitCode !== null || child.signalCode !== null) {
         resolve();
       } else {
-        child.once('exit', () => resolve());
+        child.once('exit', (code, signal) => {
+          resolve();
+          if (!this.closed) {
+            const exit: ServerExit = { code, signal, log: this.lastLines(5) };
+            for (const listener of this.exitListeners) {
+              listener(exit);
+            }
+          }
+        });
       }
     });
+    // The last lines it logged, for the message when it exits on its own. The pipes are
+    // drained all the time, so the server never blocks on a full one.
+    const keep = (chunk: Buffer): void => {
+      this.logTail = (this.logTail + chunk.toString()).slice(-8000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+  }
+
+  private lastLines(count: number): string {
+    return this.logTail.trim().split('\n').slice(-count).join(' | ');
+  }
+
+  /**
+   * Calls `listener` when the process exits without {@link close} (killed, crashed): the
+   * supervisor's cue. Returns a function that removes the listener.
+   */
+  onExit(listener: (exit: ServerExit) => void): () => void {
+    this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
   }
 
   /** Starts a server and waits until its REST API answers. */
@@ -141,14 +196,13 @@ export class LocalJupyterServer {
     const python = options.python ?? resolvePython().python;
     const token = randomBytes(24).toString('hex');
     const port = await freePort();
-    const { args, env } = jupyterServerCommand({ ...options, port, token });
-    const child = spawn(python, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    const keep = (chunk: Buffer): void => {
-      log = (log + chunk.toString()).slice(-8000);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
+    const { args, env, cwd } = jupyterServerCommand({
+      ...options,
+      port,
+      token,
+      ownerPid: process.pid,
+    });
+    const child = spawn(python, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     const endpoint: JupyterEndpoint = { baseUrl: `http://127.0.0.1:${port}/`, token };
     const server = new LocalJupyterServer(child, endpoint);
     live.add(server);
@@ -167,7 +221,7 @@ export class LocalJupyterServer {
       }
       if (child.exitCode !== null || child.signalCode !== null) {
         live.delete(server);
-        const last = log.trim().split('\n').slice(-3).join(' | ');
+        const last = server.lastLines(3);
         throw new UnreachableError(
           `Jupyter server exited during start (code ${child.exitCode ?? child.signalCode}): ${last} (run \`nbstage doctor\`)`,
         );
@@ -185,11 +239,6 @@ export class LocalJupyterServer {
       }
       await new Promise((r) => setTimeout(r, 40));
     }
-    child.stdout?.off('data', keep);
-    child.stderr?.off('data', keep);
-    // Keep draining the pipes so the server never blocks on a full one.
-    child.stdout?.resume();
-    child.stderr?.resume();
     return server;
   }
 

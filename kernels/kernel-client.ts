@@ -3,7 +3,13 @@
  * `ws`: start, execute (requests may be pipelined; the kernel queues them), interrupt, shut down,
  * and a death signal for dead/restarting kernels and lost connections.
  */
-import { KernelConnection, type Kernel, type KernelMessage } from '@jupyterlab/services';
+import {
+  KernelAPI,
+  KernelConnection,
+  type Kernel,
+  type KernelMessage,
+  type ServerConnection,
+} from '@jupyterlab/services';
 import { KernelDiedError, KernelNotFoundError, UnreachableError } from '../pipelines/errors';
 import { authHeaders, serverSettings, type JupyterEndpoint } from './endpoint';
 
@@ -41,8 +47,11 @@ export interface ExecuteHandle {
   done: Promise<KernelMessage.IExecuteReplyMsg>;
 }
 
-/** Why a kernel is gone. */
-export type DeathReason = 'dead' | 'restarting' | 'disconnected';
+/**
+ * Why a kernel is gone: it died, it was restarted under the run, the connection to it was lost,
+ * or the Jupyter server holding it died (its kernels die with it).
+ */
+export type DeathReason = 'dead' | 'restarting' | 'disconnected' | 'server-died';
 
 async function request(
   endpoint: JupyterEndpoint,
@@ -90,6 +99,67 @@ export async function listKernelSpecs(
       language: k.spec.language ?? '',
     })),
   };
+}
+
+/**
+ * The REST client a kernel connection asks about its kernel when its websocket closes. Once
+ * nbstage is done with the connection, the kernel counts as dead: @jupyterlab/services would
+ * otherwise keep asking an unreachable server every 10-30 s, from timers nothing can cancel,
+ * and keep the process alive.
+ */
+class ConnectionRestClient implements Kernel.IKernelAPIClient {
+  private readonly rest: KernelAPI.KernelAPIClient;
+
+  constructor(
+    settings: ServerConnection.ISettings,
+    private readonly done: () => boolean,
+  ) {
+    this.rest = new KernelAPI.KernelAPIClient({ serverSettings: settings });
+  }
+
+  get serverSettings(): ServerConnection.ISettings {
+    return this.rest.serverSettings;
+  }
+
+  listRunning(): Promise<Kernel.IModel[]> {
+    return this.rest.listRunning();
+  }
+
+  async getModel(id: string): Promise<Kernel.IModel | undefined> {
+    const dead: Kernel.IModel = { id, name: '', execution_state: 'dead' };
+    if (this.done()) {
+      return dead;
+    }
+    try {
+      return await this.rest.getModel(id);
+    } catch (err) {
+      // A server that just died refuses the connection a moment before its supervisor says
+      // so: give nbstage that moment to let go of the kernel before the library's retries.
+      for (let waited = 0; waited < 2000 && !this.done(); waited += 50) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      if (this.done()) {
+        return dead;
+      }
+      throw err;
+    }
+  }
+
+  startNew(options?: Kernel.IKernelOptions): Promise<Kernel.IModel> {
+    return this.rest.startNew(options);
+  }
+
+  restart(id: string): Promise<void> {
+    return this.rest.restart(id);
+  }
+
+  interrupt(id: string): Promise<void> {
+    return this.rest.interrupt(id);
+  }
+
+  shutdown(id: string): Promise<void> {
+    return this.rest.shutdown(id);
+  }
 }
 
 /** One kernel on a Jupyter server. Whoever starts it owns it and calls {@link shutdown}. */
@@ -155,7 +225,7 @@ export class KernelClient {
   static async start(
     endpoint: JupyterEndpoint,
     name: string,
-    options: { path?: string; env?: Record<string, string> } = {},
+    options: { path?: string; env?: Record<string, string>; signal?: AbortSignal } = {},
   ): Promise<KernelClient> {
     const res = await request(endpoint, 'POST', 'api/kernels', {
       name,
@@ -172,36 +242,73 @@ export class KernelClient {
       throw new UnreachableError(`Jupyter server answered ${res.status} starting kernel "${name}"`);
     }
     const model = (await res.json()) as Kernel.IModel;
-    return KernelClient.connect(endpoint, model);
+    return KernelClient.connect(endpoint, model, { signal: options.signal });
   }
 
-  /** Connects to a running kernel. */
-  static async connect(endpoint: JupyterEndpoint, model: Kernel.IModel): Promise<KernelClient> {
+  /**
+   * Connects to a running kernel and waits for its kernel_info (60 s at most). Aborting
+   * `signal` (the server it runs on is gone) gives up at once; a connection that fails is
+   * disposed, so nothing keeps trying to reach the kernel.
+   */
+  static async connect(
+    endpoint: JupyterEndpoint,
+    model: Kernel.IModel,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<KernelClient> {
+    const settings = serverSettings(endpoint);
+    let client: KernelClient | null = null;
     const connection = new KernelConnection({
       model,
-      serverSettings: serverSettings(endpoint),
+      serverSettings: settings,
+      kernelAPIClient: new ConnectionRestClient(settings, () => client?.closing ?? false),
       handleComms: false,
     });
-    const client = new KernelClient(endpoint, connection);
-    const info = await Promise.race([
-      connection.info,
-      new Promise<never>((_, reject) =>
-        setTimeout(
-          () =>
-            reject(
-              new UnreachableError(`kernel ${model.name} did not answer kernel_info within 60 s`),
-            ),
-          60000,
-        ).unref(),
-      ),
-    ]);
+    const opened = new KernelClient(endpoint, connection);
+    client = opened;
+    const cleanup: (() => void)[] = [];
+    const failed = new Promise<never>((_, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new UnreachableError(`kernel ${model.name} did not answer kernel_info within 60 s`),
+          ),
+        60000,
+      );
+      timer.unref();
+      cleanup.push(() => clearTimeout(timer));
+      cleanup.push(
+        opened.onDeath((reason) =>
+          reject(
+            new KernelDiedError(`kernel ${model.name} was lost before it answered (${reason})`),
+          ),
+        ),
+      );
+      const abort = (): void =>
+        reject(new UnreachableError(`gave up connecting to kernel ${model.name}: server gone`));
+      if (options.signal?.aborted === true) {
+        abort();
+      }
+      options.signal?.addEventListener('abort', abort, { once: true });
+      cleanup.push(() => options.signal?.removeEventListener('abort', abort));
+    });
+    let info: KernelMessage.IInfoReply;
+    try {
+      info = await Promise.race([connection.info, failed]);
+    } catch (err) {
+      opened.lose(opened.dead ?? 'dead');
+      throw err;
+    } finally {
+      for (const undo of cleanup) {
+        undo();
+      }
+    }
     const li = info.language_info as { name: string; version?: string };
-    client.languageInfo = {
+    opened.languageInfo = {
       name: li.name,
       version: li.version,
       implementation: info.implementation,
     };
-    return client;
+    return opened;
   }
 
   /** The kernel's language (from kernel_info). */
@@ -222,6 +329,16 @@ export class KernelClient {
     }
     this.deathListeners.add(listener);
     return () => this.deathListeners.delete(listener);
+  }
+
+  /**
+   * Marks the kernel gone for `reason` without asking the server (which may be gone itself):
+   * death listeners are told at once and the connection stops trying to reconnect.
+   */
+  lose(reason: DeathReason): void {
+    this.die(reason);
+    this.closing = true;
+    this.connection.dispose();
   }
 
   private die(reason: DeathReason): void {

@@ -10,6 +10,8 @@ import { KernelClient } from './kernel-client';
 export interface KernelPoolOptions {
   /** Warm kernels kept per kernelspec once one was asked for (0 = no pool). */
   size: number;
+  /** Aborted when the server is gone: kernels still starting give up. */
+  signal?: AbortSignal;
 }
 
 /** Warm kernels per kernelspec. */
@@ -26,7 +28,7 @@ export class KernelPool {
   prewarm(name: string, count: number): void {
     const list = this.warm.get(name) ?? [];
     while (!this.closed && list.length < count) {
-      const starting = KernelClient.start(this.endpoint, name);
+      const starting = KernelClient.start(this.endpoint, name, { signal: this.options.signal });
       starting.catch(() => undefined);
       list.push(starting);
     }
@@ -56,7 +58,20 @@ export class KernelPool {
     if (this.options.size > 0) {
       this.prewarm(name, this.options.size);
     }
-    return KernelClient.start(this.endpoint, name);
+    return KernelClient.start(this.endpoint, name, { signal: this.options.signal });
+  }
+
+  /**
+   * Drops the warm kernels without asking the server, which is gone: their connections stop
+   * reconnecting. The pool takes no more kernels.
+   */
+  abandon(): void {
+    this.closed = true;
+    const all = [...this.warm.values()].flat();
+    this.warm.clear();
+    for (const p of all) {
+      p.then((kernel) => kernel.lose('server-died')).catch(() => undefined);
+    }
   }
 
   /** Shuts down the warm kernels. Idempotent. */

@@ -51,27 +51,121 @@ export interface JupyterKernelProviderOptions {
   description?: string;
 }
 
+/** Whether a provider can hand out kernels now, and why not. */
+export interface ProviderHealth {
+  ready: boolean;
+  /** Why not, when not ready. */
+  reason?: string;
+}
+
+/** A server outage: the kernels are gone, and a restart is under way. */
+interface Outage {
+  reason: string;
+  restored: Promise<void>;
+  end: () => void;
+}
+
 /** A provider on a Jupyter server API. */
 export class JupyterKernelProvider implements KernelProvider {
   readonly description: string;
-  private readonly pool: KernelPool;
+  private pool: KernelPool;
+  private server: JupyterEndpoint;
   private specsCache: Promise<{ default: string; specs: KernelSpecInfo[] }> | null = null;
   private closed: Promise<void> | null = null;
   private readonly early = new Map<string, Promise<KernelClient>>();
   /** Sessions being ended: a run of the session waits until its old kernel is gone. */
   private readonly ending = new Map<string, Promise<boolean>>();
+  /** Kernels handed to runs and not given back: they die with the server. */
+  private readonly handedOut = new Set<KernelClient>();
+  private readonly prewarmed = new Map<string, number>();
+  private outage: Outage | null = null;
+  /** Aborted when the server is lost: kernels still starting on it give up. */
+  private generation = new AbortController();
 
   constructor(
-    readonly endpoint: JupyterEndpoint,
+    endpoint: JupyterEndpoint,
     private readonly options: JupyterKernelProviderOptions = {},
   ) {
+    this.server = endpoint;
     this.description =
       options.description ?? `Jupyter server at ${new URL(endpoint.baseUrl).origin}`;
-    this.pool = new KernelPool(endpoint, { size: options.poolSize ?? 0 });
+    this.pool = this.newPool(endpoint, options.poolSize ?? 0);
+  }
+
+  private newPool(endpoint: JupyterEndpoint, size: number): KernelPool {
+    return new KernelPool(endpoint, { size, signal: this.generation.signal });
+  }
+
+  /** The server's endpoint (a supervised server's changes when it is restarted). */
+  get endpoint(): JupyterEndpoint {
+    return this.server;
+  }
+
+  /** Whether kernels can be had now (false while a supervised server restarts). */
+  health(): ProviderHealth {
+    return this.outage === null ? { ready: true } : { ready: false, reason: this.outage.reason };
+  }
+
+  /**
+   * The server is gone (its supervisor saw it exit): every kernel it held is lost at once, so
+   * the runs on them end as kernel deaths instead of waiting on reconnects; acquire waits for
+   * {@link serverRestored}.
+   */
+  serverLost(reason: string): void {
+    if (this.outage === null) {
+      let end = (): void => undefined;
+      const restored = new Promise<void>((resolve) => {
+        end = resolve;
+      });
+      this.outage = { reason, restored, end };
+    }
+    for (const kernel of this.handedOut) {
+      kernel.lose('server-died');
+    }
+    this.handedOut.clear();
+    this.generation.abort();
+    for (const early of this.early.values()) {
+      early.then((kernel) => kernel.lose('server-died')).catch(() => undefined);
+    }
+    this.early.clear();
+    this.specsCache = null;
+    // The warm kernels died with the server; nothing to shut down.
+    this.pool.abandon();
+    this.pool = this.newPool(this.server, 0);
+  }
+
+  /** A restarted server answers at `endpoint`: kernels come from it now. */
+  serverRestored(endpoint: JupyterEndpoint): void {
+    this.server = endpoint;
+    this.generation = new AbortController();
+    this.pool = this.newPool(endpoint, this.options.poolSize ?? 0);
+    for (const [name, count] of this.prewarmed) {
+      this.pool.prewarm(name, count);
+    }
+    const outage = this.outage;
+    this.outage = null;
+    outage?.end();
+  }
+
+  private async whenAvailable(): Promise<void> {
+    const outage = this.outage;
+    if (outage === null) {
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), 60_000);
+      timer.unref();
+    });
+    const result = await Promise.race([outage.restored, gaveUp]);
+    clearTimeout(timer);
+    if (result === 'timeout') {
+      throw new UnreachableError(`${this.description} is not available: ${outage.reason}`);
+    }
   }
 
   kernelSpecs(): Promise<{ default: string; specs: KernelSpecInfo[] }> {
-    this.specsCache ??= listKernelSpecs(this.endpoint);
+    this.specsCache ??= this.whenAvailable().then(() => listKernelSpecs(this.endpoint));
     this.specsCache.catch(() => {
       this.specsCache = null;
     });
@@ -92,6 +186,7 @@ export class JupyterKernelProvider implements KernelProvider {
 
   /** Starts (or claims) a kernel of `name` now; the next {@link acquire} of `name` takes it. */
   prewarm(name: string, count = 1): void {
+    this.prewarmed.set(name, Math.max(count, this.prewarmed.get(name) ?? 0));
     if (this.options.spares !== undefined) {
       if (!this.early.has(name)) {
         const p = this.startOrClaim(name);
@@ -110,12 +205,27 @@ export class JupyterKernelProvider implements KernelProvider {
     }
     const claimed = await spares.claim(name);
     spares.replenish(name);
-    return claimed ?? KernelClient.start(this.endpoint, name);
+    return claimed ?? KernelClient.start(this.endpoint, name, { signal: this.generation.signal });
   }
 
   async acquire(
     name: string,
     options: { session?: string; cwd?: string } = {},
+  ): Promise<AcquiredKernel> {
+    await this.whenAvailable();
+    const acquired = await this.acquireNow(name, options);
+    if (this.outage !== null) {
+      // The server died while this kernel was being started or connected.
+      acquired.kernel.lose('server-died');
+    } else {
+      this.handedOut.add(acquired.kernel);
+    }
+    return acquired;
+  }
+
+  private async acquireNow(
+    name: string,
+    options: { session?: string; cwd?: string },
   ): Promise<AcquiredKernel> {
     if (options.session !== undefined && options.session !== '') {
       await this.checkKernel(name);
@@ -192,7 +302,11 @@ export class JupyterKernelProvider implements KernelProvider {
       existing.kernel.name === name &&
       existing.kernel.execution_state !== 'dead'
     ) {
-      const kernel = await KernelClient.connect(this.endpoint, { id: existing.kernel.id, name });
+      const kernel = await KernelClient.connect(
+        this.endpoint,
+        { id: existing.kernel.id, name },
+        { signal: this.generation.signal },
+      );
       return { kernel, fresh: false, session, staleEnv: true };
     }
     const res = await fetch(new URL('api/sessions', base), {
@@ -206,11 +320,16 @@ export class JupyterKernelProvider implements KernelProvider {
       );
     }
     const created = (await res.json()) as { kernel: { id: string; name: string } };
-    const kernel = await KernelClient.connect(this.endpoint, { id: created.kernel.id, name });
+    const kernel = await KernelClient.connect(
+      this.endpoint,
+      { id: created.kernel.id, name },
+      { signal: this.generation.signal },
+    );
     return { kernel, fresh: true, session, staleEnv: true };
   }
 
   async release(acquired: AcquiredKernel, keep: boolean): Promise<void> {
+    this.handedOut.delete(acquired.kernel);
     if (acquired.session !== null && keep && acquired.kernel.dead === null) {
       acquired.kernel.disconnect();
       return;
@@ -231,16 +350,66 @@ export class JupyterKernelProvider implements KernelProvider {
   }
 }
 
-/** Starts a supervised local Jupyter server and a provider on it; closing the provider stops it. */
+/** Options of {@link startLocalProvider}. */
+export interface LocalProviderOptions extends LocalJupyterServerOptions {
+  poolSize?: number;
+  /** Told when the server exits on its own and when it answers again. */
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * Starts a supervised local Jupyter server and a provider on it; closing the provider stops
+ * it. When the server exits on its own (killed, crashed), its kernels' runs end at once as
+ * kernel deaths, the server is started again (after 0.5 s, doubling up to 30 s while starts
+ * fail) and the provider takes its kernels from the new one.
+ */
 export async function startLocalProvider(
-  options: LocalJupyterServerOptions & { poolSize?: number } = {},
+  options: LocalProviderOptions = {},
 ): Promise<JupyterKernelProvider> {
-  const server = await LocalJupyterServer.start(options);
-  return new JupyterKernelProvider(server.endpoint, {
+  let server = await LocalJupyterServer.start(options);
+  const { signal: _startSignal, ...restartOptions } = options;
+  let closed = false;
+  const provider = new JupyterKernelProvider(server.endpoint, {
     poolSize: options.poolSize,
     description: 'local Jupyter server',
-    onClose: () => server.close(),
+    onClose: () => {
+      closed = true;
+      return server.close();
+    },
   });
+  const supervise = (watched: LocalJupyterServer): void => {
+    watched.onExit((exit) => {
+      const how =
+        exit.signal !== null ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
+      const reason = `the local Jupyter server ${how}; restarting it`;
+      options.log?.('jupyter server lost', { how, log: exit.log });
+      provider.serverLost(reason);
+      void (async () => {
+        for (let delayMs = 500; !closed; delayMs = Math.min(delayMs * 2, 30_000)) {
+          await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+          if (closed) {
+            return;
+          }
+          try {
+            const next = await LocalJupyterServer.start(restartOptions);
+            if (closed) {
+              await next.close();
+              return;
+            }
+            server = next;
+            supervise(next);
+            provider.serverRestored(next.endpoint);
+            options.log?.('jupyter server restarted', { url: next.endpoint.baseUrl });
+            return;
+          } catch (err) {
+            options.log?.('jupyter server restart failed', { error: (err as Error).message });
+          }
+        }
+      })();
+    });
+  };
+  supervise(server);
+  return provider;
 }
 
 /** A provider on the shared local server (started if needed), with spare kernels. */

@@ -16,7 +16,7 @@ import { withFileLock } from '../pipelines/file-lock';
 import { authHeaders, type JupyterEndpoint } from './endpoint';
 import { freePort, jupyterServerCommand, serverAnswers } from './jupyter-server';
 import { KernelClient } from './kernel-client';
-import { resolvePython } from './python-env';
+import { packageRoot, resolvePython } from './python-env';
 
 /** What the state file of a shared server holds. */
 interface SharedServerState {
@@ -47,14 +47,35 @@ export interface SharedServer {
   pid: number;
 }
 
-/** The default runtime folder. */
+/** The default runtime folder (an empty NBSTAGE_RUNTIME_DIR counts as unset). */
 export function defaultRuntimeDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.NBSTAGE_RUNTIME_DIR ?? path.join(os.homedir(), '.nbstage', 'run');
+  return env.NBSTAGE_RUNTIME_DIR || path.join(os.homedir(), '.nbstage', 'run');
+}
+
+let helpersDigest: string | null = null;
+
+/**
+ * A digest of the Python helpers the server runs (kernels/python/*.py): a server started by an
+ * older nbstage is not reused; it idles out on its own.
+ */
+function helpers(): string {
+  if (helpersDigest === null) {
+    const dir = path.join(packageRoot(), 'kernels', 'python');
+    const hash = createHash('sha256');
+    for (const name of fs
+      .readdirSync(dir)
+      .filter((n) => n.endsWith('.py'))
+      .sort()) {
+      hash.update(name).update(fs.readFileSync(path.join(dir, name)));
+    }
+    helpersDigest = hash.digest('hex');
+  }
+  return helpersDigest;
 }
 
 function stateFile(dir: string, python: string): string {
-  const key = createHash('sha256').update(python).digest('hex').slice(0, 12);
-  return path.join(dir, `jupyter-${key}.json`);
+  const key = createHash('sha256').update(python).update('\0').update(helpers());
+  return path.join(dir, `jupyter-${key.digest('hex').slice(0, 12)}.json`);
 }
 
 function readState(file: string): SharedServerState | null {
@@ -124,7 +145,7 @@ async function startDetached(
   const idle = options.idleSeconds ?? Number(process.env.NBSTAGE_SERVER_IDLE ?? 600);
   const port = await freePort();
   const token = randomBytes(24).toString('hex');
-  const { args, env } = jupyterServerCommand({
+  const { args, env, cwd } = jupyterServerCommand({
     python,
     rootDir: dir,
     port,
@@ -140,7 +161,7 @@ async function startDetached(
     'a',
     0o600,
   );
-  const child = spawn(python, args, { env, detached: true, stdio: ['ignore', log, log] });
+  const child = spawn(python, args, { env, cwd, detached: true, stdio: ['ignore', log, log] });
   fs.closeSync(log);
   let spawnError: Error | undefined;
   child.once('error', (err) => {

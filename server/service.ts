@@ -158,6 +158,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     metrics,
     kernels: async () =>
       runtime === null ? { default: '', specs: [] } : runtime.provider.kernelSpecs(),
+    kernelsHealth: () => runtime?.provider.health() ?? { ready: true },
     draining: () => draining,
     log,
     maxBodyBytes: options.maxBodyBytes,

@@ -1,9 +1,14 @@
 /**
  * Checks, once before the suites, that what the integration tiers run against is there: the
- * Python environment with Jupyter (scripts/setup.sh) and the compiled CLI (npm run build).
+ * Python environment with Jupyter (scripts/setup.sh) and the compiled CLI (npm run build). Marks
+ * every process the suite starts (an environment variable its children inherit) and gives the
+ * suite a runtime folder of its own, so that test/global-teardown.ts can check nothing is left.
  */
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { SUITE_MARK } from './helpers/processes';
 
 export default async function globalSetup(): Promise<void> {
   const root = path.resolve(__dirname, '..');
@@ -14,4 +19,7 @@ export default async function globalSetup(): Promise<void> {
   if (!fs.existsSync(path.join(root, 'dist', 'server', 'cli', 'main.js'))) {
     throw new Error('the CLI is not built: run `npm run build` first');
   }
+  process.env[SUITE_MARK] = randomUUID();
+  // Embedded runs of the suite share a Jupyter server of their own, not the user's.
+  process.env.NBSTAGE_RUNTIME_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-test-run-'));
 }

@@ -203,10 +203,11 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
       kernel.onDeath((reason) =>
         stopper.stop(
           new KernelDiedError(
-            reason === 'disconnected'
-              ? `lost the connection to kernel ${kernel.name}` +
-                  (current ? ` in cell ${current.index}` : '')
-              : `kernel ${kernel.name} died` + (current ? ` in cell ${current.index}` : ''),
+            (reason === 'disconnected'
+              ? `lost the connection to kernel ${kernel.name}`
+              : reason === 'server-died'
+                ? `the Jupyter server running kernel ${kernel.name} died`
+                : `kernel ${kernel.name} died`) + (current ? ` in cell ${current.index}` : ''),
             current?.index,
           ),
         ),

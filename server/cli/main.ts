@@ -49,16 +49,24 @@ function packageVersion(): string {
   return pkg.version;
 }
 
+/** Connection chatter @jupyterlab/services prints with console.warn ("Connection lost, ..."). */
+const LIBRARY_WARNINGS = /^(Connection lost, reconnecting in|Starting WebSocket)/;
+
 /**
  * @jupyterlab/services reports connection chatter with console.debug, which Node prints on
- * stdout, where it would mix with the notebook's outputs and break `--json`. It goes to stderr
- * with NBSTAGE_DEBUG=1 and nowhere otherwise.
+ * stdout, where it would mix with the notebook's outputs and break `--json`, and with
+ * console.warn, which would land in the run's console (a Jenkins log). Both go to stderr with
+ * NBSTAGE_DEBUG=1 and nowhere otherwise; nbstage reports a lost kernel itself.
  */
 function quietLibraryDebug(): void {
-  console.debug =
+  const debug =
     process.env.NBSTAGE_DEBUG === '1'
       ? (...args: unknown[]) => process.stderr.write(`${args.map(String).join(' ')}\n`)
       : () => undefined;
+  console.debug = debug;
+  const warn = console.warn.bind(console);
+  console.warn = (...args: unknown[]) =>
+    (typeof args[0] === 'string' && LIBRARY_WARNINGS.test(args[0]) ? debug : warn)(...args);
 }
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */

@@ -44,6 +44,8 @@ export interface ServiceContext {
   queue: RunQueue;
   tokens: TokenStore;
   kernels: () => Promise<{ default: string; specs: KernelSpecInfo[] }>;
+  /** Whether the in-process workers can get kernels (their Jupyter server is up). */
+  kernelsHealth?: () => { ready: boolean; reason?: string };
   metrics: ServiceMetrics;
   /** Largest request body (bytes); default 32 MiB. */
   maxBodyBytes?: number;
@@ -99,6 +101,10 @@ export function createApp(ctx: ServiceContext): express.Express {
     wrap(async (_req, res) => {
       if (ctx.draining()) {
         throw new UnavailableError('the service is shutting down');
+      }
+      const kernels = ctx.kernelsHealth?.() ?? { ready: true };
+      if (!kernels.ready) {
+        throw new UnavailableError(`kernels are not available: ${kernels.reason ?? 'unknown'}`);
       }
       const depth = await ctx.queue.depth();
       res.json({ status: 'ready', queue: depth });

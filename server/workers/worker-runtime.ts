@@ -44,7 +44,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const gpus = await listGpus(options.commandRunner);
   const labels = [...new Set([...(options.labels ?? []), ...gpuLabels(gpus)])];
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-work-'));
-  const provider = await startLocalProvider({ rootDir: workDir, poolSize: 1 });
+  const provider = await startLocalProvider({ rootDir: workDir, poolSize: 1, log: options.log });
   for (const name of options.prewarm ?? ['python3']) {
     provider.prewarm(name);
   }

@@ -1,6 +1,6 @@
 /**
- * A service killed abruptly (SIGKILL of `nbstage serve`, and of the Jupyter server and kernel it
- * had started) while a run sleeps: the next `nbstage serve` on the same home reports that run as
+ * A service killed abruptly (SIGKILL of `nbstage serve`; the Jupyter server and kernel it had
+ * started end on their own) while a run sleeps: the next `nbstage serve` on the same home reports that run as
  * `error`, saying the service stopped while it was in flight, serves its partial notebook and has
  * versioned it; runs that had finished stay as they were; and the new service runs notebooks.
  */
@@ -11,50 +11,13 @@ import request from 'supertest';
 import type { Notebook } from '../../../pipelines/notebook/model';
 import type { RunRecord } from '../../../server/runs/run-manager';
 import { cleanupDirs, makeNotebook, tempDir } from '../../helpers/notebooks';
+import { alive, descendants, survivors } from '../../helpers/processes';
 import { startServeProcess, type ServeProcess } from '../../helpers/serve-process';
 import { bearer, jobPath, notebookText, openStream, untilOutput } from './service-fixture';
 
 /** `nbstage serve` on `home` with one worker. */
 function serve(home: string, admin: string): Promise<ServeProcess> {
   return startServeProcess(home, admin, ['--workers', '1']);
-}
-
-/** The process ids of every descendant of `pid` (from /proc). */
-function descendants(pid: number): number[] {
-  const parents = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) {
-      continue;
-    }
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // pid (comm) state ppid ...: comm may hold spaces and parentheses.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parents.set(Number(entry), ppid);
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  const found: number[] = [];
-  const visit = (p: number): void => {
-    for (const [child, parent] of parents) {
-      if (parent === p) {
-        found.push(child);
-        visit(child);
-      }
-    }
-  };
-  visit(pid);
-  return found;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('a service killed mid-run, restarted on the same home', () => {
@@ -98,16 +61,12 @@ describe('a service killed mid-run, restarted on the same home', () => {
     });
     expect(sleeping.status).toBe(201);
     await untilOutput(crashing.url, admin, sleeping.body.id, 'sleeping');
-    // The whole service goes at once: node, its Jupyter server and the sleeping kernel.
+    // Node goes at once; its Jupyter server and the sleeping kernel follow on their own.
     const tree = descendants(crashing.child.pid ?? 0);
     started.push(...tree);
     crashing.child.kill('SIGKILL');
     expect((await crashing.exited).signal).toBe('SIGKILL');
-    for (const pid of tree) {
-      if (alive(pid)) {
-        process.kill(pid, 'SIGKILL');
-      }
-    }
+    expect(await survivors(tree, 20000)).toEqual([]);
     second = await serve(home, admin);
     started.push(second.child.pid ?? 0);
     inFlight = (await get(second.url, `/api/v1/runs/${sleeping.body.id}`)).body as RunRecord;
