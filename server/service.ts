@@ -101,6 +101,13 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     store,
     audit,
     log,
+    // Kernels are checked before a run is queued when every worker is this process's own; on
+    // Redis, workers on other hosts offer kernelspecs of their own, and the one that takes the
+    // run refuses an unknown kernel (NBSTAGE_KERNEL_NOT_FOUND).
+    kernels: async () =>
+      options.redis === undefined && runtime !== null
+        ? (await runtime.provider.kernelSpecs()).specs.map((s) => s.name)
+        : null,
     onChange: (record, event) => {
       metrics.observeRun(record, event);
       if (event === undefined && record.finishedAt !== null) {
@@ -113,12 +120,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       }
     },
   });
+  let runtime: WorkerRuntime | null = null;
   const recovered = await runs.recover();
   if (recovered.ended + recovered.resumed > 0) {
     log('recovered runs of an earlier service', recovered as unknown as JSONObject);
   }
 
-  let runtime: WorkerRuntime | null = null;
   const concurrency = options.workers ?? 2;
   if (concurrency > 0) {
     runtime = await startWorkerRuntime({
