@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv';
 import type { KernelProvider } from '../../kernels/provider';
-import { ValidationError, asNbstageError } from '../../pipelines/errors';
+import { UsageError, ValidationError, asNbstageError } from '../../pipelines/errors';
 import type { RunEvent, RunEventListener } from '../../pipelines/executor/events';
 import type { JSONObject } from '../../pipelines/notebook/model';
 import { executeRun, loadRun } from '../../pipelines/runner';
@@ -107,7 +107,7 @@ export const MAX_ARTIFACT_BYTES_ENV = 'NBSTAGE_MAX_ARTIFACT_BYTES';
  * The artifacts limit of this worker: `NBSTAGE_MAX_ARTIFACT_BYTES` (bytes) when set and not
  * empty, else 64 MiB.
  *
- * @throws ValidationError when the variable is not a positive integer
+ * @throws UsageError when the variable is not a positive integer
  */
 export function maxArtifactBytes(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env[MAX_ARTIFACT_BYTES_ENV];
@@ -115,8 +115,7 @@ export function maxArtifactBytes(env: NodeJS.ProcessEnv = process.env): number {
     return DEFAULT_MAX_ARTIFACT_BYTES;
   }
   if (!/^\s*[1-9]\d*\s*$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
-    throw new ValidationError(
-      MAX_ARTIFACT_BYTES_ENV,
+    throw new UsageError(
       `${MAX_ARTIFACT_BYTES_ENV}: must be a positive number of bytes, got ${JSON.stringify(raw)}`,
     );
   }
