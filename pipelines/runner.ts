@@ -84,7 +84,11 @@ export async function loadRun(spec: RunSpec): Promise<LoadedRun> {
   return { spec, loaded, masker };
 }
 
-function kernelOfCell(nb: Notebook, index: number, main: string): string {
+/**
+ * The kernel a cell runs on: its `metadata.nbstage.kernel` (Zeppelin paragraphs of another
+ * interpreter), else the run's main kernel. The service checks these names before it queues.
+ */
+export function kernelOfCell(nb: Notebook, index: number, main: string): string {
   const meta = nb.cells[index]?.metadata.nbstage;
   const name = meta !== undefined && typeof meta.kernel === 'string' ? meta.kernel : null;
   return name ?? main;

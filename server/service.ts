@@ -10,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import pino from 'pino';
 import type { JSONObject } from '../pipelines/notebook/model';
+import { UsageError } from '../pipelines/errors';
+import { maxJsonDepth } from '../pipelines/notebook/json-depth';
 import { auditLogFile, fileAuditLog } from './auth/audit';
 import { fileTokenStore, tokensFile } from './auth/tokens';
 import type { JenkinsApi } from '../jenkins-plugin-bridge/rest/jenkins-api';
@@ -63,9 +65,31 @@ export interface Service {
   close(): Promise<void>;
 }
 
+/**
+ * The largest request body: `NBSTAGE_MAX_BODY_BYTES` (bytes) when set and not empty, else
+ * undefined (the app's default, 32 MiB).
+ *
+ * @throws UsageError when the variable is not a positive integer
+ */
+function bodyLimitOf(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.NBSTAGE_MAX_BODY_BYTES;
+  if (raw === undefined || raw.trim() === '') {
+    return undefined;
+  }
+  if (!/^\s*[1-9]\d*\s*$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
+    throw new UsageError(
+      `NBSTAGE_MAX_BODY_BYTES: must be a positive number of bytes, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return Number(raw);
+}
+
 /** Starts the service and resolves once it listens. */
 export async function startService(options: ServiceOptions): Promise<Service> {
   const env = options.env ?? process.env;
+  // Limits set in the environment are checked now, not on the first request that meets them.
+  maxJsonDepth(env);
+  const maxBodyBytes = options.maxBodyBytes ?? bodyLimitOf(env);
   const home = path.resolve(options.home);
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
   const logger = pino({ base: { service: 'nbstage' } }, options.logStream ?? process.stderr);
@@ -101,6 +125,13 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     store,
     audit,
     log,
+    // Kernels are checked before a run is queued when every worker is this process's own; on
+    // Redis, workers on other hosts offer kernelspecs of their own, and the one that takes the
+    // run refuses an unknown kernel (NBSTAGE_KERNEL_NOT_FOUND).
+    kernels: async () =>
+      options.redis === undefined && runtime !== null
+        ? (await runtime.provider.kernelSpecs()).specs.map((s) => s.name)
+        : null,
     onChange: (record, event) => {
       metrics.observeRun(record, event);
       if (event === undefined && record.finishedAt !== null) {
@@ -113,12 +144,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       }
     },
   });
+  let runtime: WorkerRuntime | null = null;
   const recovered = await runs.recover();
   if (recovered.ended + recovered.resumed > 0) {
     log('recovered runs of an earlier service', recovered as unknown as JSONObject);
   }
 
-  let runtime: WorkerRuntime | null = null;
   const concurrency = options.workers ?? 2;
   if (concurrency > 0) {
     runtime = await startWorkerRuntime({
@@ -161,7 +192,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     kernelsHealth: () => runtime?.provider.health() ?? { ready: true },
     draining: () => draining,
     log,
-    maxBodyBytes: options.maxBodyBytes,
+    maxBodyBytes,
     rateLimitPerSecond: options.rateLimitPerSecond,
     jobs,
   });

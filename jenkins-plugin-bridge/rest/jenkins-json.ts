@@ -5,6 +5,7 @@
  */
 import Ajv, { type ValidateFunction } from 'ajv';
 import { JenkinsError } from '../../pipelines/errors';
+import { fileDepthProblem } from '../../pipelines/notebook/json-depth';
 import type { JenkinsBuild, JenkinsQueueItem } from './jenkins-api';
 import { JENKINS_RESULTS } from './jenkins-api';
 
@@ -94,6 +95,10 @@ const validators = {
 };
 
 function check<T>(validate: ValidateFunction<T>, value: unknown, what: string): T {
+  const tooDeep = fileDepthProblem(value);
+  if (tooDeep !== null) {
+    throw new JenkinsError(`Jenkins answered ${what} with unexpected JSON: ${tooDeep}`);
+  }
   if (!validate(value)) {
     const err = validate.errors?.[0];
     const where = err === undefined ? '' : `${err.instancePath || '/'} ${err.message ?? ''}`;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { NbstageError, NotebookInvalidError } from '../errors';
 import { validateZeppelinNote, zeppelinToNotebook } from '../formats/zeppelin';
 import type { InterpreterTable, ZeppelinNote } from '../formats/zeppelin';
+import { fileDepthProblem } from './json-depth';
 import type { Notebook } from './model';
 import { validateNotebook } from './validate';
 
@@ -131,6 +132,10 @@ export async function readNotebookFile(
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     throw new NotebookInvalidError(`${file}: not valid JSON: ${reason.split('\n', 1)[0]}`);
+  }
+  const tooDeep = fileDepthProblem(value);
+  if (tooDeep !== null) {
+    throw new NotebookInvalidError(`${file}: ${tooDeep}`);
   }
   if (isZeppelinPath(file) || looksLikeZeppelin(value)) {
     const note = validateZeppelinNote(value, file);

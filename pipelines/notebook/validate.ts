@@ -6,6 +6,7 @@
 import Ajv from 'ajv-draft-04';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { NotebookInvalidError } from '../errors';
+import { fileDepthProblem } from './json-depth';
 import type { Notebook } from './model';
 import schema40 from './schema/nbformat.v4.0.schema.json';
 import schema41 from './schema/nbformat.v4.1.schema.json';
@@ -187,7 +188,31 @@ export function validateNotebook(value: unknown, source: string): Notebook {
       `${source}: invalid notebook: ${diagnose(value, schemaVersion)}`,
     );
   }
+  const duplicate = duplicateCellId(value.cells as unknown[]);
+  if (duplicate !== null) {
+    throw new NotebookInvalidError(`${source}: invalid notebook: ${duplicate}`);
+  }
   return value as unknown as Notebook;
+}
+
+/**
+ * Where two cells share an id (nbformat 4.5 requires them unique: a baseline, a diff and the
+ * version store match cells by id), or null.
+ */
+function duplicateCellId(cells: unknown[]): string | null {
+  const seen = new Map<string, number>();
+  for (const [index, cell] of cells.entries()) {
+    const id = isObject(cell) ? cell.id : undefined;
+    if (typeof id !== 'string') {
+      continue;
+    }
+    const first = seen.get(id);
+    if (first !== undefined) {
+      return `/cells/${index}/id ${JSON.stringify(id)} is also the id of /cells/${first} (cell ids must be unique)`;
+    }
+    seen.set(id, index);
+  }
+  return null;
 }
 
 /**
@@ -204,6 +229,10 @@ export function parseNotebook(text: string, source: string): Notebook {
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     throw new NotebookInvalidError(`${source}: not valid JSON: ${firstLine(reason)}`);
+  }
+  const tooDeep = fileDepthProblem(value);
+  if (tooDeep !== null) {
+    throw new NotebookInvalidError(`${source}: ${tooDeep}`);
   }
   return validateNotebook(value, source);
 }

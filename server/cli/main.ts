@@ -69,9 +69,25 @@ function quietLibraryDebug(): void {
     (typeof args[0] === 'string' && LIBRARY_WARNINGS.test(args[0]) ? debug : warn)(...args);
 }
 
+/** Folder variables for which an empty value means "not set" (the default folder). */
+const FOLDER_VARIABLES = ['NBSTAGE_RUNTIME_DIR'] as const;
+
+/**
+ * Removes folder variables set to the empty string (`NBSTAGE_RUNTIME_DIR=`), so every reader
+ * falls back to the default folder instead of trying to create `''`.
+ */
+function emptyFoldersUnset(env: NodeJS.ProcessEnv): void {
+  for (const name of FOLDER_VARIABLES) {
+    if (env[name] !== undefined && env[name].trim() === '') {
+      delete env[name];
+    }
+  }
+}
+
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   quietLibraryDebug();
+  emptyFoldersUnset(process.env);
   let exitCode: number = ExitCode.ok;
   const program = new Command();
   program

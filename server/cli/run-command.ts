@@ -4,6 +4,7 @@
  * and reports, and exits with the code of DESIGN.md. SIGINT/SIGTERM cancel the run: the kernel is
  * interrupted and shut down and the partial notebook is written, well within Jenkins' 5 s.
  */
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { KernelProvider } from '../../kernels/provider';
 import { remoteProvider, sharedLocalProvider, startLocalProvider } from '../../kernels/provider';
@@ -304,6 +305,10 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
         },
       });
       return finishRun(result);
+    }
+    if (flags.artifacts !== undefined) {
+      // The notebook writes into $NBSTAGE_ARTIFACTS; the folder exists before its first cell.
+      await mkdir(path.resolve(flags.artifacts), { recursive: true });
     }
     provider = await (starting as Promise<KernelProvider>);
     // The kernel starts while kernelspecs are listed and parameters injected.

@@ -37,6 +37,7 @@ import type { JSONObject, JSONValue, Notebook } from '../../pipelines/notebook/m
 import { cloneNotebook } from '../../pipelines/notebook/model';
 import { validateNotebook } from '../../pipelines/notebook/validate';
 import { listStages } from '../../pipelines/stages/slice';
+import { validateJobName } from '../store/ref-names';
 import type { BuildVersion } from '../store/types';
 import { mergeBuilds, type MergedBuild } from './build-merge';
 import type { JobSource, JobSourceStore } from './job-sources';
@@ -133,6 +134,9 @@ export class JobSubmitter {
     if (problem !== null) {
       throw new ValidationError('job', `job: "${request.job}" ${problem}`);
     }
+    // Its builds are versioned under the same name: what the version store cannot hold is
+    // refused now, not when the first build ends.
+    validateJobName(request.job, 'job');
     const zeppelin =
       /\.zpln$|^note\.json$/.test(request.notebookName ?? '') ||
       Array.isArray(request.notebook.paragraphs);

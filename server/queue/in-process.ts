@@ -65,7 +65,9 @@ class Hub {
   constructor(private readonly maxFinishedJobs: number) {}
 
   enqueue(input: RunJobPayload): JobInfo {
-    const payload = parseRunJobPayload(structuredClone(input));
+    // Checked before it is cloned: structuredClone recurses, and a payload nested too deeply
+    // would overflow the stack.
+    const payload = structuredClone(parseRunJobPayload(input));
     if (this.jobs.has(payload.runId)) {
       throw new ValidationError('payload.runId', `run ${payload.runId} is already queued`);
     }

@@ -7,6 +7,7 @@
 import Ajv from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { ValidationError } from '../../pipelines/errors';
+import { checkJsonDepth, checkRequestDepth } from '../../pipelines/notebook/json-depth';
 import type { JobInfo, QueueEvent, RunJobPayload, WorkerInfo } from './types';
 
 /** Run ids, labels and worker ids: safe in BullMQ queue names, job ids and Redis keys. */
@@ -184,9 +185,19 @@ function check<T>(validate: ValidateFunction<T>, value: unknown, what: string): 
   throw new ValidationError(field, `invalid ${what}: ${describe(error, field)}`);
 }
 
-/** Checks a run job payload (from a caller, or read back from Redis). */
+/**
+ * Checks a run job payload (from a caller, or read back from Redis): its shape, and how deeply
+ * its run request nests (the notebook and each parameter as a request body's, the rest of the
+ * spec as a whole), before anything clones or serializes it.
+ */
 export function parseRunJobPayload(value: unknown): RunJobPayload {
-  return check(validators().payload, value, 'payload');
+  const payload = check(validators().payload, value, 'payload');
+  const { request, ...rest } = payload.spec;
+  if (request !== undefined) {
+    checkRequestDepth(request, 'payload.spec.request');
+  }
+  checkJsonDepth(rest, 'payload.spec');
+  return payload;
 }
 
 /** Checks a job record read back from Redis. */

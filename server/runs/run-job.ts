@@ -8,11 +8,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv';
 import type { KernelProvider } from '../../kernels/provider';
-import { ValidationError } from '../../pipelines/errors';
+import { UsageError, ValidationError, asNbstageError } from '../../pipelines/errors';
 import type { RunEvent, RunEventListener } from '../../pipelines/executor/events';
 import type { JSONObject } from '../../pipelines/notebook/model';
 import { executeRun, loadRun } from '../../pipelines/runner';
 import type { JobContext, JobHandler } from '../queue/types';
+import { validateArtifactName } from '../store/artifact-store';
 import { runRequestSchema, type RunRequest } from './run-request';
 import { openSecrets, type SecretKey } from './secret-box';
 import { samplePeakMemory, type GpuAllocator, type GpuLease } from '../workers/gpus';
@@ -22,7 +23,10 @@ export interface RunJobOptions {
   provider: KernelProvider;
   /** Folder for runs' files on this worker (one subfolder per run, removed afterwards). */
   workDir: string;
-  /** Largest total size of the artifacts a run may return (bytes, default 64 MiB). */
+  /**
+   * Largest total size of the artifacts a run may return (bytes; default
+   * `NBSTAGE_MAX_ARTIFACT_BYTES`, else 64 MiB). Files past it are skipped with a note.
+   */
   maxArtifactBytes?: number;
   /** Environment variables a run's kernel gets on top of the worker's. */
   environment?: () => NodeJS.ProcessEnv;
@@ -88,35 +92,92 @@ export function eventForwarder(send: (data: JSONObject) => Promise<void>): {
   return { listener, flush };
 }
 
-function collectArtifacts(dir: string, limit: number): ArtifactPayload[] {
-  const out: ArtifactPayload[] = [];
+/** An artifact the worker did not return, and why (its name, its size). */
+export interface SkippedArtifact {
+  name: string;
+  reason: string;
+}
+
+/** The default of {@link RunJobOptions.maxArtifactBytes}: 64 MiB. */
+export const DEFAULT_MAX_ARTIFACT_BYTES = 64 * 1024 * 1024;
+/** The environment variable of the worker that sets {@link RunJobOptions.maxArtifactBytes}. */
+export const MAX_ARTIFACT_BYTES_ENV = 'NBSTAGE_MAX_ARTIFACT_BYTES';
+
+/**
+ * The artifacts limit of this worker: `NBSTAGE_MAX_ARTIFACT_BYTES` (bytes) when set and not
+ * empty, else 64 MiB.
+ *
+ * @throws UsageError when the variable is not a positive integer
+ */
+export function maxArtifactBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[MAX_ARTIFACT_BYTES_ENV];
+  if (raw === undefined || raw.trim() === '') {
+    return DEFAULT_MAX_ARTIFACT_BYTES;
+  }
+  if (!/^\s*[1-9]\d*\s*$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
+    throw new UsageError(
+      `${MAX_ARTIFACT_BYTES_ENV}: must be a positive number of bytes, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return Number(raw);
+}
+
+function mib(bytes: number): string {
+  return bytes < 1048576 ? `${bytes} bytes` : `${Math.round((bytes / 1048576) * 10) / 10} MiB`;
+}
+
+/**
+ * The files under `dir`, in name order, as the job result carries them. Files that would take
+ * the total past `limit` are skipped (each with a note), as are names the version store cannot
+ * hold; the others are still returned. Never throws: whatever cannot be read is a note.
+ */
+export function collectArtifacts(
+  dir: string,
+  limit: number,
+): { artifacts: ArtifactPayload[]; skipped: SkippedArtifact[] } {
+  const artifacts: ArtifactPayload[] = [];
+  const skipped: SkippedArtifact[] = [];
   let total = 0;
   const walk = (sub: string): void => {
-    for (const entry of fs.readdirSync(path.join(dir, sub), { withFileTypes: true })) {
+    const entries = fs
+      .readdirSync(path.join(dir, sub), { withFileTypes: true })
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
       const rel = sub === '' ? entry.name : `${sub}/${entry.name}`;
-      if (entry.isDirectory()) {
-        walk(rel);
-      } else if (entry.isFile()) {
+      try {
+        if (entry.isDirectory()) {
+          walk(rel);
+          continue;
+        }
+        if (!entry.isFile()) {
+          continue;
+        }
+        validateArtifactName(rel, 'artifact');
+        const size = fs.statSync(path.join(dir, rel)).size;
+        if (total + size > limit) {
+          skipped.push({
+            name: rel,
+            reason: `${mib(size)} would take the run's artifacts past ${mib(limit)} (${MAX_ARTIFACT_BYTES_ENV} on the worker)`,
+          });
+          continue;
+        }
         const data = fs.readFileSync(path.join(dir, rel));
         total += data.length;
-        if (total > limit) {
-          throw new ValidationError(
-            'artifacts',
-            `artifacts exceed ${Math.round(limit / 1048576)} MiB (at ${rel})`,
-          );
-        }
-        out.push({ name: rel, size: data.length, base64: data.toString('base64') });
+        artifacts.push({ name: rel, size: data.length, base64: data.toString('base64') });
+      } catch (err) {
+        skipped.push({ name: rel, reason: asNbstageError(err).message });
       }
     }
   };
   if (fs.existsSync(dir)) {
     walk('');
   }
-  return out;
+  return { artifacts, skipped };
 }
 
 /** The queue handler that runs notebooks on this worker. */
 export function createRunJobHandler(options: RunJobOptions): JobHandler {
+  const limit = options.maxArtifactBytes ?? maxArtifactBytes();
   return async (ctx: JobContext): Promise<JSONObject> => {
     const { runId } = ctx.payload;
     if (ctx.payload.spec.control === SESSION_CLOSE) {
@@ -186,10 +247,7 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         meta.environment = { ...environment, gpus: gpuUsage as unknown as JSONObject[] };
         result.notebook.metadata.nbstage = meta;
       }
-      const artifacts = collectArtifacts(
-        path.join(dir, 'artifacts'),
-        options.maxArtifactBytes ?? 64 * 1024 * 1024,
-      );
+      const { artifacts, skipped } = collectArtifacts(path.join(dir, 'artifacts'), limit);
       return {
         status: result.status,
         exitCode: result.error === null ? 0 : result.error.exitCode,
@@ -199,6 +257,7 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         metrics: result.metrics,
         notebook: result.notebook as unknown as JSONObject,
         artifacts: artifacts as unknown as JSONObject[],
+        artifactsSkipped: skipped as unknown as JSONObject[],
         gpus: gpuUsage as unknown as JSONObject[],
       };
     } finally {

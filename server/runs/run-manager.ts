@@ -20,9 +20,16 @@ import { validateNotebook } from '../../pipelines/notebook/validate';
 import { planStages } from '../../pipelines/stages/slice';
 import type { QueueEvent, RunQueue } from '../queue/types';
 import type { VersionStore } from '../store/types';
+import { validateArtifactName } from '../store/artifact-store';
 import { RunEventLog } from './event-log';
+import { checkKernels, checkVersionTarget, type KnownKernels } from './run-checks';
 import { sealSecrets, secretKey, type SecretKey } from './secret-box';
-import { SESSION_CLOSE, notebookFileName, type ArtifactPayload } from './run-job';
+import {
+  SESSION_CLOSE,
+  notebookFileName,
+  type ArtifactPayload,
+  type SkippedArtifact,
+} from './run-job';
 import type { JenkinsOrigin, RunRequest } from './run-request';
 
 /** Where a run is. `queued`/`running` while in flight; the run's own status once finished. */
@@ -51,6 +58,11 @@ export interface RunRecord {
   metrics: JSONObject;
   version: { commit: string; tag: string } | null;
   artifacts: { name: string; size: number; sha256: string }[];
+  /**
+   * Files the notebook wrote into its artifacts folder that were not kept, and why (a name the
+   * store cannot hold, over the size limit); the run and its other artifacts are unaffected.
+   */
+  artifactsSkipped?: { name: string; reason: string }[];
   /** GPUs the run held: model, driver, memory and peak memory used (from the worker). */
   gpus?: JSONObject[];
   /** The Jenkins build that asked for the run, when one did (its page, tag and commit). */
@@ -73,6 +85,37 @@ export interface RunManagerOptions {
    * workers elsewhere could not open them, and nothing may be queued in the clear).
    */
   secretsRefused?: string;
+  /** The kernels the workers offer, checked before a run is queued (default: not checked). */
+  kernels?: KnownKernels;
+}
+
+/**
+ * The artifacts of a worker's result the store can hold, and the rest with the reason: those the
+ * worker already skipped, plus any whose name the store refuses (`back\\slash.txt`) or that is
+ * listed twice. One bad artifact never costs the run its version or the other artifacts.
+ */
+function keptArtifacts(
+  payloads: ArtifactPayload[],
+  skippedByWorker: SkippedArtifact[],
+): { kept: ArtifactPayload[]; skipped: SkippedArtifact[] } {
+  const kept: ArtifactPayload[] = [];
+  const skipped = [...skippedByWorker];
+  const names = new Set<string>();
+  for (const a of payloads) {
+    try {
+      validateArtifactName(a.name, 'artifact');
+    } catch (err) {
+      skipped.push({ name: a.name, reason: asNbstageError(err).message });
+      continue;
+    }
+    if (names.has(a.name)) {
+      skipped.push({ name: a.name, reason: 'listed twice' });
+      continue;
+    }
+    names.add(a.name);
+    kept.push(a);
+  }
+  return { kept, skipped };
 }
 
 function isFinished(state: RunState): boolean {
@@ -175,18 +218,22 @@ export class RunManager {
     ) {
       throw new ValidationError('body.secrets', `body.secrets: ${this.options.secretsRefused}`);
     }
-    const id = randomUUID();
     const job = request.job ?? `adhoc/${notebookName.replace(/\.[^.]+$/, '')}`;
+    const build =
+      request.build ??
+      new Date()
+        .toISOString()
+        .replace(/[-:.TZ]/g, '')
+        .slice(0, 14);
+    // Everything the version needs is known valid before anything is written or queued.
+    checkVersionTarget(job, build);
+    checkKernels(nb, request.kernel, plan.cells, (await this.options.kernels?.()) ?? null);
+    const id = randomUUID();
     const record: RunRecord = {
       id,
       state: 'queued',
       job,
-      build:
-        request.build ??
-        new Date()
-          .toISOString()
-          .replace(/[-:.TZ]/g, '')
-          .slice(0, 14),
+      build,
       notebookName,
       stages,
       session: request.session ?? null,
@@ -205,27 +252,35 @@ export class RunManager {
       artifacts: [],
       ...(request.jenkins === undefined ? {} : { jenkins: request.jenkins }),
     };
-    fs.mkdirSync(this.dir(id), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(
-      path.join(this.dir(id), `input-${notebookName}`),
-      JSON.stringify(request.notebook),
-    );
-    this.records.set(id, record);
-    this.logs.set(id, new RunEventLog(path.join(this.dir(id), 'events.jsonl')));
-    await this.save(record);
-    await this.options.audit?.record({
-      action: 'run.create',
-      principal,
-      target: id,
-      details: { job, build: record.build, notebook: notebookName, labels: record.labels },
-    });
-    await this.options.queue.enqueue({
-      runId: id,
-      labels: record.labels,
-      session: record.session,
-      gpus,
-      spec: this.jobSpec(request),
-    });
+    try {
+      fs.mkdirSync(this.dir(id), { recursive: true, mode: 0o700 });
+      await writeFileAtomic(
+        path.join(this.dir(id), `input-${notebookName}`),
+        JSON.stringify(request.notebook),
+      );
+      this.records.set(id, record);
+      this.logs.set(id, new RunEventLog(path.join(this.dir(id), 'events.jsonl')));
+      await this.save(record);
+      await this.options.audit?.record({
+        action: 'run.create',
+        principal,
+        target: id,
+        details: { job, build: record.build, notebook: notebookName, labels: record.labels },
+      });
+      await this.options.queue.enqueue({
+        runId: id,
+        labels: record.labels,
+        session: record.session,
+        gpus,
+        spec: this.jobSpec(request),
+      });
+    } catch (err) {
+      // Nothing half-written: a run the queue refused leaves no record behind.
+      this.records.delete(id);
+      this.logs.delete(id);
+      fs.rmSync(this.dir(id), { recursive: true, force: true });
+      throw err;
+    }
     this.options.onChange?.(record);
     return record;
   }
@@ -490,20 +545,30 @@ export class RunManager {
     const dir = this.dir(id);
     await writeFileAtomic(path.join(dir, 'executed.ipynb'), serializeNotebook(nb));
     const artifactFiles: { name: string; path: string }[] = [];
-    const payloads = (result?.artifacts as unknown as ArtifactPayload[] | undefined) ?? [];
-    if (payloads.length > 0) {
+    const { kept, skipped } = keptArtifacts(
+      (result?.artifacts as unknown as ArtifactPayload[] | undefined) ?? [],
+      (result?.artifactsSkipped as unknown as SkippedArtifact[] | undefined) ?? [],
+    );
+    if (kept.length > 0) {
       const adir = path.join(dir, 'artifacts');
-      for (const a of payloads) {
+      for (const a of kept) {
         const file = path.join(adir, `${artifactFiles.length}`);
         fs.mkdirSync(adir, { recursive: true });
         fs.writeFileSync(file, Buffer.from(a.base64, 'base64'));
         artifactFiles.push({ name: a.name, path: file });
       }
-      record.artifacts = payloads.map((a) => ({
+      record.artifacts = kept.map((a) => ({
         name: a.name,
         size: a.size,
         sha256: createHash('sha256').update(Buffer.from(a.base64, 'base64')).digest('hex'),
       }));
+    }
+    if (skipped.length > 0) {
+      record.artifactsSkipped = skipped;
+      this.options.log?.('artifacts skipped', {
+        run: id,
+        skipped: skipped as unknown as JSONValue,
+      });
     }
     try {
       const version = await this.options.store.commitRun({

@@ -88,25 +88,27 @@ export function decodeComponent(encoded: string): string | null {
 
 /**
  * Checks a job full name: non-empty, well-formed Unicode, no empty folder (`a//b`, a leading
- * or trailing `/`), at most {@link MAX_JOB_LENGTH} characters.
+ * or trailing `/`), at most {@link MAX_JOB_LENGTH} characters. Every name that passes maps to
+ * valid refs, so a run or job checked with this at creation can always be versioned.
  *
- * @throws ValidationError on field `job`
+ * @param field - the field named in the error (`body.job` at the HTTP boundary)
+ * @throws ValidationError on field `field`
  */
-export function validateJobName(job: string): void {
+export function validateJobName(job: string, field = 'job'): void {
+  const reject = (why: string): never => {
+    throw new ValidationError(field, `${field}: ${why}`);
+  };
   if (job.length === 0) {
-    throw new ValidationError('job', 'job: must not be empty');
+    reject('must not be empty');
   }
   if (job.length > MAX_JOB_LENGTH) {
-    throw new ValidationError('job', `job: longer than ${MAX_JOB_LENGTH} characters`);
+    reject(`longer than ${MAX_JOB_LENGTH} characters`);
   }
   if (LONE_SURROGATE.test(job)) {
-    throw new ValidationError('job', 'job: not well-formed Unicode (a lone surrogate)');
+    reject('not well-formed Unicode (a lone surrogate)');
   }
   if (job.split('/').some((part) => part === '')) {
-    throw new ValidationError(
-      'job',
-      `job: ${JSON.stringify(job)} has an empty folder name (a leading, trailing or double "/")`,
-    );
+    reject(`${JSON.stringify(job)} has an empty folder name (a leading, trailing or double "/")`);
   }
 }
 
@@ -114,9 +116,10 @@ export function validateJobName(job: string): void {
  * Checks a build name: non-empty, at most {@link MAX_BUILD_LENGTH} characters, no control
  * characters, no `/`, well-formed Unicode. Jenkins' build numbers always pass.
  *
- * @throws ValidationError on field `build`
+ * @param field - the field named in the error
+ * @throws ValidationError on field `field`
  */
-export function validateBuildName(build: string): void {
+export function validateBuildName(build: string, field = 'build'): void {
   if (
     build.length === 0 ||
     build.length > MAX_BUILD_LENGTH ||
@@ -124,12 +127,12 @@ export function validateBuildName(build: string): void {
     hasControlCharacter(build)
   ) {
     throw new ValidationError(
-      'build',
-      `build: ${JSON.stringify(build)} must be 1 to ${MAX_BUILD_LENGTH} characters without "/" or control characters`,
+      field,
+      `${field}: ${JSON.stringify(build)} must be 1 to ${MAX_BUILD_LENGTH} characters without "/" or control characters`,
     );
   }
   if (LONE_SURROGATE.test(build)) {
-    throw new ValidationError('build', 'build: not well-formed Unicode (a lone surrogate)');
+    throw new ValidationError(field, `${field}: not well-formed Unicode (a lone surrogate)`);
   }
 }
 

@@ -3,7 +3,7 @@
  * logged in and the logout button), the headers every page is sent with (a strict
  * Content-Security-Policy: scripts and styles only from this service, no inline script, no
  * framing), and the URLs of the pages, which other code links to (`/jobs/<job>/builds/<build>`,
- * the job as one encodeURIComponent segment).
+ * the job as one {@link uriSegment}).
  */
 import type { Response } from 'express';
 import { escapeHtml } from '../../pipelines/reports/ansi';
@@ -17,24 +17,35 @@ export const PAGE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
   "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * One URL path segment or query value (encodeURIComponent) of any stored text. A lone
+ * surrogate, which encodeURIComponent refuses with a URIError, becomes U+FFFD first, as it does
+ * when the page itself is sent as UTF-8: a page always renders whatever names are stored.
+ */
+export function uriSegment(text: string): string {
+  return encodeURIComponent(text.replace(LONE_SURROGATE, '\uFFFD'));
+}
+
 /** The page of a job. */
 export function jobHref(job: string): string {
-  return `/jobs/${encodeURIComponent(job)}`;
+  return `/jobs/${uriSegment(job)}`;
 }
 
 /** The page of one stored build of a job (the URL Jenkins build descriptions link to). */
 export function buildHref(job: string, build: string): string {
-  return `${jobHref(job)}/builds/${encodeURIComponent(build)}`;
+  return `${jobHref(job)}/builds/${uriSegment(build)}`;
 }
 
 /** The page comparing two builds of a job. */
 export function diffHref(job: string, a: string, b: string): string {
-  return `${jobHref(job)}/diff?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`;
+  return `${jobHref(job)}/diff?a=${uriSegment(a)}&b=${uriSegment(b)}`;
 }
 
 /** The live page of a run. */
 export function runHref(id: string): string {
-  return `/runs/${encodeURIComponent(id)}`;
+  return `/runs/${uriSegment(id)}`;
 }
 
 /** One step of the breadcrumb in the top bar; the last has no link. */
@@ -98,7 +109,7 @@ function topBar(principal: Principal | null, crumbs: Crumb[]): string {
 /** A whole page. */
 export function renderPage(options: PageOptions): string {
   const scripts = (options.scripts ?? [])
-    .map((name) => `<script src="/assets/${encodeURIComponent(name)}" defer></script>`)
+    .map((name) => `<script src="/assets/${uriSegment(name)}" defer></script>`)
     .join('');
   return [
     '<!DOCTYPE html>',

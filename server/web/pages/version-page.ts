@@ -6,7 +6,7 @@
 import { escapeHtml } from '../../../pipelines/reports/ansi';
 import type { Principal } from '../../auth/types';
 import type { BuildVersion, ShownVersion } from '../../store/types';
-import { buildHref, diffHref, jobHref, renderPage } from '../layout';
+import { buildHref, diffHref, jobHref, renderPage, uriSegment } from '../layout';
 import { renderCells, renderNotebookHeader } from '../notebook-view';
 
 /** What the version page shows. */
@@ -39,7 +39,7 @@ export function versionPage(data: VersionPageData): string {
     jenkins !== null && /^https?:\/\//i.test(jenkins)
       ? `<a class="jenkins" href="${escapeHtml(jenkins)}" rel="noopener noreferrer">Jenkins build</a>`
       : '',
-    `<a href="/api/v1/jobs/${encodeURIComponent(job)}/builds/${encodeURIComponent(build)}/notebook" download>Notebook (.ipynb)</a>`,
+    `<a href="/api/v1/jobs/${uriSegment(job)}/builds/${uriSegment(build)}/notebook" download>Notebook (.ipynb)</a>`,
     `<code class="muted">${escapeHtml(data.shown.commit.slice(0, 12))}</code>`,
   ].filter((l) => l !== '');
   return renderPage({

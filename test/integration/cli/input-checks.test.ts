@@ -1,0 +1,54 @@
+/**
+ * `nbstage run` (embedded, from dist/) on input it used to mishandle: a notebook file nested
+ * too deeply or with duplicate cell ids exits 2 naming where; `--artifacts DIR` is created for
+ * the notebook.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { useJupyterServer } from '../../helpers/jupyter';
+import { cleanupDirs, makeNotebook, runCli, tempDir, writeNotebook } from '../../helpers/notebooks';
+
+describe('nbstage run input checks', () => {
+  const server = useJupyterServer();
+  afterAll(cleanupDirs);
+  const jupyterEnv = (): NodeJS.ProcessEnv => ({
+    NBSTAGE_JUPYTER_URL: server().endpoint.baseUrl,
+    NBSTAGE_JUPYTER_TOKEN: server().endpoint.token,
+  });
+
+  it('exits 2 for a notebook nested deeper than the limit, naming the path', async () => {
+    const text = JSON.stringify({ ...makeNotebook(['1']), metadata: { deep: 0 } }).replace(
+      '"deep":0',
+      `"deep":${'['.repeat(5000)}${']'.repeat(5000)}`,
+    );
+    const res = await runCli(['run', '--no-progress', writeNotebook(text, 'deep.ipynb')], {
+      env: jupyterEnv(),
+    });
+    expect(res.code).toBe(2);
+    expect(res.stderr.trim()).toMatch(
+      /^nbstage: .*deep\.ipynb: \/metadata\/deep\/0\/0\/0\/0\/…: nested deeper than 64 levels/,
+    );
+  });
+
+  it('exits 2 for duplicate cell ids, naming the id', async () => {
+    const nb = makeNotebook(['1', '2']);
+    nb.cells[1].id = 'c0';
+    const res = await runCli(['run', '--no-progress', writeNotebook(nb, 'dup.ipynb')], {
+      env: jupyterEnv(),
+    });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/\/cells\/1\/id "c0" is also the id of \/cells\/0/);
+  });
+
+  it('creates --artifacts DIR before the first cell', async () => {
+    const dir = path.join(tempDir(), 'out', 'artifacts');
+    const nb = makeNotebook([
+      'import os\nopen(os.path.join(os.environ["NBSTAGE_ARTIFACTS"], "a.txt"), "w").write("x")',
+    ]);
+    const res = await runCli(['run', '--no-progress', writeNotebook(nb), '--artifacts', dir], {
+      env: jupyterEnv(),
+    });
+    expect([res.code, res.stderr]).toEqual([0, expect.any(String)]);
+    expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('x');
+  });
+});
