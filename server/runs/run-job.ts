@@ -10,6 +10,7 @@ import Ajv from 'ajv';
 import type { KernelProvider } from '../../kernels/provider';
 import { ValidationError } from '../../pipelines/errors';
 import type { RunEvent, RunEventListener } from '../../pipelines/executor/events';
+import { FULL_OUTPUT_DIR, resolveOutputLimits } from '../../pipelines/executor/output-limits';
 import type { JSONObject } from '../../pipelines/notebook/model';
 import { executeRun, loadRun } from '../../pipelines/runner';
 import type { JobContext, JobHandler } from '../queue/types';
@@ -88,7 +89,7 @@ export function eventForwarder(send: (data: JSONObject) => Promise<void>): {
   return { listener, flush };
 }
 
-function collectArtifacts(dir: string, limit: number): ArtifactPayload[] {
+function collectArtifacts(dir: string, limit: number, prefix = ''): ArtifactPayload[] {
   const out: ArtifactPayload[] = [];
   let total = 0;
   const walk = (sub: string): void => {
@@ -105,7 +106,7 @@ function collectArtifacts(dir: string, limit: number): ArtifactPayload[] {
             `artifacts exceed ${Math.round(limit / 1048576)} MiB (at ${rel})`,
           );
         }
-        out.push({ name: rel, size: data.length, base64: data.toString('base64') });
+        out.push({ name: prefix + rel, size: data.length, base64: data.toString('base64') });
       }
     }
   };
@@ -113,6 +114,11 @@ function collectArtifacts(dir: string, limit: number): ArtifactPayload[] {
     walk('');
   }
   return out;
+}
+
+/** What the full-output files may take when collected (their own limit is soft). */
+function fullOutputBudget(bytes: number): number {
+  return bytes === 0 ? Number.POSITIVE_INFINITY : bytes * 2 + 1024 * 1024;
 }
 
 /** The queue handler that runs notebooks on this worker. */
@@ -166,6 +172,9 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         cellTimeoutS: req.cellTimeout,
         runTimeoutS: req.timeout,
         allowErrors: req.allowErrors,
+        maxCellOutputBytes: req.maxCellOutput,
+        maxRunOutputBytes: req.maxRunOutput,
+        fullOutputDir: path.join(dir, 'full-output'),
         job: req.job,
         build: req.build,
         runId,
@@ -186,10 +195,18 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         meta.environment = { ...environment, gpus: gpuUsage as unknown as JSONObject[] };
         result.notebook.metadata.nbstage = meta;
       }
-      const artifacts = collectArtifacts(
-        path.join(dir, 'artifacts'),
-        options.maxArtifactBytes ?? 64 * 1024 * 1024,
-      );
+      const artifacts = [
+        ...collectArtifacts(
+          path.join(dir, 'artifacts'),
+          options.maxArtifactBytes ?? 64 * 1024 * 1024,
+        ),
+        // The full output of cut cells: their own budget (the files stop at it themselves).
+        ...collectArtifacts(
+          path.join(dir, 'full-output'),
+          fullOutputBudget(resolveOutputLimits({}, run.spec.environment).fullOutputBytes),
+          `${FULL_OUTPUT_DIR}/`,
+        ),
+      ];
       return {
         status: result.status,
         exitCode: result.error === null ? 0 : result.error.exitCode,
