@@ -16,10 +16,15 @@
  * a warm kernel (BENCH_FIRST_OUTPUT runs, default 40, p50 and p99); `burst` submits 50 ten-cell
  * notebooks at once to `nbstage serve` (2 workers) against papermill running them one after
  * another.
+ * `flood`: a real `nbstage serve` process runs one cell that prints as fast as it can under a run
+ * timeout (BENCH_FLOOD_TIMEOUT_S, default 25); the service's RSS and /healthz latency are sampled
+ * every 100 ms, then the sizes of its events file, executed notebook and run page are reported
+ * (BENCH_FLOOD_BIN runs another build's bin/nbstage.js, to compare).
  * Repetitions: BENCH_REPEAT (default 5). Only some cases:
- * BENCH_CASES=a,a-cold,b,c,nodelay,first-output,burst.
+ * BENCH_CASES=a,a-cold,b,c,nodelay,first-output,burst,flood, or `npm run bench -- --only flood`.
  */
 import { spawn } from 'node:child_process';
+import { flood } from './bench-flood';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,8 +43,12 @@ const root = packageRoot();
 const bin = path.join(root, 'bin', 'nbstage.js');
 const venvBin = path.dirname(venvPython(root));
 const repeat = Number(process.env.BENCH_REPEAT ?? 5);
+const onlyAt = process.argv.indexOf('--only');
 const cases = new Set(
-  (process.env.BENCH_CASES ?? 'a,a-cold,b,c,nodelay,first-output,burst').split(','),
+  (onlyAt >= 0 && process.argv[onlyAt + 1] !== undefined
+    ? process.argv[onlyAt + 1]
+    : (process.env.BENCH_CASES ?? 'a,a-cold,b,c,nodelay,first-output,burst,flood')
+  ).split(','),
 );
 const pauseMs = Number(process.env.BENCH_PAUSE_MS ?? 1500);
 const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-rt-'));
@@ -318,7 +327,9 @@ async function burst(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  for (const tool of ['jupyter-execute', 'papermill']) {
+  for (const tool of cases.has('flood') && cases.size === 1
+    ? []
+    : ['jupyter-execute', 'papermill']) {
     if (!fs.existsSync(path.join(venvBin, tool))) {
       throw new Error(
         `${tool} is missing from the project environment: run \`bash scripts/setup.sh --dev\``,
@@ -358,6 +369,9 @@ async function main(): Promise<void> {
   }
   if (cases.has('burst')) {
     await burst();
+  }
+  if (cases.has('flood')) {
+    process.stdout.write(`${JSON.stringify(await flood(process.env.BENCH_FLOOD_BIN ?? bin))}\n`);
   }
 }
 
