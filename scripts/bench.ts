@@ -110,12 +110,17 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promis
 
 type Tool = 'nbstage' | 'nbclient' | 'papermill';
 
-function command(tool: Tool, input: string, output: string): [string, string[]] {
+function command(
+  tool: Tool,
+  input: string,
+  output: string,
+  nbstageArgs: string[] = [],
+): [string, string[]] {
   switch (tool) {
     case 'nbstage':
       return [
         process.execPath,
-        [bin, 'run', input, '-o', output, '--no-progress', '-k', 'python3'],
+        [bin, 'run', input, '-o', output, '--no-progress', '-k', 'python3', ...nbstageArgs],
       ];
     case 'nbclient':
       return [
@@ -135,6 +140,7 @@ async function compare(
   nb: Notebook,
   description: string,
   mode: 'shared' | 'cold',
+  nbstageArgs: string[] = [],
 ): Promise<void> {
   const nbstageEnv: NodeJS.ProcessEnv = {
     NBSTAGE_JUPYTER_URL: '',
@@ -148,13 +154,13 @@ async function compare(
   const times: Record<Tool, number[]> = { nbstage: [], nbclient: [], papermill: [] };
   // One warm-up of each (file caches, .pyc), then interleaved repetitions.
   for (const tool of tools) {
-    const [cmd, args] = command(tool, input, path.join(dir, `${tool}.ipynb`));
+    const [cmd, args] = command(tool, input, path.join(dir, `${tool}.ipynb`), nbstageArgs);
     await timed(cmd, args, nbstageEnv);
     await pause();
   }
   for (let i = 0; i < repeat; i++) {
     for (const tool of tools) {
-      const [cmd, args] = command(tool, input, path.join(dir, `${tool}.ipynb`));
+      const [cmd, args] = command(tool, input, path.join(dir, `${tool}.ipynb`), nbstageArgs);
       times[tool].push(await timed(cmd, args, nbstageEnv));
       await pause();
     }
@@ -357,8 +363,9 @@ async function main(): Promise<void> {
       notebook([
         'import sys\nline = "x" * 99 + "\\n"\nblock = line * 10000\nfor _ in range(50):\n    sys.stdout.write(block)',
       ]),
-      'one cell printing 50 MB',
+      'one cell printing 50 MB (output limits off: every byte kept, as the others do)',
       'shared',
+      ['--max-cell-output', '0', '--max-run-output', '0'],
     );
   }
   if (cases.has('nodelay')) {
