@@ -11,6 +11,7 @@ import { ParameterError, StageNotFoundError, asNbstageError } from './errors';
 import type { InterpreterTable } from './formats/zeppelin';
 import { executeNotebook, type ExecuteResult } from './executor/executor';
 import type { RunEventListener } from './executor/events';
+import { FULL_OUTPUT_DIR, resolveOutputLimits } from './executor/output-limits';
 import { readNotebookFile, type LoadedNotebook } from './notebook/io';
 import type { JSONObject, JSONValue, Notebook } from './notebook/model';
 import { injectParameters } from './parameters/inject';
@@ -35,6 +36,15 @@ export interface RunSpec {
   runId?: string;
   /** Directory the notebook may write artifacts into (`$NBSTAGE_ARTIFACTS`). */
   artifactsDir?: string;
+  /** Most output bytes a cell keeps (0: no limit; default NBSTAGE_MAX_CELL_OUTPUT or 4 MiB). */
+  maxCellOutputBytes?: number;
+  /** Most output bytes the run streams and keeps (0: no limit; default 32 MiB). */
+  maxRunOutputBytes?: number;
+  /**
+   * Where the full output of cells cut by a limit goes; default `nbstage-output/` in
+   * `artifactsDir`, none without one.
+   */
+  fullOutputDir?: string;
   interpreters?: InterpreterTable;
   /**
    * The environment the notebook should see. Kernels that inherited an older one (a shared
@@ -81,6 +91,8 @@ export async function loadRun(spec: RunSpec): Promise<LoadedRun> {
     listStages(loaded.notebook);
   }
   const masker = new Masker(Object.values(spec.secrets ?? {}));
+  // A bad NBSTAGE_MAX_*_OUTPUT is bad input, found before any kernel starts.
+  resolveOutputLimits({}, spec.environment ?? process.env);
   return { spec, loaded, masker };
 }
 
@@ -229,6 +241,15 @@ export async function executeRun(
     listeners: options.listeners,
     metadata,
     onListenerError: options.onListenerError,
+    outputLimits: resolveOutputLimits(
+      { cellBytes: spec.maxCellOutputBytes, runBytes: spec.maxRunOutputBytes },
+      spec.environment ?? process.env,
+    ),
+    fullOutputDir:
+      spec.fullOutputDir ??
+      (spec.artifactsDir === undefined
+        ? null
+        : path.join(path.resolve(spec.artifactsDir), FULL_OUTPUT_DIR)),
   });
   // Session kernels stay alive for the next stage when they are still usable.
   await Promise.all(

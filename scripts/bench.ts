@@ -16,10 +16,15 @@
  * a warm kernel (BENCH_FIRST_OUTPUT runs, default 40, p50 and p99); `burst` submits 50 ten-cell
  * notebooks at once to `nbstage serve` (2 workers) against papermill running them one after
  * another.
+ * `flood`: a real `nbstage serve` process runs one cell that prints as fast as it can under a run
+ * timeout (BENCH_FLOOD_TIMEOUT_S, default 25); the service's RSS and /healthz latency are sampled
+ * every 100 ms, then the sizes of its events file, executed notebook and run page are reported
+ * (BENCH_FLOOD_BIN runs another build's bin/nbstage.js, to compare).
  * Repetitions: BENCH_REPEAT (default 5). Only some cases:
- * BENCH_CASES=a,a-cold,b,c,nodelay,first-output,burst.
+ * BENCH_CASES=a,a-cold,b,c,nodelay,first-output,burst,flood, or `npm run bench -- --only flood`.
  */
 import { spawn } from 'node:child_process';
+import { flood } from './bench-flood';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,8 +43,12 @@ const root = packageRoot();
 const bin = path.join(root, 'bin', 'nbstage.js');
 const venvBin = path.dirname(venvPython(root));
 const repeat = Number(process.env.BENCH_REPEAT ?? 5);
+const onlyAt = process.argv.indexOf('--only');
 const cases = new Set(
-  (process.env.BENCH_CASES ?? 'a,a-cold,b,c,nodelay,first-output,burst').split(','),
+  (onlyAt >= 0 && process.argv[onlyAt + 1] !== undefined
+    ? process.argv[onlyAt + 1]
+    : (process.env.BENCH_CASES ?? 'a,a-cold,b,c,nodelay,first-output,burst,flood')
+  ).split(','),
 );
 const pauseMs = Number(process.env.BENCH_PAUSE_MS ?? 1500);
 const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-rt-'));
@@ -101,12 +110,17 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promis
 
 type Tool = 'nbstage' | 'nbclient' | 'papermill';
 
-function command(tool: Tool, input: string, output: string): [string, string[]] {
+function command(
+  tool: Tool,
+  input: string,
+  output: string,
+  nbstageArgs: string[] = [],
+): [string, string[]] {
   switch (tool) {
     case 'nbstage':
       return [
         process.execPath,
-        [bin, 'run', input, '-o', output, '--no-progress', '-k', 'python3'],
+        [bin, 'run', input, '-o', output, '--no-progress', '-k', 'python3', ...nbstageArgs],
       ];
     case 'nbclient':
       return [
@@ -126,6 +140,7 @@ async function compare(
   nb: Notebook,
   description: string,
   mode: 'shared' | 'cold',
+  nbstageArgs: string[] = [],
 ): Promise<void> {
   const nbstageEnv: NodeJS.ProcessEnv = {
     NBSTAGE_JUPYTER_URL: '',
@@ -139,13 +154,13 @@ async function compare(
   const times: Record<Tool, number[]> = { nbstage: [], nbclient: [], papermill: [] };
   // One warm-up of each (file caches, .pyc), then interleaved repetitions.
   for (const tool of tools) {
-    const [cmd, args] = command(tool, input, path.join(dir, `${tool}.ipynb`));
+    const [cmd, args] = command(tool, input, path.join(dir, `${tool}.ipynb`), nbstageArgs);
     await timed(cmd, args, nbstageEnv);
     await pause();
   }
   for (let i = 0; i < repeat; i++) {
     for (const tool of tools) {
-      const [cmd, args] = command(tool, input, path.join(dir, `${tool}.ipynb`));
+      const [cmd, args] = command(tool, input, path.join(dir, `${tool}.ipynb`), nbstageArgs);
       times[tool].push(await timed(cmd, args, nbstageEnv));
       await pause();
     }
@@ -318,7 +333,9 @@ async function burst(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  for (const tool of ['jupyter-execute', 'papermill']) {
+  for (const tool of cases.has('flood') && cases.size === 1
+    ? []
+    : ['jupyter-execute', 'papermill']) {
     if (!fs.existsSync(path.join(venvBin, tool))) {
       throw new Error(
         `${tool} is missing from the project environment: run \`bash scripts/setup.sh --dev\``,
@@ -346,8 +363,9 @@ async function main(): Promise<void> {
       notebook([
         'import sys\nline = "x" * 99 + "\\n"\nblock = line * 10000\nfor _ in range(50):\n    sys.stdout.write(block)',
       ]),
-      'one cell printing 50 MB',
+      'one cell printing 50 MB (output limits off: every byte kept, as the others do)',
       'shared',
+      ['--max-cell-output', '0', '--max-run-output', '0'],
     );
   }
   if (cases.has('nodelay')) {
@@ -358,6 +376,9 @@ async function main(): Promise<void> {
   }
   if (cases.has('burst')) {
     await burst();
+  }
+  if (cases.has('flood')) {
+    process.stdout.write(`${JSON.stringify(await flood(process.env.BENCH_FLOOD_BIN ?? bin))}\n`);
   }
 }
 

@@ -58,12 +58,17 @@ export interface CellStartEvent {
   firstLine: string;
 }
 
-/** A new output of a cell (a stream chunk carries just the new text). Already masked. */
+/**
+ * A new output of a cell (a stream chunk carries just the new text). Already masked.
+ * `consoleOnly`: output past the cell's output limit, for the console and live streams only;
+ * it is not part of the executed notebook (replays leave it out).
+ */
 export interface OutputEvent {
   type: 'output';
   runId: string;
   index: number;
   output: Output;
+  consoleOnly?: boolean;
 }
 
 /** A display_data output was updated in place (update_display_data). */

@@ -31,6 +31,7 @@ import {
 } from '../notebook/model';
 import type { Masker } from '../secrets/mask';
 import type { CellStatus, RunErrorInfo, RunEvent, RunEventListener, RunStatus } from './events';
+import type { OutputLimits } from './output-limits';
 import { OutputCollector } from './outputs';
 
 /** What the executor needs to run a notebook. */
@@ -63,6 +64,10 @@ export interface ExecuteOptions {
   interruptGraceMs?: number;
   /** Called when a listener throws; default: ignored. */
   onListenerError?: (err: unknown) => void;
+  /** How much output cells and the run keep (default: `DEFAULT_OUTPUT_LIMITS`). */
+  outputLimits?: OutputLimits;
+  /** Folder for the full output of cells cut by a limit (`cell-N.txt.gz`); none when unset. */
+  fullOutputDir?: string | null;
 }
 
 /** The outcome of a run. The notebook is the executed one, masked, with metadata filled in. */
@@ -169,7 +174,11 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
     }
   };
   const masker = options.masker ?? null;
-  const collector = new OutputCollector(runId, emit, masker);
+  const collector = new OutputCollector(runId, emit, {
+    masker,
+    limits: options.outputLimits,
+    fullOutputDir: options.fullOutputDir,
+  });
   const stageOf = options.stageOf ?? [];
   const stopper = new Stopper();
   const start = Date.now();
@@ -254,6 +263,13 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
     error?: { ename: string; evalue: string; traceback: string[] },
   ): void => {
     const durationMs = p.startedAt === null ? 0 : Date.now() - p.startedAt;
+    const output = collector.endCell(p.index, p.cell);
+    if (output !== null) {
+      p.cell.metadata.nbstage = {
+        ...(p.cell.metadata.nbstage ?? {}),
+        output: output as unknown as JSONObject,
+      };
+    }
     cellStatus.set(p.index, { status, durationMs });
     emit({
       type: 'cell-end',
@@ -306,6 +322,7 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
     cell.outputs = [];
     cell.execution_count = null;
     delete cell.metadata.execution;
+    delete cell.metadata.nbstage?.output;
     collector.track(index, cell);
     const kernel = options.kernelFor(index);
     const stopOnError = !(options.allowErrors === true || hasTag(cell, 'raises-exception'));
@@ -546,6 +563,7 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
   for (const p of sent) {
     clearTimeout(p.timer);
   }
+  await collector.close();
 
   // Cells that were queued but never finished: aborted by the failure before them.
   if (error !== null) {

@@ -37,6 +37,9 @@ export function applyRunEvent(nb: Notebook | null, event: RunEvent): Notebook | 
   const code = cell as CodeCell;
   switch (event.type) {
     case 'output': {
+      if (event.consoleOnly === true) {
+        break;
+      }
       const out = event.output;
       const last = code.outputs[code.outputs.length - 1];
       if (

@@ -75,6 +75,8 @@ function escapeRegExp(text: string): string {
 export class Masker {
   /** Whether there is anything to mask; callers may skip masking when false. */
   readonly active: boolean;
+  /** Every text form masked (the secrets and their escaped forms), longest first. */
+  readonly forms: readonly string[];
   private readonly pattern: RegExp | null;
 
   /**
@@ -99,6 +101,7 @@ export class Masker {
     }
     const sorted = [...forms].sort((a, b) => b.length - a.length);
     this.active = sorted.length > 0;
+    this.forms = sorted;
     this.pattern = this.active ? new RegExp(sorted.map(escapeRegExp).join('|'), 'g') : null;
   }
 
@@ -108,6 +111,11 @@ export class Masker {
       return text;
     }
     return text.replace(this.pattern, MASK);
+  }
+
+  /** A fresh global regular expression matching every form (null with nothing to mask). */
+  matcher(): RegExp | null {
+    return this.pattern === null ? null : new RegExp(this.pattern.source, 'g');
   }
 
   /** A deep copy of a JSON value with every string (and object key) masked. */

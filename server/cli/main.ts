@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { packageRoot } from '../../kernels/python-env';
 import { ExitCode, NbstageError } from '../../pipelines/errors';
+import { parseSize } from '../../pipelines/executor/output-limits';
 import { runDoctor } from './doctor';
 import {
   diffCommand,
@@ -39,6 +40,16 @@ function seconds(name: string) {
       );
     }
     return n;
+  };
+}
+
+function size(name: string) {
+  return (value: string): number => {
+    try {
+      return parseSize(value, name);
+    } catch (err) {
+      throw new CommanderError(ExitCode.badInput, 'nbstage.usage', (err as Error).message);
+    }
   };
 }
 
@@ -141,6 +152,16 @@ export async function main(argv: string[]): Promise<number> {
     .option('--timeout <s>', 'seconds the whole run may take', seconds('--timeout'))
     .option('--cwd <dir>', "working directory of the kernel (default: the notebook's folder)")
     .option('--allow-errors', 'keep running after a failing cell')
+    .option(
+      '--max-cell-output <size>',
+      'output a cell keeps in the notebook and reports, e.g. 16MiB; 0 for no limit (default 4 MiB, NBSTAGE_MAX_CELL_OUTPUT)',
+      size('--max-cell-output'),
+    )
+    .option(
+      '--max-run-output <size>',
+      'output the whole run streams and keeps; 0 for no limit (default 32 MiB, NBSTAGE_MAX_RUN_OUTPUT)',
+      size('--max-run-output'),
+    )
     .option('--job <name>', 'job name recorded in the run')
     .option('--build <n>', 'build number recorded in the run')
     .option('--artifacts <dir>', 'directory exported to the notebook as $NBSTAGE_ARTIFACTS')

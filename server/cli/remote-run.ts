@@ -72,6 +72,8 @@ export async function executeRemote(
     ...(spec.cellTimeoutS === undefined ? {} : { cellTimeout: spec.cellTimeoutS }),
     ...(spec.runTimeoutS === undefined ? {} : { timeout: spec.runTimeoutS }),
     ...(spec.allowErrors === true ? { allowErrors: true } : {}),
+    ...(spec.maxCellOutputBytes === undefined ? {} : { maxCellOutput: spec.maxCellOutputBytes }),
+    ...(spec.maxRunOutputBytes === undefined ? {} : { maxRunOutput: spec.maxRunOutputBytes }),
     ...(options.jenkins === undefined ? {} : { jenkins: options.jenkins }),
   });
   const onAbort = (): void => {

@@ -11,6 +11,7 @@ import { remoteProvider, sharedLocalProvider, startLocalProvider } from '../../k
 import type { NbstageError } from '../../pipelines/errors';
 import { CancelledError, ExitCode, UsageError, asNbstageError } from '../../pipelines/errors';
 import type { RunEvent, RunEventListener } from '../../pipelines/executor/events';
+import { FULL_OUTPUT_DIR } from '../../pipelines/executor/output-limits';
 import type { JSONValue, Notebook } from '../../pipelines/notebook/model';
 import {
   parseParameterArgs,
@@ -45,6 +46,8 @@ export interface RunFlags {
   timeout?: number;
   cwd?: string;
   allowErrors?: boolean;
+  maxCellOutput?: number;
+  maxRunOutput?: number;
   job?: string;
   build?: string;
   artifacts?: string;
@@ -117,9 +120,20 @@ async function buildSpec(
     cellTimeoutS: flags.cellTimeout,
     runTimeoutS: flags.timeout,
     allowErrors: flags.allowErrors === true,
+    maxCellOutputBytes: flags.maxCellOutput,
+    maxRunOutputBytes: flags.maxRunOutput,
     job: identity.job,
     build: identity.build,
     artifactsDir: flags.artifacts,
+    // Without --artifacts, the full output of cut cells goes beside the executed notebook.
+    ...(flags.artifacts === undefined
+      ? {
+          fullOutputDir: path.join(
+            path.dirname(path.resolve(flags.output ?? defaultOutputPath(notebook))),
+            FULL_OUTPUT_DIR,
+          ),
+        }
+      : {}),
     environment: process.env,
   };
 }

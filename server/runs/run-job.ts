@@ -10,6 +10,7 @@ import Ajv from 'ajv';
 import type { KernelProvider } from '../../kernels/provider';
 import { UsageError, ValidationError, asNbstageError } from '../../pipelines/errors';
 import type { RunEvent, RunEventListener } from '../../pipelines/executor/events';
+import { FULL_OUTPUT_DIR, resolveOutputLimits } from '../../pipelines/executor/output-limits';
 import type { JSONObject } from '../../pipelines/notebook/model';
 import { executeRun, loadRun } from '../../pipelines/runner';
 import type { JobContext, JobHandler } from '../queue/types';
@@ -129,11 +130,12 @@ function mib(bytes: number): string {
 /**
  * The files under `dir`, in name order, as the job result carries them. Files that would take
  * the total past `limit` are skipped (each with a note), as are names the version store cannot
- * hold; the others are still returned. Never throws: whatever cannot be read is a note.
+ * hold; the others are still returned, named `prefix` + their path under `dir`. Never throws: whatever cannot be read is a note.
  */
 export function collectArtifacts(
   dir: string,
   limit: number,
+  prefix = '',
 ): { artifacts: ArtifactPayload[]; skipped: SkippedArtifact[] } {
   const artifacts: ArtifactPayload[] = [];
   const skipped: SkippedArtifact[] = [];
@@ -163,9 +165,9 @@ export function collectArtifacts(
         }
         const data = fs.readFileSync(path.join(dir, rel));
         total += data.length;
-        artifacts.push({ name: rel, size: data.length, base64: data.toString('base64') });
+        artifacts.push({ name: prefix + rel, size: data.length, base64: data.toString('base64') });
       } catch (err) {
-        skipped.push({ name: rel, reason: asNbstageError(err).message });
+        skipped.push({ name: prefix + rel, reason: asNbstageError(err).message });
       }
     }
   };
@@ -173,6 +175,11 @@ export function collectArtifacts(
     walk('');
   }
   return { artifacts, skipped };
+}
+
+/** What the full-output files may take when collected (their own limit is soft). */
+function fullOutputBudget(bytes: number): number {
+  return bytes === 0 ? Number.POSITIVE_INFINITY : bytes * 2 + 1024 * 1024;
 }
 
 /** The queue handler that runs notebooks on this worker. */
@@ -227,6 +234,9 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         cellTimeoutS: req.cellTimeout,
         runTimeoutS: req.timeout,
         allowErrors: req.allowErrors,
+        maxCellOutputBytes: req.maxCellOutput,
+        maxRunOutputBytes: req.maxRunOutput,
+        fullOutputDir: path.join(dir, 'full-output'),
         job: req.job,
         build: req.build,
         runId,
@@ -247,7 +257,15 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         meta.environment = { ...environment, gpus: gpuUsage as unknown as JSONObject[] };
         result.notebook.metadata.nbstage = meta;
       }
-      const { artifacts, skipped } = collectArtifacts(path.join(dir, 'artifacts'), limit);
+      const user = collectArtifacts(path.join(dir, 'artifacts'), limit);
+      // The full output of cut cells: their own budget (the files stop at it themselves).
+      const full = collectArtifacts(
+        path.join(dir, 'full-output'),
+        fullOutputBudget(resolveOutputLimits({}, run.spec.environment).fullOutputBytes),
+        `${FULL_OUTPUT_DIR}/`,
+      );
+      const artifacts = [...user.artifacts, ...full.artifacts];
+      const skipped = [...user.skipped, ...full.skipped];
       return {
         status: result.status,
         exitCode: result.error === null ? 0 : result.error.exitCode,

@@ -1,8 +1,9 @@
 /**
  * The service's runs: it validates and records a run, queues it, follows the queue's events
- * (status, the run's own events forwarded by the worker, the result), keeps every run's event
- * log for live and late listeners, writes the executed notebook, and commits a version of every
- * finished run, whatever its status. A run whose worker vanished, or that was in flight when the
+ * (status, the run's own events forwarded by the worker, the result), streams every run's events
+ * to its event log on disk for live and late listeners, keeps a view of each run in flight (its
+ * notebook and progress, let go when it ends), writes the executed notebook, and commits a version
+ * of every finished run, whatever its status. A run whose worker vanished, or that was in flight when the
  * service stopped, still ends with a clear reason and its partial notebook versioned.
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -12,7 +13,6 @@ import type { Principal } from '../auth/types';
 import type { AuditLog } from '../auth/audit';
 import { NotebookInvalidError, ValidationError, asNbstageError } from '../../pipelines/errors';
 import { RUN_STATUSES, type RunEvent } from '../../pipelines/executor/events';
-import { replayRunEvents } from '../../pipelines/executor/replay';
 import { zeppelinToNotebook, validateZeppelinNote } from '../../pipelines/formats/zeppelin';
 import { serializeNotebook, writeFileAtomic } from '../../pipelines/notebook/io';
 import type { JSONObject, JSONValue, Notebook } from '../../pipelines/notebook/model';
@@ -23,6 +23,7 @@ import type { VersionStore } from '../store/types';
 import { validateArtifactName } from '../store/artifact-store';
 import { RunEventLog } from './event-log';
 import { checkKernels, checkVersionTarget, type KnownKernels } from './run-checks';
+import { RunView, finishedProgress, type RunProgress } from './run-view';
 import { sealSecrets, secretKey, type SecretKey } from './secret-box';
 import {
   SESSION_CLOSE,
@@ -126,6 +127,8 @@ function isFinished(state: RunState): boolean {
 export class RunManager {
   private readonly records = new Map<string, RunRecord>();
   private readonly logs = new Map<string, RunEventLog>();
+  /** Runs in flight: their notebook and progress so far (finished runs are read from disk). */
+  private readonly views = new Map<string, RunView>();
   private readonly finishing = new Map<string, Promise<void>>();
   private readonly unsubscribe: () => void;
   private readonly runsDir: string;
@@ -168,7 +171,12 @@ export class RunManager {
         continue;
       }
       const job = await this.options.queue.get(id);
-      this.logs.set(id, new RunEventLog(path.join(this.dir(id), 'events.jsonl')));
+      const view = new RunView();
+      this.views.set(id, view);
+      this.logs.set(
+        id,
+        new RunEventLog(path.join(this.dir(id), 'events.jsonl'), (event) => view.apply(event)),
+      );
       if (job !== null && !['completed', 'failed', 'cancelled'].includes(job.state)) {
         resumed += 1;
         continue;
@@ -260,6 +268,7 @@ export class RunManager {
       );
       this.records.set(id, record);
       this.logs.set(id, new RunEventLog(path.join(this.dir(id), 'events.jsonl')));
+      this.views.set(id, new RunView());
       await this.save(record);
       await this.options.audit?.record({
         action: 'run.create',
@@ -278,6 +287,7 @@ export class RunManager {
       // Nothing half-written: a run the queue refused leaves no record behind.
       this.records.delete(id);
       this.logs.delete(id);
+      this.views.delete(id);
       fs.rmSync(this.dir(id), { recursive: true, force: true });
       throw err;
     }
@@ -379,16 +389,34 @@ export class RunManager {
     return this.options.queue.cancel(id);
   }
 
-  /** The executed (or, while running, partial) notebook of a run. */
+  /**
+   * The executed (or, while running, partial) notebook of a run. A run in flight hands out its
+   * live notebook: callers read it, never change it.
+   */
   notebook(id: string): Notebook | null {
+    const view = this.views.get(id);
+    if (view !== undefined) {
+      return view.notebook;
+    }
     const file = path.join(this.dir(id), 'executed.ipynb');
-    if (fs.existsSync(file)) {
+    if (this.records.has(id) && fs.existsSync(file)) {
       return JSON.parse(fs.readFileSync(file, 'utf8')) as Notebook;
     }
-    const log = this.logs.get(id);
-    return log === undefined
-      ? null
-      : replayRunEvents(log.all().map((l) => l.event as unknown as RunEvent));
+    return null;
+  }
+
+  /**
+   * A run's notebook, its progress and the number of its events, read together (a page that
+   * shows them follows the live stream from exactly that event on).
+   */
+  snapshot(id: string): { notebook: Notebook | null; progress: RunProgress; seq: number } {
+    const seq = this.events(id)?.length ?? 0;
+    const view = this.views.get(id);
+    if (view !== undefined) {
+      return { notebook: view.notebook, progress: view.progress, seq };
+    }
+    const notebook = this.notebook(id);
+    return { notebook, progress: finishedProgress(notebook), seq };
   }
 
   /** Waits until a run has finished and been versioned (tests, graceful shutdown). */
@@ -431,11 +459,16 @@ export class RunManager {
       case 'progress': {
         const events = e.data?.events;
         if (Array.isArray(events)) {
-          for (const event of events) {
-            if (event !== null && typeof event === 'object' && !Array.isArray(event)) {
-              log?.append(event);
-              this.options.onChange?.(record, event as unknown as RunEvent);
-            }
+          const batch = events.filter(
+            (event): event is JSONObject =>
+              event !== null && typeof event === 'object' && !Array.isArray(event),
+          );
+          // One write for the batch; the view is updated in the same turn as the log.
+          log?.appendAll(batch);
+          const view = this.views.get(e.runId);
+          for (const event of batch) {
+            view?.apply(event);
+            this.options.onChange?.(record, event as unknown as RunEvent);
           }
         }
         break;
@@ -490,6 +523,7 @@ export class RunManager {
           await this.save(record).catch(() => undefined);
         }
         this.logs.get(id)?.end();
+        this.views.delete(id);
       })
       .finally(() => this.finishing.delete(id));
     this.finishing.set(id, done);
@@ -509,8 +543,8 @@ export class RunManager {
       return;
     }
     const log = this.logs.get(id);
-    const events = (log?.all() ?? []).map((l) => l.event as unknown as RunEvent);
-    let nb = (result?.notebook as unknown as Notebook | undefined) ?? replayRunEvents(events);
+    let nb =
+      (result?.notebook as unknown as Notebook | undefined) ?? this.views.get(id)?.notebook ?? null;
     if (nb === null) {
       // Nothing ran: the input notebook is the record of what was asked.
       const input = JSON.parse(
@@ -597,6 +631,8 @@ export class RunManager {
       version: record.version as unknown as JSONValue,
     });
     log?.end();
+    // Finished: its notebook is on disk, its events in their file; nothing of it stays here.
+    this.views.delete(id);
     this.options.onChange?.(record);
   }
 

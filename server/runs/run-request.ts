@@ -24,6 +24,10 @@ export interface RunRequest {
   cellTimeout?: number;
   timeout?: number;
   allowErrors?: boolean;
+  /** Most output bytes a cell keeps in the notebook and reports (0: no limit). */
+  maxCellOutput?: number;
+  /** Most output bytes the run streams and keeps (0: no limit). */
+  maxRunOutput?: number;
   /** The Jenkins build that asked for the run (from its environment), linked from the version. */
   jenkins?: JenkinsOrigin;
 }
@@ -84,6 +88,16 @@ export const runRequestSchema = {
     cellTimeout: { type: 'number', exclusiveMinimum: 0 },
     timeout: { type: 'number', exclusiveMinimum: 0 },
     allowErrors: { type: 'boolean' },
+    maxCellOutput: {
+      type: 'integer',
+      minimum: 0,
+      description: 'output bytes a cell keeps (0: no limit; default 4 MiB)',
+    },
+    maxRunOutput: {
+      type: 'integer',
+      minimum: 0,
+      description: 'output bytes the run streams and keeps (0: no limit; default 32 MiB)',
+    },
     jenkins: {
       type: 'object',
       additionalProperties: false,

@@ -13,13 +13,17 @@
  *   the output's own inline scripts do not run either. Its one script, `/assets/frame.js`, tells
  *   the page its height.
  *
- * The report marks each such output with a random placeholder that is replaced by the frame.
+ * - at most so much output per cell (`page-clip.ts`), with a note linking to the rest.
+ *
+ * The report marks each such output (and each note) with a random placeholder that is replaced
+ * afterwards.
  */
 import { randomBytes } from 'node:crypto';
 import { escapeHtml } from '../../pipelines/reports/ansi';
 import { renderHtml } from '../../pipelines/reports/html';
 import { metricOf, mimeText } from '../../pipelines/reports/run-metadata';
-import type { Cell, Notebook, Output } from '../../pipelines/notebook/model';
+import type { Cell, CodeCell, Notebook, Output } from '../../pipelines/notebook/model';
+import { clipNote, clipOutputs, type ClipLinks } from './page-clip';
 
 /** Mimetypes of the image files the report writes, by extension. */
 const IMAGE_TYPES: Readonly<Record<string, string>> = {
@@ -36,21 +40,36 @@ const FILES_DIR = 'files';
 /** An empty raw cell: the report leaves it out, so the cells after it keep their index. */
 const PLACEHOLDER_CELL: Cell = { cell_type: 'raw', source: '', metadata: {} };
 
-/** A notebook prepared for the report: HTML outputs replaced by placeholders. */
+/** A notebook prepared for the report: HTML outputs and clip notes replaced by placeholders. */
 interface Prepared {
   nb: Notebook;
+  /** Placeholder -> the HTML it stands for (an output frame, a clip note). */
   frames: Map<string, string>;
 }
 
-/** Replaces every `text/html` output (not a metric) with a placeholder text output. */
-function prepare(nb: Notebook): Prepared {
+/** The full-output artifact a cell's metadata names, if any. */
+function fullOutputOf(cell: CodeCell): string | null {
+  const output = cell.metadata.nbstage?.output;
+  const name =
+    output !== null && typeof output === 'object' && !Array.isArray(output)
+      ? output.full_output
+      : undefined;
+  return typeof name === 'string' ? name : null;
+}
+
+/**
+ * Clips every code cell's outputs (only cell `only`'s, when given) and replaces every
+ * `text/html` output (not a metric) with a placeholder text output.
+ */
+function prepare(nb: Notebook, links: ClipLinks | null, only?: number): Prepared {
   const nonce = randomBytes(8).toString('hex');
   const frames = new Map<string, string>();
-  const cells = nb.cells.map((cell): Cell => {
-    if (cell.cell_type !== 'code') {
+  const cells = nb.cells.map((cell, i): Cell => {
+    if (cell.cell_type !== 'code' || (only !== undefined && i !== only)) {
       return cell;
     }
-    const outputs = cell.outputs.map((output): Output => {
+    const clipped = clipOutputs(cell);
+    const kept = clipped.outputs.map((output): Output => {
       if (output.output_type !== 'display_data' && output.output_type !== 'execute_result') {
         return output;
       }
@@ -59,10 +78,15 @@ function prepare(nb: Notebook): Prepared {
         return output;
       }
       const marker = `nbstageframe${nonce}n${frames.size}`;
-      frames.set(marker, html);
+      frames.set(marker, outputFrame(html));
       return { ...output, data: { 'text/plain': marker } };
     });
-    return { ...cell, outputs };
+    if (clipped.leftOut !== null) {
+      const marker = `nbstageframe${nonce}n${frames.size}`;
+      frames.set(marker, clipNote(clipped.leftOut, links, fullOutputOf(cell), escapeHtml));
+      kept.push({ output_type: 'display_data', data: { 'text/plain': marker }, metadata: {} });
+    }
+    return { ...cell, outputs: kept };
   });
   return { nb: { ...nb, cells }, frames };
 }
@@ -115,14 +139,11 @@ function between(html: string, start: string, end: string): string {
   return from < 0 || to < from ? '' : html.slice(from + start.length, to);
 }
 
-/** Puts the frames where their placeholders are. */
+/** Puts the frames and notes where their placeholders are. */
 function placeFrames(html: string, frames: Map<string, string>): string {
   return html.replace(
     /<pre class="output-text">(nbstageframe[0-9a-f]+n\d+)<\/pre>/g,
-    (whole, marker: string) => {
-      const content = frames.get(marker);
-      return content === undefined ? whole : outputFrame(content);
-    },
+    (whole, marker: string) => frames.get(marker) ?? whole,
   );
 }
 
@@ -152,17 +173,29 @@ function cellFragment(prepared: Prepared, index: number, pending: PendingCells):
   return `<div class="nb-cell" data-index="${index}">${placeFrames(inner, prepared.frames)}</div>`;
 }
 
-/** One cell of a notebook, as the live page swaps it in. */
-export function renderCell(nb: Notebook, index: number, pending: PendingCells = new Set()): string {
+/**
+ * One cell of a notebook, as the live page swaps it in; output past what a page shows is left
+ * out with a note linking to `links`.
+ */
+export function renderCell(
+  nb: Notebook,
+  index: number,
+  pending: PendingCells = new Set(),
+  links: ClipLinks | null = null,
+): string {
   if (index < 0 || index >= nb.cells.length) {
     return '';
   }
-  return cellFragment(prepare(nb), index, pending);
+  return cellFragment(prepare(nb, links, index), index, pending);
 }
 
-/** Every cell of a notebook, each wrapped for the live page. */
-export function renderCells(nb: Notebook, pending: PendingCells = new Set()): string {
-  const prepared = prepare(nb);
+/** Every cell of a notebook, each wrapped for the live page (and clipped as {@link renderCell}). */
+export function renderCells(
+  nb: Notebook,
+  pending: PendingCells = new Set(),
+  links: ClipLinks | null = null,
+): string {
+  const prepared = prepare(nb, links);
   return prepared.nb.cells.map((_, i) => cellFragment(prepared, i, pending)).join('\n');
 }
 

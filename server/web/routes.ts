@@ -27,8 +27,7 @@ import { PAGE_CSP, renderPage, sendPage } from './layout';
 import { diffPage } from './pages/diff-page';
 import { jobPage } from './pages/job-page';
 import { jobsPage } from './pages/jobs-page';
-import type { RunProgress } from './pages/run-page';
-import { runPage } from './pages/run-page';
+import { runClipLinks, runPage } from './pages/run-page';
 import { versionPage } from './pages/version-page';
 import { renderCell, renderCells } from './notebook-view';
 import { postLogin, postLogout, requireLogin, showLogin, showLogout } from './session';
@@ -60,27 +59,6 @@ function principal(res: Response): Principal {
 }
 
 /** How far a run is, from its logged events. */
-function progressOf(events: { event: JSONObject }[]): RunProgress {
-  const progress: RunProgress = { done: 0, total: 0, running: null, pending: new Set() };
-  for (const { event } of events) {
-    if (event.type === 'run-start' && Array.isArray(event.cells)) {
-      progress.total = event.cells.length;
-      progress.pending = new Set(event.cells.filter((i): i is number => typeof i === 'number'));
-    } else if (event.type === 'cell-start' && typeof event.index === 'number') {
-      progress.running = event.index;
-    } else if (event.type === 'cell-end' && typeof event.index === 'number') {
-      progress.done += 1;
-      progress.pending.delete(event.index);
-      if (progress.running === event.index) {
-        progress.running = null;
-      }
-    } else if (event.type === 'run-end') {
-      progress.pending.clear();
-    }
-  }
-  return progress;
-}
-
 /** Builds the router of the web page. */
 export function webRoutes(ctx: WebContext): express.Router {
   const router = express.Router();
@@ -158,8 +136,7 @@ export function webRoutes(ctx: WebContext): express.Router {
   router.get('/runs/:id', ...page, (req, res) => {
     const record = runOf(req);
     // Read together, in one turn of the event loop: the page shows exactly `seq` events.
-    const logged = ctx.runs.events(record.id)?.all() ?? [];
-    const notebook = ctx.runs.notebook(record.id);
+    const { notebook, progress, seq } = ctx.runs.snapshot(record.id);
     const who = principal(res);
     sendPage(
       res,
@@ -168,8 +145,8 @@ export function webRoutes(ctx: WebContext): express.Router {
         principal: who,
         record,
         notebook,
-        seq: logged.length,
-        progress: progressOf(logged),
+        seq,
+        progress,
         canCancel: roleAllows(who.role, 'run'),
       }),
     );
@@ -184,13 +161,13 @@ export function webRoutes(ctx: WebContext): express.Router {
   };
   /** A run's notebook as it stands and its cells still to end, read in one turn. */
   const runNow = (req: Request): { notebook: Notebook | null; pending: Set<number> } => {
-    const id = runOf(req).id;
-    const pending = progressOf(ctx.runs.events(id)?.all() ?? []).pending;
-    return { notebook: ctx.runs.notebook(id), pending };
+    const { notebook, progress } = ctx.runs.snapshot(runOf(req).id);
+    return { notebook, pending: progress.pending };
   };
   router.get('/runs/:id/cells', ...fragment, (req, res) => {
     const { notebook, pending } = runNow(req);
-    sendFragment(res, notebook === null ? '' : renderCells(notebook, pending));
+    const links = runClipLinks(param(req, 'id'));
+    sendFragment(res, notebook === null ? '' : renderCells(notebook, pending, links));
   });
   router.get('/runs/:id/cells/:index', ...fragment, (req, res) => {
     const { notebook, pending } = runNow(req);
@@ -203,7 +180,7 @@ export function webRoutes(ctx: WebContext): express.Router {
     ) {
       throw new NotFoundError(`run ${param(req, 'id')} has no cell ${param(req, 'index')}`);
     }
-    sendFragment(res, renderCell(notebook, index, pending));
+    sendFragment(res, renderCell(notebook, index, pending, runClipLinks(param(req, 'id'))));
   });
 
   // Errors of the pages are pages (the API's are JSON, in the app's own handler).

@@ -132,6 +132,11 @@
         markRunning(event.index);
         break;
       case 'output':
+        // Output past the cell's limit goes to the console only: the cell does not change.
+        if (!event.consoleOnly) {
+          dirty.add(event.index);
+        }
+        break;
       case 'output-update':
       case 'output-clear':
         dirty.add(event.index);

@@ -8,20 +8,12 @@ import { escapeHtml } from '../../../pipelines/reports/ansi';
 import type { Notebook } from '../../../pipelines/notebook/model';
 import type { Principal } from '../../auth/types';
 import type { RunRecord } from '../../runs/run-manager';
+import type { RunProgress } from '../../runs/run-view';
 import { buildHref, jobHref, renderPage, statusBadge } from '../layout';
 import { renderCells } from '../notebook-view';
+import type { ClipLinks } from '../page-clip';
 
-/** How far a run is, from its events. */
-export interface RunProgress {
-  /** Cells that ended. */
-  done: number;
-  /** Cells the run sends to the kernel (0 before it started). */
-  total: number;
-  /** The cell running now, or null. */
-  running: number | null;
-  /** Cells the run will run that have not ended. */
-  pending: Set<number>;
-}
+export type { RunProgress } from '../../runs/run-view';
 
 /** What the run page shows. */
 export interface RunPageData {
@@ -38,6 +30,15 @@ export interface RunPageData {
 
 const IN_FLIGHT = ['queued', 'running'];
 
+/** Where the whole of a run's cells can be read, for output a page leaves out. */
+export function runClipLinks(id: string): ClipLinks {
+  const base = `/api/v1/runs/${encodeURIComponent(id)}`;
+  return {
+    notebook: `${base}/notebook`,
+    artifact: (name) => `${base}/artifacts/${name.split('/').map(encodeURIComponent).join('/')}`,
+  };
+}
+
 /** The run page. */
 export function runPage(data: RunPageData): string {
   const { record, progress } = data;
@@ -50,7 +51,7 @@ export function runPage(data: RunPageData): string {
   const cells =
     data.notebook === null
       ? '<p class="muted waiting">Waiting for a worker…</p>'
-      : renderCells(data.notebook, progress.pending);
+      : renderCells(data.notebook, progress.pending, runClipLinks(record.id));
   return renderPage({
     title: `run ${record.id.slice(0, 8)}`,
     principal: data.principal,

@@ -26,6 +26,7 @@ export function versionPage(data: VersionPageData): string {
   const previous = at < 0 ? undefined : data.builds[at + 1];
   const next = at <= 0 ? undefined : data.builds[at - 1];
   const jenkins = at < 0 ? null : data.builds[at].jenkinsUrl;
+  const notebookHref = `/api/v1/jobs/${uriSegment(job)}/builds/${uriSegment(build)}/notebook`;
   const links = [
     previous === undefined
       ? ''
@@ -39,7 +40,7 @@ export function versionPage(data: VersionPageData): string {
     jenkins !== null && /^https?:\/\//i.test(jenkins)
       ? `<a class="jenkins" href="${escapeHtml(jenkins)}" rel="noopener noreferrer">Jenkins build</a>`
       : '',
-    `<a href="/api/v1/jobs/${uriSegment(job)}/builds/${uriSegment(build)}/notebook" download>Notebook (.ipynb)</a>`,
+    `<a href="${escapeHtml(notebookHref)}" download>Notebook (.ipynb)</a>`,
     `<code class="muted">${escapeHtml(data.shown.commit.slice(0, 12))}</code>`,
   ].filter((l) => l !== '');
   return renderPage({
@@ -50,6 +51,6 @@ export function versionPage(data: VersionPageData): string {
     body:
       `<div class="toolbar">${links.join('<span class="sep">·</span>')}</div>` +
       renderNotebookHeader(data.shown.notebook, `${job} #${build}`) +
-      `<main class="cells notebook">${renderCells(data.shown.notebook)}</main>`,
+      `<main class="cells notebook">${renderCells(data.shown.notebook, new Set(), { notebook: notebookHref })}</main>`,
   });
 }

@@ -1,0 +1,169 @@
+/**
+ * The output-flood case of `npm run bench`: a real `nbstage serve` process, one cell printing as
+ * fast as it can until the run's timeout stops it. Samples the service's resident memory
+ * (/proc/<pid>/status VmRSS) and the latency of /healthz every 100 ms during the run, then its
+ * RSS when idle, the sizes of the run's events file and executed notebook, and what one visit to
+ * the run's page costs. Figures only: nothing here is asserted.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { NbstageClient } from '../server/client/api-client';
+
+const SAMPLE_MS = 100;
+const MB = 1024 * 1024;
+
+function rssBytes(pid: number): number {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = /VmRSS:\s+(\d+) kB/.exec(status);
+    return kb === null ? 0 : Number(kb[1]) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** GET `url`; resolves to [ms, bytes] (ms = Infinity when it took longer than `timeoutMs`). */
+function timedGet(url: string, token: string | null, timeoutMs: number): Promise<[number, number]> {
+  const start = process.hrtime.bigint();
+  return new Promise((resolve) => {
+    const req = http.get(
+      url,
+      { headers: token === null ? {} : { authorization: `Bearer ${token}` } },
+      (res) => {
+        let bytes = 0;
+        res.on('data', (d: Buffer) => {
+          bytes += d.length;
+        });
+        res.on('end', () => resolve([Number(process.hrtime.bigint() - start) / 1e6, bytes]));
+      },
+    );
+    req.setTimeout(timeoutMs, () => {
+      req.destroy();
+      resolve([Number.POSITIVE_INFINITY, 0]);
+    });
+    req.on('error', () => resolve([Number.POSITIVE_INFINITY, 0]));
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? 0 : sorted[Math.floor(sorted.length / 2)];
+}
+
+const round = (n: number, digits = 1): number => Number(n.toFixed(digits));
+
+/** Runs the flood case against `bin` (a build's bin/nbstage.js); resolves to its figures. */
+export async function flood(bin: string): Promise<Record<string, unknown>> {
+  const timeoutS = Number(process.env.BENCH_FLOOD_TIMEOUT_S ?? 25);
+  const token = randomBytes(18).toString('hex');
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-flood-'));
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--home', home], {
+    env: { ...process.env, NBSTAGE_ADMIN_TOKEN: token, NBSTAGE_HOME: '' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const match = /nbstage: serving on (\S+)/.exec(stderr);
+      if (match !== null) {
+        resolve(match[1]);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`nbstage serve exited (${code}): ${stderr}`)));
+  });
+  const pid = child.pid ?? 0;
+  try {
+    const client = new NbstageClient(url, token);
+    const startRss = rssBytes(pid);
+    const notebook = {
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
+      cells: [
+        {
+          cell_type: 'code',
+          id: 'flood',
+          metadata: {},
+          execution_count: null,
+          outputs: [],
+          // Flushed each time: an unflushed busy loop starves ipykernel's output thread.
+          source:
+            'import sys\nblock = ("x" * 99 + "\\n") * 100\nwhile True:\n    sys.stdout.write(block)\n    sys.stdout.flush()',
+        },
+      ],
+    };
+    const run = await client.createRun({
+      notebook,
+      notebookName: 'flood.ipynb',
+      job: 'bench/flood',
+      timeout: timeoutS,
+    });
+    const rss: number[] = [];
+    const healthz: number[] = [];
+    let state = run.state as string;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const tick = Date.now();
+        rss.push(rssBytes(pid));
+        healthz.push((await timedGet(`${url}/healthz`, null, 30_000))[0]);
+        await new Promise((r) => setTimeout(r, Math.max(0, SAMPLE_MS - (Date.now() - tick))));
+      }
+    })();
+    const started = Date.now();
+    while (
+      !['completed', 'failed', 'timeout', 'kernel_died', 'cancelled', 'error'].includes(state)
+    ) {
+      await new Promise((r) => setTimeout(r, 500));
+      state = (await client.getRun(run.id)).state;
+      if (Date.now() - started > (timeoutS + 240) * 1000) {
+        throw new Error(`the flood run did not end (state ${state})`);
+      }
+    }
+    const final = await client.getRun(run.id);
+    const runMs = Date.now() - started;
+    sampling = false;
+    await sampler;
+    await new Promise((r) => setTimeout(r, 5000));
+    const idleAfterRun = rssBytes(pid);
+    const [pageMs, pageBytes] = await timedGet(`${url}/runs/${run.id}`, token, 120_000);
+    await new Promise((r) => setTimeout(r, 5000));
+    const idleAfterPage = rssBytes(pid);
+    const size = (file: string): number => (fs.existsSync(file) ? fs.statSync(file).size : 0);
+    const dir = path.join(home, 'runs', run.id);
+    const fullOutput = (final.artifacts ?? []).filter((a) => a.name.startsWith('nbstage-output/'));
+    return {
+      case: 'flood',
+      description: `one cell printing as fast as it can under timeout: ${timeoutS} through nbstage serve`,
+      state: final.state,
+      run_s: round(runMs / 1000),
+      rss_mb: {
+        start: round(startRss / MB),
+        peak: round(Math.max(...rss) / MB),
+        idle_after_run: round(idleAfterRun / MB),
+        idle_after_page: round(idleAfterPage / MB),
+      },
+      healthz_ms: {
+        samples: healthz.length,
+        median: round(median(healthz)),
+        max: round(Math.max(...healthz)),
+      },
+      events_file_mb: round(size(path.join(dir, 'events.jsonl')) / MB),
+      notebook_mb: round(size(path.join(dir, 'executed.ipynb')) / MB),
+      run_page: { mb: round(pageBytes / MB, 2), ms: round(pageMs) },
+      full_output_artifact_mb: round(fullOutput.reduce((n, a) => n + a.size, 0) / MB, 2),
+    };
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
