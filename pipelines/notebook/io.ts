@@ -9,7 +9,7 @@ import { NbstageError, NotebookInvalidError } from '../errors';
 import { validateZeppelinNote, zeppelinToNotebook } from '../formats/zeppelin';
 import type { InterpreterTable, ZeppelinNote } from '../formats/zeppelin';
 import type { Notebook } from './model';
-import { validateNotebook } from './validate';
+import { checkNotebook } from './check';
 
 /** A notebook read from a file, with the format it came in. */
 export interface LoadedNotebook {
@@ -19,6 +19,8 @@ export interface LoadedNotebook {
   format: 'ipynb' | 'zeppelin';
   /** The original note, for writing results back (format `zeppelin` only). */
   zeppelin?: ZeppelinNote;
+  /** What was repaired because it did not stop a run, one line each (see `checkNotebook`). */
+  warnings: string[];
 }
 
 /** Options of {@link readNotebookFile}. */
@@ -96,7 +98,8 @@ function looksLikeZeppelin(value: unknown): boolean {
 }
 
 /**
- * Reads a notebook file: an `.ipynb` notebook (validated against its nbformat schema) or a
+ * Reads a notebook file: an `.ipynb` notebook (checked against its nbformat schema: what cannot
+ * run is refused, the rest repaired with a warning, see `checkNotebook`) or a
  * Zeppelin note (`.zpln`, `note.json`, or any JSON with `paragraphs` and no `cells`), which is
  * converted with `zeppelinToNotebook`.
  *
@@ -136,7 +139,7 @@ export async function readNotebookFile(
     const note = validateZeppelinNote(value, file);
     try {
       const notebook = zeppelinToNotebook(note, options.interpreters);
-      return { notebook, format: 'zeppelin', zeppelin: note };
+      return { notebook, format: 'zeppelin', zeppelin: note, warnings: [] };
     } catch (err) {
       if (err instanceof NbstageError) {
         throw new NotebookInvalidError(`${file}: ${err.message}`);
@@ -144,5 +147,6 @@ export async function readNotebookFile(
       throw err;
     }
   }
-  return { notebook: validateNotebook(value, file), format: 'ipynb' };
+  const checked = checkNotebook(value, file);
+  return { notebook: checked.notebook, format: 'ipynb', warnings: checked.warnings };
 }

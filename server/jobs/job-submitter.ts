@@ -35,7 +35,7 @@ import {
 import { validateZeppelinNote, zeppelinToNotebook } from '../../pipelines/formats/zeppelin';
 import type { JSONObject, JSONValue, Notebook } from '../../pipelines/notebook/model';
 import { cloneNotebook } from '../../pipelines/notebook/model';
-import { validateNotebook } from '../../pipelines/notebook/validate';
+import { checkNotebook } from '../../pipelines/notebook/check';
 import { listStages } from '../../pipelines/stages/slice';
 import type { BuildVersion } from '../store/types';
 import { mergeBuilds, type MergedBuild } from './build-merge';
@@ -142,7 +142,7 @@ export class JobSubmitter {
     try {
       nb = zeppelin
         ? zeppelinToNotebook(validateZeppelinNote(request.notebook, name))
-        : validateNotebook(request.notebook, name);
+        : checkNotebook(request.notebook, name).notebook;
       stages = listStages(nb);
     } catch (err) {
       const e = asNbstageError(err);
