@@ -12,6 +12,7 @@ import type { InterpreterTable } from './formats/zeppelin';
 import { executeNotebook, type ExecuteResult } from './executor/executor';
 import type { RunEventListener } from './executor/events';
 import { FULL_OUTPUT_DIR, resolveOutputLimits } from './executor/output-limits';
+import { completeKernelspec } from './notebook/check';
 import { readNotebookFile, type LoadedNotebook } from './notebook/io';
 import type { JSONObject, JSONValue, Notebook } from './notebook/model';
 import { injectParameters } from './parameters/inject';
@@ -123,9 +124,14 @@ export async function executeRun(
 ): Promise<RunResult> {
   const { spec, loaded, masker } = run;
   const specs = await provider.kernelSpecs();
-  const original = loaded.notebook;
-  const mainKernel = spec.kernel ?? original.metadata.kernelspec?.name ?? specs.default;
+  const mainKernel = spec.kernel ?? loaded.notebook.metadata.kernelspec?.name ?? specs.default;
   const mainSpec = specs.specs.find((s) => s.name === mainKernel);
+  // A kernelspec without its name or display name (nbformat only warns) gets them from the
+  // kernel that runs it, so the executed notebook is valid.
+  const original = completeKernelspec(loaded.notebook, {
+    name: mainKernel,
+    displayName: mainSpec?.displayName ?? mainKernel,
+  });
   const language =
     mainSpec?.language ||
     original.metadata.kernelspec?.language ||

@@ -8,14 +8,16 @@
 #   3. kernelspecs   the bash kernel installed into .venv (ipykernel brings python3)
 #   4. dist/         `npm run build` when a TypeScript source or tsconfig changed
 # --test first installs the Debian packages the tests run against (scripts/system-packages.sh):
-# redis-server, groovy, chromium; `npm test` passes it.
+# redis-server, groovy, chromium; it also implies --dev (the compatibility tests run nbclient)
+# and fetches nbclient's test notebooks (scripts/nbclient-notebooks.sh). `npm test` passes it.
 # NBSTAGE_PYTHON, when set, is the interpreter the venv is created with (default: python3).
 set -euo pipefail
 
 usage() {
   echo "usage: scripts/setup.sh [--dev] [--test]"
   echo "  --dev   also the benchmark's nbclient and papermill"
-  echo "  --test  also the system packages the tests need (redis-server, groovy, chromium)"
+  echo "  --test  also the system packages the tests need (redis-server, groovy, chromium),"
+  echo "          the --dev extras and nbclient's test notebooks"
 }
 
 DEV=0
@@ -23,7 +25,10 @@ TEST=0
 for arg in "$@"; do
   case "$arg" in
     --dev) DEV=1 ;;
-    --test) TEST=1 ;;
+    --test)
+      TEST=1
+      DEV=1
+      ;;
     -h | --help)
       usage
       exit 0
@@ -151,6 +156,11 @@ if build_needed; then
   npm run --silent build || die "the TypeScript build failed (see above)"
   printf '%s\n' "$SOURCES" >"$SOURCES_STAMP"
   DID+=("dist")
+fi
+
+# --- 5. nbclient's test notebooks (tests only) ---------------------------------------------
+if [[ "$TEST" == 1 ]]; then
+  bash "$ROOT/scripts/nbclient-notebooks.sh" >/dev/null || exit 1
 fi
 
 # --- done -----------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ function languageOf(nb: Notebook): string {
   return (
     nb.metadata.kernelspec?.language ??
     nb.metadata.language_info?.name ??
-    (nb.metadata.kernelspec?.name.startsWith('bash') === true ? 'bash' : 'python')
+    (nb.metadata.kernelspec?.name?.startsWith('bash') === true ? 'bash' : 'python')
   );
 }
 

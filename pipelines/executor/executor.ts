@@ -22,6 +22,7 @@ import {
   cloneNotebook,
   firstSourceLine,
   hasTag,
+  isEmptyCodeCell,
   splitLines,
   type CodeCell,
   type JSONObject,
@@ -31,6 +32,7 @@ import {
 } from '../notebook/model';
 import type { Masker } from '../secrets/mask';
 import type { CellStatus, RunErrorInfo, RunEvent, RunEventListener, RunStatus } from './events';
+import { kernelSpanMs, kernelTime, type KernelTime } from './kernel-clock';
 import type { OutputLimits } from './output-limits';
 import { OutputCollector } from './outputs';
 
@@ -89,6 +91,12 @@ interface Pending {
   msgId: string;
   done: Promise<KernelMessage.IExecuteReplyMsg>;
   startedAt: number | null;
+  /** The kernel's times of the cell's `busy` and `idle` (its duration is the span between). */
+  busy: KernelTime | null;
+  idle: KernelTime | null;
+  /** Resolves when the cell's `idle` arrived. */
+  idleSeen: Promise<void>;
+  markIdle: () => void;
   started: boolean;
   reply: KernelMessage.IExecuteReplyMsg | null;
   timer?: NodeJS.Timeout;
@@ -101,6 +109,18 @@ interface Pending {
 
 function now(): string {
   return new Date().toISOString();
+}
+
+/** How long a cell whose reply came waits for its `idle` (the reply can overtake it). */
+const IDLE_WAIT_MS = 1000;
+
+/** The busy/idle fields of a new {@link Pending}. */
+function idleTracking(): Pick<Pending, 'busy' | 'idle' | 'idleSeen' | 'markIdle'> {
+  let markIdle = (): void => undefined;
+  const idleSeen = new Promise<void>((resolve) => {
+    markIdle = resolve;
+  });
+  return { busy: null, idle: null, idleSeen, markIdle };
 }
 
 function statusOf(err: NbstageError): RunStatus {
@@ -134,6 +154,22 @@ function normalizeOutput(output: Output): Output {
     return { ...output, data };
   }
   return output;
+}
+
+/** Leaves a code cell as one this run did not execute: no count, outputs or run timings. */
+function clearRun(cell: CodeCell): void {
+  cell.execution_count = null;
+  cell.outputs = [];
+  delete cell.metadata.execution;
+  if (cell.metadata.nbstage !== undefined) {
+    const {
+      status: _status,
+      duration_ms: _duration,
+      stage: _stage,
+      ...rest
+    } = cell.metadata.nbstage;
+    cell.metadata.nbstage = rest;
+  }
 }
 
 /** A one-shot deferred that settles the run early (timeout, death, cancel). */
@@ -189,7 +225,19 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
   let exitedEarly = false;
   let killed = false;
 
-  const codeCells = options.cells.filter((i) => nb.cells[i]?.cell_type === 'code');
+  // The cells that run: code cells with something in them. An empty one is not sent (as in
+  // nbclient): it has no execution count, no outputs and no run status, like a markdown cell.
+  const runs = (index: number): boolean => {
+    const cell = nb.cells[index];
+    return cell?.cell_type === 'code' && !isEmptyCodeCell(cell);
+  };
+  for (const index of options.cells) {
+    const cell = nb.cells[index];
+    if (cell !== undefined && cell.cell_type === 'code' && !runs(index)) {
+      clearRun(cell);
+    }
+  }
+  const codeCells = options.cells.filter(runs);
   const kernels = new Set(codeCells.map((i) => options.kernelFor(i)));
   const firstKernel = codeCells.length > 0 ? options.kernelFor(codeCells[0]) : null;
 
@@ -262,7 +310,10 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
     status: CellStatus,
     error?: { ename: string; evalue: string; traceback: string[] },
   ): void => {
-    const durationMs = p.startedAt === null ? 0 : Date.now() - p.startedAt;
+    // The kernel's busy -> idle span; the local clock only when the kernel never went idle
+    // (timeout, death, cancel).
+    const durationMs =
+      kernelSpanMs(p.busy, p.idle) ?? (p.startedAt === null ? 0 : Date.now() - p.startedAt);
     const output = collector.endCell(p.index, p.cell);
     if (output !== null) {
       p.cell.metadata.nbstage = {
@@ -290,14 +341,18 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
     const type = msg.header.msg_type;
     if (type === 'status') {
       const state = (msg as KernelMessage.IStatusMsg).content.execution_state;
+      const time = kernelTime(msg);
       if (state === 'busy') {
-        setExec(cell, 'iopub.status.busy', at);
+        pending.busy = time;
+        setExec(cell, 'iopub.status.busy', time?.iso ?? at);
         startCellClock(pending);
       } else if (state === 'idle') {
-        setExec(cell, 'iopub.status.idle', at);
+        pending.idle = time;
+        setExec(cell, 'iopub.status.idle', time?.iso ?? at);
+        pending.markIdle();
       }
     } else if (type === 'execute_input') {
-      setExec(cell, 'iopub.execute_input', at);
+      setExec(cell, 'iopub.execute_input', kernelTime(msg)?.iso ?? at);
       startCellClock(pending);
       if (!pending.started) {
         pending.started = true;
@@ -334,6 +389,7 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
       msgId: '',
       done: Promise.resolve() as unknown as Promise<KernelMessage.IExecuteReplyMsg>,
       startedAt: null,
+      ...idleTracking(),
       started: false,
       reply: null,
       early: [],
@@ -366,7 +422,7 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
           handleIOPub(pending, msg, now());
         },
         onReply: (msg) => {
-          setExec(cell, 'shell.execute_reply');
+          setExec(cell, 'shell.execute_reply', kernelTime(msg)?.iso ?? now());
           pending.reply = msg;
           const count = (msg.content as { execution_count?: number | null }).execution_count;
           if (typeof count === 'number') {
@@ -389,7 +445,18 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
 
   /** Waits for a request's reply or an early stop; after a stop, gives the cell a grace period. */
   const awaitReply = async (p: Pending): Promise<KernelMessage.IExecuteReplyMsg> => {
-    return Promise.race([p.done, stopper.promise]);
+    const reply = await Promise.race([p.done, stopper.promise]);
+    // The reply can overtake the cell's `idle` by a tick; its time ends the cell's duration.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      p.idleSeen,
+      stopper.promise.catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, IDLE_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    return reply;
   };
 
   const killKernels = async (): Promise<void> => {
@@ -403,11 +470,10 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
     const order = options.cells;
     outer: while (i < order.length) {
       const segment: number[] = [];
-      const kernel = nb.cells[order[i]]?.cell_type === 'code' ? options.kernelFor(order[i]) : null;
+      const kernel = runs(order[i]) ? options.kernelFor(order[i]) : null;
       while (i < order.length) {
         const index = order[i];
-        const cell = nb.cells[index];
-        if (cell?.cell_type !== 'code') {
+        if (!runs(index)) {
           i++;
           continue;
         }
@@ -433,6 +499,7 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
             msgId: '',
             done: Promise.reject(new Error('skipped')),
             startedAt: null,
+            ...idleTracking(),
             started: false,
             reply: null,
             early: [],
@@ -567,8 +634,8 @@ export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteR
 
   // Cells that were queued but never finished: aborted by the failure before them.
   if (error !== null) {
-    for (const index of options.cells) {
-      if (nb.cells[index]?.cell_type === 'code' && !cellStatus.has(index)) {
+    for (const index of codeCells) {
+      if (!cellStatus.has(index)) {
         cellStatus.set(index, { status: 'aborted', durationMs: 0 });
         emit({
           type: 'cell-end',

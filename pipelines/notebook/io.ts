@@ -10,7 +10,7 @@ import { validateZeppelinNote, zeppelinToNotebook } from '../formats/zeppelin';
 import type { InterpreterTable, ZeppelinNote } from '../formats/zeppelin';
 import { fileDepthProblem } from './json-depth';
 import type { Notebook } from './model';
-import { validateNotebook } from './validate';
+import { checkNotebook } from './check';
 
 /** A notebook read from a file, with the format it came in. */
 export interface LoadedNotebook {
@@ -20,6 +20,8 @@ export interface LoadedNotebook {
   format: 'ipynb' | 'zeppelin';
   /** The original note, for writing results back (format `zeppelin` only). */
   zeppelin?: ZeppelinNote;
+  /** What was repaired because it did not stop a run, one line each (see `checkNotebook`). */
+  warnings: string[];
 }
 
 /** Options of {@link readNotebookFile}. */
@@ -97,7 +99,8 @@ function looksLikeZeppelin(value: unknown): boolean {
 }
 
 /**
- * Reads a notebook file: an `.ipynb` notebook (validated against its nbformat schema) or a
+ * Reads a notebook file: an `.ipynb` notebook (checked against its nbformat schema: what cannot
+ * run is refused, the rest repaired with a warning, see `checkNotebook`) or a
  * Zeppelin note (`.zpln`, `note.json`, or any JSON with `paragraphs` and no `cells`), which is
  * converted with `zeppelinToNotebook`.
  *
@@ -141,7 +144,7 @@ export async function readNotebookFile(
     const note = validateZeppelinNote(value, file);
     try {
       const notebook = zeppelinToNotebook(note, options.interpreters);
-      return { notebook, format: 'zeppelin', zeppelin: note };
+      return { notebook, format: 'zeppelin', zeppelin: note, warnings: [] };
     } catch (err) {
       if (err instanceof NbstageError) {
         throw new NotebookInvalidError(`${file}: ${err.message}`);
@@ -149,5 +152,6 @@ export async function readNotebookFile(
       throw err;
     }
   }
-  return { notebook: validateNotebook(value, file), format: 'ipynb' };
+  const checked = checkNotebook(value, file);
+  return { notebook: checked.notebook, format: 'ipynb', warnings: checked.warnings };
 }

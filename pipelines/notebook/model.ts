@@ -84,7 +84,8 @@ export type Cell = CodeCell | MarkdownCell | RawCell;
 /** Notebook-level metadata. */
 export interface NotebookMetadata {
   kernelspec?: {
-    name: string;
+    /** Required by nbformat, yet missing in real notebooks (a run fills it in). */
+    name?: string;
     display_name?: string;
     language?: string;
     [key: string]: JSONValue | undefined;
@@ -111,6 +112,14 @@ export function joinSource(source: MultilineString): string {
 export function splitLines(text: string): string[] {
   const lines = text.match(/[^\n]*\n|[^\n]+$/g);
   return lines ?? [];
+}
+
+/**
+ * Whether a cell is a code cell with nothing to run: its source is empty or whitespace only.
+ * nbclient never sends such a cell to the kernel (its execution count stays null).
+ */
+export function isEmptyCodeCell(cell: Cell): boolean {
+  return cell.cell_type === 'code' && joinSource(cell.source).trim() === '';
 }
 
 /** The tags of a cell (empty when it has none). */

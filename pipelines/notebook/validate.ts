@@ -1,85 +1,22 @@
 /**
- * Parses and validates nbformat 4 notebooks against the official JSON schemas (draft-04, with
- * ajv). Each schema is compiled once, on first use. Errors are one line: the file, then the JSON
- * path of the most relevant problem, so a user can find it in the file.
+ * Strict validation of nbformat 4 notebooks against the official JSON schemas, for notebooks
+ * nbstage wrote itself (read back from the store, run records). Errors are one line: the file,
+ * then the JSON path of the most relevant problem, so a user can find it in the file. Notebooks
+ * from users go through `load.ts`, which repairs what does not stop a run.
  */
-import Ajv from 'ajv-draft-04';
-import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { NotebookInvalidError } from '../errors';
 import { fileDepthProblem } from './json-depth';
 import type { Notebook } from './model';
-import schema40 from './schema/nbformat.v4.0.schema.json';
-import schema41 from './schema/nbformat.v4.1.schema.json';
-import schema42 from './schema/nbformat.v4.2.schema.json';
-import schema43 from './schema/nbformat.v4.3.schema.json';
-import schema44 from './schema/nbformat.v4.4.schema.json';
-import schema45 from './schema/nbformat.v4.5.schema.json';
-
-const SCHEMAS: readonly object[] = [schema40, schema41, schema42, schema43, schema44, schema45];
-const CELL_TYPES = ['code', 'markdown', 'raw'] as const;
-const OUTPUT_TYPES = ['execute_result', 'display_data', 'stream', 'error'] as const;
-
-let ajvInstance: Ajv | undefined;
-
-/** The shared ajv instance, created on first use, holding every nbformat 4 schema by key. */
-function schemas(): Ajv {
-  if (ajvInstance === undefined) {
-    // strict: false because the official schemas carry non-standard keywords ("item", ...).
-    const ajv = new Ajv({ strict: false, allErrors: false });
-    SCHEMAS.forEach((schema, minor) => ajv.addSchema(schema, schemaKey(minor)));
-    ajvInstance = ajv;
-  }
-  return ajvInstance;
-}
-
-function schemaKey(minor: number): string {
-  return `nbformat.v4.${minor}`;
-}
-
-/** The compiled validator for a schema (or one of its definitions); ajv caches compilations. */
-function validator(minor: number, definition?: string): ValidateFunction {
-  const key =
-    definition === undefined ? schemaKey(minor) : `${schemaKey(minor)}#/definitions/${definition}`;
-  const validate = schemas().getSchema(key);
-  if (validate === undefined) {
-    throw new Error(`nbformat schema ${key} is missing`);
-  }
-  return validate;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** The schema minor version a notebook validates against: its own, or 5 for newer minors. */
-function schemaMinor(minor: number): number {
-  return Math.min(minor, SCHEMAS.length - 1);
-}
-
-/** One readable line for an ajv error, prefixed by the JSON path of the offending value. */
-function describe(error: ErrorObject, prefix = ''): string {
-  const path = prefix + error.instancePath;
-  const where = path === '' ? 'notebook' : path;
-  const params = error.params as Record<string, unknown>;
-  switch (error.keyword) {
-    case 'enum': {
-      const allowed = Array.isArray(params.allowedValues) ? params.allowedValues : [];
-      return `${where} must be one of ${allowed.map((v) => String(v)).join(', ')}`;
-    }
-    case 'required':
-      return `${where} must have required property '${String(params.missingProperty)}'`;
-    case 'additionalProperties':
-      return `${where} must not have additional property '${String(params.additionalProperty)}'`;
-    default:
-      return `${where} ${error.message ?? 'is invalid'}`;
-  }
-}
-
-/** The first error that is not a summary of a union ("must match exactly one schema"). */
-function firstConcrete(errors: ErrorObject[] | null | undefined): ErrorObject | undefined {
-  const list = errors ?? [];
-  return list.find((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf') ?? list[0];
-}
+import {
+  CELL_TYPES,
+  OUTPUT_TYPES,
+  describe,
+  firstConcrete,
+  isObject,
+  schemaMinor,
+  validator,
+} from './schema';
 
 /** Validates `value` with one validator, reporting the first problem under `prefix`. */
 function checkPart(validate: ValidateFunction, value: unknown, prefix: string): string | undefined {
@@ -168,6 +105,22 @@ function diagnose(nb: Record<string, unknown>, minor: number): string {
  * @throws NotebookInvalidError with a one-line message naming `source` and the JSON path
  */
 export function validateNotebook(value: unknown, source: string): Notebook {
+  const minor = notebookVersion(value, source);
+  const schemaVersion = schemaMinor(minor);
+  if (!validator(schemaVersion)(value)) {
+    throw new NotebookInvalidError(
+      `${source}: invalid notebook: ${diagnose(value as Record<string, unknown>, schemaVersion)}`,
+    );
+  }
+  return value as unknown as Notebook;
+}
+
+/**
+ * Checks that a parsed JSON value is an nbformat 4 notebook object and returns its minor version.
+ *
+ * @throws NotebookInvalidError when it is not an object, not nbformat 4, or has no valid minor
+ */
+export function notebookVersion(value: unknown, source: string): number {
   if (!isObject(value)) {
     throw new NotebookInvalidError(`${source}: invalid notebook: expected a JSON object`);
   }
@@ -182,37 +135,7 @@ export function validateNotebook(value: unknown, source: string): Notebook {
       `${source}: invalid notebook: /nbformat_minor must be a non-negative integer`,
     );
   }
-  const schemaVersion = schemaMinor(minor);
-  if (!validator(schemaVersion)(value)) {
-    throw new NotebookInvalidError(
-      `${source}: invalid notebook: ${diagnose(value, schemaVersion)}`,
-    );
-  }
-  const duplicate = duplicateCellId(value.cells as unknown[]);
-  if (duplicate !== null) {
-    throw new NotebookInvalidError(`${source}: invalid notebook: ${duplicate}`);
-  }
-  return value as unknown as Notebook;
-}
-
-/**
- * Where two cells share an id (nbformat 4.5 requires them unique: a baseline, a diff and the
- * version store match cells by id), or null.
- */
-function duplicateCellId(cells: unknown[]): string | null {
-  const seen = new Map<string, number>();
-  for (const [index, cell] of cells.entries()) {
-    const id = isObject(cell) ? cell.id : undefined;
-    if (typeof id !== 'string') {
-      continue;
-    }
-    const first = seen.get(id);
-    if (first !== undefined) {
-      return `/cells/${index}/id ${JSON.stringify(id)} is also the id of /cells/${first} (cell ids must be unique)`;
-    }
-    seen.set(id, index);
-  }
-  return null;
+  return minor;
 }
 
 /**

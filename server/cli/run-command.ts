@@ -245,6 +245,9 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
     starting?.catch(() => undefined);
     const spec = await buildSpec(notebook, flags, env);
     const run = await loadRun(spec);
+    for (const warning of run.loaded.warnings) {
+      stderr.write(`nbstage: warning: ${warning}\n`);
+    }
     const paths: FileSinkPaths = {
       notebook: flags.output ?? defaultOutputPath(notebook),
       junit: flags.junit,

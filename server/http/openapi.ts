@@ -103,7 +103,16 @@ export function openApiDocument(version: string): Record<string, unknown> {
         Run: {
           type: 'object',
           required: ['id', 'state'],
-          properties: { id: { type: 'string' }, state: { type: 'string' } },
+          properties: {
+            id: { type: 'string' },
+            state: { type: 'string' },
+            warnings: {
+              type: 'array',
+              items: { type: 'string' },
+              description:
+                'what the notebook had that nbformat only warns about, and how it was repaired',
+            },
+          },
         },
       },
     },

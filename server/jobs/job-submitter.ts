@@ -35,7 +35,7 @@ import {
 import { validateZeppelinNote, zeppelinToNotebook } from '../../pipelines/formats/zeppelin';
 import type { JSONObject, JSONValue, Notebook } from '../../pipelines/notebook/model';
 import { cloneNotebook } from '../../pipelines/notebook/model';
-import { validateNotebook } from '../../pipelines/notebook/validate';
+import { checkNotebook } from '../../pipelines/notebook/check';
 import { listStages } from '../../pipelines/stages/slice';
 import { validateJobName } from '../store/ref-names';
 import type { BuildVersion } from '../store/types';
@@ -146,7 +146,7 @@ export class JobSubmitter {
     try {
       nb = zeppelin
         ? zeppelinToNotebook(validateZeppelinNote(request.notebook, name))
-        : validateNotebook(request.notebook, name);
+        : checkNotebook(request.notebook, name).notebook;
       stages = listStages(nb);
     } catch (err) {
       const e = asNbstageError(err);

@@ -16,7 +16,7 @@ import { RUN_STATUSES, type RunEvent } from '../../pipelines/executor/events';
 import { zeppelinToNotebook, validateZeppelinNote } from '../../pipelines/formats/zeppelin';
 import { serializeNotebook, writeFileAtomic } from '../../pipelines/notebook/io';
 import type { JSONObject, JSONValue, Notebook } from '../../pipelines/notebook/model';
-import { validateNotebook } from '../../pipelines/notebook/validate';
+import { checkNotebook } from '../../pipelines/notebook/check';
 import { planStages } from '../../pipelines/stages/slice';
 import type { QueueEvent, RunQueue } from '../queue/types';
 import type { VersionStore } from '../store/types';
@@ -68,6 +68,8 @@ export interface RunRecord {
   gpus?: JSONObject[];
   /** The Jenkins build that asked for the run, when one did (its page, tag and commit). */
   jenkins?: JenkinsOrigin;
+  /** What the notebook had that nbformat only warns about, and how it was repaired. */
+  warnings?: string[];
 }
 
 /** What the run manager needs. */
@@ -196,10 +198,14 @@ export class RunManager {
     const zeppelin =
       /\.zpln$|^note\.json$/.test(notebookName) || Array.isArray(request.notebook.paragraphs);
     let nb: Notebook;
+    let warnings: string[] = [];
     try {
-      nb = zeppelin
-        ? zeppelinToNotebook(validateZeppelinNote(request.notebook, notebookName))
-        : validateNotebook(request.notebook, notebookName);
+      if (zeppelin) {
+        nb = zeppelinToNotebook(validateZeppelinNote(request.notebook, notebookName));
+      } else {
+        // What does not stop a run is repaired with a warning (the worker repairs it alike).
+        ({ notebook: nb, warnings } = checkNotebook(request.notebook, notebookName));
+      }
     } catch (err) {
       const e = asNbstageError(err);
       throw e instanceof NotebookInvalidError ? new ValidationError('notebook', e.message) : e;
@@ -259,7 +265,11 @@ export class RunManager {
       version: null,
       artifacts: [],
       ...(request.jenkins === undefined ? {} : { jenkins: request.jenkins }),
+      ...(warnings.length === 0 ? {} : { warnings }),
     };
+    for (const warning of warnings) {
+      this.options.log?.('notebook repaired', { run: id, warning });
+    }
     try {
       fs.mkdirSync(this.dir(id), { recursive: true, mode: 0o700 });
       await writeFileAtomic(

@@ -1,7 +1,7 @@
 /**
  * `nbstage run` (embedded, from dist/) on input it used to mishandle: a notebook file nested
- * too deeply or with duplicate cell ids exits 2 naming where; `--artifacts DIR` is created for
- * the notebook.
+ * too deeply exits 2 naming where; duplicate cell ids get new ones with a warning; `--artifacts
+ * DIR` is created for the notebook.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -30,14 +30,19 @@ describe('nbstage run input checks', () => {
     );
   });
 
-  it('exits 2 for duplicate cell ids, naming the id', async () => {
+  it('runs a notebook with duplicate cell ids, warning and writing unique ones', async () => {
     const nb = makeNotebook(['1', '2']);
     nb.cells[1].id = 'c0';
-    const res = await runCli(['run', '--no-progress', writeNotebook(nb, 'dup.ipynb')], {
-      env: jupyterEnv(),
-    });
-    expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/\/cells\/1\/id "c0" is also the id of \/cells\/0/);
+    const file = writeNotebook(nb, 'dup.ipynb');
+    const out = path.join(path.dirname(file), 'dup.out.ipynb');
+    const res = await runCli(['run', '--no-progress', file, '-o', out], { env: jupyterEnv() });
+    expect(res.code).toBe(0);
+    expect(res.stderr).toMatch(/warning: .*\/cells\/1\/id 'c0' is not unique: generated a new id/);
+    const ids = (JSON.parse(fs.readFileSync(out, 'utf8')) as { cells: { id: string }[] }).cells.map(
+      (c) => c.id,
+    );
+    expect(ids[0]).toBe('c0');
+    expect(new Set(ids).size).toBe(2);
   });
 
   it('creates --artifacts DIR before the first cell', async () => {

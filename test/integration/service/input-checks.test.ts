@@ -1,8 +1,9 @@
 /**
  * Input the service used to accept and then mishandle, on one real service (in-process queue
  * and workers, a real Jupyter kernel, the git version store): bodies nested too deeply, JSON
- * that is not an object, job names the store cannot hold, an unknown kernel and duplicate cell
- * ids are refused at creation with a 400 naming the field, with nothing written under runs/;
+ * that is not an object, job names the store cannot hold and an unknown kernel are refused at
+ * creation with a 400 naming the field, with nothing written under runs/; a duplicate cell id
+ * gets a new one with a warning;
  * artifacts with a bad name or over the size limit are skipped with a note while the run and
  * its other artifacts are versioned; a stored job name with a lone surrogate still renders.
  */
@@ -141,12 +142,22 @@ describe('input checked at creation', () => {
     expect(runDirs()).toEqual(before);
   });
 
-  it('refuses duplicate cell ids, naming the id', async () => {
-    const nb = makeNotebook(['1', '2']);
+  it('gives a duplicate cell id a new one, with a warning, as nbformat does', async () => {
+    const nb = makeNotebook(['print(1)', 'print(2)']);
     nb.cells[1].id = nb.cells[0].id;
     const res = await post({ notebook: nb });
-    expect(res.status).toBe(400);
-    expect(res.body.error.message).toMatch(/\/cells\/1\/id "c0" is also the id of \/cells\/0/);
+    expect(res.status).toBe(201);
+    expect((res.body as RunRecord).warnings).toEqual([
+      expect.stringMatching(/\/cells\/1\/id 'c0' is not unique: generated a new id/),
+    ]);
+    const run = await settled(svc(), (res.body as RunRecord).id);
+    expect(run.state).toBe('completed');
+    const executed = await request(svc().url)
+      .get(`/api/v1/runs/${run.id}/notebook`)
+      .set('Authorization', bearer(svc().run));
+    const ids = (executed.body as { cells: { id: string }[] }).cells.map((c) => c.id);
+    expect(ids[0]).toBe('c0');
+    expect(new Set(ids).size).toBe(2);
   });
 
   it('skips a badly named and an over-size artifact with a note, versions the rest', async () => {
