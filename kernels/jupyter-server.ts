@@ -1,6 +1,6 @@
 /**
  * Supervises a local Jupyter server: started on 127.0.0.1 on a free port with a random token,
- * with nbstage's TCP_NODELAY websocket class and the nbstage Python helpers on the kernels'
+ * with nbstage's websocket class (TCP_NODELAY) and the nbstage Python helpers on the kernels'
  * PYTHONPATH; stopped when closed or when this process exits, and by itself when this process
  * dies (kernels/python/nbstage_owned.py). Its kernels start under kernels/python/nbstage_init.py,
  * so whatever a notebook leaves running ends with its kernel.
@@ -119,11 +119,10 @@ export function jupyterServerCommand(
     // CI containers and many Jenkins agents run as root; the server is bound to 127.0.0.1.
     args.push('--allow-root');
   }
-  if (noDelay) {
-    args.push(
-      '--ServerApp.kernel_websocket_connection_class=nbstage_nodelay.NoDelayWebsocketConnection',
-    );
-  }
+  args.push(
+    '--ServerApp.kernel_websocket_connection_class=nbstage_owned.OwnedWebsocketConnection',
+    `--OwnedWebsocketConnection.nodelay=${noDelay ? 'True' : 'False'}`,
+  );
   // The server's working directory is its root, never the caller's: a run's folder may be
   // deleted (Jenkins' cleanWs()) while the server lives on.
   return { args, env, cwd: rootDir };

@@ -18,6 +18,12 @@ import { freePort, jupyterServerCommand, serverAnswers } from './jupyter-server'
 import { KernelClient } from './kernel-client';
 import { packageRoot, resolvePython } from './python-env';
 
+/**
+ * Seconds the shared server keeps a run's kernel after its last websocket closed: a reconnect
+ * of the same run gets that long; a run that died loses its kernel after it.
+ */
+const ORPHAN_GRACE_SECONDS = 3;
+
 /** What the state file of a shared server holds. */
 interface SharedServerState {
   pid: number;
@@ -154,6 +160,8 @@ async function startDetached(
       `--ServerApp.shutdown_no_activity_timeout=${idle}`,
       `--MappingKernelManager.cull_idle_timeout=${idle}`,
       `--MappingKernelManager.cull_interval=${Math.max(10, Math.min(60, idle))}`,
+      // A run's kernel ends with the run, also when `nbstage run` was SIGKILLed.
+      `--OwnedWebsocketConnection.orphan_grace=${ORPHAN_GRACE_SECONDS}`,
     ],
   });
   const log = fs.openSync(
@@ -204,7 +212,22 @@ export async function stopSharedServer(
   options: { python?: string; runtimeDir?: string } = {},
 ): Promise<boolean> {
   const python = options.python ?? resolvePython().python;
-  const file = stateFile(options.runtimeDir ?? defaultRuntimeDir(), python);
+  return stopByState(stateFile(options.runtimeDir ?? defaultRuntimeDir(), python));
+}
+
+/**
+ * Stops every shared server whose state is in `runtimeDir` (any Python, any nbstage version);
+ * resolves to how many were running.
+ */
+export async function stopSharedServers(runtimeDir: string): Promise<number> {
+  const files = fs.existsSync(runtimeDir)
+    ? fs.readdirSync(runtimeDir).filter((f) => /^jupyter-[0-9a-f]+\.json$/.test(f))
+    : [];
+  const stopped = await Promise.all(files.map((f) => stopByState(path.join(runtimeDir, f))));
+  return stopped.filter(Boolean).length;
+}
+
+async function stopByState(file: string): Promise<boolean> {
   const state = readState(file);
   fs.rmSync(file, { force: true });
   if (state === null || !alive(state.pid)) {

@@ -5,7 +5,7 @@
  * (and kills them, so that one failure does not leak into the next run).
  */
 import fs from 'node:fs';
-import { stopSharedServer } from '../kernels/shared-server';
+import { stopSharedServers } from '../kernels/shared-server';
 import { killAll, markedProcesses, SUITE_MARK, survivors } from './helpers/processes';
 
 export default async function globalTeardown(): Promise<void> {
@@ -14,7 +14,7 @@ export default async function globalTeardown(): Promise<void> {
   if (mark === undefined || runtimeDir === undefined) {
     return;
   }
-  await stopSharedServer({ runtimeDir });
+  await stopSharedServers(runtimeDir);
   fs.rmSync(runtimeDir, { recursive: true, force: true });
   const left = await survivors(markedProcesses(mark), 10_000);
   if (left.length > 0) {

@@ -9,8 +9,16 @@ Runs jupyter_server with ``ARGS`` and two guarantees nbstage relies on:
 - **Its kernels end with what they started.** ``OwnedKernelManager`` launches every kernel
   through ``nbstage_init``, which ends the kernel's background processes with it and ends the
   kernel with the server.
+- **A run's kernel ends with the run.** ``OwnedWebsocketConnection`` (with ``orphan_grace``
+  set, as the shared server of embedded runs has it) shuts a kernel down when its last websocket
+  has been closed that many seconds, so the kernel of an ``nbstage run`` that was SIGKILLed stops
+  at once instead of running its queued cells; spare kernels and session kernels, which wait
+  without a connection, are kept. It also turns TCP_NODELAY on for the kernel websocket:
+  jupyter_server leaves Nagle's algorithm on, so every small message would wait for the peer's
+  delayed ACK (about 40 ms on Linux).
 """
 
+import asyncio
 import ctypes
 import os
 import signal
@@ -18,7 +26,12 @@ import sys
 import threading
 import time
 
+from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from jupyter_server.services.kernels.kernelmanager import ServerKernelManager
+from traitlets import Bool, Float
+
+# Sessions whose kernels wait without a connection: spares, and kernels of named sessions.
+KEPT_SESSION_PREFIXES = ("nbstage-spare/", "nbstage-sessions/")
 
 PR_SET_PDEATHSIG = 1
 # After the owner is gone: this long for a clean shutdown of the kernels, then a hard exit
@@ -27,11 +40,68 @@ GRACE_SECONDS = 4.0
 
 
 class OwnedKernelManager(ServerKernelManager):
-    """jupyter_server's kernel manager, starting each kernel under ``nbstage_init``."""
+    """jupyter_server's kernel manager, starting each kernel under ``nbstage_init``.
+
+    An IPython kernel keeps its input history in memory (as nbclient's own tests run it): a CI
+    run's cells do not belong in ``~/.ipython``, and parallel kernels would contend for its
+    SQLite file.
+    """
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
+        if any("ipykernel" in part for part in cmd) and not any(
+            part.startswith("--HistoryManager.hist_file") for part in cmd
+        ):
+            cmd.append("--HistoryManager.hist_file=:memory:")
         return [sys.executable, "-m", "nbstage_init", "--", *cmd]
+
+
+class OwnedWebsocketConnection(ZMQChannelsWebsocketConnection):
+    """The stock kernel websocket, with TCP_NODELAY on and orphaned run kernels shut down."""
+
+    nodelay = Bool(True, config=True, help="Set TCP_NODELAY on the kernel websocket.")
+    orphan_grace = Float(
+        0.0,
+        config=True,
+        help="Seconds after a run kernel's last websocket closed before it is shut down (0: never).",
+    )
+
+    def connect(self):
+        if self.nodelay:
+            try:
+                self.websocket_handler.set_nodelay(True)
+            except Exception:  # pragma: no cover - a closed stream has nothing to tune
+                self.log.debug("nbstage: could not set TCP_NODELAY", exc_info=True)
+        return super().connect()
+
+    def disconnect(self):
+        kernels = self.multi_kernel_manager
+        kernel_id = self.kernel_id
+        sessions = self.websocket_handler.settings.get("session_manager")
+        result = super().disconnect()
+        if self.orphan_grace > 0 and sessions is not None:
+            asyncio.get_event_loop().call_later(
+                self.orphan_grace,
+                lambda: asyncio.ensure_future(_end_if_orphaned(kernels, sessions, kernel_id, self.log)),
+            )
+        return result
+
+
+async def _end_if_orphaned(kernels, sessions, kernel_id, log):
+    """Shuts `kernel_id` down unless something reconnected or a kept session holds it."""
+    if kernel_id not in kernels or kernels._kernel_connections.get(kernel_id, 0) > 0:
+        return
+    held = [s for s in await sessions.list_sessions() if s["kernel"]["id"] == kernel_id]
+    if any(s.get("path", "").startswith(KEPT_SESSION_PREFIXES) for s in held):
+        return
+    log.info("nbstage: kernel %s lost its last connection; shutting it down", kernel_id)
+    try:
+        for session in held:
+            await sessions.delete_session(session["id"])
+        if kernel_id in kernels:
+            await kernels.shutdown_kernel(kernel_id)
+    except Exception:  # the kernel went away meanwhile
+        log.debug("nbstage: could not shut down kernel %s", kernel_id, exc_info=True)
 
 
 def _watch_owner(owner):

@@ -22,14 +22,21 @@ import type {
 import { parseRunJobPayload } from './validate';
 import { DEFAULT_SESSION_IDLE_MS, checkWorkerOptions } from './worker-options';
 
+/** Finished jobs whose results `get` still returns (results hold whole notebooks). */
+const RESULTS_KEPT = 100;
+
 /** Options of {@link inProcessBackend}. */
 export interface InProcessBackendOptions {
-  /** Finished jobs kept for `get` (oldest forgotten first); default 10 000. */
+  /**
+   * Finished jobs kept for `get` (oldest forgotten first); default 10 000. Only the newest 100
+   * keep their results.
+   */
   maxFinishedJobs?: number;
 }
 
 interface Entry {
-  payload: RunJobPayload;
+  /** What the worker runs; let go of (null) once the job has finished. */
+  payload: RunJobPayload | null;
   info: JobInfo;
   seq: number;
   cancelRequested: boolean;
@@ -39,7 +46,7 @@ interface Entry {
 
 /** Higher priority first, then first come first served. */
 function byPriorityThenSeq(a: Entry, b: Entry): number {
-  return (b.payload.priority ?? 0) - (a.payload.priority ?? 0) || a.seq - b.seq;
+  return (b.payload?.priority ?? 0) - (a.payload?.priority ?? 0) || a.seq - b.seq;
 }
 
 /** A backend whose queue and workers live in this process. */
@@ -188,7 +195,7 @@ class Hub {
 
   /** The worker that takes a job now, 'wait' when none can yet, or why the job cannot run. */
   private target(entry: Entry): InProcessWorker | 'wait' | ValidationError {
-    const { labels, session } = entry.payload;
+    const { labels, session } = entry.payload ?? { labels: [], session: null };
     if (session !== undefined && session !== null) {
       const ownerId = this.pins.get(session);
       const owner = ownerId === undefined ? undefined : this.workers.get(ownerId);
@@ -222,7 +229,7 @@ class Hub {
   }
 
   private start(entry: Entry, worker: InProcessWorker): void {
-    const { session } = entry.payload;
+    const { session } = entry.payload ?? { session: null };
     const controller = new AbortController();
     entry.controller = controller;
     entry.info.state = 'active';
@@ -234,7 +241,7 @@ class Hub {
       worker.tracker.begin(session);
     }
     this.emit({ runId: entry.info.runId, type: 'active', data: { workerId: worker.id } });
-    const payload = structuredClone(entry.payload);
+    const payload = structuredClone(entry.payload as RunJobPayload);
     const progress = async (data: JSONObject): Promise<void> => {
       if (entry.info.state === 'active') {
         this.emit({ runId: entry.info.runId, type: 'progress', data: structuredClone(data) });
@@ -301,7 +308,14 @@ class Hub {
         ? { runId: entry.info.runId, type: state }
         : { runId: entry.info.runId, type: state, data },
     );
+    // A finished job keeps its record; its payload (the notebook) goes now, and its result (the
+    // executed notebook and artifacts) once RESULTS_KEPT newer jobs have finished.
+    entry.payload = null;
     this.finished.push(entry.info.runId);
+    const stale = this.finished[this.finished.length - 1 - RESULTS_KEPT];
+    if (stale !== undefined) {
+      delete this.jobs.get(stale)?.info.result;
+    }
     while (this.finished.length > this.maxFinishedJobs) {
       const old = this.finished.shift();
       if (old !== undefined) {

@@ -1,7 +1,7 @@
 /**
  * Nothing nbstage starts outlives what it serves, with real processes: a notebook's background
  * processes end with its run (python and bash kernels); the shared Jupyter server does not
- * depend on the folder of the run that started it; SIGKILL of `nbstage serve` or of
+ * depend on the folder of the run that started it, and ends the kernel of a SIGKILLed run; SIGKILL of `nbstage serve` or of
  * `nbstage worker` (what the OOM killer does) leaves none of their children running 20 s later;
  * and when the Jupyter server under `nbstage serve` dies, its runs end `kernel_died` with their
  * partial notebooks versioned, readiness says so, the server comes back and runs go on.
@@ -110,6 +110,45 @@ describe('the shared Jupyter server and the folder it was started from', () => {
       expect([res.code, res.stdout]).toEqual([0, expect.stringContaining('completed')]);
       expect(res.stdout).toContain('still fine');
     }
+  }, 120000);
+
+  it("ends a SIGKILLed run's kernel and its background processes, and lives on", async () => {
+    const mark = sleepMark();
+    const nb = writeNotebook(
+      makeNotebook([
+        pythonBackground(mark),
+        'import time\nprint("sleeping", flush=True)\ntime.sleep(120)\nprint("never")',
+      ]),
+    );
+    let killed = false;
+    const res = await runCli(['run', nb, '--no-progress'], {
+      env,
+      onStdout: (chunk, child) => {
+        if (chunk.includes('sleeping') && !killed) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      },
+    });
+    expect(res.signal).toBe('SIGKILL');
+    const state = fs.readdirSync(runtimeDir).find((f) => /^jupyter-.*\.json$/.test(f));
+    const server = (
+      JSON.parse(fs.readFileSync(path.join(runtimeDir, state ?? ''), 'utf8')) as {
+        pid: number;
+      }
+    ).pid;
+    expect(await gone(mark, 20000)).toEqual([]);
+    const kernels = (): string[] =>
+      descendants(server)
+        .map(commandLine)
+        .filter((args) => args.includes('ipykernel') && !args.includes('nbstage_init'));
+    // Only the spare kernel it keeps warm is left.
+    for (let i = 0; i < 100 && kernels().length > 1; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(kernels().length).toBeLessThanOrEqual(1);
+    const after = await runCli(['run', writeNotebook(makeNotebook(['print("next")']))], { env });
+    expect([after.code, after.stdout]).toEqual([0, expect.stringContaining('next')]);
   }, 120000);
 });
 

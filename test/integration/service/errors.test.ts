@@ -43,16 +43,6 @@ describe('HTTP API errors', () => {
         { notebook: { ...nb, cells: [{ cell_type: 'code', id: 'a', metadata: {}, outputs: [] }] } },
         /notebook.*\/cells\/0.*source/,
       ],
-      [
-        'a notebook whose output is malformed',
-        {
-          notebook: {
-            ...nb,
-            cells: [{ ...nb.cells[0], outputs: [{ output_type: 'stream', name: 'stdout' }] }],
-          },
-        },
-        /\/cells\/0\/outputs\/0/,
-      ],
     ];
     it.each(cases)('%s', async (_name, body, message) => {
       const { token } = await svc().token('run');
@@ -65,6 +55,21 @@ describe('HTTP API errors', () => {
       expect(res.body.error.code).toMatch(/^NBSTAGE_(VALIDATION|NOTEBOOK_INVALID)$/);
       expect(res.body.error.message).toMatch(message);
       expect(runCount()).toBe(before);
+    });
+
+    it('a malformed stored output does not stop a run: it is dropped, with a warning', async () => {
+      const { token } = await svc().token('run');
+      const res = await request(svc().url)
+        .post('/api/v1/runs')
+        .set('Authorization', bearer(token))
+        .send({
+          notebook: {
+            ...nb,
+            cells: [{ ...nb.cells[0], outputs: [{ output_type: 'stream', name: 'stdout' }] }],
+          },
+        });
+      expect(res.status).toBe(201);
+      expect(res.body.warnings).toEqual([expect.stringMatching(/\/cells\/0\/outputs\/0/)]);
     });
 
     it('a body that is not JSON', async () => {
