@@ -446,7 +446,13 @@ export class JobSubmitter {
         });
       }
     }
-    if (versions === null && fromJenkins === null) {
+    // A job submitted here is known even while Jenkins cannot list its builds and none of them
+    // has a version yet (it failed before its first stage): its history is empty, not missing.
+    if (
+      versions === null &&
+      fromJenkins === null &&
+      (await this.options.sources.load(job)) === null
+    ) {
       throw new NotFoundError(`no job "${job}"`);
     }
     return mergeBuilds(versions ?? [], fromJenkins);

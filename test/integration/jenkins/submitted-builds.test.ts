@@ -22,8 +22,11 @@ describe('builds of a submitted job without versions', () => {
       NBSTAGE_JENKINS_TOKEN: double.token,
     });
   });
+  let closed = false;
   afterAll(async () => {
-    await double.close();
+    if (!closed) {
+      await double.close();
+    }
   });
   const svc = useService({ workers: 0, env, jenkinsPollMs: 50 });
 
@@ -57,5 +60,25 @@ describe('builds of a submitted job without versions', () => {
     expect(res.body as MergedBuild[]).toEqual([
       expect.objectContaining({ build: '1', commit: null, tag: null, status: 'failure' }),
     ]);
+  });
+
+  it('answers an empty history, not 404, while Jenkins cannot list the builds of a submitted job', async () => {
+    const job = `team ${randomUUID()}/unlisted`;
+    double.script(job, { run: (build) => build.finish('FAILURE') });
+    const submitted = await request(svc().url)
+      .post('/api/v1/jobs')
+      .set('Authorization', bearer(svc().run))
+      .send({ job, notebook: makeNotebook(['print(1)']) });
+    expect(submitted.status).toBe(202);
+    closed = true;
+    await double.close();
+    const res = await request(svc().url)
+      .get(`/api/v1/jobs/${encodeURIComponent(job)}/builds`)
+      .set('Authorization', bearer(svc().read));
+    expect([res.status, res.body]).toEqual([200, []]);
+    const never = await request(svc().url)
+      .get(`/api/v1/jobs/${encodeURIComponent(`never ${randomUUID()}`)}/builds`)
+      .set('Authorization', bearer(svc().read));
+    expect(never.status).toBe(404);
   });
 });
