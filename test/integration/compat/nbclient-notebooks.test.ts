@@ -39,12 +39,6 @@ const BY_DESIGN: Record<string, { fromCell: number; reason: string }> = {
 
 /** Cells nbstage does not reproduce yet, with the reason; reported in the table, not counted. */
 const KNOWN_GAPS: Record<string, { cells: number[]; reason: string }> = {
-  'Check History in Memory.ipynb': {
-    cells: [1],
-    reason:
-      'nbclient starts ipykernel with --HistoryManager.hist_file=:memory:; kernels nbstage gets ' +
-      'from a Jupyter server keep their history file',
-  },
   'Skip Exceptions with Cell Tags.ipynb': {
     cells: [0],
     reason:
