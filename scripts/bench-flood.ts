@@ -54,6 +54,13 @@ function median(values: number[]): number {
   return sorted.length === 0 ? 0 : sorted[Math.floor(sorted.length / 2)];
 }
 
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0
+    ? 0
+    : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
 const round = (n: number, digits = 1): number => Number(n.toFixed(digits));
 
 /** Runs the flood case against `bin` (a build's bin/nbstage.js); resolves to its figures. */
@@ -125,8 +132,13 @@ export async function flood(bin: string): Promise<Record<string, unknown>> {
         throw new Error(`the flood run did not end (state ${state})`);
       }
     }
-    const final = await client.getRun(run.id);
     const runMs = Date.now() - started;
+    // The record is complete (artifacts, version) once the run is versioned.
+    let final = await client.getRun(run.id);
+    while (final.version === null && Date.now() - started < (timeoutS + 240) * 1000) {
+      await new Promise((r) => setTimeout(r, 200));
+      final = await client.getRun(run.id);
+    }
     sampling = false;
     await sampler;
     await new Promise((r) => setTimeout(r, 5000));
@@ -151,6 +163,8 @@ export async function flood(bin: string): Promise<Record<string, unknown>> {
       healthz_ms: {
         samples: healthz.length,
         median: round(median(healthz)),
+        p95: round(percentile(healthz, 0.95)),
+        over_100ms: healthz.filter((ms) => ms > 100).length,
         max: round(Math.max(...healthz)),
       },
       events_file_mb: round(size(path.join(dir, 'events.jsonl')) / MB),

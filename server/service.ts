@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import pino from 'pino';
 import type { JSONObject } from '../pipelines/notebook/model';
+import { compileSchemas } from '../pipelines/notebook/schema';
 import { UsageError } from '../pipelines/errors';
 import { maxJsonDepth } from '../pipelines/notebook/json-depth';
 import { auditLogFile, fileAuditLog } from './auth/audit';
@@ -89,6 +90,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const env = options.env ?? process.env;
   // Limits set in the environment are checked now, not on the first request that meets them.
   maxJsonDepth(env);
+  // And the notebook schemas compiled now, not while the first run's request holds the loop.
+  compileSchemas();
   const maxBodyBytes = options.maxBodyBytes ?? bodyLimitOf(env);
   const home = path.resolve(options.home);
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });

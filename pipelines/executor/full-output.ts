@@ -12,6 +12,11 @@ import { formatLimit } from './output-limits';
 
 /** Bytes waiting for the compressor beyond which new text is dropped (and counted). */
 const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+/**
+ * Text is handed to the compressor in pieces of about this size: each write costs the event
+ * loop a round trip to zlib's thread, and a flood arrives in thousands of small outputs.
+ */
+const BATCH_BYTES = 256 * 1024;
 
 /** One cell's full-output file. */
 export class FullOutputFile {
@@ -21,6 +26,8 @@ export class FullOutputFile {
   private dropped = 0;
   private ended = false;
   private atLineStart = true;
+  private batch: string[] = [];
+  private batchBytes = 0;
 
   constructor(
     readonly file: string,
@@ -58,19 +65,33 @@ export class FullOutputFile {
       this.stopped =
         `\n[nbstage: the full output stops here: the run's full-output files reached ` +
         `${formatLimit(this.budget.max)} compressed (NBSTAGE_MAX_FULL_OUTPUT)]\n`;
+      this.flush();
       this.gzip.write(this.stopped);
     }
     if (this.stopped !== null || this.gzip.writableLength > MAX_PENDING_BYTES) {
       this.dropped += Buffer.byteLength(text, 'utf8');
       return;
     }
-    this.gzip.write(text);
+    this.batch.push(text);
+    this.batchBytes += text.length;
+    if (this.batchBytes >= BATCH_BYTES) {
+      this.flush();
+    }
+  }
+
+  private flush(): void {
+    if (this.batch.length > 0) {
+      this.gzip.write(this.batch.join(''));
+      this.batch = [];
+      this.batchBytes = 0;
+    }
   }
 
   /** Finishes the file; resolves once it is on disk. Idempotent. */
   end(): Promise<void> {
     if (!this.ended) {
       this.ended = true;
+      this.flush();
       if (this.dropped > 0) {
         this.gzip.write(
           `\n[nbstage: ${this.dropped} bytes of output are missing from this file` +

@@ -50,6 +50,14 @@ export function validator(minor: number, definition?: string): ValidateFunction 
   return validate;
 }
 
+/**
+ * Compiles every nbformat 4 schema now (about 0.3 s): a service does it before it listens, so
+ * its first run does not stall every other request while ajv compiles.
+ */
+export function compileSchemas(): void {
+  SCHEMAS.forEach((_, minor) => validator(minor));
+}
+
 /** The schema minor version a notebook validates against: its own, or 5 for newer minors. */
 export function schemaMinor(minor: number): number {
   return Math.min(minor, SCHEMAS.length - 1);

@@ -256,7 +256,7 @@ class Hub {
         }
       })
       .then(
-        (value) => {
+        async (value) => {
           let result: JSONObject;
           try {
             result = jobResultOf(value);
@@ -264,6 +264,9 @@ class Hub {
             this.finish(entry, entry.cancelRequested ? 'cancelled' : 'failed', undefined, err);
             return;
           }
+          // Copying a big result (a whole notebook) takes a while: let other requests in
+          // before its listeners take their turn with it.
+          await new Promise((resolve) => setImmediate(resolve));
           this.finish(entry, entry.cancelRequested ? 'cancelled' : 'completed', result);
         },
         (err: unknown) => {
