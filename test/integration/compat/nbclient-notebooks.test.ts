@@ -37,16 +37,6 @@ const BY_DESIGN: Record<string, { fromCell: number; reason: string }> = {
   },
 };
 
-/** Cells nbstage does not reproduce yet, with the reason; reported in the table, not counted. */
-const KNOWN_GAPS: Record<string, { cells: number[]; reason: string }> = {
-  'Skip Exceptions with Cell Tags.ipynb': {
-    cells: [0],
-    reason:
-      'intermittent under nbstage: stderr can come before stdout, and the traceback can show ' +
-      'the whole cell instead of 2 lines of context (not yet investigated)',
-  },
-};
-
 interface Side {
   cells: Record<string, boolean | null>;
 }
@@ -97,11 +87,11 @@ describe("nbclient's test notebooks under nbstage", () => {
       .filter((f) => f.endsWith('.ipynb'))
       .sort();
     expect(names.length).toBeGreaterThanOrEqual(12);
-    // As nbclient's run_notebook: an 80-column terminal. Not its conftest's single cell name
-    // for every cell (IPYKERNEL_CELL_NAME): nbstage sends the next cell before the previous one
-    // ends, and one shared name can let a traceback show the next cell's lines. Both names are
-    // normalized away.
-    server = await LocalJupyterServer.start({ env: { COLUMNS: '80', LINES: '24' } });
+    // The kernels get what nbclient's tests give theirs (conftest.py, run_notebook): one cell
+    // name for every cell, which is what the stored tracebacks show, and an 80-column terminal.
+    server = await LocalJupyterServer.start({
+      env: { IPYKERNEL_CELL_NAME: '<IPY-INPUT>', COLUMNS: '80', LINES: '24' },
+    });
     const out = tempDir();
     const exits: Record<string, { code: number | null; warnings: string[] }> = {};
     for (const name of names) {
@@ -154,12 +144,7 @@ describe("nbclient's test notebooks under nbstage", () => {
       const cells = Object.keys(entry.nbclient.cells);
       const theirs = cells.filter((c) => entry.nbclient.cells[c] === true);
       const design = BY_DESIGN[name];
-      const gap = KNOWN_GAPS[name];
-      const expected = theirs.filter(
-        (c) =>
-          (design === undefined || Number(c) < design.fromCell) &&
-          !(gap?.cells.includes(Number(c)) ?? false),
-      );
+      const expected = theirs.filter((c) => design === undefined || Number(c) < design.fromCell);
       const matched = cells.filter((c) => ours?.cells[c] === true);
       for (const c of expected) {
         if (ours?.cells[c] !== true) {
@@ -184,7 +169,6 @@ describe("nbclient's test notebooks under nbstage", () => {
         design === undefined
           ? ''
           : `cells from ${design.fromCell} differ by design: ${design.reason}`,
-        gap === undefined ? '' : `not yet: cell ${gap.cells.join(', ')}: ${gap.reason}`,
         exits[name].warnings.length === 0 ? '' : `${exits[name].warnings.length} warning(s)`,
       ].filter((n) => n !== '');
       rows.push(
