@@ -445,11 +445,15 @@ describe('nbstage submit without a reachable Jenkins', () => {
       );
       expect(res.stderr).not.toContain(token);
       expect(svc().logs.join('\n')).not.toContain(token);
-      // No version and no Jenkins: the job is unknown.
+      // No version and no Jenkins, but the service holds the job's notebook: an empty history.
       const builds = await request(svc().url)
         .get('/api/v1/jobs/x/builds')
         .set('Authorization', bearer(svc().read));
-      expect(builds.status).toBe(404);
+      expect([builds.status, builds.body]).toEqual([200, []]);
+      const unknown = await request(svc().url)
+        .get('/api/v1/jobs/never-submitted/builds')
+        .set('Authorization', bearer(svc().read));
+      expect(unknown.status).toBe(404);
     });
 
     it('the CLI cannot reach the service: exit 5', async () => {
