@@ -3,7 +3,7 @@
  * reached by base URL and token, turned into @jupyterlab/services connection settings.
  */
 import { ServerConnection } from '@jupyterlab/services';
-import WebSocket from 'ws';
+import { PacedWebSocket } from './paced-websocket';
 
 /** A Jupyter server nbstage talks to. The token never leaves the process. */
 export interface JupyterEndpoint {
@@ -15,7 +15,7 @@ export interface JupyterEndpoint {
   token: string;
 }
 
-/** Connection settings for @jupyterlab/services, using the `ws` package in Node. */
+/** Connection settings for @jupyterlab/services, using the `ws` package (paced) in Node. */
 export function serverSettings(endpoint: JupyterEndpoint): ServerConnection.ISettings {
   const baseUrl = endpoint.baseUrl.endsWith('/') ? endpoint.baseUrl : `${endpoint.baseUrl}/`;
   const wsUrl = endpoint.wsUrl ?? baseUrl.replace(/^http/, 'ws');
@@ -25,7 +25,7 @@ export function serverSettings(endpoint: JupyterEndpoint): ServerConnection.ISet
     token: endpoint.token,
     appendToken: true,
     // ws implements the browser WebSocket interface @jupyterlab/services expects.
-    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    WebSocket: PacedWebSocket as unknown as typeof globalThis.WebSocket,
   });
 }
 
