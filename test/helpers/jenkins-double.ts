@@ -603,3 +603,12 @@ export class JenkinsDouble {
     }
   }
 }
+
+/** The environment that points a service at `double` (NBSTAGE_JENKINS_URL, _USER, _TOKEN). */
+export function jenkinsEnv(double: JenkinsDouble): NodeJS.ProcessEnv {
+  return {
+    NBSTAGE_JENKINS_URL: double.url,
+    NBSTAGE_JENKINS_USER: double.user,
+    NBSTAGE_JENKINS_TOKEN: double.token,
+  };
+}

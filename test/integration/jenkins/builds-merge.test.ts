@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { MergedBuild } from '../../../server/jobs/build-merge';
 import type { RunRecord } from '../../../server/runs/run-manager';
-import { JenkinsDouble } from '../../helpers/jenkins-double';
+import { JenkinsDouble, jenkinsEnv } from '../../helpers/jenkins-double';
 import { makeNotebook } from '../../helpers/notebooks';
 import { bearer, settled, useService } from '../service/service-fixture';
 
@@ -18,11 +18,7 @@ describe('GET /api/v1/jobs/:job/builds merges Jenkins builds with versions', () 
   let double: JenkinsDouble;
   beforeAll(async () => {
     double = await JenkinsDouble.start();
-    Object.assign(env, {
-      NBSTAGE_JENKINS_URL: double.url,
-      NBSTAGE_JENKINS_USER: double.user,
-      NBSTAGE_JENKINS_TOKEN: double.token,
-    });
+    Object.assign(env, jenkinsEnv(double));
   });
   afterAll(async () => {
     await double.close();

@@ -16,6 +16,7 @@ import {
   JenkinsDouble,
   configParameters,
   configScript,
+  jenkinsEnv,
   type JobScript,
 } from '../../helpers/jenkins-double';
 import {
@@ -48,12 +49,7 @@ describe('nbstage submit against the Jenkins double', () => {
   let double: JenkinsDouble;
   beforeAll(async () => {
     double = await JenkinsDouble.start();
-    Object.assign(env, {
-      NBSTAGE_JENKINS_URL: double.url,
-      NBSTAGE_JENKINS_USER: double.user,
-      NBSTAGE_JENKINS_TOKEN: double.token,
-      NBSTAGE_PUBLIC_URL: 'http://nbstage.test:8080',
-    });
+    Object.assign(env, jenkinsEnv(double), { NBSTAGE_PUBLIC_URL: 'http://nbstage.test:8080' });
   });
   afterAll(async () => {
     await double.close();

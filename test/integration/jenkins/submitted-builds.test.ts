@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { MergedBuild } from '../../../server/jobs/build-merge';
 import type { Submission } from '../../../server/jobs/submit-request';
-import { JenkinsDouble } from '../../helpers/jenkins-double';
+import { JenkinsDouble, jenkinsEnv } from '../../helpers/jenkins-double';
 import { makeNotebook } from '../../helpers/notebooks';
 import { bearer, useService } from '../service/service-fixture';
 
@@ -16,11 +16,7 @@ describe('builds of a submitted job without versions', () => {
   let double: JenkinsDouble;
   beforeAll(async () => {
     double = await JenkinsDouble.start();
-    Object.assign(env, {
-      NBSTAGE_JENKINS_URL: double.url,
-      NBSTAGE_JENKINS_USER: double.user,
-      NBSTAGE_JENKINS_TOKEN: double.token,
-    });
+    Object.assign(env, jenkinsEnv(double));
   });
   let closed = false;
   afterAll(async () => {
