@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { NbstageClient } from '../server/client/api-client';
+import { NbstageClient } from '../client/api-client';
 
 const SAMPLE_MS = 100;
 const MB = 1024 * 1024;

@@ -32,7 +32,7 @@ import { LocalJupyterServer } from '../kernels/jupyter-server';
 import { KernelClient } from '../kernels/kernel-client';
 import { stopSharedServer } from '../kernels/shared-server';
 import { randomBytes } from 'node:crypto';
-import { NbstageClient } from '../server/client/api-client';
+import { NbstageClient } from '../client/api-client';
 import { startService } from '../server/service';
 import { packageRoot, venvPython } from '../kernels/python-env';
 import type { Notebook } from '../pipelines/notebook/model';

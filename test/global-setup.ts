@@ -16,7 +16,7 @@ export default async function globalSetup(): Promise<void> {
   if (!fs.existsSync(python)) {
     throw new Error(`no Python environment at ${python}: run \`npm run setup\` first`);
   }
-  if (!fs.existsSync(path.join(root, 'dist', 'server', 'cli', 'main.js'))) {
+  if (!fs.existsSync(path.join(root, 'dist', 'cli', 'main.js'))) {
     throw new Error('the CLI is not built: run `npm run build` first');
   }
   process.env[SUITE_MARK] = randomUUID();

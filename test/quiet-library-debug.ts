@@ -1,5 +1,5 @@
 /**
  * @jupyterlab/services logs every websocket it opens with console.debug; the CLI silences it
- * (server/cli/main.ts) and so do the tests, so that test output shows only what matters.
+ * (cli/main.ts) and so do the tests, so that test output shows only what matters.
  */
 console.debug = (): void => undefined;

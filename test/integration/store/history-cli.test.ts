@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { serializeNotebook } from '../../../pipelines/notebook/io';
-import { diffCommand } from '../../../server/cli/history-commands';
+import { diffCommand } from '../../../cli/history-commands';
 import { openVersionStore } from '../../../server/store/git-version-store';
 import { cleanupDirs, runCli, tempDir } from '../../helpers/notebooks';
 import { realisticNotebook, runRecord } from './fixtures';

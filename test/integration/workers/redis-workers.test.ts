@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startService, type Service } from '../../../server/service';
-import { NbstageClient } from '../../../server/client/api-client';
+import { NbstageClient } from '../../../client/api-client';
 import { useRedisServer } from '../../helpers/redis';
 import { cellText, cleanupDirs, makeNotebook, tempDir } from '../../helpers/notebooks';
 

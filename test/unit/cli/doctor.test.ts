@@ -10,8 +10,8 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { venvPython } from '../../../kernels/python-env';
-import type { DoctorCheck, DoctorReport } from '../../../server/cli/doctor';
-import { runDoctor } from '../../../server/cli/doctor';
+import type { DoctorCheck, DoctorReport } from '../../../cli/doctor';
+import { runDoctor } from '../../../cli/doctor';
 
 /** process.env without the variables doctor reads, plus `extra`. */
 function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {

@@ -9,12 +9,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ExitCode, NbstageError, NotebookInvalidError } from '../../pipelines/errors';
-import type { JSONObject } from '../../pipelines/notebook/model';
-import { readNotebookFile } from '../../pipelines/notebook/io';
-import { parseParameterArgs } from '../../pipelines/parameters/parse';
+import { ExitCode, NbstageError, NotebookInvalidError } from '../pipelines/errors';
+import type { JSONObject } from '../pipelines/notebook/model';
+import { readNotebookFile } from '../pipelines/notebook/io';
+import { parseParameterArgs } from '../pipelines/parameters/parse';
 import { NbstageClient, remoteError } from '../client/api-client';
-import type { Submission } from '../jobs/submit-request';
+import type { Submission } from '../server/jobs/submit-request';
 import { serviceOf } from './service-target';
 
 /** Flags of `nbstage submit`. */

@@ -2,7 +2,7 @@
  * `nbstage serve`: the service in the foreground until SIGINT/SIGTERM, which drain it.
  */
 import path from 'node:path';
-import { startService } from '../service';
+import { startService } from '../server/service';
 
 /** Flags of `nbstage serve`. */
 export interface ServeFlags {

@@ -2,7 +2,7 @@
  * Which nbstage service a client command talks to: `--server URL`, else NBSTAGE_URL, with the
  * token in NBSTAGE_TOKEN (`nbstage submit`, `fetch`, `session close`).
  */
-import { UsageError } from '../../pipelines/errors';
+import { UsageError } from '../pipelines/errors';
 
 /** The service URL and token, from the flags and the environment. */
 export function serviceOf(

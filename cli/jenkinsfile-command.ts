@@ -2,9 +2,9 @@
  * `nbstage jenkinsfile <notebook>`: prints (or writes) a declarative Jenkinsfile with one stage
  * per notebook stage, built by the Jenkins bridge's generator.
  */
-import { generateJenkinsfile } from '../../jenkins-plugin-bridge/jenkinsfile/generate';
-import { ExitCode } from '../../pipelines/errors';
-import { readNotebookFile, writeFileAtomic } from '../../pipelines/notebook/io';
+import { generateJenkinsfile } from '../jenkins-plugin-bridge/jenkinsfile/generate';
+import { ExitCode } from '../pipelines/errors';
+import { readNotebookFile, writeFileAtomic } from '../pipelines/notebook/io';
 
 /** Flags of `nbstage jenkinsfile`. */
 export interface JenkinsfileFlags {

@@ -6,28 +6,23 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { KernelProvider } from '../../kernels/provider';
-import { remoteProvider, sharedLocalProvider, startLocalProvider } from '../../kernels/provider';
-import type { NbstageError } from '../../pipelines/errors';
-import { CancelledError, ExitCode, UsageError, asNbstageError } from '../../pipelines/errors';
-import type { RunEvent, RunEventListener } from '../../pipelines/executor/events';
-import { FULL_OUTPUT_DIR } from '../../pipelines/executor/output-limits';
-import type { JSONValue, Notebook } from '../../pipelines/notebook/model';
-import {
-  parseParameterArgs,
-  parseSecretArgs,
-  readParamsFile,
-} from '../../pipelines/parameters/parse';
-import { executeRun, loadRun, type RunResult, type RunSpec } from '../../pipelines/runner';
-import { createConsoleSink } from '../../pipelines/sinks/console-sink';
+import type { KernelProvider } from '../kernels/provider';
+import { remoteProvider, sharedLocalProvider, startLocalProvider } from '../kernels/provider';
+import type { NbstageError } from '../pipelines/errors';
+import { CancelledError, ExitCode, UsageError, asNbstageError } from '../pipelines/errors';
+import type { RunEvent, RunEventListener } from '../pipelines/executor/events';
+import { FULL_OUTPUT_DIR } from '../pipelines/executor/output-limits';
+import type { JSONValue, Notebook } from '../pipelines/notebook/model';
+import { parseParameterArgs, parseSecretArgs, readParamsFile } from '../pipelines/parameters/parse';
+import { executeRun, loadRun, type RunResult, type RunSpec } from '../pipelines/runner';
+import { createConsoleSink } from '../pipelines/sinks/console-sink';
 import {
   createFileSink,
   defaultOutputPath,
   type FileSinkPaths,
-} from '../../pipelines/sinks/file-sink';
-import type { JenkinsOrigin } from '../runs/run-request';
-import { createProgressBar } from './progress';
-import { executeRemote } from './remote-run';
+} from '../pipelines/sinks/file-sink';
+import type { JenkinsOrigin } from '../server/runs/run-request';
+import { createProgressBar } from '../pipelines/sinks/progress-sink';
 
 /** The flags of `nbstage run` as commander hands them over. */
 export interface RunFlags {
@@ -306,6 +301,7 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
       if (token === '') {
         throw new UsageError('--server needs a token in NBSTAGE_TOKEN');
       }
+      const { executeRemote } = await import('./remote-run');
       const result = await executeRemote(run, {
         url: serverUrl,
         token,

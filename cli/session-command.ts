@@ -2,7 +2,7 @@
  * `nbstage session close <id>`: ends a session on the service (the `nbstageClose` step): once the
  * session's runs are done, the worker holding its kernel shuts it down.
  */
-import { ExitCode } from '../../pipelines/errors';
+import { ExitCode } from '../pipelines/errors';
 import { NbstageClient } from '../client/api-client';
 import { serviceOf } from './service-target';
 

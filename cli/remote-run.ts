@@ -6,13 +6,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CancelledError, ValidationError } from '../../pipelines/errors';
-import type { RunEvent, RunEventListener, RunStatus } from '../../pipelines/executor/events';
-import type { JSONObject, Notebook } from '../../pipelines/notebook/model';
-import { writeFileAtomic } from '../../pipelines/notebook/io';
-import type { LoadedRun, RunResult } from '../../pipelines/runner';
-import type { RunRecord } from '../runs/run-manager';
-import type { JenkinsOrigin } from '../runs/run-request';
+import { CancelledError, ValidationError } from '../pipelines/errors';
+import type { RunEvent, RunEventListener, RunStatus } from '../pipelines/executor/events';
+import type { JSONObject, Notebook } from '../pipelines/notebook/model';
+import { writeFileAtomic } from '../pipelines/notebook/io';
+import type { LoadedRun, RunResult } from '../pipelines/runner';
+import type { RunRecord } from '../server/runs/run-manager';
+import type { JenkinsOrigin } from '../server/runs/run-request';
 import { NbstageClient, remoteError } from '../client/api-client';
 
 /**

@@ -4,10 +4,10 @@
  * finish (a second signal leaves at once; the queue then fails those runs as stalled).
  */
 import pino from 'pino';
-import { UsageError } from '../../pipelines/errors';
-import { bullmqBackend } from '../queue';
-import { secretKey } from '../runs/secret-box';
-import { startWorkerRuntime } from '../workers/worker-runtime';
+import { UsageError } from '../pipelines/errors';
+import { bullmqBackend } from '../server/queue';
+import { secretKey } from '../server/runs/secret-box';
+import { startWorkerRuntime } from '../server/workers/worker-runtime';
 
 /** Flags of `nbstage worker`. */
 export interface WorkerFlags {

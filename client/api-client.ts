@@ -4,11 +4,11 @@
  * UnreachableError (exit 5); API errors keep their code, message and status.
  */
 import WebSocket from 'ws';
-import { NbstageError, UnreachableError, ExitCode } from '../../pipelines/errors';
-import type { JSONObject, Notebook } from '../../pipelines/notebook/model';
-import type { RunRecord } from '../runs/run-manager';
-import type { RunRequest } from '../runs/run-request';
-import type { Submission, SubmitRequest } from '../jobs/submit-request';
+import { NbstageError, UnreachableError, ExitCode } from '../pipelines/errors';
+import type { JSONObject, Notebook } from '../pipelines/notebook/model';
+import type { RunRecord } from '../server/runs/run-manager';
+import type { RunRequest } from '../server/runs/run-request';
+import type { Submission, SubmitRequest } from '../server/jobs/submit-request';
 
 /** Exit codes of the error codes a run can end with. */
 const EXIT_OF: Record<string, number> = {

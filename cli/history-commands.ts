@@ -5,15 +5,15 @@
  * unknown home, job or build is a NotFoundError (exit 2, one line on stderr).
  */
 import path from 'node:path';
-import type { JSONObject, JSONValue } from '../../pipelines/notebook/model';
-import { serializeNotebook, writeNotebookFile } from '../../pipelines/notebook/io';
-import { formatBytes, formatDuration, formatValue, truncate } from '../../pipelines/reports/format';
-import { isJSONObject } from '../../pipelines/reports/run-metadata';
-import { openVersionStore } from '../store/git-version-store';
-import type { VersionStoreOptions } from '../store/git-version-store';
-import type { DiffLine } from '../store/line-diff';
-import { diffText } from '../store/line-diff';
-import type { BuildVersion, NotebookDiff, ShownVersion, VersionStore } from '../store/types';
+import type { JSONObject, JSONValue } from '../pipelines/notebook/model';
+import { serializeNotebook, writeNotebookFile } from '../pipelines/notebook/io';
+import { formatBytes, formatDuration, formatValue, truncate } from '../pipelines/reports/format';
+import { isJSONObject } from '../pipelines/reports/run-metadata';
+import { openVersionStore } from '../server/store/git-version-store';
+import type { VersionStoreOptions } from '../server/store/git-version-store';
+import type { DiffLine } from '../server/store/line-diff';
+import { diffText } from '../server/store/line-diff';
+import type { BuildVersion, NotebookDiff, ShownVersion, VersionStore } from '../server/store/types';
 
 /** The home used when neither `--home` nor `NBSTAGE_HOME` names one. */
 export const DEFAULT_HOME = '.nbstage';

@@ -7,10 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { ExitCode, ValidationError } from '../../pipelines/errors';
-import { auditLogFile, fileAuditLog } from '../auth/audit';
-import { ROLES, fileTokenStore, tokensFile } from '../auth/tokens';
-import type { Principal, Role, TokenRecord } from '../auth/tokens';
+import { ExitCode, ValidationError } from '../pipelines/errors';
+import { auditLogFile, fileAuditLog } from '../server/auth/audit';
+import { ROLES, fileTokenStore, tokensFile } from '../server/auth/tokens';
+import type { Principal, Role, TokenRecord } from '../server/auth/tokens';
 
 /** Where the token commands write. */
 export interface TokenCommandIo {

@@ -6,9 +6,9 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ExitCode } from '../../pipelines/errors';
-import type { PythonSource } from '../../kernels/python-env';
-import { packageRoot, resolvePython } from '../../kernels/python-env';
+import { ExitCode } from '../pipelines/errors';
+import type { PythonSource } from '../kernels/python-env';
+import { packageRoot, resolvePython } from '../kernels/python-env';
 
 /** Options of {@link runDoctor}. */
 export interface DoctorOptions {

@@ -2,7 +2,7 @@
  * A one-line progress bar on a TTY (stderr): cells done of cells to run, the current cell and
  * the elapsed time. It erases itself before any other output is written and redraws after.
  */
-import type { RunEvent, RunEventListener } from '../../pipelines/executor/events';
+import type { RunEvent, RunEventListener } from '../executor/events';
 
 /** A progress bar with `before` (erase) and `after` (redraw) listeners around the console sink. */
 export interface ProgressBar {

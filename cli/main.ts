@@ -1,32 +1,37 @@
 /**
  * The `nbstage` command: parses the command line and dispatches to the subcommands. Usage errors
- * exit 2 with a one-line reason on stderr.
+ * exit 2 with a one-line reason on stderr. Each command's module loads only when that command
+ * runs, so `nbstage --version` and an embedded `nbstage run` load nothing of the service.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { packageRoot } from '../../kernels/python-env';
-import { ExitCode, NbstageError } from '../../pipelines/errors';
-import { parseSize } from '../../pipelines/executor/output-limits';
-import { runDoctor } from './doctor';
-import {
-  diffCommand,
-  historyCommand,
-  showCommand,
-  type HistoryFlags,
-  type ShowFlags,
-} from './history-commands';
-import { jenkinsfileCommand, type JenkinsfileFlags } from './jenkinsfile-command';
-import { runCommand, type RunFlags } from './run-command';
-import { fetchCommand, type FetchFlags } from './fetch-command';
-import { serveCommand, type ServeFlags } from './serve-command';
-import { submitCommand, type SubmitFlags } from './submit-command';
-import { sessionCloseCommand, type SessionCloseFlags } from './session-command';
-import { addTokenCommands } from './token-commands';
-import { workerCommand, type WorkerFlags } from './worker-command';
+import { packageRoot } from '../kernels/python-env';
+import { ExitCode, NbstageError } from '../pipelines/errors';
+import { parseSize } from '../pipelines/executor/output-limits';
+import type { HistoryFlags, ShowFlags } from './history-commands';
+import type { JenkinsfileFlags } from './jenkinsfile-command';
+import type { RunFlags } from './run-command';
+import type { FetchFlags } from './fetch-command';
+import type { ServeFlags } from './serve-command';
+import type { SubmitFlags } from './submit-command';
+import type { SessionCloseFlags } from './session-command';
+import type { WorkerFlags } from './worker-command';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/** `-p NAME=VALUE` and `-r NAME=RAW`, as `nbstage run` and `nbstage submit` take them. */
+function parameterOptions(command: Command): Command {
+  return command
+    .option(
+      '-p, --parameter <NAME=VALUE>',
+      'parameter; VALUE parsed as JSON when valid JSON',
+      collect,
+      [],
+    )
+    .option('-r, --raw-parameter <NAME=RAW>', 'parameter kept as a string', collect, []);
 }
 
 function seconds(name: string) {
@@ -112,7 +117,7 @@ export async function main(argv: string[]): Promise<number> {
     })
     .showSuggestionAfterError(true);
 
-  program
+  const run = program
     .command('run')
     .description('execute a notebook (.ipynb) or Zeppelin note (.zpln, note.json)')
     .argument('<notebook>', 'the notebook to run')
@@ -122,14 +127,8 @@ export async function main(argv: string[]): Promise<number> {
     )
     .option('--junit <file>', 'JUnit XML, one test case per code cell')
     .option('--html <file>', 'standalone HTML report (assets in <name>_files/)')
-    .option('--zeppelin-out <file>', 'executed note in Zeppelin format')
-    .option(
-      '-p, --parameter <NAME=VALUE>',
-      'parameter; VALUE parsed as JSON when valid JSON',
-      collect,
-      [],
-    )
-    .option('-r, --raw-parameter <NAME=RAW>', 'parameter kept as a string', collect, [])
+    .option('--zeppelin-out <file>', 'executed note in Zeppelin format');
+  parameterOptions(run)
     .option('--params-file <file>', 'parameters from a JSON or YAML file')
     .option(
       '--secret <NAME=VALUE>',
@@ -174,6 +173,7 @@ export async function main(argv: string[]): Promise<number> {
     )
     .option('--no-color', 'no ANSI colours')
     .action(async (notebook: string, flags: RunFlags) => {
+      const { runCommand } = await import('./run-command');
       exitCode = await runCommand(notebook, flags);
     });
 
@@ -182,6 +182,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('say what is installed, what is missing and how to fix it')
     .option('--json', 'one JSON object')
     .action(async (flags: { json?: boolean }) => {
+      const { runDoctor } = await import('./doctor');
       exitCode = await runDoctor({ stdout: process.stdout, json: flags.json });
     });
 
@@ -193,6 +194,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--home <dir>', homeHelp)
     .option('--json', 'one JSON object')
     .action(async (job: string, flags: HistoryFlags) => {
+      const { historyCommand } = await import('./history-commands');
       exitCode = await historyCommand(job, flags);
     });
 
@@ -205,6 +207,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-o, --output <file>', 'write the executed notebook to this file (- for stdout)')
     .option('--json', 'one JSON object')
     .action(async (job: string, build: string, flags: ShowFlags) => {
+      const { showCommand } = await import('./history-commands');
       exitCode = await showCommand(job, build, flags);
     });
 
@@ -217,6 +220,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--home <dir>', homeHelp)
     .option('--json', 'one JSON object')
     .action(async (job: string, buildA: string, buildB: string, flags: HistoryFlags) => {
+      const { diffCommand } = await import('./history-commands');
       exitCode = await diffCommand(job, buildA, buildB, flags);
     });
 
@@ -230,6 +234,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--credentials-id <id>', 'Jenkins credentials with the nbstage token', 'nbstage-token')
     .option('--path <path>', "the notebook's path in the workspace (default: as given)")
     .action(async (notebook: string, flags: JenkinsfileFlags) => {
+      const { jenkinsfileCommand } = await import('./jenkinsfile-command');
       exitCode = await jenkinsfileCommand(notebook, flags);
     });
 
@@ -243,6 +248,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--workers <n>', 'runs this service executes at once itself (0: only queue)', '2')
     .option('--labels <a,b>', "labels of this service's own workers")
     .action(async (flags: ServeFlags) => {
+      const { serveCommand } = await import('./serve-command');
       exitCode = await serveCommand(flags, packageVersion());
     });
 
@@ -253,6 +259,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--labels <a,b>', 'labels of this worker (its GPUs add gpu and the model)')
     .option('--concurrency <n>', 'runs at once', '1')
     .action(async (flags: WorkerFlags) => {
+      const { workerCommand } = await import('./worker-command');
       exitCode = await workerCommand(flags);
     });
 
@@ -264,26 +271,22 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<id>', 'the session (in Jenkins: BUILD_TAG by default)')
     .option('--server <url>', 'the service (default NBSTAGE_URL; token in NBSTAGE_TOKEN)')
     .action(async (id: string, flags: SessionCloseFlags) => {
+      const { sessionCloseCommand } = await import('./session-command');
       exitCode = await sessionCloseCommand(id, flags);
     });
 
-  program
+  const submit = program
     .command('submit')
     .description(
       'submit a notebook as a Jenkins job through the service; follow it and stream its console',
     )
     .argument('<notebook>', 'the notebook (.ipynb or Zeppelin note)')
     .requiredOption('--job <name>', 'the Jenkins job full name (folders with /)')
-    .option('--server <url>', 'the service (default NBSTAGE_URL; token in NBSTAGE_TOKEN)')
-    .option(
-      '-p, --parameter <NAME=VALUE>',
-      'parameter; VALUE parsed as JSON when valid JSON',
-      collect,
-      [],
-    )
-    .option('-r, --raw-parameter <NAME=RAW>', 'parameter kept as a string', collect, [])
+    .option('--server <url>', 'the service (default NBSTAGE_URL; token in NBSTAGE_TOKEN)');
+  parameterOptions(submit)
     .option('--agent <label>', 'agent label of stages whose metadata names none')
     .action(async (notebook: string, flags: SubmitFlags) => {
+      const { submitCommand } = await import('./submit-command');
       exitCode = await submitCommand(notebook, flags);
     });
 
@@ -294,15 +297,20 @@ export async function main(argv: string[]): Promise<number> {
     .option('-o, --output <file>', 'where to write it (default: its submitted name; - for stdout)')
     .option('--server <url>', 'the service (default NBSTAGE_URL; token in NBSTAGE_TOKEN)')
     .action(async (job: string, flags: FetchFlags) => {
+      const { fetchCommand } = await import('./fetch-command');
       exitCode = await fetchCommand(job, flags);
     });
 
-  addTokenCommands(
-    program.command('token').description("create, list and revoke the service's API tokens"),
-    (code) => {
+  const token = program
+    .command('token')
+    .description("create, list and revoke the service's API tokens");
+  if (argv[0] === 'token') {
+    // Its subcommands (and the service's role names they offer) load only when asked for.
+    const { addTokenCommands } = await import('./token-commands');
+    addTokenCommands(token, (code) => {
       exitCode = code;
-    },
-  );
+    });
+  }
 
   try {
     await program.parseAsync(argv, { from: 'user' });

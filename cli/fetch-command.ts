@@ -4,8 +4,8 @@
  * runs it on the agent before `nbstage run`: a submitted notebook is in no SCM.
  */
 import path from 'node:path';
-import { ExitCode } from '../../pipelines/errors';
-import { writeFileAtomic } from '../../pipelines/notebook/io';
+import { ExitCode } from '../pipelines/errors';
+import { writeFileAtomic } from '../pipelines/notebook/io';
 import { NbstageClient } from '../client/api-client';
 import { serviceOf } from './service-target';
 
