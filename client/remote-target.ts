@@ -1,8 +1,8 @@
 /**
- * `nbstage run --server URL`: the run goes to the nbstage service; its events stream back into
- * the same console, progress and file sinks as an embedded run, and the executed notebook, JUnit
- * and HTML are written locally from the notebook the service returns. Aborting (SIGINT/SIGTERM)
- * cancels the remote run and still writes the partial notebook.
+ * The remote run target (`nbstage run --server URL`): the run goes to the nbstage service; its
+ * events stream back into the same console, progress and file sinks as an embedded run, and the
+ * executed notebook, JUnit and HTML are written locally from the notebook the service returns.
+ * Aborting (SIGINT/SIGTERM) cancels the remote run and still writes the partial notebook.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,10 +10,11 @@ import { CancelledError, ValidationError } from '../pipelines/errors';
 import type { RunEvent, RunEventListener, RunStatus } from '../pipelines/executor/events';
 import type { JSONObject, Notebook } from '../pipelines/notebook/model';
 import { writeFileAtomic } from '../pipelines/notebook/io';
+import type { RunTarget } from '../pipelines/run-target';
 import type { LoadedRun, RunResult } from '../pipelines/runner';
 import type { RunRecord } from '../server/runs/run-manager';
-import type { JenkinsOrigin } from '../server/runs/run-request';
-import { NbstageClient, remoteError } from '../client/api-client';
+import { runRequestOf, type JenkinsOrigin } from '../server/runs/run-request';
+import { NbstageClient, remoteError } from './api-client';
 
 /**
  * Writes a finished run's artifacts under `dir`, keeping their relative names. A name that would
@@ -38,48 +39,42 @@ async function downloadArtifacts(
   return written;
 }
 
-/** Runs `run` on the service at `url`. */
-export async function executeRemote(
+/** Where and how runs go to the service. */
+export interface RemoteTargetOptions {
+  url: string;
+  token: string;
+  /** The Jenkins build asking for the run (recorded in the version, linked from it). */
+  jenkins?: JenkinsOrigin;
+  /** Where the artifacts the notebook wrote are downloaded to (any status), if anywhere. */
+  artifactsDir?: string;
+  /** Called with the files written to `artifactsDir`. */
+  onArtifacts?: (files: string[]) => void;
+}
+
+/** Runs on the nbstage service at `options.url`. */
+export function remoteTarget(options: RemoteTargetOptions): RunTarget {
+  return {
+    run: (run, listeners, signal) => executeRemote(run, listeners, signal, options),
+    close: () => Promise.resolve(),
+  };
+}
+
+async function executeRemote(
   run: LoadedRun,
-  options: {
-    url: string;
-    token: string;
-    listeners: RunEventListener[];
-    signal: AbortSignal;
-    /** The Jenkins build asking for the run (recorded in the version, linked from it). */
-    jenkins?: JenkinsOrigin;
-    /** Where the artifacts the notebook wrote are downloaded to (any status), if anywhere. */
-    artifactsDir?: string;
-    /** Called with the files written to `artifactsDir`. */
-    onArtifacts?: (files: string[]) => void;
-  },
+  listeners: RunEventListener[],
+  signal: AbortSignal,
+  options: RemoteTargetOptions,
 ): Promise<RunResult> {
   const client = new NbstageClient(options.url, options.token);
   const { spec } = run;
   const notebook = JSON.parse(fs.readFileSync(spec.notebookPath, 'utf8')) as JSONObject;
-  const record = await client.createRun({
-    notebook,
-    notebookName: path.basename(spec.notebookPath),
-    ...(spec.parameters === undefined ? {} : { parameters: spec.parameters }),
-    ...(spec.secrets === undefined || Object.keys(spec.secrets).length === 0
-      ? {}
-      : { secrets: spec.secrets }),
-    ...(spec.stages === undefined || spec.stages.length === 0 ? {} : { stages: spec.stages }),
-    ...(spec.session === undefined ? {} : { session: spec.session }),
-    ...(spec.kernel === undefined ? {} : { kernel: spec.kernel }),
-    ...(spec.job === undefined ? {} : { job: spec.job }),
-    ...(spec.build === undefined ? {} : { build: spec.build }),
-    ...(spec.cellTimeoutS === undefined ? {} : { cellTimeout: spec.cellTimeoutS }),
-    ...(spec.runTimeoutS === undefined ? {} : { timeout: spec.runTimeoutS }),
-    ...(spec.allowErrors === true ? { allowErrors: true } : {}),
-    ...(spec.maxCellOutputBytes === undefined ? {} : { maxCellOutput: spec.maxCellOutputBytes }),
-    ...(spec.maxRunOutputBytes === undefined ? {} : { maxRunOutput: spec.maxRunOutputBytes }),
-    ...(options.jenkins === undefined ? {} : { jenkins: options.jenkins }),
-  });
+  const record = await client.createRun(
+    runRequestOf(spec, notebook, path.basename(spec.notebookPath), options.jenkins),
+  );
   const onAbort = (): void => {
     void client.cancel(record.id).catch(() => undefined);
   };
-  options.signal.addEventListener('abort', onAbort);
+  signal.addEventListener('abort', onAbort);
   const started = Date.now();
   let runEnd: RunEvent | null = null;
   try {
@@ -89,12 +84,12 @@ export async function executeRemote(
         runEnd = e;
         return;
       }
-      for (const listener of options.listeners) {
+      for (const listener of listeners) {
         void listener(e);
       }
     });
   } finally {
-    options.signal.removeEventListener('abort', onAbort);
+    signal.removeEventListener('abort', onAbort);
   }
   const final = await client.getRun(record.id);
   const nb: Notebook = await client.notebook(record.id);
@@ -118,7 +113,7 @@ export async function executeRemote(
     }) as RunEvent & { type: 'run-end' }),
     notebook: nb,
   };
-  for (const listener of options.listeners) {
+  for (const listener of listeners) {
     await listener(end);
   }
   return {
