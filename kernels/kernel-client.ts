@@ -11,14 +11,8 @@ import {
   type ServerConnection,
 } from '@jupyterlab/services';
 import { KernelDiedError, KernelNotFoundError, UnreachableError } from '../pipelines/errors';
-import { authHeaders, serverSettings, type JupyterEndpoint } from './endpoint';
-
-/** A kernelspec the server offers. */
-export interface KernelSpecInfo {
-  name: string;
-  displayName: string;
-  language: string;
-}
+import { serverSettings, type JupyterEndpoint } from './endpoint';
+import { JupyterRestError, jupyterJson, jupyterRequest, listKernelSpecs } from './jupyter-rest';
 
 /** The kernel's language, from its kernel_info_reply. */
 export interface KernelLanguageInfo {
@@ -52,54 +46,6 @@ export interface ExecuteHandle {
  * or the Jupyter server holding it died (its kernels die with it).
  */
 export type DeathReason = 'dead' | 'restarting' | 'disconnected' | 'server-died';
-
-async function request(
-  endpoint: JupyterEndpoint,
-  method: string,
-  route: string,
-  body?: unknown,
-): Promise<Response> {
-  try {
-    return await fetch(
-      new URL(route, endpoint.baseUrl.endsWith('/') ? endpoint.baseUrl : `${endpoint.baseUrl}/`),
-      {
-        method,
-        headers: { ...authHeaders(endpoint), 'Content-Type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(60000),
-      },
-    );
-  } catch (err) {
-    throw new UnreachableError(
-      `cannot reach Jupyter server at ${new URL(endpoint.baseUrl).origin}: ${(err as Error).message}`,
-    );
-  }
-}
-
-/** The kernelspecs the server offers and its default. */
-export async function listKernelSpecs(
-  endpoint: JupyterEndpoint,
-): Promise<{ default: string; specs: KernelSpecInfo[] }> {
-  const res = await request(endpoint, 'GET', 'api/kernelspecs');
-  if (!res.ok) {
-    throw new UnreachableError(`Jupyter server answered ${res.status} to GET /api/kernelspecs`);
-  }
-  const body = (await res.json()) as {
-    default: string;
-    kernelspecs: Record<
-      string,
-      { name: string; spec: { display_name?: string; language?: string } }
-    >;
-  };
-  return {
-    default: body.default,
-    specs: Object.values(body.kernelspecs).map((k) => ({
-      name: k.name,
-      displayName: k.spec.display_name ?? k.name,
-      language: k.spec.language ?? '',
-    })),
-  };
-}
 
 /**
  * The REST client a kernel connection asks about its kernel when its websocket closes. Once
@@ -227,21 +173,29 @@ export class KernelClient {
     name: string,
     options: { path?: string; env?: Record<string, string>; signal?: AbortSignal } = {},
   ): Promise<KernelClient> {
-    const res = await request(endpoint, 'POST', 'api/kernels', {
-      name,
-      ...(options.path === undefined ? {} : { path: options.path }),
-      ...(options.env === undefined ? {} : { env: options.env }),
-    });
-    if (!res.ok) {
+    let model: Kernel.IModel;
+    try {
+      model = await jupyterJson<Kernel.IModel>(endpoint, 'POST', 'api/kernels', {
+        body: {
+          name,
+          ...(options.path === undefined ? {} : { path: options.path }),
+          ...(options.env === undefined ? {} : { env: options.env }),
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof JupyterRestError) || err.httpStatus === null) {
+        throw err;
+      }
       // jupyter_server answers 500 "Unhandled error" for an unknown kernelspec: ask the list.
       const specs = await listKernelSpecs(endpoint).catch(() => null);
       if (specs !== null && !specs.specs.some((s) => s.name === name)) {
         const names = specs.specs.map((s) => s.name).join(', ');
         throw new KernelNotFoundError(`unknown kernel "${name}" (available: ${names})`);
       }
-      throw new UnreachableError(`Jupyter server answered ${res.status} starting kernel "${name}"`);
+      throw new UnreachableError(
+        `Jupyter server answered ${err.httpStatus} starting kernel "${name}"`,
+      );
     }
-    const model = (await res.json()) as Kernel.IModel;
     return KernelClient.connect(endpoint, model, { signal: options.signal });
   }
 
@@ -394,7 +348,14 @@ export class KernelClient {
   /** Interrupts the kernel (SIGINT for ipykernel): a busy cell ends with KeyboardInterrupt. */
   async interrupt(): Promise<void> {
     if (this.deathReason === null && !this.closing) {
-      await request(this.endpoint, 'POST', `api/kernels/${this.id}/interrupt`);
+      // A kernel the server no longer knows (it just died) has nothing left to interrupt.
+      await jupyterRequest(this.endpoint, 'POST', `api/kernels/${this.id}/interrupt`).catch(
+        (err: unknown) => {
+          if (!(err instanceof JupyterRestError) || err.httpStatus === null) {
+            throw err;
+          }
+        },
+      );
     }
   }
 
@@ -411,7 +372,7 @@ export class KernelClient {
       this.shutdownPromise = (async () => {
         this.connection.dispose();
         try {
-          await request(this.endpoint, 'DELETE', `api/kernels/${this.id}`);
+          await jupyterRequest(this.endpoint, 'DELETE', `api/kernels/${this.id}`);
         } catch {
           // The server is gone too: nothing left to shut down.
         }
