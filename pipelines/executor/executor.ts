@@ -9,7 +9,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { KernelMessage } from '@jupyterlab/services';
-import type { KernelClient } from '../../kernels/kernel-client';
 import type { NbstageError } from '../errors';
 import {
   CancelledError,
@@ -32,6 +31,7 @@ import {
 } from '../notebook/model';
 import type { Masker } from '../secrets/mask';
 import type { CellStatus, RunErrorInfo, RunEvent, RunEventListener, RunStatus } from './events';
+import type { ExecutorKernel } from './kernel';
 import { kernelSpanMs, kernelTime, type KernelTime } from './kernel-clock';
 import type { OutputLimits } from './output-limits';
 import { OutputCollector } from './outputs';
@@ -43,7 +43,7 @@ export interface ExecuteOptions {
   /** Notebook indices of the code cells to run, in order. */
   cells: number[];
   /** The kernel that runs cell `index`. All cells on one kernel when it returns the same one. */
-  kernelFor: (index: number) => KernelClient;
+  kernelFor: (index: number) => ExecutorKernel;
   /** Name of the stage of each notebook cell (null for the preamble). */
   stageOf?: (string | null)[];
   /** Stage names this run covers (recorded in metadata). */
@@ -87,7 +87,7 @@ export interface ExecuteResult {
 interface Pending {
   index: number;
   cell: CodeCell;
-  kernel: KernelClient;
+  kernel: ExecutorKernel;
   msgId: string;
   done: Promise<KernelMessage.IExecuteReplyMsg>;
   startedAt: number | null;
