@@ -5,6 +5,7 @@
  * @jupyterlab/services.
  */
 import { UnreachableError } from '../pipelines/errors';
+import type { KernelSpecInfo } from '../pipelines/executor/kernel';
 import { authHeaders, type JupyterEndpoint } from './endpoint';
 
 /** How long one REST request may take (a kernel's start is the slowest: tens of seconds). */
@@ -20,12 +21,8 @@ export class JupyterRestError extends UnreachableError {
   }
 }
 
-/** A kernelspec the server offers. */
-export interface KernelSpecInfo {
-  name: string;
-  displayName: string;
-  language: string;
-}
+/** A kernelspec the server offers (the executor's type: runs choose kernels by it). */
+export type { KernelSpecInfo };
 
 /** A Jupyter session as `api/sessions` lists it. */
 export interface SessionModel {

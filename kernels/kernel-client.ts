@@ -1,7 +1,8 @@
 /**
  * A client for one kernel on a Jupyter server, on @jupyterlab/services' KernelConnection over
  * `ws`: start, execute (requests may be pipelined; the kernel queues them), interrupt, shut down,
- * and a death signal for dead/restarting kernels and lost connections.
+ * and a death signal for dead/restarting kernels and lost connections. It is the executor's
+ * `ExecutorKernel` (pipelines/executor/kernel.ts) on a real server.
  */
 import {
   KernelAPI,
@@ -11,41 +12,16 @@ import {
   type ServerConnection,
 } from '@jupyterlab/services';
 import { KernelDiedError, KernelNotFoundError, UnreachableError } from '../pipelines/errors';
+import type {
+  DeathReason,
+  ExecuteCallbacks,
+  ExecuteHandle,
+  ExecuteOptions,
+  ExecutorKernel,
+  KernelLanguageInfo,
+} from '../pipelines/executor/kernel';
 import { serverSettings, type JupyterEndpoint } from './endpoint';
 import { JupyterRestError, jupyterJson, jupyterRequest, listKernelSpecs } from './jupyter-rest';
-
-/** The kernel's language, from its kernel_info_reply. */
-export interface KernelLanguageInfo {
-  name: string;
-  version?: string;
-  implementation?: string;
-}
-
-/** Options of one execute request. */
-export interface ExecuteOptions {
-  silent?: boolean;
-  storeHistory?: boolean;
-  /** Abort the requests queued behind this one if it fails (default true). */
-  stopOnError?: boolean;
-}
-
-/** Callbacks of one execute request. */
-export interface ExecuteCallbacks {
-  onIOPub?: (msg: KernelMessage.IIOPubMessage) => void;
-  onReply?: (msg: KernelMessage.IExecuteReplyMsg) => void;
-}
-
-/** A request in flight: its id and a promise of its reply (after the kernel went idle). */
-export interface ExecuteHandle {
-  msgId: string;
-  done: Promise<KernelMessage.IExecuteReplyMsg>;
-}
-
-/**
- * Why a kernel is gone: it died, it was restarted under the run, the connection to it was lost,
- * or the Jupyter server holding it died (its kernels die with it).
- */
-export type DeathReason = 'dead' | 'restarting' | 'disconnected' | 'server-died';
 
 /**
  * The REST client a kernel connection asks about its kernel when its websocket closes. Once
@@ -109,7 +85,7 @@ class ConnectionRestClient implements Kernel.IKernelAPIClient {
 }
 
 /** One kernel on a Jupyter server. Whoever starts it owns it and calls {@link shutdown}. */
-export class KernelClient {
+export class KernelClient implements ExecutorKernel {
   readonly id: string;
   readonly name: string;
   readonly endpoint: JupyterEndpoint;

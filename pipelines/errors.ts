@@ -4,7 +4,7 @@
  * class, never on the message. The README's error table lists every code (a test checks it).
  */
 
-/** Exit codes of `nbstage run`, fixed by DESIGN.md. */
+/** Exit codes of `nbstage run`, as the README's table of exit codes lists them. */
 export const ExitCode = {
   ok: 0,
   cellFailed: 1,
