@@ -8,8 +8,9 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { NbstageError } from '../pipelines/errors';
-import { CancelledError, ExitCode, UsageError, asNbstageError } from '../pipelines/errors';
-import type { RunEvent, RunEventListener } from '../pipelines/executor/events';
+import { ExitCode, UsageError, asNbstageError } from '../pipelines/errors';
+import type { RunEventListener } from '../pipelines/executor/events';
+import { notifyListeners, unstartedRunEnd } from '../pipelines/executor/outcome';
 import { FULL_OUTPUT_DIR } from '../pipelines/executor/output-limits';
 import type { JSONValue } from '../pipelines/notebook/model';
 import { parseParameterArgs, parseSecretArgs, readParamsFile } from '../pipelines/parameters/parse';
@@ -206,6 +207,9 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let target: RunTarget | null = null;
+  const onListenerError = (err: unknown): void => {
+    stderr.write(`nbstage: output sink failed: ${(err as Error).message}\n`);
+  };
   try {
     const serverUrl = flags.server ?? (env.NBSTAGE_URL || undefined);
     if (serverUrl !== undefined) {
@@ -219,6 +223,7 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
         token,
         jenkins: jenkinsOrigin(env),
         artifactsDir: flags.artifacts,
+        onListenerError,
         onArtifacts: (files) => {
           if (flags.json !== true && files.length > 0) {
             stderr.write(
@@ -234,8 +239,7 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
       target = localTarget({
         env,
         rootDir: process.cwd(),
-        onListenerError: (err) =>
-          stderr.write(`nbstage: output sink failed: ${(err as Error).message}\n`),
+        onListenerError,
       });
     }
     const spec = await buildSpec(notebook, flags, env);
@@ -307,23 +311,11 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
       const error = asNbstageError(err);
       if (error.exitCode !== ExitCode.badInput) {
         // Nothing ran, but the run still leaves its record: the notebook, marked with the cause.
-        const nb = structuredClone(run.loaded.notebook);
-        nb.metadata.nbstage = {
-          status: 'error',
-          exception: { ename: error.code, evalue: error.message },
-        };
-        const end: RunEvent = {
-          type: 'run-end',
-          runId: spec.runId ?? '',
-          at: new Date().toISOString(),
-          status: error instanceof CancelledError ? 'cancelled' : 'error',
-          durationMs: 0,
-          error: { code: error.code, message: error.message },
-          notebook: nb,
-        };
-        for (const l of listeners) {
-          await l(end);
-        }
+        await notifyListeners(
+          listeners,
+          unstartedRunEnd({ runId: spec.runId ?? '', notebook: run.loaded.notebook, error }),
+          onListenerError,
+        );
       }
       throw error;
     }

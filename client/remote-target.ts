@@ -7,7 +7,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CancelledError, ValidationError } from '../pipelines/errors';
-import type { RunEvent, RunEventListener, RunStatus } from '../pipelines/executor/events';
+import type {
+  RunEndEvent,
+  RunEvent,
+  RunEventListener,
+  RunStatus,
+} from '../pipelines/executor/events';
+import { RunEventFanout, runEndEvent, warnListenerError } from '../pipelines/executor/outcome';
 import type { JSONObject, Notebook } from '../pipelines/notebook/model';
 import { writeFileAtomic } from '../pipelines/notebook/io';
 import type { RunTarget } from '../pipelines/run-target';
@@ -49,6 +55,8 @@ export interface RemoteTargetOptions {
   artifactsDir?: string;
   /** Called with the files written to `artifactsDir`. */
   onArtifacts?: (files: string[]) => void;
+  /** Where a failing output sink is reported (default: a process warning). */
+  onListenerError?: (err: unknown) => void;
 }
 
 /** Runs on the nbstage service at `options.url`. */
@@ -76,16 +84,16 @@ async function executeRemote(
   };
   signal.addEventListener('abort', onAbort);
   const started = Date.now();
-  let runEnd: RunEvent | null = null;
+  const fanout = new RunEventFanout(listeners, options.onListenerError ?? warnListenerError);
+  // The streamed run-end waits for the notebook the service stored: the sinks write it.
+  let runEnd: RunEndEvent | null = null;
   try {
     await client.stream(record.id, (event) => {
       const e = event as unknown as RunEvent;
       if (e.type === 'run-end') {
         runEnd = e;
-        return;
-      }
-      for (const listener of listeners) {
-        void listener(e);
+      } else {
+        fanout.emit(e);
       }
     });
   } finally {
@@ -103,19 +111,17 @@ async function executeRemote(
       : final.error.code === 'NBSTAGE_CANCELLED'
         ? new CancelledError(final.error.message)
         : remoteError(final.error.code, final.error.message);
-  const end: RunEvent = {
-    ...((runEnd ?? {
-      type: 'run-end',
-      runId: record.id,
-      at: new Date().toISOString(),
-      status,
-      durationMs: Date.now() - started,
-    }) as RunEvent & { type: 'run-end' }),
-    notebook: nb,
-  };
-  for (const listener of listeners) {
-    await listener(end);
-  }
+  fanout.emit(
+    runEndEvent({
+      ...((runEnd as RunEndEvent | null) ?? {
+        runId: record.id,
+        status,
+        durationMs: Date.now() - started,
+      }),
+      notebook: nb,
+    }),
+  );
+  await fanout.settled();
   return {
     runId: record.id,
     status,
