@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Principal } from '../auth/types';
 import type { AuditLog } from '../auth/audit';
 import { NotebookInvalidError, ValidationError, asNbstageError } from '../../pipelines/errors';
-import { RUN_STATUSES, type RunEvent } from '../../pipelines/executor/events';
+import type { RunEvent } from '../../pipelines/executor/events';
 import { zeppelinToNotebook, validateZeppelinNote } from '../../pipelines/formats/zeppelin';
 import { serializeNotebook, writeFileAtomic } from '../../pipelines/notebook/io';
 import type { JSONObject, JSONValue, Notebook } from '../../pipelines/notebook/model';
@@ -31,46 +31,14 @@ import {
   type ArtifactPayload,
   type SkippedArtifact,
 } from './run-job';
-import type { JenkinsOrigin, RunRequest } from './run-request';
+import type { RunRequest } from './run-request';
+import { isFinished, type RunState, type ServiceRun } from './service-run';
 
-/** Where a run is. `queued`/`running` while in flight; the run's own status once finished. */
-export type RunState =
-  'queued' | 'running' | 'completed' | 'failed' | 'timeout' | 'kernel_died' | 'cancelled' | 'error';
-
-/** What the service knows about a run (also its run.json). */
-export interface RunRecord {
-  id: string;
-  state: RunState;
-  job: string;
-  build: string;
-  notebookName: string;
-  stages: string[];
-  session: string | null;
-  labels: string[];
-  parameters: JSONObject;
-  secrets: string[];
-  createdAt: string;
-  createdBy: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  workerId: string | null;
-  exitCode: number | null;
-  error: { code: string; message: string } | null;
-  metrics: JSONObject;
-  version: { commit: string; tag: string } | null;
-  artifacts: { name: string; size: number; sha256: string }[];
-  /**
-   * Files the notebook wrote into its artifacts folder that were not kept, and why (a name the
-   * store cannot hold, over the size limit); the run and its other artifacts are unaffected.
-   */
-  artifactsSkipped?: { name: string; reason: string }[];
-  /** GPUs the run held: model, driver, memory and peak memory used (from the worker). */
-  gpus?: JSONObject[];
-  /** The Jenkins build that asked for the run, when one did (its page, tag and commit). */
-  jenkins?: JenkinsOrigin;
-  /** What the notebook had that nbformat only warns about, and how it was repaired. */
-  warnings?: string[];
-}
+/**
+ * @deprecated The old name of {@link ServiceRun}, kept for the importers outside server/runs that
+ * have not moved yet (server/cli, server/client); import `ServiceRun` from './service-run'.
+ */
+export type RunRecord = ServiceRun;
 
 /** What the run manager needs. */
 export interface RunManagerOptions {
@@ -79,7 +47,7 @@ export interface RunManagerOptions {
   store: VersionStore;
   audit?: AuditLog;
   /** Called on every state change (metrics, logs). */
-  onChange?: (record: RunRecord, event?: RunEvent) => void;
+  onChange?: (record: ServiceRun, event?: RunEvent) => void;
   log?: (msg: string, fields?: JSONObject) => void;
   /** Seals a run's secrets in the queued job (the workers hold the same key; default: a random one). */
   secretKey?: SecretKey;
@@ -121,13 +89,9 @@ function keptArtifacts(
   return { kept, skipped };
 }
 
-function isFinished(state: RunState): boolean {
-  return (RUN_STATUSES as readonly string[]).includes(state);
-}
-
 /** The service's run registry and lifecycle. */
 export class RunManager {
-  private readonly records = new Map<string, RunRecord>();
+  private readonly records = new Map<string, ServiceRun>();
   private readonly logs = new Map<string, RunEventLog>();
   /** Runs in flight: their notebook and progress so far (finished runs are read from disk). */
   private readonly views = new Map<string, RunView>();
@@ -147,7 +111,7 @@ export class RunManager {
     return path.join(this.runsDir, id);
   }
 
-  private async save(record: RunRecord): Promise<void> {
+  private async save(record: ServiceRun): Promise<void> {
     await writeFileAtomic(
       path.join(this.dir(record.id), 'run.json'),
       `${JSON.stringify(record, null, 2)}\n`,
@@ -167,7 +131,7 @@ export class RunManager {
       if (!fs.existsSync(file)) {
         continue;
       }
-      const record = JSON.parse(fs.readFileSync(file, 'utf8')) as RunRecord;
+      const record = JSON.parse(fs.readFileSync(file, 'utf8')) as ServiceRun;
       this.records.set(id, record);
       if (isFinished(record.state)) {
         continue;
@@ -193,7 +157,7 @@ export class RunManager {
   }
 
   /** Validates and queues a run. Invalid input throws (400) before anything is recorded. */
-  async create(request: RunRequest, principal: Principal): Promise<RunRecord> {
+  async create(request: RunRequest, principal: Principal): Promise<ServiceRun> {
     const notebookName = notebookFileName(request.notebookName);
     const zeppelin =
       /\.zpln$|^note\.json$/.test(notebookName) || Array.isArray(request.notebook.paragraphs);
@@ -243,7 +207,7 @@ export class RunManager {
     checkVersionTarget(job, build);
     checkKernels(nb, request.kernel, plan.cells, (await this.options.kernels?.()) ?? null);
     const id = randomUUID();
-    const record: RunRecord = {
+    const record: ServiceRun = {
       id,
       state: 'queued',
       job,
@@ -361,12 +325,12 @@ export class RunManager {
   }
 
   /** A run, or null. */
-  get(id: string): RunRecord | null {
+  get(id: string): ServiceRun | null {
     return this.records.get(id) ?? null;
   }
 
   /** Runs, newest first. */
-  list(filter: { job?: string; state?: RunState } = {}): RunRecord[] {
+  list(filter: { job?: string; state?: RunState } = {}): ServiceRun[] {
     return [...this.records.values()]
       .filter(
         (r) =>
@@ -430,7 +394,7 @@ export class RunManager {
   }
 
   /** Waits until a run has finished and been versioned (tests, graceful shutdown). */
-  async settled(id: string): Promise<RunRecord | null> {
+  async settled(id: string): Promise<ServiceRun | null> {
     for (;;) {
       const record = this.records.get(id);
       if (record === undefined) {
@@ -647,7 +611,7 @@ export class RunManager {
   }
 
   /** run.json of a version: the record, plus `status` and `duration` (seconds) as the store reads them. */
-  private runJson(record: RunRecord): JSONObject {
+  private runJson(record: ServiceRun): JSONObject {
     const started = record.startedAt === null ? null : Date.parse(record.startedAt);
     const finished = record.finishedAt === null ? null : Date.parse(record.finishedAt);
     return {

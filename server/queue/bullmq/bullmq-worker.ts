@@ -453,18 +453,18 @@ export class BullmqQueueWorker implements QueueWorker {
     if (running.length === 0) {
       return;
     }
-    const statuses = await this.store.statuses(running.map((t) => t.runId ?? ''));
+    const states = await this.store.states(running.map((t) => t.runId ?? ''));
     running.forEach((taken, i) => {
-      const status = statuses[i];
-      if (status === undefined || taken.controller.signal.aborted) {
+      const stored = states[i];
+      if (stored === undefined || taken.controller.signal.aborted) {
         return;
       }
-      if (status.cancelRequested) {
+      if (stored.cancelRequested) {
         taken.controller.abort(new CancelledError());
-      } else if (status.state !== 'active') {
+      } else if (stored.state !== 'active') {
         taken.controller.abort(
           new UnreachableError(
-            `the queue ended run ${taken.runId ?? ''} (${status.state ?? 'gone'})`,
+            `the queue ended run ${taken.runId ?? ''} (${stored.state ?? 'gone'})`,
           ),
         );
       }

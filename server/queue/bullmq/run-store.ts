@@ -172,9 +172,14 @@ const RELEASE_SESSION = new LuaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`);
 
-/** What a worker needs to know about one of its running jobs at each tick. */
-export interface RunStatus {
+/**
+ * What a job's record in Redis says about it, as a worker checks its running jobs at each tick
+ * (not the run's own status, which is the executor's `RunStatus`).
+ */
+export interface StoredRunState {
+  /** The record's job state; null when the record is gone. */
   state: string | null;
+  /** Whether a cancel was asked for. */
   cancelRequested: boolean;
 }
 
@@ -329,7 +334,7 @@ export class RedisRunStore {
   }
 
   /** The state and cancel flag of each job, in order. */
-  async statuses(runIds: string[]): Promise<RunStatus[]> {
+  async states(runIds: string[]): Promise<StoredRunState[]> {
     const pipeline = this.redis.pipeline();
     runIds.forEach((runId) => pipeline.hmget(this.keys.run(runId), 'state', 'cancel'));
     const replies = (await pipeline.exec()) ?? [];

@@ -1,0 +1,57 @@
+/**
+ * A run as the service knows it: the record kept in `<home>/runs/<id>/run.json` and answered by
+ * `GET /api/v1/runs/{id}` (not the version store's run.json, built in store/run-record.ts).
+ */
+import { RUN_STATUSES } from '../../pipelines/executor/events';
+import type { JSONObject } from '../../pipelines/notebook/model';
+import type { JenkinsOrigin } from './run-request';
+
+/** Where a run is. `queued`/`running` while in flight; the run's own status once finished. */
+export type RunState =
+  'queued' | 'running' | 'completed' | 'failed' | 'timeout' | 'kernel_died' | 'cancelled' | 'error';
+
+/** Why a run failed: a stable `NBSTAGE_...` code and a message. */
+export interface RunFailure {
+  code: string;
+  message: string;
+}
+
+/** What the service knows about a run (also its run.json and the API's run resource). */
+export interface ServiceRun {
+  id: string;
+  state: RunState;
+  job: string;
+  build: string;
+  notebookName: string;
+  stages: string[];
+  session: string | null;
+  labels: string[];
+  parameters: JSONObject;
+  secrets: string[];
+  createdAt: string;
+  createdBy: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  workerId: string | null;
+  exitCode: number | null;
+  error: RunFailure | null;
+  metrics: JSONObject;
+  version: { commit: string; tag: string } | null;
+  artifacts: { name: string; size: number; sha256: string }[];
+  /**
+   * Files the notebook wrote into its artifacts folder that were not kept, and why (a name the
+   * store cannot hold, over the size limit); the run and its other artifacts are unaffected.
+   */
+  artifactsSkipped?: { name: string; reason: string }[];
+  /** GPUs the run held: model, driver, memory and peak memory used (from the worker). */
+  gpus?: JSONObject[];
+  /** The Jenkins build that asked for the run, when one did (its page, tag and commit). */
+  jenkins?: JenkinsOrigin;
+  /** What the notebook had that nbformat only warns about, and how it was repaired. */
+  warnings?: string[];
+}
+
+/** True once a run has ended (its state is one of the run statuses). */
+export function isFinished(state: RunState): boolean {
+  return (RUN_STATUSES as readonly string[]).includes(state);
+}
