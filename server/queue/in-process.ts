@@ -5,11 +5,13 @@
  * session) and a free slot. Same semantics as the BullMQ backend; the contract suite checks both.
  */
 import { CancelledError, ValidationError } from '../../pipelines/errors';
-import { jobErrorOf, jobResultOf } from './job-outcome';
-import { canTake, defaultWorkerId, missingLabels } from './labels';
+import { jobErrorOf } from './job-outcome';
+import { JobRunner, type JobTransport } from './job-runner';
+import { canTake, defaultWorkerId, sessionWorkerLacks } from './labels';
 import { SessionTracker } from './session-tracker';
 import type {
   JSONObject,
+  JobError,
   JobInfo,
   QueueBackend,
   QueueEvent,
@@ -188,7 +190,7 @@ class Hub {
       if (target instanceof InProcessWorker) {
         this.start(entry, target);
       } else {
-        this.finish(entry, 'failed', undefined, target);
+        this.finish(entry, 'failed', undefined, jobErrorOf(target));
       }
     }
   }
@@ -201,11 +203,7 @@ class Hub {
       const owner = ownerId === undefined ? undefined : this.workers.get(ownerId);
       if (owner !== undefined && !owner.closing) {
         if (!canTake(owner.labels, labels)) {
-          return new ValidationError(
-            'payload.labels',
-            `session ${session} is held by worker ${owner.id}, which lacks label(s) ` +
-              missingLabels(owner.labels, labels).join(', '),
-          );
+          return sessionWorkerLacks(session, owner.id, owner.labels, labels);
         }
         return owner.running.size < owner.concurrency ? owner : 'wait';
       }
@@ -238,50 +236,37 @@ class Hub {
     worker.running.add(entry);
     if (session !== undefined && session !== null) {
       this.pins.set(session, worker.id);
-      worker.tracker.begin(session);
+      worker.tracker.hold(session);
     }
     this.emit({ runId: entry.info.runId, type: 'active', data: { workerId: worker.id } });
     const payload = structuredClone(entry.payload as RunJobPayload);
-    const progress = async (data: JSONObject): Promise<void> => {
-      if (entry.info.state === 'active') {
+    const transport: JobTransport = {
+      progress: async (data) => {
         this.emit({ runId: entry.info.runId, type: 'progress', data: structuredClone(data) });
-      }
+      },
+      finish: async (outcome) => {
+        if ('error' in outcome) {
+          this.finish(
+            entry,
+            entry.cancelRequested ? 'cancelled' : 'failed',
+            undefined,
+            outcome.error,
+          );
+          return;
+        }
+        // Copying a big result (a whole notebook) takes a while: let other requests in
+        // before its listeners take their turn with it.
+        await new Promise((resolve) => setImmediate(resolve));
+        this.finish(entry, entry.cancelRequested ? 'cancelled' : 'completed', outcome.result);
+      },
     };
     entry.settled = Promise.resolve()
-      .then(() => worker.handler({ payload, signal: controller.signal, progress }))
-      .finally(async () => {
-        // Let go before the job is reported ended, so its end means the session is closed.
-        if (payload.endSession === true && session !== undefined && session !== null) {
-          await worker.releaseSession(session);
-        }
+      .then(() => worker.runner.run(payload, controller.signal, transport))
+      .catch((err: unknown) => {
+        process.emitWarning(`in-process job ${entry.info.runId}: ${String(err)}`);
       })
-      .then(
-        async (value) => {
-          let result: JSONObject;
-          try {
-            result = jobResultOf(value);
-          } catch (err) {
-            this.finish(entry, entry.cancelRequested ? 'cancelled' : 'failed', undefined, err);
-            return;
-          }
-          // Copying a big result (a whole notebook) takes a while: let other requests in
-          // before its listeners take their turn with it.
-          await new Promise((resolve) => setImmediate(resolve));
-          this.finish(entry, entry.cancelRequested ? 'cancelled' : 'completed', result);
-        },
-        (err: unknown) => {
-          if (entry.cancelRequested) {
-            this.finish(entry, 'cancelled');
-          } else {
-            this.finish(entry, 'failed', undefined, err);
-          }
-        },
-      )
       .finally(() => {
         worker.running.delete(entry);
-        if (session !== undefined && session !== null) {
-          worker.tracker.end(session);
-        }
         this.scheduleDispatch();
       });
   }
@@ -290,15 +275,15 @@ class Hub {
     entry: Entry,
     state: 'completed' | 'failed' | 'cancelled',
     result?: JSONObject,
-    err?: unknown,
+    error?: JobError,
   ): void {
     entry.info.state = state;
     entry.info.finishedAt = new Date().toISOString();
     if (result !== undefined) {
       entry.info.result = result;
     }
-    if (state === 'failed') {
-      entry.info.error = jobErrorOf(err);
+    if (state === 'failed' && error !== undefined) {
+      entry.info.error = error;
     }
     const data =
       state === 'completed'
@@ -389,9 +374,9 @@ class InProcessWorker implements QueueWorker {
   readonly id: string;
   readonly labels: string[];
   readonly concurrency: number;
-  readonly handler: WorkerOptions['handler'];
   readonly running = new Set<Entry>();
   readonly tracker: SessionTracker;
+  readonly runner: JobRunner;
   closing = false;
   private closed: Promise<void> | undefined;
 
@@ -403,9 +388,13 @@ class InProcessWorker implements QueueWorker {
     this.id = id;
     this.labels = [...new Set(options.labels)];
     this.concurrency = options.concurrency;
-    this.handler = options.handler;
     this.tracker = new SessionTracker(options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS, (s) => {
       void this.releaseSession(s);
+    });
+    this.runner = new JobRunner({
+      handler: options.handler,
+      tracker: this.tracker,
+      releaseSession: (session) => this.releaseSession(session),
     });
   }
 

@@ -11,17 +11,11 @@ import { Job, type Worker } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import { CancelledError, UnreachableError, ValidationError } from '../../../pipelines/errors';
-import { jobErrorOf, jobResultOf } from '../job-outcome';
-import { canTake, defaultWorkerId, labelsOfKey, missingLabels } from '../labels';
+import { jobErrorOf } from '../job-outcome';
+import { JobRunner } from '../job-runner';
+import { canTake, defaultWorkerId, labelsOfKey, sessionWorkerLacks } from '../labels';
 import { SessionTracker } from '../session-tracker';
-import type {
-  JSONObject,
-  JobError,
-  JobHandler,
-  QueueWorker,
-  RunJobPayload,
-  WorkerOptions,
-} from '../types';
+import type { JobError, QueueWorker, RunJobPayload, WorkerOptions } from '../types';
 import {
   parseControlMessage,
   parseJsonText,
@@ -57,7 +51,7 @@ export class BullmqQueueWorker implements QueueWorker {
   readonly id: string;
   readonly labels: string[];
   private readonly concurrency: number;
-  private readonly handler: JobHandler;
+  private readonly runner: JobRunner;
   private readonly redis: Redis;
   private readonly subscriber: Redis;
   private readonly store: RedisRunStore;
@@ -88,13 +82,17 @@ export class BullmqQueueWorker implements QueueWorker {
     this.id = options.id ?? defaultWorkerId();
     this.labels = [...new Set(options.labels)];
     this.concurrency = options.concurrency;
-    this.handler = options.handler;
     this.redis = connectRedis(context.url, context.onError);
     this.subscriber = connectRedis(context.url, context.onError);
     this.store = new RedisRunStore(this.redis, context.keys, context.timings.retainFinishedMs);
     this.router = new JobRouter(this.redis, context.keys, this.store, context.onError);
     this.tracker = new SessionTracker(options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS, (s) => {
       this.releaseSession(s).catch(context.onError);
+    });
+    this.runner = new JobRunner({
+      handler: options.handler,
+      tracker: this.tracker,
+      releaseSession: (session) => this.releaseSession(session),
     });
     this.started = this.start();
     this.started.catch(() => undefined);
@@ -247,9 +245,8 @@ export class BullmqQueueWorker implements QueueWorker {
       return;
     }
     if (!canTake(this.labels, payload.labels)) {
-      const missing = missingLabels(this.labels, payload.labels).join(', ');
-      const message = `session ${payload.session ?? ''} is held by worker ${this.id}, which lacks label(s) ${missing}`;
-      await this.refuse(taken, runId, jobErrorOf(new ValidationError('payload.labels', message)));
+      const lacks = sessionWorkerLacks(payload.session ?? '', this.id, this.labels, payload.labels);
+      await this.refuse(taken, runId, jobErrorOf(lacks));
       return;
     }
     const session = payload.session ?? undefined;
@@ -268,34 +265,13 @@ export class BullmqQueueWorker implements QueueWorker {
       return;
     }
     taken.active = true;
-    if (session !== undefined) {
-      this.tracker.begin(session);
-    }
-    let outcome: { result: JSONObject } | { error: JobError };
-    try {
-      const result = await this.handler({
-        payload,
-        signal: taken.controller.signal,
-        progress: async (data) => {
-          if (taken.active) {
-            await this.store.publishEvent({ runId, type: 'progress', data });
-          }
-        },
-      });
-      outcome = { result: jobResultOf(result) };
-    } catch (err) {
-      outcome = { error: jobErrorOf(err) };
-    } finally {
-      taken.active = false;
-      if (session !== undefined) {
-        this.tracker.end(session);
-      }
-    }
-    if (payload.endSession === true && session !== undefined) {
-      // Let go before the job is reported ended, so its end means the session is closed.
-      await this.releaseSession(session).catch(() => undefined);
-    }
-    await this.store.finish(runId, this.id, outcome, now());
+    await this.runner.run(payload, taken.controller.signal, {
+      progress: (data) => this.store.publishEvent({ runId, type: 'progress', data }),
+      finish: async (outcome) => {
+        taken.active = false;
+        await this.store.finish(runId, this.id, outcome, now());
+      },
+    });
     await this.handBack(taken);
   }
 

@@ -8,7 +8,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
-import type { JSONObject, JobError, JobInfo, QueueEvent, WorkerInfo } from '../types';
+import type { JobOutcome } from '../job-outcome';
+import type { JobError, JobInfo, QueueEvent, WorkerInfo } from '../types';
 import { parseJobInfo, parseJsonText, parseWorkerInfo, type ControlMessage } from '../validate';
 import type { RedisKeys } from './keys';
 
@@ -265,7 +266,7 @@ export class RedisRunStore {
   async finish(
     runId: string,
     workerId: string,
-    outcome: { result: JSONObject } | { error: JobError },
+    outcome: JobOutcome,
     finishedAt: string,
   ): Promise<'completed' | 'failed' | 'cancelled' | null> {
     const completed = 'result' in outcome;
