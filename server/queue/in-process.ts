@@ -10,6 +10,7 @@ import { JobRunner, type JobTransport } from './job-runner';
 import { canTake, defaultWorkerId, sessionWorkerLacks } from './labels';
 import { SessionTracker } from './session-tracker';
 import type {
+  BackendCapabilities,
   JSONObject,
   JobError,
   JobInfo,
@@ -51,10 +52,19 @@ function byPriorityThenSeq(a: Entry, b: Entry): number {
   return (b.payload?.priority ?? 0) - (a.payload?.priority ?? 0) || a.seq - b.seq;
 }
 
+/** Everything lives and ends with this process. */
+const IN_PROCESS_CAPABILITIES: BackendCapabilities = {
+  name: 'in-process',
+  durable: false,
+  remoteWorkers: false,
+  sharedSecretKey: false,
+};
+
 /** A backend whose queue and workers live in this process. */
 export function inProcessBackend(options: InProcessBackendOptions = {}): QueueBackend {
   const hub = new Hub(options.maxFinishedJobs ?? 10_000);
   return {
+    capabilities: IN_PROCESS_CAPABILITIES,
     queue: () => new InProcessQueue(hub),
     worker: (workerOptions) => hub.addWorker(workerOptions),
   };

@@ -5,6 +5,7 @@
  * they have. Import from here, not from the backends' files.
  */
 export type {
+  BackendCapabilities,
   JobContext,
   JobError,
   JobHandler,
@@ -22,6 +23,7 @@ export type {
 export { FINISHED_STATES } from './types';
 export { inProcessBackend, type InProcessBackendOptions } from './in-process';
 export { bullmqBackend, type BullmqBackendOptions } from './bullmq/backend';
+export { queueBackend, type QueueBackendOptions } from './queue-backend';
 export { WORKER_LOST_CODE } from './bullmq/run-store';
 export { labelSetKey, canTake } from './labels';
 export { parseRunJobPayload } from './validate';
