@@ -2,7 +2,9 @@
  * A run as the service knows it: the record kept in `<home>/runs/<id>/run.json` and answered by
  * `GET /api/v1/runs/{id}` (not the version store's run.json, built in store/run-record.ts).
  */
+import path from 'node:path';
 import { RUN_STATUSES } from '../../pipelines/executor/events';
+import { writeFileAtomic } from '../../pipelines/notebook/io';
 import type { JSONObject } from '../../pipelines/notebook/model';
 import type { JenkinsOrigin } from './run-request';
 
@@ -54,4 +56,9 @@ export interface ServiceRun {
 /** True once a run has ended (its state is one of the run statuses). */
 export function isFinished(state: RunState): boolean {
   return (RUN_STATUSES as readonly string[]).includes(state);
+}
+
+/** Writes a run's record to `run.json` in its folder (atomically). */
+export async function saveServiceRun(dir: string, record: ServiceRun): Promise<void> {
+  await writeFileAtomic(path.join(dir, 'run.json'), `${JSON.stringify(record, null, 2)}\n`);
 }
