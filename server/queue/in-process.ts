@@ -5,6 +5,7 @@
  * session) and a free slot. Same semantics as the BullMQ backend; the contract suite checks both.
  */
 import { CancelledError, ValidationError } from '../../pipelines/errors';
+import { QueueListeners } from './event-listeners';
 import { jobErrorOf } from './job-outcome';
 import { JobRunner, type JobTransport } from './job-runner';
 import { canTake, defaultWorkerId, sessionWorkerLacks } from './labels';
@@ -77,7 +78,9 @@ class Hub {
   private queued: Entry[] = [];
   private readonly workers = new Map<string, InProcessWorker>();
   private readonly pins = new Map<string, string>();
-  private readonly listeners = new Set<(e: QueueEvent) => void>();
+  private readonly listeners = new QueueListeners((err) =>
+    process.emitWarning(`queue event listener threw: ${err.message}`),
+  );
   private seq = 0;
   private dispatchScheduled = false;
 
@@ -145,8 +148,7 @@ class Hub {
   }
 
   listen(listener: (e: QueueEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   addWorker(options: WorkerOptions): InProcessWorker {
@@ -323,13 +325,7 @@ class Hub {
   }
 
   private emit(event: QueueEvent): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(event);
-      } catch (err) {
-        process.emitWarning(`queue event listener threw: ${(err as Error).message}`);
-      }
-    }
+    this.listeners.emit(event);
   }
 }
 

@@ -13,7 +13,7 @@ import { planStages } from '../../pipelines/stages/slice';
 import { checkKernels, checkVersionTarget, type KnownKernels } from './run-checks';
 import { notebookFileName } from './run-job';
 import type { RunRequest } from './run-request';
-import type { ServiceRun } from './service-run';
+import { queuedServiceRun, type ServiceRun } from './service-run';
 
 /** What the service decides about every run it admits. */
 export interface AdmissionRules {
@@ -93,9 +93,8 @@ export async function admitRun(
   // Everything the version needs is known valid before anything is written or queued.
   checkVersionTarget(job, build);
   checkKernels(nb, request.kernel, plan.cells, (await rules.kernels?.()) ?? null);
-  const record: ServiceRun = {
+  const record = queuedServiceRun({
     id: randomUUID(),
-    state: 'queued',
     job,
     build,
     notebookName,
@@ -106,16 +105,8 @@ export async function admitRun(
     secrets: Object.keys(request.secrets ?? {}),
     createdAt: new Date().toISOString(),
     createdBy: principal.name,
-    startedAt: null,
-    finishedAt: null,
-    workerId: null,
-    exitCode: null,
-    error: null,
-    metrics: {},
-    version: null,
-    artifacts: [],
-    ...(request.jenkins === undefined ? {} : { jenkins: request.jenkins }),
-    ...(warnings.length === 0 ? {} : { warnings }),
-  };
+    jenkins: request.jenkins,
+    warnings,
+  });
   return { record, gpus };
 }

@@ -34,8 +34,8 @@ import {
 } from './service-run';
 
 /**
- * @deprecated The old name of {@link ServiceRun}, kept for the importers outside server/runs that
- * have not moved yet (server/cli, server/client); import `ServiceRun` from './service-run'.
+ * @deprecated The old name of {@link ServiceRun}, kept for the importers that have not moved yet
+ * (the CLI's remote run and the API client); import `ServiceRun` from './service-run'.
  */
 export type RunRecord = ServiceRun;
 

@@ -53,6 +53,53 @@ export interface ServiceRun {
   warnings?: string[];
 }
 
+/** What a run is created with; everything else about it starts empty. */
+export type NewRunFields = Pick<
+  ServiceRun,
+  | 'id'
+  | 'job'
+  | 'build'
+  | 'notebookName'
+  | 'stages'
+  | 'session'
+  | 'labels'
+  | 'parameters'
+  | 'secrets'
+  | 'createdAt'
+  | 'createdBy'
+  | 'jenkins'
+  | 'warnings'
+>;
+
+/** The record of a run just admitted: `queued`, not yet started, run or versioned. */
+export function queuedServiceRun(fields: NewRunFields): ServiceRun {
+  const { jenkins, warnings = [] } = fields;
+  return {
+    id: fields.id,
+    state: 'queued',
+    job: fields.job,
+    build: fields.build,
+    notebookName: fields.notebookName,
+    stages: fields.stages,
+    session: fields.session,
+    labels: fields.labels,
+    parameters: fields.parameters,
+    secrets: fields.secrets,
+    createdAt: fields.createdAt,
+    createdBy: fields.createdBy,
+    startedAt: null,
+    finishedAt: null,
+    workerId: null,
+    exitCode: null,
+    error: null,
+    metrics: {},
+    version: null,
+    artifacts: [],
+    ...(jenkins === undefined ? {} : { jenkins }),
+    ...(warnings.length === 0 ? {} : { warnings }),
+  };
+}
+
 /** True once a run has ended (its state is one of the run statuses). */
 export function isFinished(state: RunState): boolean {
   return (RUN_STATUSES as readonly string[]).includes(state);

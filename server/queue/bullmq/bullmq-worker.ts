@@ -13,12 +13,7 @@ import { JobRunner } from '../job-runner';
 import { canTake, defaultWorkerId, labelsOfKey, sessionWorkerLacks } from '../labels';
 import { SessionTracker } from '../session-tracker';
 import type { JobError, QueueWorker, RunJobPayload, WorkerOptions } from '../types';
-import {
-  parseControlMessage,
-  parseJsonText,
-  parseRunJobPayload,
-  type ControlMessage,
-} from '../validate';
+import { parseControlMessage, parseRunJobPayload, readMessage } from '../validate';
 import { Wakeup } from '../wakeup';
 import { DEFAULT_SESSION_IDLE_MS, checkWorkerOptions } from '../worker-options';
 import { closeRedis, connectRedis, waitUntilReady } from './connection';
@@ -241,11 +236,8 @@ export class BullmqQueueWorker implements QueueWorker {
   }
 
   private onControl(text: string): void {
-    let message: ControlMessage;
-    try {
-      message = parseControlMessage(parseJsonText(text, 'control message'));
-    } catch (err) {
-      this.context.onError(err as Error);
+    const message = readMessage(text, 'control message', parseControlMessage, this.context.onError);
+    if (message === undefined) {
       return;
     }
     if (message.type === 'cancel') {

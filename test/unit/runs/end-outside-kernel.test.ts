@@ -4,12 +4,11 @@
  */
 import type { Notebook } from '../../../pipelines/notebook/model';
 import { endRunOutsideKernel } from '../../../server/runs/end-outside-kernel';
-import type { ServiceRun } from '../../../server/runs/service-run';
+import { queuedServiceRun, type ServiceRun } from '../../../server/runs/service-run';
 
 function queuedRun(): ServiceRun {
-  return {
+  return queuedServiceRun({
     id: 'test-run',
-    state: 'queued',
     job: 'adhoc/x',
     build: '1',
     notebookName: 'x.ipynb',
@@ -20,15 +19,7 @@ function queuedRun(): ServiceRun {
     secrets: [],
     createdAt: '2026-01-01T00:00:00.000Z',
     createdBy: 'test',
-    startedAt: null,
-    finishedAt: null,
-    workerId: null,
-    exitCode: null,
-    error: null,
-    metrics: {},
-    version: null,
-    artifacts: [],
-  };
+  });
 }
 
 function notebook(): Notebook {
@@ -43,6 +34,7 @@ describe('endRunOutsideKernel', () => {
     endRunOutsideKernel(record, failure, nb);
     expect(record).toMatchObject({ state: 'cancelled', error: failure });
     expect(record.finishedAt).not.toBeNull();
+    expect(record).not.toHaveProperty('warnings');
     expect(nb.metadata.nbstage).toEqual({
       job: 'adhoc/x',
       run_id: 'test-run',
