@@ -21,7 +21,7 @@ export type {
   WorkerOptions,
 } from './types';
 export { FINISHED_STATES } from './types';
-export { inProcessBackend, type InProcessBackendOptions } from './in-process';
+export { inProcessBackend, type InProcessBackendOptions } from './in-process/backend';
 export { bullmqBackend, type BullmqBackendOptions } from './bullmq/backend';
 export { queueBackend, type QueueBackendOptions } from './queue-backend';
 export { WORKER_LOST_CODE } from './bullmq/run-store';

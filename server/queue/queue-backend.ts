@@ -3,7 +3,7 @@
  * The one place that chooses; everything after asks the backend's capabilities.
  */
 import { bullmqBackend } from './bullmq/backend';
-import { inProcessBackend } from './in-process';
+import { inProcessBackend } from './in-process/backend';
 import type { QueueBackend } from './types';
 
 /** Options of {@link queueBackend}. */

@@ -1,43 +1,31 @@
 /**
- * The in-process queue backend: plain TypeScript, no Redis, for `nbstage serve` without `--redis`
- * and for tests. One hub per backend holds the jobs, the workers and the session pins, and
+ * The hub of one in-process backend: it holds the jobs, the workers and the session pins, and
  * dispatches a queued job to a worker that has its labels (the session's worker, for a pinned
- * session) and a free slot. Same semantics as the BullMQ backend; the contract suite checks both.
+ * session) and a free slot, in priority then FIFO order; the worker runs it with the shared job
+ * runner, and the hub records and publishes how it ended.
  */
-import { CancelledError, ValidationError } from '../../pipelines/errors';
-import { QueueListeners } from './event-listeners';
-import { jobErrorOf } from './job-outcome';
-import { JobRunner, type JobTransport } from './job-runner';
-import { canTake, defaultWorkerId, sessionWorkerLacks } from './labels';
-import { SessionTracker } from './session-tracker';
+import { CancelledError, ValidationError } from '../../../pipelines/errors';
+import { QueueListeners } from '../event-listeners';
+import { jobErrorOf } from '../job-outcome';
+import type { JobTransport } from '../job-runner';
+import { canTake, defaultWorkerId, sessionWorkerLacks } from '../labels';
 import type {
-  BackendCapabilities,
   JSONObject,
   JobError,
   JobInfo,
-  QueueBackend,
   QueueEvent,
-  QueueWorker,
   RunJobPayload,
-  RunQueue,
   WorkerInfo,
   WorkerOptions,
-} from './types';
-import { parseRunJobPayload } from './validate';
-import { DEFAULT_SESSION_IDLE_MS, checkWorkerOptions } from './worker-options';
+} from '../types';
+import { parseRunJobPayload } from '../validate';
+import { checkWorkerOptions } from '../worker-options';
+import { InProcessWorker } from './in-process-worker';
 
 /** Finished jobs whose results `get` still returns (results hold whole notebooks). */
 const RESULTS_KEPT = 100;
 
-/** Options of {@link inProcessBackend}. */
-export interface InProcessBackendOptions {
-  /**
-   * Finished jobs kept for `get` (oldest forgotten first); default 10 000. Only the newest 100
-   * keep their results.
-   */
-  maxFinishedJobs?: number;
-}
-
+/** One job of the hub. */
 interface Entry {
   /** What the worker runs; let go of (null) once the job has finished. */
   payload: RunJobPayload | null;
@@ -53,26 +41,8 @@ function byPriorityThenSeq(a: Entry, b: Entry): number {
   return (b.payload?.priority ?? 0) - (a.payload?.priority ?? 0) || a.seq - b.seq;
 }
 
-/** Everything lives and ends with this process. */
-const IN_PROCESS_CAPABILITIES: BackendCapabilities = {
-  name: 'in-process',
-  durable: false,
-  remoteWorkers: false,
-  sharedSecretKey: false,
-};
-
-/** A backend whose queue and workers live in this process. */
-export function inProcessBackend(options: InProcessBackendOptions = {}): QueueBackend {
-  const hub = new Hub(options.maxFinishedJobs ?? 10_000);
-  return {
-    capabilities: IN_PROCESS_CAPABILITIES,
-    queue: () => new InProcessQueue(hub),
-    worker: (workerOptions) => hub.addWorker(workerOptions),
-  };
-}
-
 /** Jobs, workers, pins and listeners of one in-process backend. */
-class Hub {
+export class Hub {
   private readonly jobs = new Map<string, Entry>();
   private readonly finished: string[] = [];
   private queued: Entry[] = [];
@@ -86,6 +56,7 @@ class Hub {
 
   constructor(private readonly maxFinishedJobs: number) {}
 
+  /** Queues a job (see RunQueue.enqueue). */
   enqueue(input: RunJobPayload): JobInfo {
     // Checked before it is cloned: structuredClone recurses, and a payload nested too deeply
     // would overflow the stack.
@@ -108,11 +79,13 @@ class Hub {
     return info;
   }
 
+  /** A copy of a job's state, or null. */
   get(runId: string): JobInfo | null {
     const entry = this.jobs.get(runId);
     return entry === undefined ? null : structuredClone(entry.info);
   }
 
+  /** Cancels a queued job now, an active one once its handler settles (see RunQueue.cancel). */
   cancel(runId: string): boolean {
     const entry = this.jobs.get(runId);
     if (entry === undefined) {
@@ -131,12 +104,14 @@ class Hub {
     return false;
   }
 
+  /** Jobs queued and running now. */
   depth(): { queued: number; active: number } {
     let active = 0;
     this.workers.forEach((w) => (active += w.running.size));
     return { queued: this.queued.length, active };
   }
 
+  /** The workers, as the queue lists them. */
   workerInfos(): WorkerInfo[] {
     return [...this.workers.values()].map((w) => ({
       id: w.id,
@@ -147,10 +122,12 @@ class Hub {
     }));
   }
 
+  /** Calls `listener` for every job event; returns a function that stops it. */
   listen(listener: (e: QueueEvent) => void): () => void {
     return this.listeners.add(listener);
   }
 
+  /** Starts a worker (see QueueBackend.worker); it holds the sessions it says it has. */
   addWorker(options: WorkerOptions): InProcessWorker {
     checkWorkerOptions(options);
     const id = options.id ?? defaultWorkerId();
@@ -167,6 +144,7 @@ class Hub {
     return worker;
   }
 
+  /** Forgets a closed worker. */
   removeWorker(worker: InProcessWorker): void {
     if (this.workers.get(worker.id) === worker) {
       this.workers.delete(worker.id);
@@ -181,6 +159,7 @@ class Hub {
     }
   }
 
+  /** Dispatches queued jobs once, soon (after the current turn). */
   scheduleDispatch(): void {
     if (!this.dispatchScheduled) {
       this.dispatchScheduled = true;
@@ -326,109 +305,5 @@ class Hub {
 
   private emit(event: QueueEvent): void {
     this.listeners.emit(event);
-  }
-}
-
-/** A view on the hub for the service; closing it only detaches its listeners. */
-class InProcessQueue implements RunQueue {
-  private readonly unsubscribes = new Set<() => void>();
-  private closed = false;
-
-  constructor(private readonly hub: Hub) {}
-
-  async enqueue(payload: RunJobPayload): Promise<JobInfo> {
-    return this.hub.enqueue(payload);
-  }
-
-  async get(runId: string): Promise<JobInfo | null> {
-    return this.hub.get(runId);
-  }
-
-  async cancel(runId: string): Promise<boolean> {
-    return this.hub.cancel(runId);
-  }
-
-  async depth(): Promise<{ queued: number; active: number }> {
-    return this.hub.depth();
-  }
-
-  async workers(): Promise<WorkerInfo[]> {
-    return this.hub.workerInfos();
-  }
-
-  onEvent(listener: (e: QueueEvent) => void): () => void {
-    if (this.closed) {
-      return () => undefined;
-    }
-    const unsubscribe = this.hub.listen(listener);
-    const off = (): void => {
-      unsubscribe();
-      this.unsubscribes.delete(off);
-    };
-    this.unsubscribes.add(off);
-    return off;
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    [...this.unsubscribes].forEach((off) => off());
-  }
-}
-
-/** A worker of the in-process hub. */
-class InProcessWorker implements QueueWorker {
-  readonly id: string;
-  readonly labels: string[];
-  readonly concurrency: number;
-  readonly running = new Set<Entry>();
-  readonly tracker: SessionTracker;
-  readonly runner: JobRunner;
-  closing = false;
-  private closed: Promise<void> | undefined;
-
-  constructor(
-    private readonly hub: Hub,
-    id: string,
-    private readonly options: WorkerOptions,
-  ) {
-    this.id = id;
-    this.labels = [...new Set(options.labels)];
-    this.concurrency = options.concurrency;
-    this.tracker = new SessionTracker(options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS, (s) => {
-      void this.releaseSession(s);
-    });
-    this.runner = new JobRunner({
-      handler: options.handler,
-      tracker: this.tracker,
-      releaseSession: (session) => this.releaseSession(session),
-    });
-  }
-
-  async ready(): Promise<void> {}
-
-  sessions(): string[] {
-    return this.tracker.list();
-  }
-
-  async releaseSession(session: string): Promise<void> {
-    this.hub.unpin(session, this.id);
-    if (this.tracker.drop(session)) {
-      await this.options.onSessionReleased?.(session);
-    }
-  }
-
-  close(): Promise<void> {
-    if (this.closed === undefined) {
-      this.closing = true;
-      this.closed = (async () => {
-        await Promise.all([...this.running].map((entry) => entry.settled));
-        this.hub.removeWorker(this);
-        for (const session of this.tracker.list()) {
-          await this.releaseSession(session);
-        }
-        this.hub.scheduleDispatch();
-      })();
-    }
-    return this.closed;
   }
 }
