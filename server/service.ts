@@ -106,7 +106,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     redisUrl: options.redis,
     stalledIntervalMs: Number(env.NBSTAGE_STALLED_INTERVAL_MS ?? 30000),
   });
-  const can = backend.capabilities;
+  const capabilities = backend.capabilities;
   const queue = backend.queue();
   const metrics = createServiceMetrics({ queue });
   // Secrets travel sealed through the queue. In-process, a key of this process's own; when jobs
@@ -117,7 +117,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const runs = new RunManager({
     home,
     secretKey: key,
-    ...(can.sharedSecretKey && (passphrase === undefined || passphrase === '')
+    ...(capabilities.sharedSecretKey && (passphrase === undefined || passphrase === '')
       ? {
           secretsRefused:
             'secrets need NBSTAGE_SECRET_KEY on the service and its workers when the queue is on Redis',
@@ -131,7 +131,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     // workers on other hosts offer kernelspecs of their own, and the one that takes the run
     // refuses an unknown kernel (NBSTAGE_KERNEL_NOT_FOUND).
     kernels: async () =>
-      !can.remoteWorkers && runtime !== null
+      !capabilities.remoteWorkers && runtime !== null
         ? (await runtime.provider.kernelSpecs()).specs.map((s) => s.name)
         : null,
     onChange: (record, event) => {
@@ -212,7 +212,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   log('listening', {
     url,
     home,
-    queue: can.name,
+    queue: capabilities.name,
     jenkins: jenkins === null ? null : jenkins.url,
   });
 
@@ -231,7 +231,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         }
         // Queued runs of a durable queue wait for the next service; in-process ones would be lost.
         for (const r of runs.list().filter((x) => x.state === 'queued' || x.state === 'running')) {
-          if (!can.durable || r.state === 'running') {
+          if (!capabilities.durable || r.state === 'running') {
             await runs.cancel(r.id, { id: 'service', name: 'shutdown', role: 'admin' });
           }
         }
