@@ -22,7 +22,7 @@ import { JobSourceStore } from './jobs/job-sources';
 import { JobSubmitter } from './jobs/job-submitter';
 import { createServiceMetrics } from './http/metrics';
 import { attachRunStream } from './http/stream';
-import { bullmqBackend, inProcessBackend, type QueueBackend } from './queue';
+import { queueBackend } from './queue';
 import { RunManager } from './runs/run-manager';
 import { secretKey } from './runs/secret-box';
 import { openVersionStore } from './store/git-version-store';
@@ -102,23 +102,22 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     adminToken: env.NBSTAGE_ADMIN_TOKEN || undefined,
   });
   const audit = fileAuditLog(auditLogFile(home));
-  const backend: QueueBackend =
-    options.redis !== undefined
-      ? bullmqBackend({
-          url: options.redis,
-          stalledIntervalMs: Number(env.NBSTAGE_STALLED_INTERVAL_MS ?? 30000),
-        })
-      : inProcessBackend();
+  const backend = queueBackend({
+    redisUrl: options.redis,
+    stalledIntervalMs: Number(env.NBSTAGE_STALLED_INTERVAL_MS ?? 30000),
+  });
+  const capabilities = backend.capabilities;
   const queue = backend.queue();
   const metrics = createServiceMetrics({ queue });
-  // Secrets travel sealed through the queue. In-process, a key of this process's own; on Redis
-  // the workers elsewhere need the same NBSTAGE_SECRET_KEY, and without one secrets are refused.
+  // Secrets travel sealed through the queue. In-process, a key of this process's own; when jobs
+  // leave the process the workers need the same NBSTAGE_SECRET_KEY, and without one secrets are
+  // refused.
   const passphrase = env.NBSTAGE_SECRET_KEY;
   const key = secretKey(passphrase);
   const runs = new RunManager({
     home,
     secretKey: key,
-    ...(options.redis !== undefined && (passphrase === undefined || passphrase === '')
+    ...(capabilities.sharedSecretKey && (passphrase === undefined || passphrase === '')
       ? {
           secretsRefused:
             'secrets need NBSTAGE_SECRET_KEY on the service and its workers when the queue is on Redis',
@@ -128,11 +127,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     store,
     audit,
     log,
-    // Kernels are checked before a run is queued when every worker is this process's own; on
-    // Redis, workers on other hosts offer kernelspecs of their own, and the one that takes the
-    // run refuses an unknown kernel (NBSTAGE_KERNEL_NOT_FOUND).
+    // Kernels are checked before a run is queued when every worker is this process's own;
+    // workers on other hosts offer kernelspecs of their own, and the one that takes the run
+    // refuses an unknown kernel (NBSTAGE_KERNEL_NOT_FOUND).
     kernels: async () =>
-      options.redis === undefined && runtime !== null
+      !capabilities.remoteWorkers && runtime !== null
         ? (await runtime.provider.kernelSpecs()).specs.map((s) => s.name)
         : null,
     onChange: (record, event) => {
@@ -213,7 +212,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   log('listening', {
     url,
     home,
-    queue: options.redis === undefined ? 'in-process' : 'redis',
+    queue: capabilities.name,
     jenkins: jenkins === null ? null : jenkins.url,
   });
 
@@ -230,8 +229,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         while (Date.now() < deadline && runs.list().some((r) => r.state === 'running')) {
           await new Promise((r) => setTimeout(r, 100));
         }
+        // Queued runs of a durable queue wait for the next service; in-process ones would be lost.
         for (const r of runs.list().filter((x) => x.state === 'queued' || x.state === 'running')) {
-          if (options.redis === undefined || r.state === 'running') {
+          if (!capabilities.durable || r.state === 'running') {
             await runs.cancel(r.id, { id: 'service', name: 'shutdown', role: 'admin' });
           }
         }

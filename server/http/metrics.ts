@@ -5,13 +5,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RunEvent } from '../../pipelines/executor/events';
 import type { RunQueue } from '../queue/types';
-import type { RunRecord } from '../runs/run-manager';
+import type { ServiceRun } from '../runs/service-run';
 
 /** What the service reports and the routes observe. */
 export interface ServiceMetrics {
   readonly contentType: string;
   render(): Promise<string>;
-  observeRun(record: RunRecord, event?: RunEvent): void;
+  observeRun(record: ServiceRun, event?: RunEvent): void;
   observeRequest(method: string, route: string, status: number, seconds: number): void;
 }
 

@@ -5,6 +5,7 @@
  * they have. Import from here, not from the backends' files.
  */
 export type {
+  BackendCapabilities,
   JobContext,
   JobError,
   JobHandler,
@@ -20,8 +21,9 @@ export type {
   WorkerOptions,
 } from './types';
 export { FINISHED_STATES } from './types';
-export { inProcessBackend, type InProcessBackendOptions } from './in-process';
+export { inProcessBackend, type InProcessBackendOptions } from './in-process/backend';
 export { bullmqBackend, type BullmqBackendOptions } from './bullmq/backend';
+export { queueBackend, type QueueBackendOptions } from './queue-backend';
 export { WORKER_LOST_CODE } from './bullmq/run-store';
 export { labelSetKey, canTake } from './labels';
 export { parseRunJobPayload } from './validate';

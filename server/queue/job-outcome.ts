@@ -5,6 +5,9 @@
 import { NbstageError, asNbstageError } from '../../pipelines/errors';
 import type { JSONObject, JobError } from './types';
 
+/** How a job's handler settled: what it resolved with (as JSON), or the error it threw. */
+export type JobOutcome = { result: JSONObject } | { error: JobError };
+
 /** The code and message of a handler's error: an NbstageError's own, else NBSTAGE_INTERNAL. */
 export function jobErrorOf(err: unknown): JobError {
   if (err instanceof NbstageError) {

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import { ValidationError } from '../../pipelines/errors';
 import { MAX_NAME_LENGTH } from './validate';
 
 /** The key of the empty label set (jobs any worker may take). */
@@ -34,6 +35,23 @@ export function missingLabels(
 ): string[] {
   const have = new Set(workerLabels);
   return required.filter((label) => !have.has(label));
+}
+
+/**
+ * Why a job of a session cannot run: the worker that holds the session lacks labels the job
+ * needs (a job of a session runs only on the session's worker).
+ */
+export function sessionWorkerLacks(
+  session: string,
+  workerId: string,
+  workerLabels: readonly string[],
+  required: readonly string[],
+): ValidationError {
+  return new ValidationError(
+    'payload.labels',
+    `session ${session} is held by worker ${workerId}, which lacks label(s) ` +
+      missingLabels(workerLabels, required).join(', '),
+  );
 }
 
 /** A default worker id: host name, process id and a random suffix, safe as a queue name. */

@@ -2,7 +2,7 @@
  * The run queue's contract: what a run job carries, the states it goes through, the queue the
  * service talks to and the workers that execute jobs. Two backends implement it (in-process and
  * BullMQ on Redis) and pass one shared contract suite; nothing outside server/queue/ needs to know
- * which one it has.
+ * which one it has: what differs, it asks the backend's capabilities.
  */
 import type { JSONObject } from '../../pipelines/notebook/model';
 
@@ -161,8 +161,34 @@ export interface QueueWorker {
   close(): Promise<void>;
 }
 
+/**
+ * What differs between the backends, for the service to ask instead of knowing which backend it
+ * has.
+ */
+export interface BackendCapabilities {
+  /** The backend's name in logs: `in-process` or `redis`. */
+  readonly name: string;
+  /**
+   * Jobs outlive this process: after a restart a queued job is still queued and an active one is
+   * still followed. In-process jobs end with the process.
+   */
+  readonly durable: boolean;
+  /**
+   * Workers may run in other processes and on other hosts (`nbstage worker`), with kernelspecs of
+   * their own; false when every worker is one this process started.
+   */
+  readonly remoteWorkers: boolean;
+  /**
+   * Job payloads leave this process, so the secrets sealed into them need a key the workers share
+   * (NBSTAGE_SECRET_KEY); in-process, a key of the process's own does.
+   */
+  readonly sharedSecretKey: boolean;
+}
+
 /** The factory both backends implement. */
 export interface QueueBackend {
+  /** What this backend can do that the other cannot. */
+  readonly capabilities: BackendCapabilities;
   /** A handle on the queue (several may coexist; each is closed by whoever made it). */
   queue(): RunQueue;
   /** Starts a worker that runs `handler` for the jobs it may take. */

@@ -233,3 +233,21 @@ export function parseJsonText(text: string, what: string): unknown {
     throw new ValidationError(what, `invalid ${what}: not JSON (${(err as Error).message})`);
   }
 }
+
+/**
+ * Reads one message from a Redis channel: JSON text, then `parse`. What is not valid goes to
+ * `onError` and gives undefined (one bad message never stops a listener).
+ */
+export function readMessage<T>(
+  text: string,
+  what: string,
+  parse: (value: unknown) => T,
+  onError: (err: Error) => void,
+): T | undefined {
+  try {
+    return parse(parseJsonText(text, what));
+  } catch (err) {
+    onError(err as Error);
+    return undefined;
+  }
+}

@@ -1,133 +1,60 @@
 /**
- * The service's runs: it validates and records a run, queues it, follows the queue's events
- * (status, the run's own events forwarded by the worker, the result), streams every run's events
- * to its event log on disk for live and late listeners, keeps a view of each run in flight (its
- * notebook and progress, let go when it ends), writes the executed notebook, and commits a version
- * of every finished run, whatever its status. A run whose worker vanished, or that was in flight when the
- * service stopped, still ends with a clear reason and its partial notebook versioned.
+ * The service's runs: it admits and records a run (run-admission.ts), queues it, follows the
+ * queue's events (status, the run's own events forwarded by the worker, the result), streams every
+ * run's events to its event log on disk for live and late listeners, keeps a view of each run in
+ * flight (its notebook and progress, let go when it ends), and ends every run, whatever its status,
+ * with its executed notebook and one version (run-finisher.ts). A run whose worker vanished, or
+ * that was in flight when the service stopped, still ends with a clear reason and its partial
+ * notebook versioned.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Principal } from '../auth/types';
 import type { AuditLog } from '../auth/audit';
-import { NotebookInvalidError, ValidationError, asNbstageError } from '../../pipelines/errors';
-import { RUN_STATUSES, type RunEvent } from '../../pipelines/executor/events';
-import { zeppelinToNotebook, validateZeppelinNote } from '../../pipelines/formats/zeppelin';
-import { serializeNotebook, writeFileAtomic } from '../../pipelines/notebook/io';
+import type { RunEvent } from '../../pipelines/executor/events';
+import { writeFileAtomic } from '../../pipelines/notebook/io';
 import type { JSONObject, JSONValue, Notebook } from '../../pipelines/notebook/model';
-import { checkNotebook } from '../../pipelines/notebook/check';
-import { planStages } from '../../pipelines/stages/slice';
 import type { QueueEvent, RunQueue } from '../queue/types';
 import type { VersionStore } from '../store/types';
-import { validateArtifactName } from '../store/artifact-store';
+import { endRunOutsideKernel } from './end-outside-kernel';
 import { RunEventLog } from './event-log';
-import { checkKernels, checkVersionTarget, type KnownKernels } from './run-checks';
+import { admitRun, type AdmissionRules } from './run-admission';
+import { finishRun, inputNotebook } from './run-finisher';
 import { RunView, finishedProgress, type RunProgress } from './run-view';
 import { sealSecrets, secretKey, type SecretKey } from './secret-box';
+import { SESSION_CLOSE } from './run-job';
+import type { RunRequest } from './run-request';
 import {
-  SESSION_CLOSE,
-  notebookFileName,
-  type ArtifactPayload,
-  type SkippedArtifact,
-} from './run-job';
-import type { JenkinsOrigin, RunRequest } from './run-request';
+  isFinished,
+  saveServiceRun,
+  type RunFailure,
+  type RunState,
+  type ServiceRun,
+} from './service-run';
 
-/** Where a run is. `queued`/`running` while in flight; the run's own status once finished. */
-export type RunState =
-  'queued' | 'running' | 'completed' | 'failed' | 'timeout' | 'kernel_died' | 'cancelled' | 'error';
+/**
+ * @deprecated The old name of {@link ServiceRun}, kept for the importers that have not moved yet
+ * (the CLI's remote run and the API client); import `ServiceRun` from './service-run'.
+ */
+export type RunRecord = ServiceRun;
 
-/** What the service knows about a run (also its run.json). */
-export interface RunRecord {
-  id: string;
-  state: RunState;
-  job: string;
-  build: string;
-  notebookName: string;
-  stages: string[];
-  session: string | null;
-  labels: string[];
-  parameters: JSONObject;
-  secrets: string[];
-  createdAt: string;
-  createdBy: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  workerId: string | null;
-  exitCode: number | null;
-  error: { code: string; message: string } | null;
-  metrics: JSONObject;
-  version: { commit: string; tag: string } | null;
-  artifacts: { name: string; size: number; sha256: string }[];
-  /**
-   * Files the notebook wrote into its artifacts folder that were not kept, and why (a name the
-   * store cannot hold, over the size limit); the run and its other artifacts are unaffected.
-   */
-  artifactsSkipped?: { name: string; reason: string }[];
-  /** GPUs the run held: model, driver, memory and peak memory used (from the worker). */
-  gpus?: JSONObject[];
-  /** The Jenkins build that asked for the run, when one did (its page, tag and commit). */
-  jenkins?: JenkinsOrigin;
-  /** What the notebook had that nbformat only warns about, and how it was repaired. */
-  warnings?: string[];
-}
-
-/** What the run manager needs. */
-export interface RunManagerOptions {
+/** What the run manager needs (and the rules every run is admitted by). */
+export interface RunManagerOptions extends AdmissionRules {
   home: string;
   queue: RunQueue;
   store: VersionStore;
   audit?: AuditLog;
   /** Called on every state change (metrics, logs). */
-  onChange?: (record: RunRecord, event?: RunEvent) => void;
+  onChange?: (record: ServiceRun, event?: RunEvent) => void;
   log?: (msg: string, fields?: JSONObject) => void;
   /** Seals a run's secrets in the queued job (the workers hold the same key; default: a random one). */
   secretKey?: SecretKey;
-  /**
-   * Why secrets cannot be queued, if they cannot (a Redis queue without NBSTAGE_SECRET_KEY: the
-   * workers elsewhere could not open them, and nothing may be queued in the clear).
-   */
-  secretsRefused?: string;
-  /** The kernels the workers offer, checked before a run is queued (default: not checked). */
-  kernels?: KnownKernels;
-}
-
-/**
- * The artifacts of a worker's result the store can hold, and the rest with the reason: those the
- * worker already skipped, plus any whose name the store refuses (`back\\slash.txt`) or that is
- * listed twice. One bad artifact never costs the run its version or the other artifacts.
- */
-function keptArtifacts(
-  payloads: ArtifactPayload[],
-  skippedByWorker: SkippedArtifact[],
-): { kept: ArtifactPayload[]; skipped: SkippedArtifact[] } {
-  const kept: ArtifactPayload[] = [];
-  const skipped = [...skippedByWorker];
-  const names = new Set<string>();
-  for (const a of payloads) {
-    try {
-      validateArtifactName(a.name, 'artifact');
-    } catch (err) {
-      skipped.push({ name: a.name, reason: asNbstageError(err).message });
-      continue;
-    }
-    if (names.has(a.name)) {
-      skipped.push({ name: a.name, reason: 'listed twice' });
-      continue;
-    }
-    names.add(a.name);
-    kept.push(a);
-  }
-  return { kept, skipped };
-}
-
-function isFinished(state: RunState): boolean {
-  return (RUN_STATUSES as readonly string[]).includes(state);
 }
 
 /** The service's run registry and lifecycle. */
 export class RunManager {
-  private readonly records = new Map<string, RunRecord>();
+  private readonly records = new Map<string, ServiceRun>();
   private readonly logs = new Map<string, RunEventLog>();
   /** Runs in flight: their notebook and progress so far (finished runs are read from disk). */
   private readonly views = new Map<string, RunView>();
@@ -147,11 +74,8 @@ export class RunManager {
     return path.join(this.runsDir, id);
   }
 
-  private async save(record: RunRecord): Promise<void> {
-    await writeFileAtomic(
-      path.join(this.dir(record.id), 'run.json'),
-      `${JSON.stringify(record, null, 2)}\n`,
-    );
+  private async save(record: ServiceRun): Promise<void> {
+    await saveServiceRun(this.dir(record.id), record);
   }
 
   /**
@@ -167,7 +91,7 @@ export class RunManager {
       if (!fs.existsSync(file)) {
         continue;
       }
-      const record = JSON.parse(fs.readFileSync(file, 'utf8')) as RunRecord;
+      const record = JSON.parse(fs.readFileSync(file, 'utf8')) as ServiceRun;
       this.records.set(id, record);
       if (isFinished(record.state)) {
         continue;
@@ -193,80 +117,9 @@ export class RunManager {
   }
 
   /** Validates and queues a run. Invalid input throws (400) before anything is recorded. */
-  async create(request: RunRequest, principal: Principal): Promise<RunRecord> {
-    const notebookName = notebookFileName(request.notebookName);
-    const zeppelin =
-      /\.zpln$|^note\.json$/.test(notebookName) || Array.isArray(request.notebook.paragraphs);
-    let nb: Notebook;
-    let warnings: string[] = [];
-    try {
-      if (zeppelin) {
-        nb = zeppelinToNotebook(validateZeppelinNote(request.notebook, notebookName));
-      } else {
-        // What does not stop a run is repaired with a warning (the worker repairs it alike).
-        ({ notebook: nb, warnings } = checkNotebook(request.notebook, notebookName));
-      }
-    } catch (err) {
-      const e = asNbstageError(err);
-      throw e instanceof NotebookInvalidError ? new ValidationError('notebook', e.message) : e;
-    }
-    const stages = request.stages ?? [];
-    // Where it runs: the request's labels and GPUs, else the stages' `metadata.nbstage`
-    // (agent label, gpus); a run that needs GPUs needs a worker labelled gpu.
-    const plan = planStages(nb, stages, { includePreamble: true });
-    const options = Object.values(plan.options);
-    const gpus = request.gpus ?? Math.max(0, ...options.map((o) => o.gpus ?? 0));
-    const labels = new Set(
-      request.labels ??
-        // Plain labels only: a Jenkins label expression (`linux && gpu`) is Jenkins' business.
-        options.flatMap((o) =>
-          o.agent !== undefined && /^[A-Za-z0-9._-]{1,64}$/.test(o.agent) ? [o.agent] : [],
-        ),
-    );
-    if (gpus > 0) {
-      labels.add('gpu');
-    }
-    if (
-      this.options.secretsRefused !== undefined &&
-      Object.keys(request.secrets ?? {}).length > 0
-    ) {
-      throw new ValidationError('body.secrets', `body.secrets: ${this.options.secretsRefused}`);
-    }
-    const job = request.job ?? `adhoc/${notebookName.replace(/\.[^.]+$/, '')}`;
-    const build =
-      request.build ??
-      new Date()
-        .toISOString()
-        .replace(/[-:.TZ]/g, '')
-        .slice(0, 14);
-    // Everything the version needs is known valid before anything is written or queued.
-    checkVersionTarget(job, build);
-    checkKernels(nb, request.kernel, plan.cells, (await this.options.kernels?.()) ?? null);
-    const id = randomUUID();
-    const record: RunRecord = {
-      id,
-      state: 'queued',
-      job,
-      build,
-      notebookName,
-      stages,
-      session: request.session ?? null,
-      labels: [...labels],
-      parameters: (request.parameters ?? {}) as JSONObject,
-      secrets: Object.keys(request.secrets ?? {}),
-      createdAt: new Date().toISOString(),
-      createdBy: principal.name,
-      startedAt: null,
-      finishedAt: null,
-      workerId: null,
-      exitCode: null,
-      error: null,
-      metrics: {},
-      version: null,
-      artifacts: [],
-      ...(request.jenkins === undefined ? {} : { jenkins: request.jenkins }),
-      ...(warnings.length === 0 ? {} : { warnings }),
-    };
+  async create(request: RunRequest, principal: Principal): Promise<ServiceRun> {
+    const { record, gpus } = await admitRun(request, principal, this.options);
+    const { id, job, notebookName, warnings = [] } = record;
     for (const warning of warnings) {
       this.options.log?.('notebook repaired', { run: id, warning });
     }
@@ -361,12 +214,12 @@ export class RunManager {
   }
 
   /** A run, or null. */
-  get(id: string): RunRecord | null {
+  get(id: string): ServiceRun | null {
     return this.records.get(id) ?? null;
   }
 
   /** Runs, newest first. */
-  list(filter: { job?: string; state?: RunState } = {}): RunRecord[] {
+  list(filter: { job?: string; state?: RunState } = {}): ServiceRun[] {
     return [...this.records.values()]
       .filter(
         (r) =>
@@ -430,7 +283,7 @@ export class RunManager {
   }
 
   /** Waits until a run has finished and been versioned (tests, graceful shutdown). */
-  async settled(id: string): Promise<RunRecord | null> {
+  async settled(id: string): Promise<ServiceRun | null> {
     for (;;) {
       const record = this.records.get(id);
       if (record === undefined) {
@@ -524,12 +377,10 @@ export class RunManager {
         this.options.log?.('finishing a run failed', { run: id, error: String(err) });
         const record = this.records.get(id);
         if (record !== undefined && !isFinished(record.state)) {
-          record.state = 'error';
-          record.finishedAt = new Date().toISOString();
-          record.error = {
+          endRunOutsideKernel(record, {
             code: 'NBSTAGE_INTERNAL',
             message: `finishing the run failed: ${String(err)}`,
-          };
+          });
           await this.save(record).catch(() => undefined);
         }
         this.logs.get(id)?.end();
@@ -546,94 +397,20 @@ export class RunManager {
   private async finish(
     id: string,
     result: JSONObject | null,
-    failure: { code: string; message: string } | null,
+    failure: RunFailure | null,
   ): Promise<void> {
     const record = this.records.get(id);
     if (record === undefined || (isFinished(record.state) && record.version !== null)) {
       return;
     }
     const log = this.logs.get(id);
-    let nb =
-      (result?.notebook as unknown as Notebook | undefined) ?? this.views.get(id)?.notebook ?? null;
-    if (nb === null) {
-      // Nothing ran: the input notebook is the record of what was asked.
-      const input = JSON.parse(
-        fs.readFileSync(path.join(this.dir(id), `input-${record.notebookName}`), 'utf8'),
-      ) as JSONObject;
-      nb = Array.isArray(input.paragraphs)
-        ? zeppelinToNotebook(validateZeppelinNote(input, record.notebookName))
-        : (input as unknown as Notebook);
-    }
-    const status =
-      (result?.status as RunState | undefined) ??
-      (failure?.code === 'NBSTAGE_CANCELLED' ? 'cancelled' : 'error');
-    const error =
-      (result?.error as { code: string; message: string } | null | undefined) ?? failure;
-    if (result === null) {
-      nb.metadata.nbstage = {
-        ...(nb.metadata.nbstage ?? {}),
-        run_id: id,
-        status,
-        exception:
-          error === null ? null : { cell_index: null, ename: error.code, evalue: error.message },
-      };
-    }
-    record.state = status;
-    record.finishedAt = new Date().toISOString();
-    record.error = error ?? null;
-    record.exitCode = typeof result?.exitCode === 'number' ? result.exitCode : null;
-    record.metrics = (result?.metrics as JSONObject | undefined) ?? {};
-    if (Array.isArray(result?.gpus) && result.gpus.length > 0) {
-      record.gpus = result.gpus as JSONObject[];
-    }
     const dir = this.dir(id);
-    await writeFileAtomic(path.join(dir, 'executed.ipynb'), serializeNotebook(nb));
-    const artifactFiles: { name: string; path: string }[] = [];
-    const { kept, skipped } = keptArtifacts(
-      (result?.artifacts as unknown as ArtifactPayload[] | undefined) ?? [],
-      (result?.artifactsSkipped as unknown as SkippedArtifact[] | undefined) ?? [],
-    );
-    if (kept.length > 0) {
-      const adir = path.join(dir, 'artifacts');
-      for (const a of kept) {
-        const file = path.join(adir, `${artifactFiles.length}`);
-        fs.mkdirSync(adir, { recursive: true });
-        fs.writeFileSync(file, Buffer.from(a.base64, 'base64'));
-        artifactFiles.push({ name: a.name, path: file });
-      }
-      record.artifacts = kept.map((a) => ({
-        name: a.name,
-        size: a.size,
-        sha256: createHash('sha256').update(Buffer.from(a.base64, 'base64')).digest('hex'),
-      }));
-    }
-    if (skipped.length > 0) {
-      record.artifactsSkipped = skipped;
-      this.options.log?.('artifacts skipped', {
-        run: id,
-        skipped: skipped as unknown as JSONValue,
-      });
-    }
-    try {
-      const version = await this.options.store.commitRun({
-        job: record.job,
-        build: record.build,
-        runId: id,
-        stage: record.stages.length > 0 ? record.stages.join('+') : null,
-        notebook: nb,
-        run: this.runJson(record),
-        artifacts: artifactFiles,
-        author: record.createdBy,
-      });
-      record.version = { commit: version.commit, tag: version.tag };
-    } catch (err) {
-      record.error ??= {
-        code: 'NBSTAGE_INTERNAL',
-        message: `versioning failed: ${(err as Error).message}`,
-      };
-    }
-    fs.rmSync(path.join(dir, 'artifacts'), { recursive: true, force: true });
-    await this.save(record);
+    const nb =
+      (result?.notebook as unknown as Notebook | undefined) ??
+      this.views.get(id)?.notebook ??
+      // Nothing ran: the input notebook is the record of what was asked.
+      inputNotebook(dir, record);
+    await finishRun(record, dir, nb, result, failure, this.options);
     log?.append({
       type: 'run-finished',
       runId: id,
@@ -644,17 +421,6 @@ export class RunManager {
     // Finished: its notebook is on disk, its events in their file; nothing of it stays here.
     this.views.delete(id);
     this.options.onChange?.(record);
-  }
-
-  /** run.json of a version: the record, plus `status` and `duration` (seconds) as the store reads them. */
-  private runJson(record: RunRecord): JSONObject {
-    const started = record.startedAt === null ? null : Date.parse(record.startedAt);
-    const finished = record.finishedAt === null ? null : Date.parse(record.finishedAt);
-    return {
-      ...(record as unknown as JSONObject),
-      status: record.state,
-      duration: started === null || finished === null ? null : (finished - started) / 1000,
-    };
   }
 
   /** Stops following the queue. */

@@ -3,7 +3,13 @@
  * are few; every timing follows from the stall interval.
  */
 import { ValidationError } from '../../../pipelines/errors';
-import type { QueueBackend, QueueWorker, RunQueue, WorkerOptions } from '../types';
+import type {
+  BackendCapabilities,
+  QueueBackend,
+  QueueWorker,
+  RunQueue,
+  WorkerOptions,
+} from '../types';
 import { BullmqRunQueue } from './bullmq-queue';
 import { BullmqQueueWorker } from './bullmq-worker';
 import { redactUrl } from './connection';
@@ -63,6 +69,14 @@ function stderrErrors(url: string): (err: Error) => void {
   };
 }
 
+/** Jobs live in Redis; workers anywhere take them, and their payloads cross hosts. */
+const BULLMQ_CAPABILITIES: BackendCapabilities = {
+  name: 'redis',
+  durable: true,
+  remoteWorkers: true,
+  sharedSecretKey: true,
+};
+
 /** A backend whose jobs wait in BullMQ queues on Redis and whose workers may run anywhere. */
 export function bullmqBackend(options: BullmqBackendOptions): QueueBackend {
   const prefix = options.prefix ?? 'nbstage';
@@ -76,6 +90,7 @@ export function bullmqBackend(options: BullmqBackendOptions): QueueBackend {
     onError: options.onError ?? stderrErrors(options.url),
   };
   return {
+    capabilities: BULLMQ_CAPABILITIES,
     queue: (): RunQueue => new BullmqRunQueue(context),
     worker: (workerOptions: WorkerOptions): QueueWorker =>
       new BullmqQueueWorker(context, workerOptions),

@@ -10,7 +10,8 @@ import type Redis from 'ioredis';
 import { ValidationError } from '../../../pipelines/errors';
 import { jobErrorOf } from '../job-outcome';
 import type { JobInfo, QueueEvent, RunJobPayload, RunQueue, WorkerInfo } from '../types';
-import { parseJsonText, parseQueueEvent, parseRunJobPayload } from '../validate';
+import { QueueListeners } from '../event-listeners';
+import { parseQueueEvent, parseRunJobPayload, readMessage } from '../validate';
 import { closeRedis, connectRedis, waitUntilReady } from './connection';
 import { openBullWorker, type BullmqContext } from './context';
 import { JobRouter } from './job-router';
@@ -25,7 +26,7 @@ export class BullmqRunQueue implements RunQueue {
   private readonly subscriber: Redis;
   private readonly store: RedisRunStore;
   private readonly router: JobRouter;
-  private readonly listeners = new Set<(e: QueueEvent) => void>();
+  private readonly listeners: QueueListeners;
   private readonly watchers = new Map<string, Promise<Worker>>();
   private readonly subscribed: Promise<unknown>;
   private maintenance: ReturnType<typeof setInterval> | undefined;
@@ -33,6 +34,7 @@ export class BullmqRunQueue implements RunQueue {
   private closed: Promise<void> | undefined;
 
   constructor(private readonly context: BullmqContext) {
+    this.listeners = new QueueListeners(context.onError);
     this.redis = connectRedis(context.url, context.onError);
     this.subscriber = connectRedis(context.url, context.onError);
     this.store = new RedisRunStore(this.redis, context.keys, context.timings.retainFinishedMs);
@@ -103,8 +105,7 @@ export class BullmqRunQueue implements RunQueue {
   }
 
   onEvent(listener: (e: QueueEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   close(): Promise<void> {
@@ -140,20 +141,11 @@ export class BullmqRunQueue implements RunQueue {
   }
 
   private deliver(message: string): void {
-    let event: QueueEvent;
-    try {
-      event = parseQueueEvent(parseJsonText(message, 'event'));
-    } catch (err) {
-      this.context.onError(err as Error);
+    const event = readMessage(message, 'event', parseQueueEvent, this.context.onError);
+    if (event === undefined) {
       return;
     }
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(event);
-      } catch (err) {
-        this.context.onError(err as Error);
-      }
-    }
+    this.listeners.emit(event);
   }
 
   /** One round of upkeep (skipped while the previous one runs or Redis is away). */

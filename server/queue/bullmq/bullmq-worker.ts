@@ -1,82 +1,50 @@
 /**
- * A worker of the BullMQ backend. It listens to its own queue (jobs of the sessions it holds) and
- * to the queue of every label set whose labels it all has, discovering new label sets from the
- * registry and from wake-ups on the control channel. Jobs are fetched by hand, one queue after
- * another, only while a slot is free, so one concurrency limit covers every queue. A job of a
- * session another live worker holds is forwarded to that worker's queue. Cancels come on the
- * control channel (and, as a fallback, from the job's record at each tick); locks, the heartbeat
- * and session pins are renewed at each tick.
+ * A worker of the BullMQ backend. It takes jobs through its {@link JobFetcher} only while a slot
+ * is free, discovering new label sets from the registry and from wake-ups on the control channel;
+ * checks each job (payload, labels, session) and forwards a job of a session another live worker
+ * holds to that worker's queue; runs the rest with the shared {@link JobRunner}. Cancels come on
+ * the control channel; locks, the heartbeat and session pins are kept up by its
+ * {@link WorkerUpkeep}.
  */
-import { Job, type Worker } from 'bullmq';
-import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
-import { CancelledError, UnreachableError, ValidationError } from '../../../pipelines/errors';
-import { jobErrorOf, jobResultOf } from '../job-outcome';
-import { canTake, defaultWorkerId, labelsOfKey, missingLabels } from '../labels';
+import { CancelledError, ValidationError } from '../../../pipelines/errors';
+import { jobErrorOf } from '../job-outcome';
+import { JobRunner } from '../job-runner';
+import { canTake, defaultWorkerId, labelsOfKey, sessionWorkerLacks } from '../labels';
 import { SessionTracker } from '../session-tracker';
-import type {
-  JSONObject,
-  JobError,
-  JobHandler,
-  QueueWorker,
-  RunJobPayload,
-  WorkerOptions,
-} from '../types';
-import {
-  parseControlMessage,
-  parseJsonText,
-  parseRunJobPayload,
-  runIdOfJobData,
-  type ControlMessage,
-} from '../validate';
+import type { JobError, QueueWorker, RunJobPayload, WorkerOptions } from '../types';
+import { parseControlMessage, parseRunJobPayload, readMessage } from '../validate';
 import { Wakeup } from '../wakeup';
 import { DEFAULT_SESSION_IDLE_MS, checkWorkerOptions } from '../worker-options';
 import { closeRedis, connectRedis, waitUntilReady } from './connection';
-import { openBullWorker, type BullmqContext } from './context';
+import type { BullmqContext } from './context';
+import { JobFetcher, type TakenJob } from './job-fetcher';
 import { JobRouter } from './job-router';
-import { labelKeyQueueName, parseQueueName, runIdOfJobId, workerQueueName } from './keys';
+import { parseQueueName, workerQueueName } from './keys';
 import { RedisRunStore } from './run-store';
+import { WorkerUpkeep } from './worker-upkeep';
 
 const now = (): string => new Date().toISOString();
-
-/** A job this worker took from BullMQ and has not handed back yet. */
-interface Taken {
-  queueName: string;
-  bull: Worker;
-  job: Job;
-  token: string;
-  runId: string | undefined;
-  controller: AbortController;
-  /** The handler is running (the record is active and this worker holds it). */
-  active: boolean;
-  done?: Promise<void>;
-}
 
 /** A QueueWorker on Redis through BullMQ. */
 export class BullmqQueueWorker implements QueueWorker {
   readonly id: string;
   readonly labels: string[];
   private readonly concurrency: number;
-  private readonly handler: JobHandler;
   private readonly redis: Redis;
   private readonly subscriber: Redis;
   private readonly store: RedisRunStore;
   private readonly router: JobRouter;
   private readonly tracker: SessionTracker;
-  private readonly listening = new Map<string, Worker>();
-  private readonly opening = new Map<string, Promise<void>>();
-  private readonly taken = new Map<string, Taken>();
+  private readonly runner: JobRunner;
+  private readonly fetcher: JobFetcher;
+  private readonly upkeep: WorkerUpkeep;
+  private readonly taken = new Map<string, TakenJob>();
   private readonly wakeup = new Wakeup();
   private readonly started: Promise<void>;
   private loopDone: Promise<void> = Promise.resolve();
-  private tickTimer: ReturnType<typeof setInterval> | undefined;
   private pollTimer: ReturnType<typeof setInterval> | undefined;
-  private ticking: Promise<void> | undefined;
   private discovering: Promise<void> | undefined;
-  private rotation = 0;
-  private tokens = 0;
-  /** Distinguishes the lock tokens of this worker object from those of an earlier one. */
-  private readonly session = randomBytes(4).toString('hex');
   private closing = false;
   private closed: Promise<void> | undefined;
 
@@ -88,7 +56,6 @@ export class BullmqQueueWorker implements QueueWorker {
     this.id = options.id ?? defaultWorkerId();
     this.labels = [...new Set(options.labels)];
     this.concurrency = options.concurrency;
-    this.handler = options.handler;
     this.redis = connectRedis(context.url, context.onError);
     this.subscriber = connectRedis(context.url, context.onError);
     this.store = new RedisRunStore(this.redis, context.keys, context.timings.retainFinishedMs);
@@ -96,6 +63,28 @@ export class BullmqQueueWorker implements QueueWorker {
     this.tracker = new SessionTracker(options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS, (s) => {
       this.releaseSession(s).catch(context.onError);
     });
+    this.runner = new JobRunner({
+      handler: options.handler,
+      tracker: this.tracker,
+      releaseSession: (session) => this.releaseSession(session),
+    });
+    this.fetcher = new JobFetcher(this.id, this.redis, this.store, context, () =>
+      this.wakeup.notify(),
+    );
+    this.upkeep = new WorkerUpkeep(
+      {
+        id: this.id,
+        labels: this.labels,
+        concurrency: this.concurrency,
+        tracker: this.tracker,
+        taken: () => [...this.taken.values()],
+        onSessionLost: (session) => {
+          Promise.resolve(options.onSessionReleased?.(session)).catch(context.onError);
+        },
+      },
+      this.store,
+      context,
+    );
     this.started = this.start();
     this.started.catch(() => undefined);
   }
@@ -119,6 +108,7 @@ export class BullmqQueueWorker implements QueueWorker {
   close(): Promise<void> {
     if (this.closed === undefined) {
       this.closing = true;
+      this.fetcher.stop();
       this.wakeup.notify();
       this.closed = this.shutdown();
     }
@@ -131,7 +121,7 @@ export class BullmqQueueWorker implements QueueWorker {
     await waitUntilReady(this.subscriber, this.context.url, timings.connectTimeoutMs);
     const sessions = this.options.sessions ?? [];
     sessions.forEach((session) => this.tracker.hold(session));
-    await this.heartbeat();
+    await this.upkeep.heartbeat();
     for (const session of sessions) {
       await this.store.pinSession(session, this.id, timings.heartbeatTtlMs);
     }
@@ -141,12 +131,12 @@ export class BullmqQueueWorker implements QueueWorker {
       }
     });
     await this.subscriber.subscribe(keys.control());
-    await this.open(workerQueueName(this.id));
-    await this.discover();
+    await this.fetcher.open(workerQueueName(this.id));
+    await this.fetcher.discover(this.labels);
     if (this.closing) {
       return;
     }
-    this.tickTimer = setInterval(() => this.tick(), timings.tickMs);
+    this.upkeep.start();
     this.pollTimer = setInterval(() => this.poll(), timings.pollMs);
     this.loopDone = this.loop();
   }
@@ -160,9 +150,9 @@ export class BullmqQueueWorker implements QueueWorker {
         continue;
       }
       this.wakeup.reset();
-      let taken: Taken | undefined;
+      let taken: TakenJob | undefined;
       try {
-        taken = await this.fetch();
+        taken = await this.fetcher.next();
       } catch (err) {
         this.context.onError(err as Error);
       }
@@ -181,50 +171,12 @@ export class BullmqQueueWorker implements QueueWorker {
     }
   }
 
-  /** The next job of this worker's own queue, else of its label-set queues in turn. */
-  private async fetch(): Promise<Taken | undefined> {
-    const own = workerQueueName(this.id);
-    const others = [...this.listening.keys()].filter((name) => name !== own);
-    const start = others.length === 0 ? 0 : this.rotation++ % others.length;
-    const order = [own, ...others.slice(start), ...others.slice(0, start)];
-    for (const queueName of order) {
-      const bull = this.listening.get(queueName);
-      if (bull === undefined || this.closing) {
-        continue;
-      }
-      const token = `${this.id}:${++this.tokens}:${this.session}`;
-      let job: Job | undefined;
-      try {
-        job = (await bull.getNextJob(token, { block: false })) as Job | undefined;
-      } catch (err) {
-        if (!(err instanceof SyntaxError)) {
-          throw err;
-        }
-        await this.refuseUnreadable(bull, token);
-        continue;
-      }
-      if (job !== undefined) {
-        const runId = runIdOfJobId(job.id) ?? runIdOfJobData(job.data as unknown);
-        return {
-          queueName,
-          bull,
-          job,
-          token,
-          runId,
-          controller: new AbortController(),
-          active: false,
-        };
-      }
-    }
-    return undefined;
-  }
-
   /** Checks, routes and runs one job, then hands it back to BullMQ. */
-  private async process(taken: Taken): Promise<void> {
+  private async process(taken: TakenJob): Promise<void> {
     const { job, runId } = taken;
     if (runId === undefined) {
       this.context.onError(new Error(`job ${job.id ?? '?'} in ${taken.queueName} is not a run`));
-      await this.handBack(taken);
+      await this.fetcher.handBack(taken);
       return;
     }
     if (job.deferredFailure) {
@@ -247,9 +199,8 @@ export class BullmqQueueWorker implements QueueWorker {
       return;
     }
     if (!canTake(this.labels, payload.labels)) {
-      const missing = missingLabels(this.labels, payload.labels).join(', ');
-      const message = `session ${payload.session ?? ''} is held by worker ${this.id}, which lacks label(s) ${missing}`;
-      await this.refuse(taken, runId, jobErrorOf(new ValidationError('payload.labels', message)));
+      const lacks = sessionWorkerLacks(payload.session ?? '', this.id, this.labels, payload.labels);
+      await this.refuse(taken, runId, jobErrorOf(lacks));
       return;
     }
     const session = payload.session ?? undefined;
@@ -258,88 +209,35 @@ export class BullmqQueueWorker implements QueueWorker {
       const owner = await this.store.claimSession(session, this.id, ttl);
       if (owner !== this.id) {
         await this.router.forward(payload, owner);
-        await this.handBack(taken);
+        await this.fetcher.handBack(taken);
         return;
       }
       this.tracker.hold(session);
     }
     if (!(await this.store.activate(runId, this.id, now(), taken.token))) {
-      await this.handBack(taken); // cancelled (or ended) while it waited
+      await this.fetcher.handBack(taken); // cancelled (or ended) while it waited
       return;
     }
     taken.active = true;
-    if (session !== undefined) {
-      this.tracker.begin(session);
-    }
-    let outcome: { result: JSONObject } | { error: JobError };
-    try {
-      const result = await this.handler({
-        payload,
-        signal: taken.controller.signal,
-        progress: async (data) => {
-          if (taken.active) {
-            await this.store.publishEvent({ runId, type: 'progress', data });
-          }
-        },
-      });
-      outcome = { result: jobResultOf(result) };
-    } catch (err) {
-      outcome = { error: jobErrorOf(err) };
-    } finally {
-      taken.active = false;
-      if (session !== undefined) {
-        this.tracker.end(session);
-      }
-    }
-    if (payload.endSession === true && session !== undefined) {
-      // Let go before the job is reported ended, so its end means the session is closed.
-      await this.releaseSession(session).catch(() => undefined);
-    }
-    await this.store.finish(runId, this.id, outcome, now());
-    await this.handBack(taken);
+    await this.runner.run(payload, taken.controller.signal, {
+      progress: (data) => this.store.publishEvent({ runId, type: 'progress', data }),
+      finish: async (outcome) => {
+        taken.active = false;
+        await this.store.finish(runId, this.id, outcome, now());
+      },
+    });
+    await this.fetcher.handBack(taken);
   }
 
   /** Fails a queued job that cannot run here (invalid payload, missing labels). */
-  private async refuse(taken: Taken, runId: string, error: JobError): Promise<void> {
+  private async refuse(taken: TakenJob, runId: string, error: JobError): Promise<void> {
     await this.store.failQueued(runId, error, now());
-    await this.handBack(taken);
-  }
-
-  /**
-   * BullMQ took a job for this worker but could not parse its data (not JSON): find it by the
-   * lock this take holds, fail its run with NBSTAGE_VALIDATION and fail the BullMQ job.
-   */
-  private async refuseUnreadable(bull: Worker, token: string): Promise<void> {
-    for (const jobId of await this.redis.lrange(bull.keys.active, 0, -1)) {
-      if ((await this.redis.get(`${bull.toKey(jobId)}:lock`)) !== token) {
-        continue;
-      }
-      const message = `invalid payload: the data of job ${jobId} read back from Redis is not JSON`;
-      const runId = runIdOfJobId(jobId);
-      if (runId !== undefined) {
-        const error = jobErrorOf(new ValidationError('payload', message));
-        await this.store.failQueued(runId, error, now());
-      }
-      const job = new Job(bull, 'run', {}, { attempts: 1, removeOnFail: true }, jobId);
-      await job.moveToFailed(new Error(message), token, false).catch(this.context.onError);
-    }
-  }
-
-  /** Tells BullMQ the job is done with (the record, not BullMQ, says how it ended). */
-  private async handBack(taken: Taken): Promise<void> {
-    try {
-      await taken.job.moveToCompleted('done', taken.token, false);
-    } catch {
-      // The lock was lost (BullMQ's stalled-job check took the job back); nothing to hand back.
-    }
+    await this.fetcher.handBack(taken);
   }
 
   private onControl(text: string): void {
-    let message: ControlMessage;
-    try {
-      message = parseControlMessage(parseJsonText(text, 'control message'));
-    } catch (err) {
-      this.context.onError(err as Error);
+    const message = readMessage(text, 'control message', parseControlMessage, this.context.onError);
+    if (message === undefined) {
       return;
     }
     if (message.type === 'cancel') {
@@ -350,74 +248,13 @@ export class BullmqQueueWorker implements QueueWorker {
       }
       return;
     }
-    if (this.listening.has(message.queue)) {
+    if (this.fetcher.listens(message.queue)) {
       this.wakeup.notify();
       return;
     }
     const target = parseQueueName(message.queue);
     if (target?.kind === 'labels' && canTake(this.labels, labelsOfKey(target.key))) {
-      this.open(message.queue).catch(this.context.onError);
-    }
-  }
-
-  /** Starts listening to every label-set queue this worker may take jobs from. */
-  private async discover(): Promise<void> {
-    for (const key of await this.store.labelSets()) {
-      if (canTake(this.labels, labelsOfKey(key))) {
-        await this.open(labelKeyQueueName(key));
-      }
-    }
-  }
-
-  /** Starts listening to one queue (once). */
-  private open(queueName: string): Promise<void> {
-    if (this.closing || this.listening.has(queueName)) {
-      return Promise.resolve();
-    }
-    let opening = this.opening.get(queueName);
-    if (opening === undefined) {
-      const onStalled = (runId: string): void => {
-        this.store.failLost(runId, now()).catch(this.context.onError);
-      };
-      opening = openBullWorker(queueName, this.redis, this.context, onStalled, this.id)
-        .then(async (bull) => {
-          if (this.closing) {
-            await bull.close();
-            return;
-          }
-          this.listening.set(queueName, bull);
-          this.wakeup.notify();
-        })
-        .finally(() => this.opening.delete(queueName));
-      this.opening.set(queueName, opening);
-    }
-    return opening;
-  }
-
-  /** Renews locks, notices cancels and lost jobs, heartbeats, refreshes session pins. */
-  private tick(): void {
-    if (this.ticking === undefined) {
-      this.ticking = this.tickOnce()
-        .catch((err: Error) => this.context.onError(err))
-        .finally(() => {
-          this.ticking = undefined;
-        });
-    }
-  }
-
-  private async tickOnce(): Promise<void> {
-    await this.renewLocks();
-    await this.checkRecords();
-    await this.heartbeat();
-    const lost = await this.store.refreshSessions(
-      this.tracker.list(),
-      this.id,
-      this.context.timings.heartbeatTtlMs,
-    );
-    for (const session of lost) {
-      if (this.tracker.drop(session)) {
-        this.options.onSessionReleased?.(session);
-      }
+      this.fetcher.open(message.queue).catch(this.context.onError);
     }
   }
 
@@ -425,64 +262,13 @@ export class BullmqQueueWorker implements QueueWorker {
   private poll(): void {
     this.wakeup.notify();
     if (this.discovering === undefined && !this.closing) {
-      this.discovering = this.discover()
+      this.discovering = this.fetcher
+        .discover(this.labels)
         .catch((err: Error) => this.context.onError(err))
         .finally(() => {
           this.discovering = undefined;
         });
     }
-  }
-
-  private async renewLocks(): Promise<void> {
-    const byQueue = new Map<Worker, Taken[]>();
-    for (const taken of this.taken.values()) {
-      byQueue.set(taken.bull, [...(byQueue.get(taken.bull) ?? []), taken]);
-    }
-    for (const [bull, list] of byQueue) {
-      await bull.extendJobLocks(
-        list.map((t) => t.job.id ?? ''),
-        list.map((t) => t.token),
-        this.context.timings.lockDurationMs,
-      );
-    }
-  }
-
-  /** Aborts handlers whose run was cancelled, or ended by the queue (declared stalled). */
-  private async checkRecords(): Promise<void> {
-    const running = [...this.taken.values()].filter((t) => t.active && t.runId !== undefined);
-    if (running.length === 0) {
-      return;
-    }
-    const statuses = await this.store.statuses(running.map((t) => t.runId ?? ''));
-    running.forEach((taken, i) => {
-      const status = statuses[i];
-      if (status === undefined || taken.controller.signal.aborted) {
-        return;
-      }
-      if (status.cancelRequested) {
-        taken.controller.abort(new CancelledError());
-      } else if (status.state !== 'active') {
-        taken.controller.abort(
-          new UnreachableError(
-            `the queue ended run ${taken.runId ?? ''} (${status.state ?? 'gone'})`,
-          ),
-        );
-      }
-    });
-  }
-
-  private async heartbeat(): Promise<void> {
-    const active = [...this.taken.values()].filter((t) => t.active).length;
-    await this.store.heartbeat(
-      {
-        id: this.id,
-        labels: this.labels,
-        concurrency: this.concurrency,
-        active,
-        sessions: this.tracker.list(),
-      },
-      this.context.timings.heartbeatTtlMs,
-    );
   }
 
   /**
@@ -494,11 +280,9 @@ export class BullmqQueueWorker implements QueueWorker {
     await this.started.catch(() => undefined);
     await this.loopDone;
     await Promise.all([...this.taken.values()].map((t) => t.done));
-    clearInterval(this.tickTimer);
     clearInterval(this.pollTimer);
-    await this.ticking;
+    await this.upkeep.stop();
     await this.discovering;
-    await Promise.all([...this.opening.values()].map((p) => p.catch(() => undefined)));
     if (this.redis.status === 'ready') {
       try {
         for (const session of this.tracker.list()) {
@@ -514,9 +298,7 @@ export class BullmqQueueWorker implements QueueWorker {
       }
     }
     this.tracker.clear();
-    const bulls = [...this.listening.values()];
-    this.listening.clear();
-    await Promise.all(bulls.map((bull) => bull.close().catch(onError)));
+    await this.fetcher.close();
     await this.router.close();
     await Promise.all([closeRedis(this.subscriber), closeRedis(this.redis)]);
   }

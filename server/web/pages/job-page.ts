@@ -5,7 +5,7 @@
 import { escapeHtml } from '../../../pipelines/reports/ansi';
 import { formatDuration, formatValue } from '../../../pipelines/reports/format';
 import type { Principal } from '../../auth/types';
-import type { RunRecord } from '../../runs/run-manager';
+import type { ServiceRun } from '../../runs/service-run';
 import type { BuildVersion } from '../../store/types';
 import { buildHref, diffHref, jobHref, renderPage, shortTime, statusBadge } from '../layout';
 import { metricTrends, trendChart } from '../trend-chart';
@@ -21,7 +21,7 @@ export interface JobPageData {
   /** Stored builds, newest first. */
   builds: BuildVersion[];
   /** The job's runs in flight. */
-  runs: RunRecord[];
+  runs: ServiceRun[];
 }
 
 /** A Jenkins build link, for http(s) URLs only. */

@@ -4,7 +4,7 @@
  */
 import { escapeHtml } from '../../../pipelines/reports/ansi';
 import type { Principal } from '../../auth/types';
-import type { RunRecord } from '../../runs/run-manager';
+import type { ServiceRun } from '../../runs/service-run';
 import type { BuildVersion } from '../../store/types';
 import { buildHref, jobHref, renderPage, runHref, shortTime, statusBadge } from '../layout';
 
@@ -20,11 +20,11 @@ export interface JobsPageData {
   principal: Principal;
   jobs: JobSummary[];
   /** Runs in flight, then the most recent finished ones. */
-  runs: RunRecord[];
+  runs: ServiceRun[];
 }
 
 /** The table of runs (live pages). */
-export function runsTable(runs: RunRecord[]): string {
+export function runsTable(runs: ServiceRun[]): string {
   if (runs.length === 0) {
     return '<p class="muted">No runs yet.</p>';
   }

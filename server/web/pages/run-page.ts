@@ -7,7 +7,7 @@
 import { escapeHtml } from '../../../pipelines/reports/ansi';
 import type { Notebook } from '../../../pipelines/notebook/model';
 import type { Principal } from '../../auth/types';
-import type { RunRecord } from '../../runs/run-manager';
+import type { ServiceRun } from '../../runs/service-run';
 import type { RunProgress } from '../../runs/run-view';
 import { buildHref, jobHref, renderPage, statusBadge } from '../layout';
 import { renderCells } from '../notebook-view';
@@ -18,7 +18,7 @@ export type { RunProgress } from '../../runs/run-view';
 /** What the run page shows. */
 export interface RunPageData {
   principal: Principal;
-  record: RunRecord;
+  record: ServiceRun;
   /** The notebook as it stands (null before the run started). */
   notebook: Notebook | null;
   /** Events the page already shows: the live stream goes on from here. */

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { MergedBuild } from '../../../server/jobs/build-merge';
-import type { RunRecord } from '../../../server/runs/run-manager';
+import type { ServiceRun } from '../../../server/runs/service-run';
 import { JenkinsDouble, jenkinsEnv } from '../../helpers/jenkins-double';
 import { makeNotebook } from '../../helpers/notebooks';
 import { bearer, settled, useService } from '../service/service-fixture';
@@ -26,7 +26,7 @@ describe('GET /api/v1/jobs/:job/builds merges Jenkins builds with versions', () 
   const svc = useService({ workers: 1, env });
 
   /** Stores a version the way the agent step does: a run naming its job, build and Jenkins URL. */
-  const version = async (job: string, build: string, source: string): Promise<RunRecord> => {
+  const version = async (job: string, build: string, source: string): Promise<ServiceRun> => {
     const res = await request(svc().url)
       .post('/api/v1/runs')
       .set('Authorization', bearer(svc().run))
@@ -37,7 +37,7 @@ describe('GET /api/v1/jobs/:job/builds merges Jenkins builds with versions', () 
         jenkins: { buildUrl: `${double.url}/job/${encodeURIComponent(job)}/${build}/` },
       });
     expect(res.status).toBe(201);
-    return settled(svc(), (res.body as RunRecord).id);
+    return settled(svc(), (res.body as ServiceRun).id);
   };
 
   const builds = async (job: string): Promise<{ status: number; body: MergedBuild[] }> => {

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { stopSharedServer } from '../../../kernels/shared-server';
-import type { RunRecord } from '../../../server/runs/run-manager';
+import type { ServiceRun } from '../../../server/runs/service-run';
 import { cleanupDirs, makeNotebook, runCli, tempDir, writeNotebook } from '../../helpers/notebooks';
 import {
   commandLine,
@@ -275,12 +275,12 @@ describe('the Jupyter server under nbstage serve dies', () => {
     process.kill(server ?? 0, 'SIGKILL');
 
     const readiness: number[] = [];
-    let record: RunRecord | null = null;
+    let record: ServiceRun | null = null;
     for (let i = 0; i < 600 && record === null; i++) {
       readiness.push((await request(serve.url).get('/readyz')).status);
       const res = await get(`/api/v1/runs/${doomed.body.id}`);
-      if ((res.body as RunRecord).version !== null) {
-        record = res.body as RunRecord;
+      if ((res.body as ServiceRun).version !== null) {
+        record = res.body as ServiceRun;
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -303,7 +303,7 @@ describe('the Jupyter server under nbstage serve dies', () => {
     for (const id of [queued.body.id as string]) {
       for (;;) {
         const res = await get(`/api/v1/runs/${id}`);
-        if ((res.body as RunRecord).finishedAt !== null) {
+        if ((res.body as ServiceRun).finishedAt !== null) {
           expect(res.body).toMatchObject({ state: 'completed' });
           break;
         }
@@ -313,7 +313,7 @@ describe('the Jupyter server under nbstage serve dies', () => {
     const after = await post(['print("after the restart")'], '3');
     for (;;) {
       const res = await get(`/api/v1/runs/${after.body.id}`);
-      if ((res.body as RunRecord).version !== null) {
+      if ((res.body as ServiceRun).version !== null) {
         expect(res.body).toMatchObject({ state: 'completed' });
         break;
       }

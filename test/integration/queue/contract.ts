@@ -118,6 +118,23 @@ export class Harness {
   }
 }
 
+/**
+ * Whether a job queued through one backend made by `make` is still queued for the next one it
+ * makes: what `capabilities.durable` promises.
+ */
+export async function queuedJobOutlivesBackend(make: () => QueueBackend): Promise<boolean> {
+  const first = make().queue();
+  const job = payload();
+  await first.enqueue(job);
+  await first.close();
+  const second = make().queue();
+  try {
+    return (await second.get(job.runId))?.state === 'queued';
+  } finally {
+    await second.close();
+  }
+}
+
 /** Registers the shared contract suite for one backend. */
 export function queueContract(name: string, makeBackend: () => QueueBackend): void {
   describe(`queue contract: ${name}`, () => {

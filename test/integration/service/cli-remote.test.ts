@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import type { Notebook } from '../../../pipelines/notebook/model';
-import type { RunRecord } from '../../../server/runs/run-manager';
+import type { ServiceRun } from '../../../server/runs/service-run';
 import {
   cellText,
   makeNotebook,
@@ -38,12 +38,12 @@ describe('nbstage run --server', () => {
       onStdout: options.onStdout,
     });
 
-  const runsOf = async (job: string): Promise<RunRecord[]> =>
+  const runsOf = async (job: string): Promise<ServiceRun[]> =>
     (
       await request(svc().url)
         .get(`/api/v1/runs?job=${encodeURIComponent(job)}`)
         .set('Authorization', bearer(svc().read))
-    ).body as RunRecord[];
+    ).body as ServiceRun[];
 
   it('exit 0: outputs on the console, notebook, JUnit and HTML written locally', async () => {
     const dir = tempDir();

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
-import type { RunRecord } from '../../../server/runs/run-manager';
+import type { ServiceRun } from '../../../server/runs/service-run';
 import { makeNotebook, tempDir } from '../../helpers/notebooks';
 import { bearer, settled, useService } from './service-fixture';
 
@@ -147,10 +147,10 @@ describe('input checked at creation', () => {
     nb.cells[1].id = nb.cells[0].id;
     const res = await post({ notebook: nb });
     expect(res.status).toBe(201);
-    expect((res.body as RunRecord).warnings).toEqual([
+    expect((res.body as ServiceRun).warnings).toEqual([
       expect.stringMatching(/\/cells\/1\/id 'c0' is not unique: generated a new id/),
     ]);
-    const run = await settled(svc(), (res.body as RunRecord).id);
+    const run = await settled(svc(), (res.body as ServiceRun).id);
     expect(run.state).toBe('completed');
     const executed = await request(svc().url)
       .get(`/api/v1/runs/${run.id}/notebook`)
@@ -175,7 +175,7 @@ describe('input checked at creation', () => {
       ]),
     });
     expect(res.status).toBe(201);
-    const run = await settled(svc(), (res.body as RunRecord).id);
+    const run = await settled(svc(), (res.body as ServiceRun).id);
     expect(run.state).toBe('completed');
     expect(run.error).toBeNull();
     expect(run.version).not.toBeNull();

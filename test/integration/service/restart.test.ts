@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import type { Notebook } from '../../../pipelines/notebook/model';
-import type { RunRecord } from '../../../server/runs/run-manager';
+import type { ServiceRun } from '../../../server/runs/service-run';
 import { cleanupDirs, makeNotebook, tempDir } from '../../helpers/notebooks';
 import { alive, descendants, survivors } from '../../helpers/processes';
 import { startServeProcess, type ServeProcess } from '../../helpers/serve-process';
@@ -25,8 +25,8 @@ describe('a service killed mid-run, restarted on the same home', () => {
   const admin = `test-${randomUUID()}`;
   const job = `test-${randomUUID()}/restart`;
   const started: number[] = [];
-  let finished: RunRecord;
-  let inFlight: RunRecord;
+  let finished: ServiceRun;
+  let inFlight: ServiceRun;
   let second: ServeProcess;
 
   const get = (url: string, route: string): request.Test =>
@@ -46,7 +46,7 @@ describe('a service killed mid-run, restarted on the same home', () => {
     for (;;) {
       const res = await get(crashing.url, `/api/v1/runs/${done.body.id}`);
       if (res.body.version !== null) {
-        finished = res.body as RunRecord;
+        finished = res.body as ServiceRun;
         break;
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -69,7 +69,7 @@ describe('a service killed mid-run, restarted on the same home', () => {
     expect(await survivors(tree, 20000)).toEqual([]);
     second = await serve(home, admin);
     started.push(second.child.pid ?? 0);
-    inFlight = (await get(second.url, `/api/v1/runs/${sleeping.body.id}`)).body as RunRecord;
+    inFlight = (await get(second.url, `/api/v1/runs/${sleeping.body.id}`)).body as ServiceRun;
   });
 
   afterAll(async () => {
@@ -128,7 +128,7 @@ describe('a service killed mid-run, restarted on the same home', () => {
   it('keeps the runs that had finished as they were, and their event streams', async () => {
     const res = await get(second.url, `/api/v1/runs/${finished.id}`);
     expect(res.body).toEqual(finished);
-    const listed = (await get(second.url, '/api/v1/runs')).body as RunRecord[];
+    const listed = (await get(second.url, '/api/v1/runs')).body as ServiceRun[];
     expect(listed.map((r) => r.id).sort()).toEqual([finished.id, inFlight.id].sort());
     const stream = await openStream(second.url, finished.id, { token: admin });
     expect(stream.status).toBeNull();
@@ -184,7 +184,7 @@ describe('a service killed mid-run, restarted on the same home', () => {
     expect(tree.filter(alive)).toEqual([]);
     const runJson = JSON.parse(
       fs.readFileSync(path.join(home, 'runs', res.body.id, 'run.json'), 'utf8'),
-    ) as RunRecord;
+    ) as ServiceRun;
     expect(runJson).toMatchObject({ state: 'completed', version: expect.any(Object) });
     const executed = JSON.parse(
       fs.readFileSync(path.join(home, 'runs', res.body.id, 'executed.ipynb'), 'utf8'),

@@ -14,7 +14,8 @@ import { memoryTokenStore } from '../../../server/auth/tokens';
 import { createApp } from '../../../server/http/app';
 import { createServiceMetrics } from '../../../server/http/metrics';
 import { inProcessBackend } from '../../../server/queue';
-import { RunManager, type RunRecord } from '../../../server/runs/run-manager';
+import { RunManager } from '../../../server/runs/run-manager';
+import type { ServiceRun } from '../../../server/runs/service-run';
 import { openVersionStore } from '../../../server/store/git-version-store';
 import { cellText, makeNotebook, tempDir } from '../../helpers/notebooks';
 import { findAll, parseXml, htmlTags } from '../../unit/reports/python-parsers';
@@ -55,8 +56,8 @@ describe('HTTP API routes', () => {
   // Where `nbstage serve` keeps its home by default: a dot folder.
   const svc = useService({ home: path.join(tempDir(), '.nbstage') });
   const job = `team/ml/test-${randomUUID()} nightly`;
-  let first: RunRecord;
-  let second: RunRecord;
+  let first: ServiceRun;
+  let second: ServiceRun;
   let created: request.Response;
 
   const get = (route: string, token = svc().read): request.Test =>
@@ -131,12 +132,12 @@ describe('HTTP API routes', () => {
   it('lists runs, newest first, filtered by job', async () => {
     const all = await get('/api/v1/runs');
     expect(all.status).toBe(200);
-    const ids = (all.body as RunRecord[]).map((r) => r.id);
+    const ids = (all.body as ServiceRun[]).map((r) => r.id);
     expect(ids).toEqual(expect.arrayContaining([first.id, second.id]));
-    const times = (all.body as RunRecord[]).map((r) => r.createdAt);
+    const times = (all.body as ServiceRun[]).map((r) => r.createdAt);
     expect(times).toEqual([...times].sort().reverse());
     const mine = await get(`/api/v1/runs?job=${encodeURIComponent(job)}`);
-    expect((mine.body as RunRecord[]).map((r) => r.id).sort()).toEqual(
+    expect((mine.body as ServiceRun[]).map((r) => r.id).sort()).toEqual(
       [first.id, second.id].sort(),
     );
   });

@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import WebSocket from 'ws';
 import type { Notebook } from '../../../pipelines/notebook/model';
 import { fileTokenStore, tokensFile, type Role } from '../../../server/auth/tokens';
-import type { RunRecord } from '../../../server/runs/run-manager';
+import type { ServiceRun } from '../../../server/runs/service-run';
 import { startService, type Service, type ServiceOptions } from '../../../server/service';
 import { cellText, cleanupDirs, tempDir } from '../../helpers/notebooks';
 
@@ -99,7 +99,7 @@ export function bearer(token: string): string {
 }
 
 /** Waits until a run has finished and been versioned. */
-export async function settled(t: TestService, id: string): Promise<RunRecord> {
+export async function settled(t: TestService, id: string): Promise<ServiceRun> {
   const record = await t.service.runs.settled(id);
   if (record === null) {
     throw new Error(`no run ${id}`);
@@ -125,7 +125,7 @@ export async function untilOutput(
   const headers = { Authorization: bearer(token) };
   for (;;) {
     // The record first: a run that had finished before its notebook was read cannot print more.
-    const run = (await (await fetch(`${url}/api/v1/runs/${id}`, { headers })).json()) as RunRecord;
+    const run = (await (await fetch(`${url}/api/v1/runs/${id}`, { headers })).json()) as ServiceRun;
     const res = await fetch(`${url}/api/v1/runs/${id}/notebook`, { headers });
     if (res.ok && notebookText((await res.json()) as Notebook).includes(text)) {
       return;

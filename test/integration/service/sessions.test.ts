@@ -7,14 +7,17 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { Notebook } from '../../../pipelines/notebook/model';
-import type { RunRecord } from '../../../server/runs/run-manager';
+import type { ServiceRun } from '../../../server/runs/service-run';
 import { cellText, makeNotebook, runCli } from '../../helpers/notebooks';
 import { bearer, settled, useService } from './service-fixture';
 
 describe('sessions on the service', () => {
   const svc = useService();
 
-  async function runIn(session: string, source: string): Promise<{ run: RunRecord; nb: Notebook }> {
+  async function runIn(
+    session: string,
+    source: string,
+  ): Promise<{ run: ServiceRun; nb: Notebook }> {
     const created = await request(svc().url)
       .post('/api/v1/runs')
       .set('Authorization', bearer(svc().run))

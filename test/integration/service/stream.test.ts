@@ -10,7 +10,7 @@ import path from 'node:path';
 import request from 'supertest';
 import type { Notebook } from '../../../pipelines/notebook/model';
 import type { AuditEntry } from '../../../server/auth/audit';
-import type { RunRecord } from '../../../server/runs/run-manager';
+import type { ServiceRun } from '../../../server/runs/service-run';
 import { makeNotebook, tempDir } from '../../helpers/notebooks';
 import {
   bearer,
@@ -29,13 +29,13 @@ describe('run streams, cancellation, audit and secrets', () => {
   const svc = useService();
   const get = (route: string, token = svc().read): request.Test =>
     request(svc().url).get(route).set('Authorization', bearer(token));
-  const create = async (body: object, token = svc().run): Promise<RunRecord> => {
+  const create = async (body: object, token = svc().run): Promise<ServiceRun> => {
     const res = await request(svc().url)
       .post('/api/v1/runs')
       .set('Authorization', bearer(token))
       .send(body);
     expect(res.status).toBe(201);
-    return res.body as RunRecord;
+    return res.body as ServiceRun;
   };
   const streamText = (messages: StreamMessage[]): string =>
     messages
@@ -135,7 +135,7 @@ describe('run streams, cancellation, audit and secrets', () => {
 
   describe('cancelling over HTTP', () => {
     const job = `test-${randomUUID()}/cancel me`;
-    let run: RunRecord;
+    let run: ServiceRun;
     let answer: request.Response;
 
     beforeAll(async () => {

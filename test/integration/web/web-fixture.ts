@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Notebook } from '../../../pipelines/notebook/model';
-import type { RunRecord } from '../../../server/runs/run-manager';
+import type { ServiceRun } from '../../../server/runs/service-run';
 import { makeNotebook, tempDir } from '../../helpers/notebooks';
 
 /** A 4x4 red PNG, base64. */
@@ -86,8 +86,8 @@ export async function api<T>(
 }
 
 /** Creates a run and returns its record. */
-export async function createRun(url: string, token: string, body: object): Promise<RunRecord> {
-  const res = await api<RunRecord>(url, token, '/api/v1/runs', body);
+export async function createRun(url: string, token: string, body: object): Promise<ServiceRun> {
+  const res = await api<ServiceRun>(url, token, '/api/v1/runs', body);
   if (res.status !== 201) {
     throw new Error(`POST /api/v1/runs: ${res.status} ${JSON.stringify(res.body)}`);
   }
@@ -95,9 +95,9 @@ export async function createRun(url: string, token: string, body: object): Promi
 }
 
 /** Polls a run until it has finished and been versioned (or finished without a version). */
-export async function untilVersioned(url: string, token: string, id: string): Promise<RunRecord> {
+export async function untilVersioned(url: string, token: string, id: string): Promise<ServiceRun> {
   for (;;) {
-    const { body } = await api<RunRecord>(url, token, `/api/v1/runs/${id}`);
+    const { body } = await api<ServiceRun>(url, token, `/api/v1/runs/${id}`);
     if (body.version !== null || (body.finishedAt !== null && body.state === 'error')) {
       return body;
     }
@@ -106,8 +106,8 @@ export async function untilVersioned(url: string, token: string, id: string): Pr
 }
 
 /** Seeds builds 1..3 of `job` (learning rate 0.1, 0.2, 0.3; build 3 changes a source). */
-export async function seedBuilds(url: string, token: string, job: string): Promise<RunRecord[]> {
-  const records: RunRecord[] = [];
+export async function seedBuilds(url: string, token: string, job: string): Promise<ServiceRun[]> {
+  const records: ServiceRun[] = [];
   for (const build of [1, 2, 3]) {
     const run = await createRun(url, token, {
       notebook: showcaseNotebook(build === 3 ? 2 : 1),

@@ -9,6 +9,7 @@ import {
   parseQueueEvent,
   parseRunJobPayload,
   parseWorkerInfo,
+  readMessage,
   runIdOfJobData,
 } from '../../../server/queue/validate';
 
@@ -116,5 +117,21 @@ describe('records and messages read back from Redis', () => {
   test('text that is not JSON is a ValidationError naming what it was', () => {
     expect(parseJsonText('{"a":1}', 'event')).toEqual({ a: 1 });
     expect(fieldOf(() => parseJsonText('{nope', 'event'))).toBe('event');
+  });
+});
+
+describe('readMessage', () => {
+  test('a valid message is parsed; one that is not JSON or not valid is reported, not thrown', () => {
+    const errors: string[] = [];
+    const onError = (err: Error): number => errors.push(err.message);
+    const cancel = '{"type":"cancel","runId":"r"}';
+    expect(readMessage(cancel, 'control message', parseControlMessage, onError)).toEqual({
+      type: 'cancel',
+      runId: 'r',
+    });
+    expect(readMessage('{', 'control message', parseControlMessage, onError)).toBeUndefined();
+    expect(readMessage('{"type":"x"}', 'event', parseQueueEvent, onError)).toBeUndefined();
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatch(/^invalid control message: not JSON/);
   });
 });

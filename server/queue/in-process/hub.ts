@@ -1,39 +1,31 @@
 /**
- * The in-process queue backend: plain TypeScript, no Redis, for `nbstage serve` without `--redis`
- * and for tests. One hub per backend holds the jobs, the workers and the session pins, and
+ * The hub of one in-process backend: it holds the jobs, the workers and the session pins, and
  * dispatches a queued job to a worker that has its labels (the session's worker, for a pinned
- * session) and a free slot. Same semantics as the BullMQ backend; the contract suite checks both.
+ * session) and a free slot, in priority then FIFO order; the worker runs it with the shared job
+ * runner, and the hub records and publishes how it ended.
  */
-import { CancelledError, ValidationError } from '../../pipelines/errors';
-import { jobErrorOf, jobResultOf } from './job-outcome';
-import { canTake, defaultWorkerId, missingLabels } from './labels';
-import { SessionTracker } from './session-tracker';
+import { CancelledError, ValidationError } from '../../../pipelines/errors';
+import { QueueListeners } from '../event-listeners';
+import { jobErrorOf } from '../job-outcome';
+import type { JobTransport } from '../job-runner';
+import { canTake, defaultWorkerId, sessionWorkerLacks } from '../labels';
 import type {
   JSONObject,
+  JobError,
   JobInfo,
-  QueueBackend,
   QueueEvent,
-  QueueWorker,
   RunJobPayload,
-  RunQueue,
   WorkerInfo,
   WorkerOptions,
-} from './types';
-import { parseRunJobPayload } from './validate';
-import { DEFAULT_SESSION_IDLE_MS, checkWorkerOptions } from './worker-options';
+} from '../types';
+import { parseRunJobPayload } from '../validate';
+import { checkWorkerOptions } from '../worker-options';
+import { InProcessWorker } from './in-process-worker';
 
 /** Finished jobs whose results `get` still returns (results hold whole notebooks). */
 const RESULTS_KEPT = 100;
 
-/** Options of {@link inProcessBackend}. */
-export interface InProcessBackendOptions {
-  /**
-   * Finished jobs kept for `get` (oldest forgotten first); default 10 000. Only the newest 100
-   * keep their results.
-   */
-  maxFinishedJobs?: number;
-}
-
+/** One job of the hub. */
 interface Entry {
   /** What the worker runs; let go of (null) once the job has finished. */
   payload: RunJobPayload | null;
@@ -49,28 +41,22 @@ function byPriorityThenSeq(a: Entry, b: Entry): number {
   return (b.payload?.priority ?? 0) - (a.payload?.priority ?? 0) || a.seq - b.seq;
 }
 
-/** A backend whose queue and workers live in this process. */
-export function inProcessBackend(options: InProcessBackendOptions = {}): QueueBackend {
-  const hub = new Hub(options.maxFinishedJobs ?? 10_000);
-  return {
-    queue: () => new InProcessQueue(hub),
-    worker: (workerOptions) => hub.addWorker(workerOptions),
-  };
-}
-
 /** Jobs, workers, pins and listeners of one in-process backend. */
-class Hub {
+export class Hub {
   private readonly jobs = new Map<string, Entry>();
   private readonly finished: string[] = [];
   private queued: Entry[] = [];
   private readonly workers = new Map<string, InProcessWorker>();
   private readonly pins = new Map<string, string>();
-  private readonly listeners = new Set<(e: QueueEvent) => void>();
+  private readonly listeners = new QueueListeners((err) =>
+    process.emitWarning(`queue event listener threw: ${err.message}`),
+  );
   private seq = 0;
   private dispatchScheduled = false;
 
   constructor(private readonly maxFinishedJobs: number) {}
 
+  /** Queues a job (see RunQueue.enqueue). */
   enqueue(input: RunJobPayload): JobInfo {
     // Checked before it is cloned: structuredClone recurses, and a payload nested too deeply
     // would overflow the stack.
@@ -93,11 +79,13 @@ class Hub {
     return info;
   }
 
+  /** A copy of a job's state, or null. */
   get(runId: string): JobInfo | null {
     const entry = this.jobs.get(runId);
     return entry === undefined ? null : structuredClone(entry.info);
   }
 
+  /** Cancels a queued job now, an active one once its handler settles (see RunQueue.cancel). */
   cancel(runId: string): boolean {
     const entry = this.jobs.get(runId);
     if (entry === undefined) {
@@ -116,12 +104,14 @@ class Hub {
     return false;
   }
 
+  /** Jobs queued and running now. */
   depth(): { queued: number; active: number } {
     let active = 0;
     this.workers.forEach((w) => (active += w.running.size));
     return { queued: this.queued.length, active };
   }
 
+  /** The workers, as the queue lists them. */
   workerInfos(): WorkerInfo[] {
     return [...this.workers.values()].map((w) => ({
       id: w.id,
@@ -132,11 +122,12 @@ class Hub {
     }));
   }
 
+  /** Calls `listener` for every job event; returns a function that stops it. */
   listen(listener: (e: QueueEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
+  /** Starts a worker (see QueueBackend.worker); it holds the sessions it says it has. */
   addWorker(options: WorkerOptions): InProcessWorker {
     checkWorkerOptions(options);
     const id = options.id ?? defaultWorkerId();
@@ -153,6 +144,7 @@ class Hub {
     return worker;
   }
 
+  /** Forgets a closed worker. */
   removeWorker(worker: InProcessWorker): void {
     if (this.workers.get(worker.id) === worker) {
       this.workers.delete(worker.id);
@@ -167,6 +159,7 @@ class Hub {
     }
   }
 
+  /** Dispatches queued jobs once, soon (after the current turn). */
   scheduleDispatch(): void {
     if (!this.dispatchScheduled) {
       this.dispatchScheduled = true;
@@ -188,7 +181,7 @@ class Hub {
       if (target instanceof InProcessWorker) {
         this.start(entry, target);
       } else {
-        this.finish(entry, 'failed', undefined, target);
+        this.finish(entry, 'failed', undefined, jobErrorOf(target));
       }
     }
   }
@@ -201,11 +194,7 @@ class Hub {
       const owner = ownerId === undefined ? undefined : this.workers.get(ownerId);
       if (owner !== undefined && !owner.closing) {
         if (!canTake(owner.labels, labels)) {
-          return new ValidationError(
-            'payload.labels',
-            `session ${session} is held by worker ${owner.id}, which lacks label(s) ` +
-              missingLabels(owner.labels, labels).join(', '),
-          );
+          return sessionWorkerLacks(session, owner.id, owner.labels, labels);
         }
         return owner.running.size < owner.concurrency ? owner : 'wait';
       }
@@ -238,50 +227,37 @@ class Hub {
     worker.running.add(entry);
     if (session !== undefined && session !== null) {
       this.pins.set(session, worker.id);
-      worker.tracker.begin(session);
+      worker.tracker.hold(session);
     }
     this.emit({ runId: entry.info.runId, type: 'active', data: { workerId: worker.id } });
     const payload = structuredClone(entry.payload as RunJobPayload);
-    const progress = async (data: JSONObject): Promise<void> => {
-      if (entry.info.state === 'active') {
+    const transport: JobTransport = {
+      progress: async (data) => {
         this.emit({ runId: entry.info.runId, type: 'progress', data: structuredClone(data) });
-      }
+      },
+      finish: async (outcome) => {
+        if ('error' in outcome) {
+          this.finish(
+            entry,
+            entry.cancelRequested ? 'cancelled' : 'failed',
+            undefined,
+            outcome.error,
+          );
+          return;
+        }
+        // Copying a big result (a whole notebook) takes a while: let other requests in
+        // before its listeners take their turn with it.
+        await new Promise((resolve) => setImmediate(resolve));
+        this.finish(entry, entry.cancelRequested ? 'cancelled' : 'completed', outcome.result);
+      },
     };
     entry.settled = Promise.resolve()
-      .then(() => worker.handler({ payload, signal: controller.signal, progress }))
-      .finally(async () => {
-        // Let go before the job is reported ended, so its end means the session is closed.
-        if (payload.endSession === true && session !== undefined && session !== null) {
-          await worker.releaseSession(session);
-        }
+      .then(() => worker.runner.run(payload, controller.signal, transport))
+      .catch((err: unknown) => {
+        process.emitWarning(`in-process job ${entry.info.runId}: ${String(err)}`);
       })
-      .then(
-        async (value) => {
-          let result: JSONObject;
-          try {
-            result = jobResultOf(value);
-          } catch (err) {
-            this.finish(entry, entry.cancelRequested ? 'cancelled' : 'failed', undefined, err);
-            return;
-          }
-          // Copying a big result (a whole notebook) takes a while: let other requests in
-          // before its listeners take their turn with it.
-          await new Promise((resolve) => setImmediate(resolve));
-          this.finish(entry, entry.cancelRequested ? 'cancelled' : 'completed', result);
-        },
-        (err: unknown) => {
-          if (entry.cancelRequested) {
-            this.finish(entry, 'cancelled');
-          } else {
-            this.finish(entry, 'failed', undefined, err);
-          }
-        },
-      )
       .finally(() => {
         worker.running.delete(entry);
-        if (session !== undefined && session !== null) {
-          worker.tracker.end(session);
-        }
         this.scheduleDispatch();
       });
   }
@@ -290,15 +266,15 @@ class Hub {
     entry: Entry,
     state: 'completed' | 'failed' | 'cancelled',
     result?: JSONObject,
-    err?: unknown,
+    error?: JobError,
   ): void {
     entry.info.state = state;
     entry.info.finishedAt = new Date().toISOString();
     if (result !== undefined) {
       entry.info.result = result;
     }
-    if (state === 'failed') {
-      entry.info.error = jobErrorOf(err);
+    if (state === 'failed' && error !== undefined) {
+      entry.info.error = error;
     }
     const data =
       state === 'completed'
@@ -328,112 +304,6 @@ class Hub {
   }
 
   private emit(event: QueueEvent): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        listener(event);
-      } catch (err) {
-        process.emitWarning(`queue event listener threw: ${(err as Error).message}`);
-      }
-    }
-  }
-}
-
-/** A view on the hub for the service; closing it only detaches its listeners. */
-class InProcessQueue implements RunQueue {
-  private readonly unsubscribes = new Set<() => void>();
-  private closed = false;
-
-  constructor(private readonly hub: Hub) {}
-
-  async enqueue(payload: RunJobPayload): Promise<JobInfo> {
-    return this.hub.enqueue(payload);
-  }
-
-  async get(runId: string): Promise<JobInfo | null> {
-    return this.hub.get(runId);
-  }
-
-  async cancel(runId: string): Promise<boolean> {
-    return this.hub.cancel(runId);
-  }
-
-  async depth(): Promise<{ queued: number; active: number }> {
-    return this.hub.depth();
-  }
-
-  async workers(): Promise<WorkerInfo[]> {
-    return this.hub.workerInfos();
-  }
-
-  onEvent(listener: (e: QueueEvent) => void): () => void {
-    if (this.closed) {
-      return () => undefined;
-    }
-    const unsubscribe = this.hub.listen(listener);
-    const off = (): void => {
-      unsubscribe();
-      this.unsubscribes.delete(off);
-    };
-    this.unsubscribes.add(off);
-    return off;
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    [...this.unsubscribes].forEach((off) => off());
-  }
-}
-
-/** A worker of the in-process hub. */
-class InProcessWorker implements QueueWorker {
-  readonly id: string;
-  readonly labels: string[];
-  readonly concurrency: number;
-  readonly handler: WorkerOptions['handler'];
-  readonly running = new Set<Entry>();
-  readonly tracker: SessionTracker;
-  closing = false;
-  private closed: Promise<void> | undefined;
-
-  constructor(
-    private readonly hub: Hub,
-    id: string,
-    private readonly options: WorkerOptions,
-  ) {
-    this.id = id;
-    this.labels = [...new Set(options.labels)];
-    this.concurrency = options.concurrency;
-    this.handler = options.handler;
-    this.tracker = new SessionTracker(options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS, (s) => {
-      void this.releaseSession(s);
-    });
-  }
-
-  async ready(): Promise<void> {}
-
-  sessions(): string[] {
-    return this.tracker.list();
-  }
-
-  async releaseSession(session: string): Promise<void> {
-    this.hub.unpin(session, this.id);
-    if (this.tracker.drop(session)) {
-      await this.options.onSessionReleased?.(session);
-    }
-  }
-
-  close(): Promise<void> {
-    if (this.closed === undefined) {
-      this.closing = true;
-      this.closed = (async () => {
-        await Promise.all([...this.running].map((entry) => entry.settled));
-        this.hub.removeWorker(this);
-        for (const session of this.tracker.list()) {
-          await this.releaseSession(session);
-        }
-        this.hub.scheduleDispatch();
-      })();
-    }
-    return this.closed;
+    this.listeners.emit(event);
   }
 }

@@ -1,0 +1,35 @@
+/**
+ * How a run ends that failed before or outside a kernel: cancelled while queued, refused by its
+ * worker, its worker lost, in flight when the service stopped, or finishing it failed. No kernel
+ * said how it ended, so its status comes from the failure, and the notebook that stands for it
+ * gets the run's `metadata.nbstage` as the executor would have written it.
+ */
+import type { Notebook } from '../../pipelines/notebook/model';
+import type { RunFailure, RunState, ServiceRun } from './service-run';
+
+/**
+ * Ends a run no kernel ended: its state (`NBSTAGE_CANCELLED` -> `cancelled`, anything else ->
+ * `error`), end time and error; and, when given the notebook that stands for the run, that
+ * notebook's `metadata.nbstage` (run id, status, exception).
+ */
+export function endRunOutsideKernel(
+  record: ServiceRun,
+  failure: RunFailure | null,
+  notebook?: Notebook,
+): void {
+  const status: RunState = failure?.code === 'NBSTAGE_CANCELLED' ? 'cancelled' : 'error';
+  if (notebook !== undefined) {
+    notebook.metadata.nbstage = {
+      ...(notebook.metadata.nbstage ?? {}),
+      run_id: record.id,
+      status,
+      exception:
+        failure === null
+          ? null
+          : { cell_index: null, ename: failure.code, evalue: failure.message },
+    };
+  }
+  record.state = status;
+  record.finishedAt = new Date().toISOString();
+  record.error = failure;
+}

@@ -1,0 +1,179 @@
+/**
+ * Ending a run on the service: its status from the worker's result (or from its failure, when no
+ * kernel ended it), the executed notebook written, the artifacts the store can hold kept, and one
+ * version committed, whatever the status. Persist first, then report.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { asNbstageError } from '../../pipelines/errors';
+import { zeppelinToNotebook, validateZeppelinNote } from '../../pipelines/formats/zeppelin';
+import { serializeNotebook, writeFileAtomic } from '../../pipelines/notebook/io';
+import type { JSONObject, JSONValue, Notebook } from '../../pipelines/notebook/model';
+import { validateArtifactName } from '../store/artifact-store';
+import type { VersionStore } from '../store/types';
+import { endRunOutsideKernel } from './end-outside-kernel';
+import type { ArtifactPayload, SkippedArtifact } from './run-job';
+import { saveServiceRun, type RunFailure, type RunState, type ServiceRun } from './service-run';
+
+/** What {@link finishRun} needs besides the run. */
+export interface RunFinishing {
+  store: VersionStore;
+  log?: (msg: string, fields?: JSONObject) => void;
+}
+
+/**
+ * The notebook a run was asked to execute, as nbformat: what stands for a run of which nothing
+ * ran.
+ */
+export function inputNotebook(dir: string, record: ServiceRun): Notebook {
+  const input = JSON.parse(
+    fs.readFileSync(path.join(dir, `input-${record.notebookName}`), 'utf8'),
+  ) as JSONObject;
+  return Array.isArray(input.paragraphs)
+    ? zeppelinToNotebook(validateZeppelinNote(input, record.notebookName))
+    : (input as unknown as Notebook);
+}
+
+/**
+ * The artifacts of a worker's result the store can hold, and the rest with the reason: those the
+ * worker already skipped, plus any whose name the store refuses (`back\\slash.txt`) or that is
+ * listed twice. One bad artifact never costs the run its version or the other artifacts.
+ */
+function keptArtifacts(
+  payloads: ArtifactPayload[],
+  skippedByWorker: SkippedArtifact[],
+): { kept: ArtifactPayload[]; skipped: SkippedArtifact[] } {
+  const kept: ArtifactPayload[] = [];
+  const skipped = [...skippedByWorker];
+  const names = new Set<string>();
+  for (const a of payloads) {
+    try {
+      validateArtifactName(a.name, 'artifact');
+    } catch (err) {
+      skipped.push({ name: a.name, reason: asNbstageError(err).message });
+      continue;
+    }
+    if (names.has(a.name)) {
+      skipped.push({ name: a.name, reason: 'listed twice' });
+      continue;
+    }
+    names.add(a.name);
+    kept.push(a);
+  }
+  return { kept, skipped };
+}
+
+/** Sets how the run ended: from the worker's result, else as a run no kernel ended. */
+function endRun(
+  record: ServiceRun,
+  notebook: Notebook,
+  result: JSONObject | null,
+  failure: RunFailure | null,
+): void {
+  const status = (result?.status ?? undefined) as RunState | undefined;
+  if (result === null || status === undefined) {
+    endRunOutsideKernel(record, failure, result === null ? notebook : undefined);
+  } else {
+    record.state = status;
+    record.finishedAt = new Date().toISOString();
+  }
+  if (result !== null) {
+    record.error = (result.error as RunFailure | null | undefined) ?? failure ?? null;
+  }
+  record.exitCode = typeof result?.exitCode === 'number' ? result.exitCode : null;
+  record.metrics = (result?.metrics as JSONObject | undefined) ?? {};
+  if (Array.isArray(result?.gpus) && result.gpus.length > 0) {
+    record.gpus = result.gpus as JSONObject[];
+  }
+}
+
+/** Writes the kept artifacts into `<dir>/artifacts` for the store; records what was kept. */
+function stageArtifacts(
+  record: ServiceRun,
+  dir: string,
+  result: JSONObject | null,
+  options: RunFinishing,
+): { name: string; path: string }[] {
+  const files: { name: string; path: string }[] = [];
+  const { kept, skipped } = keptArtifacts(
+    (result?.artifacts as unknown as ArtifactPayload[] | undefined) ?? [],
+    (result?.artifactsSkipped as unknown as SkippedArtifact[] | undefined) ?? [],
+  );
+  if (kept.length > 0) {
+    const adir = path.join(dir, 'artifacts');
+    for (const a of kept) {
+      const file = path.join(adir, `${files.length}`);
+      fs.mkdirSync(adir, { recursive: true });
+      fs.writeFileSync(file, Buffer.from(a.base64, 'base64'));
+      files.push({ name: a.name, path: file });
+    }
+    record.artifacts = kept.map((a) => ({
+      name: a.name,
+      size: a.size,
+      sha256: createHash('sha256').update(Buffer.from(a.base64, 'base64')).digest('hex'),
+    }));
+  }
+  if (skipped.length > 0) {
+    record.artifactsSkipped = skipped;
+    options.log?.('artifacts skipped', {
+      run: record.id,
+      skipped: skipped as unknown as JSONValue,
+    });
+  }
+  return files;
+}
+
+/** run.json of a version: the record, plus `status` and `duration` (seconds) as the store reads them. */
+function versionRunJson(record: ServiceRun): JSONObject {
+  const started = record.startedAt === null ? null : Date.parse(record.startedAt);
+  const finished = record.finishedAt === null ? null : Date.parse(record.finishedAt);
+  return {
+    ...(record as unknown as JSONObject),
+    status: record.state,
+    duration: started === null || finished === null ? null : (finished - started) / 1000,
+  };
+}
+
+/**
+ * Ends a run: sets its end on the record, writes the executed notebook into its folder `dir`,
+ * commits one version with its artifacts, and saves run.json. A failed commit is kept as the
+ * run's error (unless it has one), never thrown.
+ *
+ * @param notebook - the executed notebook (from the result, or the partial one from the run's
+ *   events, or the input when nothing ran)
+ * @param result - what the worker's handler resolved with, or null when it gave nothing
+ * @param failure - why the run failed, when the queue says it did
+ */
+export async function finishRun(
+  record: ServiceRun,
+  dir: string,
+  notebook: Notebook,
+  result: JSONObject | null,
+  failure: RunFailure | null,
+  options: RunFinishing,
+): Promise<void> {
+  endRun(record, notebook, result, failure);
+  await writeFileAtomic(path.join(dir, 'executed.ipynb'), serializeNotebook(notebook));
+  const artifacts = stageArtifacts(record, dir, result, options);
+  try {
+    const version = await options.store.commitRun({
+      job: record.job,
+      build: record.build,
+      runId: record.id,
+      stage: record.stages.length > 0 ? record.stages.join('+') : null,
+      notebook,
+      run: versionRunJson(record),
+      artifacts,
+      author: record.createdBy,
+    });
+    record.version = { commit: version.commit, tag: version.tag };
+  } catch (err) {
+    record.error ??= {
+      code: 'NBSTAGE_INTERNAL',
+      message: `versioning failed: ${(err as Error).message}`,
+    };
+  }
+  fs.rmSync(path.join(dir, 'artifacts'), { recursive: true, force: true });
+  await saveServiceRun(dir, record);
+}

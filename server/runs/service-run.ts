@@ -1,0 +1,111 @@
+/**
+ * A run as the service knows it: the record kept in `<home>/runs/<id>/run.json` and answered by
+ * `GET /api/v1/runs/{id}` (not the version store's run.json, built in store/run-record.ts).
+ */
+import path from 'node:path';
+import { RUN_STATUSES } from '../../pipelines/executor/events';
+import { writeFileAtomic } from '../../pipelines/notebook/io';
+import type { JSONObject } from '../../pipelines/notebook/model';
+import type { JenkinsOrigin } from './run-request';
+
+/** Where a run is. `queued`/`running` while in flight; the run's own status once finished. */
+export type RunState =
+  'queued' | 'running' | 'completed' | 'failed' | 'timeout' | 'kernel_died' | 'cancelled' | 'error';
+
+/** Why a run failed: a stable `NBSTAGE_...` code and a message. */
+export interface RunFailure {
+  code: string;
+  message: string;
+}
+
+/** What the service knows about a run (also its run.json and the API's run resource). */
+export interface ServiceRun {
+  id: string;
+  state: RunState;
+  job: string;
+  build: string;
+  notebookName: string;
+  stages: string[];
+  session: string | null;
+  labels: string[];
+  parameters: JSONObject;
+  secrets: string[];
+  createdAt: string;
+  createdBy: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  workerId: string | null;
+  exitCode: number | null;
+  error: RunFailure | null;
+  metrics: JSONObject;
+  version: { commit: string; tag: string } | null;
+  artifacts: { name: string; size: number; sha256: string }[];
+  /**
+   * Files the notebook wrote into its artifacts folder that were not kept, and why (a name the
+   * store cannot hold, over the size limit); the run and its other artifacts are unaffected.
+   */
+  artifactsSkipped?: { name: string; reason: string }[];
+  /** GPUs the run held: model, driver, memory and peak memory used (from the worker). */
+  gpus?: JSONObject[];
+  /** The Jenkins build that asked for the run, when one did (its page, tag and commit). */
+  jenkins?: JenkinsOrigin;
+  /** What the notebook had that nbformat only warns about, and how it was repaired. */
+  warnings?: string[];
+}
+
+/** What a run is created with; everything else about it starts empty. */
+export type NewRunFields = Pick<
+  ServiceRun,
+  | 'id'
+  | 'job'
+  | 'build'
+  | 'notebookName'
+  | 'stages'
+  | 'session'
+  | 'labels'
+  | 'parameters'
+  | 'secrets'
+  | 'createdAt'
+  | 'createdBy'
+  | 'jenkins'
+  | 'warnings'
+>;
+
+/** The record of a run just admitted: `queued`, not yet started, run or versioned. */
+export function queuedServiceRun(fields: NewRunFields): ServiceRun {
+  const { jenkins, warnings = [] } = fields;
+  return {
+    id: fields.id,
+    state: 'queued',
+    job: fields.job,
+    build: fields.build,
+    notebookName: fields.notebookName,
+    stages: fields.stages,
+    session: fields.session,
+    labels: fields.labels,
+    parameters: fields.parameters,
+    secrets: fields.secrets,
+    createdAt: fields.createdAt,
+    createdBy: fields.createdBy,
+    startedAt: null,
+    finishedAt: null,
+    workerId: null,
+    exitCode: null,
+    error: null,
+    metrics: {},
+    version: null,
+    artifacts: [],
+    ...(jenkins === undefined ? {} : { jenkins }),
+    ...(warnings.length === 0 ? {} : { warnings }),
+  };
+}
+
+/** True once a run has ended (its state is one of the run statuses). */
+export function isFinished(state: RunState): boolean {
+  return (RUN_STATUSES as readonly string[]).includes(state);
+}
+
+/** Writes a run's record to `run.json` in its folder (atomically). */
+export async function saveServiceRun(dir: string, record: ServiceRun): Promise<void> {
+  await writeFileAtomic(path.join(dir, 'run.json'), `${JSON.stringify(record, null, 2)}\n`);
+}
