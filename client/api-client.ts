@@ -6,7 +6,7 @@
 import WebSocket from 'ws';
 import { NbstageError, UnreachableError, ExitCode } from '../pipelines/errors';
 import type { JSONObject, Notebook } from '../pipelines/notebook/model';
-import type { RunRecord } from '../server/runs/run-manager';
+import type { ServiceRun } from '../server/runs/service-run';
 import type { RunRequest } from '../server/runs/run-request';
 import type { Submission, SubmitRequest } from '../server/jobs/submit-request';
 
@@ -78,13 +78,13 @@ export class NbstageClient {
   }
 
   /** Creates a run. */
-  async createRun(request: RunRequest): Promise<RunRecord> {
-    return (await (await this.request('POST', '/api/v1/runs', request)).json()) as RunRecord;
+  async createRun(request: RunRequest): Promise<ServiceRun> {
+    return (await (await this.request('POST', '/api/v1/runs', request)).json()) as ServiceRun;
   }
 
   /** A run's record. */
-  async getRun(id: string): Promise<RunRecord> {
-    return (await (await this.request('GET', `/api/v1/runs/${id}`)).json()) as RunRecord;
+  async getRun(id: string): Promise<ServiceRun> {
+    return (await (await this.request('GET', `/api/v1/runs/${id}`)).json()) as ServiceRun;
   }
 
   /** Asks the service to cancel a run; false when it had already finished. */

@@ -18,7 +18,7 @@ import type { JSONObject, Notebook } from '../pipelines/notebook/model';
 import { writeFileAtomic } from '../pipelines/notebook/io';
 import type { RunTarget } from '../pipelines/run-target';
 import type { LoadedRun, RunResult } from '../pipelines/runner';
-import type { RunRecord } from '../server/runs/run-manager';
+import type { ServiceRun } from '../server/runs/service-run';
 import { runRequestOf, type JenkinsOrigin } from '../server/runs/run-request';
 import { NbstageClient, remoteError } from './api-client';
 
@@ -29,7 +29,7 @@ import { NbstageClient, remoteError } from './api-client';
  */
 async function downloadArtifacts(
   client: NbstageClient,
-  record: RunRecord,
+  record: ServiceRun,
   dir: string,
 ): Promise<string[]> {
   const root = path.resolve(dir);

@@ -4,11 +4,13 @@
  * said how it ended, so its status comes from the failure, and the notebook that stands for it
  * gets the run's `metadata.nbstage` as the executor would have written it.
  */
+import { exceptionOf, runErrorInfo, statusFromError } from '../../pipelines/executor/outcome';
 import type { Notebook } from '../../pipelines/notebook/model';
 import type { RunFailure, RunState, ServiceRun } from './service-run';
 
 /**
- * Ends a run no kernel ended: its state (`NBSTAGE_CANCELLED` -> `cancelled`, anything else ->
+ * Ends a run no kernel ended: its state (the executor's status of the failure's code: a cancel
+ * is `cancelled`, a lost worker `kernel_died` as its kernel went with it, anything else
  * `error`), end time and error; and, when given the notebook that stands for the run, that
  * notebook's `metadata.nbstage` (run id, status, exception).
  */
@@ -17,16 +19,13 @@ export function endRunOutsideKernel(
   failure: RunFailure | null,
   notebook?: Notebook,
 ): void {
-  const status: RunState = failure?.code === 'NBSTAGE_CANCELLED' ? 'cancelled' : 'error';
+  const status: RunState = failure === null ? 'error' : statusFromError(failure);
   if (notebook !== undefined) {
     notebook.metadata.nbstage = {
       ...(notebook.metadata.nbstage ?? {}),
       run_id: record.id,
       status,
-      exception:
-        failure === null
-          ? null
-          : { cell_index: null, ename: failure.code, evalue: failure.message },
+      exception: failure === null ? null : exceptionOf(runErrorInfo(failure)),
     };
   }
   record.state = status;

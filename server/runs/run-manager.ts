@@ -33,12 +33,6 @@ import {
   type ServiceRun,
 } from './service-run';
 
-/**
- * @deprecated The old name of {@link ServiceRun}, kept for the importers that have not moved yet
- * (the CLI's remote run and the API client); import `ServiceRun` from './service-run'.
- */
-export type RunRecord = ServiceRun;
-
 /** What the run manager needs (and the rules every run is admitted by). */
 export interface RunManagerOptions extends AdmissionRules {
   home: string;

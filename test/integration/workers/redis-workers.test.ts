@@ -164,7 +164,7 @@ describe('Redis queue with nbstage worker processes', () => {
     expect(killedAt).toBeGreaterThan(0);
     // The queue notices within its stall interval (plus the time to version the notebook).
     expect(Date.now() - killedAt).toBeLessThan(STALLED_MS * 4);
-    expect(settled?.state).toBe('error');
+    expect(settled?.state).toBe('kernel_died');
     expect(settled?.error?.message).toMatch(new RegExp(`worker ${doomed.id}.*stopped responding`));
     expect(settled?.version).not.toBeNull();
     const nb = await client.notebook(run.id);

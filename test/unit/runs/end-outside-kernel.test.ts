@@ -43,9 +43,16 @@ describe('endRunOutsideKernel', () => {
     });
   });
 
-  test('any other failure ends it as error; without a notebook only the record changes', () => {
+  test('a lost worker ends kernel_died, as a dead kernel does embedded', () => {
     const record = queuedRun();
     const failure = { code: 'NBSTAGE_KERNEL_DIED', message: 'worker w stopped responding' };
+    endRunOutsideKernel(record, failure);
+    expect(record).toMatchObject({ state: 'kernel_died', error: failure });
+  });
+
+  test('any other failure ends it as error; without a notebook only the record changes', () => {
+    const record = queuedRun();
+    const failure = { code: 'NBSTAGE_UNREACHABLE', message: 'Jupyter server gone' };
     endRunOutsideKernel(record, failure);
     expect(record).toMatchObject({ state: 'error', error: failure });
   });
