@@ -20,6 +20,7 @@ import type {
   ExecutorKernel,
   KernelLanguageInfo,
 } from '../pipelines/executor/kernel';
+import { DeathSignal } from '../pipelines/executor/kernel';
 import { serverSettings, type JupyterEndpoint } from './endpoint';
 import { JupyterRestError, jupyterJson, jupyterRequest, listKernelSpecs } from './jupyter-rest';
 
@@ -90,8 +91,7 @@ export class KernelClient implements ExecutorKernel {
   readonly name: string;
   readonly endpoint: JupyterEndpoint;
   private readonly connection: Kernel.IKernelConnection;
-  private deathReason: DeathReason | null = null;
-  private readonly deathListeners = new Set<(reason: DeathReason) => void>();
+  private readonly death = new DeathSignal();
   private shutdownPromise: Promise<void> | null = null;
   private closing = false;
   private languageInfo: KernelLanguageInfo = { name: '' };
@@ -248,17 +248,12 @@ export class KernelClient implements ExecutorKernel {
 
   /** Why the kernel is gone, or null while it lives. */
   get dead(): DeathReason | null {
-    return this.deathReason;
+    return this.death.reason;
   }
 
   /** Calls `listener` once if the kernel dies, restarts or its connection is lost. */
   onDeath(listener: (reason: DeathReason) => void): () => void {
-    if (this.deathReason !== null) {
-      listener(this.deathReason);
-      return () => undefined;
-    }
-    this.deathListeners.add(listener);
-    return () => this.deathListeners.delete(listener);
+    return this.death.onDeath(listener);
   }
 
   /**
@@ -272,14 +267,7 @@ export class KernelClient implements ExecutorKernel {
   }
 
   private die(reason: DeathReason): void {
-    if (this.deathReason !== null) {
-      return;
-    }
-    this.deathReason = reason;
-    for (const listener of this.deathListeners) {
-      listener(reason);
-    }
-    this.deathListeners.clear();
+    this.death.die(reason);
   }
 
   /** Sends an execute request; does not wait for earlier ones (the kernel queues them). */
@@ -288,8 +276,8 @@ export class KernelClient implements ExecutorKernel {
     options: ExecuteOptions = {},
     callbacks: ExecuteCallbacks = {},
   ): ExecuteHandle {
-    if (this.deathReason !== null) {
-      throw new KernelDiedError(`kernel ${this.name} is gone (${this.deathReason})`);
+    if (this.death.reason !== null) {
+      throw new KernelDiedError(`kernel ${this.name} is gone (${this.death.reason})`);
     }
     const future = this.connection.requestExecute(
       {
@@ -323,7 +311,7 @@ export class KernelClient implements ExecutorKernel {
 
   /** Interrupts the kernel (SIGINT for ipykernel): a busy cell ends with KeyboardInterrupt. */
   async interrupt(): Promise<void> {
-    if (this.deathReason === null && !this.closing) {
+    if (this.death.reason === null && !this.closing) {
       // A kernel the server no longer knows (it just died) has nothing left to interrupt.
       await jupyterRequest(this.endpoint, 'POST', `api/kernels/${this.id}/interrupt`).catch(
         (err: unknown) => {

@@ -65,3 +65,42 @@ export interface ExecutorKernel {
   /** Calls `listener` once when the kernel dies (at once if it is dead); returns an unsubscribe. */
   onDeath(listener: (reason: DeathReason) => void): () => void;
 }
+
+/**
+ * A kernel's death, told once: {@link reason} is null while the kernel lives; each listener is
+ * called once when it dies, or at once when it is dead already. Kernels hold one and answer
+ * {@link ExecutorKernel.dead} and {@link ExecutorKernel.onDeath} from it.
+ */
+export class DeathSignal {
+  private current: DeathReason | null = null;
+  private readonly listeners = new Set<(reason: DeathReason) => void>();
+
+  /** Why the kernel is gone, or null while it lives. */
+  get reason(): DeathReason | null {
+    return this.current;
+  }
+
+  /** Calls `listener` once on death (at once if dead already); returns an unsubscribe. */
+  onDeath(listener: (reason: DeathReason) => void): () => void {
+    if (this.current !== null) {
+      listener(this.current);
+      return () => undefined;
+    }
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Marks the death and tells the listeners; false (and nothing told) when already dead. */
+  die(reason: DeathReason): boolean {
+    if (this.current !== null) {
+      return false;
+    }
+    this.current = reason;
+    const listeners = [...this.listeners];
+    this.listeners.clear();
+    for (const listener of listeners) {
+      listener(reason);
+    }
+    return true;
+  }
+}

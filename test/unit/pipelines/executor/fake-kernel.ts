@@ -15,6 +15,7 @@ import type {
   ExecuteOptions,
   KernelLanguageInfo,
 } from '../../../../pipelines/executor/kernel';
+import { DeathSignal } from '../../../../pipelines/executor/kernel';
 import type { SetupKernel } from '../../../../pipelines/kernel-source';
 
 /** One output a scripted cell sends. */
@@ -57,8 +58,7 @@ export class FakeKernel implements SetupKernel {
   readonly language: KernelLanguageInfo;
   /** What happened, in order: `send <code>`, `busy <code>`, `reply <code>`, `interrupt`, ... */
   readonly log: string[] = [];
-  private deathReason: DeathReason | null = null;
-  private readonly deathListeners = new Set<(reason: DeathReason) => void>();
+  private readonly death = new DeathSignal();
   private readonly queue: Request[] = [];
   private current: Request | null = null;
   private pumping = false;
@@ -76,7 +76,7 @@ export class FakeKernel implements SetupKernel {
   }
 
   get dead(): DeathReason | null {
-    return this.deathReason;
+    return this.death.reason;
   }
 
   /** Whether {@link shutdown} was called. */
@@ -85,12 +85,7 @@ export class FakeKernel implements SetupKernel {
   }
 
   onDeath(listener: (reason: DeathReason) => void): () => void {
-    if (this.deathReason !== null) {
-      listener(this.deathReason);
-      return () => undefined;
-    }
-    this.deathListeners.add(listener);
-    return () => this.deathListeners.delete(listener);
+    return this.death.onDeath(listener);
   }
 
   execute(
@@ -98,7 +93,7 @@ export class FakeKernel implements SetupKernel {
     options: ExecuteOptions = {},
     callbacks: ExecuteCallbacks = {},
   ): ExecuteHandle {
-    if (this.deathReason !== null || this.closed) {
+    if (this.death.reason !== null || this.closed) {
       throw new KernelDiedError(`kernel ${this.name} is gone`);
     }
     const msgId = `${this.name}-${++this.ids}`;
@@ -140,15 +135,11 @@ export class FakeKernel implements SetupKernel {
 
   /** Kills the kernel now: death listeners first, then every pending request is cancelled. */
   die(reason: DeathReason = 'dead'): void {
-    if (this.deathReason !== null) {
+    if (this.death.reason !== null) {
       return;
     }
-    this.deathReason = reason;
     this.log.push(`died ${reason}`);
-    for (const listener of this.deathListeners) {
-      listener(reason);
-    }
-    this.deathListeners.clear();
+    this.death.die(reason);
     this.cancelAll();
   }
 
@@ -161,7 +152,7 @@ export class FakeKernel implements SetupKernel {
   }
 
   private gone(): boolean {
-    return this.deathReason !== null || this.closed;
+    return this.death.reason !== null || this.closed;
   }
 
   private iopub(r: Request, msgType: string, content: object): void {
