@@ -46,6 +46,18 @@ const job = {
   schema: { type: 'string' },
   description: 'Jenkins full name, URL-encoded',
 };
+/** The `{name}` of a file under a run (an artifact, a report file). */
+const fileName = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
+
+/** A GET route of one run (`/api/v1/runs/{id}/...`) that answers `ok`, or 401/404. */
+const runGet = (summary: string, ok: unknown, ...more: unknown[]): Record<string, unknown> => ({
+  get: {
+    parameters: [runId, ...more],
+    summary,
+    responses: { '200': ok, ...errors(401, 404) },
+  },
+});
+
 const build = { name: 'build', in: 'path', required: true, schema: { type: 'string' } };
 const submissionId = {
   name: 'id',
@@ -171,13 +183,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
           },
         },
       },
-      '/api/v1/runs/{id}': {
-        get: {
-          parameters: [runId],
-          summary: 'a run',
-          responses: { '200': json({ $ref: '#/components/schemas/Run' }), ...errors(401, 404) },
-        },
-      },
+      '/api/v1/runs/{id}': runGet('a run', json({ $ref: '#/components/schemas/Run' })),
       '/api/v1/runs/{id}/cancel': {
         post: {
           parameters: [runId],
@@ -185,54 +191,30 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { '202': json({ type: 'object' }), ...errors(401, 403, 404, 409) },
         },
       },
-      '/api/v1/runs/{id}/notebook': {
-        get: {
-          parameters: [runId],
-          summary: 'executed (or, while running, partial) notebook',
-          responses: { '200': json({ type: 'object' }), ...errors(401, 404) },
-        },
-      },
-      '/api/v1/runs/{id}/junit': {
-        get: {
-          parameters: [runId],
-          summary: 'JUnit XML, one test case per cell',
-          responses: { '200': { description: 'application/xml' }, ...errors(401, 404) },
-        },
-      },
-      '/api/v1/runs/{id}/html': {
-        get: {
-          parameters: [runId],
-          summary: 'HTML report (assets under report_files/)',
-          responses: { '200': { description: 'text/html' }, ...errors(401, 404) },
-        },
-      },
-      '/api/v1/runs/{id}/report_files/{name}': {
-        get: {
-          parameters: [
-            runId,
-            { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
-          ],
-          summary: 'a file the HTML report refers to (its stylesheet, images)',
-          responses: { '200': { description: 'the file' }, ...errors(401, 404) },
-        },
-      },
-      '/api/v1/runs/{id}/artifacts': {
-        get: {
-          parameters: [runId],
-          summary: 'artifacts the notebook wrote',
-          responses: { '200': json({ type: 'array' }), ...errors(401, 404) },
-        },
-      },
-      '/api/v1/runs/{id}/artifacts/{name}': {
-        get: {
-          parameters: [
-            runId,
-            { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
-          ],
-          summary: 'one artifact',
-          responses: { '200': { description: 'the file' }, ...errors(401, 404) },
-        },
-      },
+      '/api/v1/runs/{id}/notebook': runGet(
+        'executed (or, while running, partial) notebook',
+        json({ type: 'object' }),
+      ),
+      '/api/v1/runs/{id}/junit': runGet('JUnit XML, one test case per cell', {
+        description: 'application/xml',
+      }),
+      '/api/v1/runs/{id}/html': runGet('HTML report (assets under report_files/)', {
+        description: 'text/html',
+      }),
+      '/api/v1/runs/{id}/report_files/{name}': runGet(
+        'a file the HTML report refers to (its stylesheet, images)',
+        { description: 'the file' },
+        fileName,
+      ),
+      '/api/v1/runs/{id}/artifacts': runGet(
+        'artifacts the notebook wrote',
+        json({ type: 'array' }),
+      ),
+      '/api/v1/runs/{id}/artifacts/{name}': runGet(
+        'one artifact',
+        { description: 'the file' },
+        fileName,
+      ),
       '/api/v1/runs/{id}/stream': {
         get: {
           parameters: [
