@@ -25,6 +25,7 @@ import type {
 } from '../../jenkins-plugin-bridge/rest/jenkins-api';
 import { jobNameProblem } from '../../jenkins-plugin-bridge/rest/job-name';
 import {
+  ErrorCode,
   JenkinsError,
   JenkinsNotConfiguredError,
   NotFoundError,
@@ -307,7 +308,7 @@ export class JobSubmitter {
           this.end(s, {
             state: 'cancelled',
             error: {
-              code: 'NBSTAGE_CANCELLED',
+              code: ErrorCode.cancelled,
               message: `queue item ${s.queueItem} of ${s.job} was cancelled in Jenkins before it started`,
             },
           });
