@@ -5,7 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { NbstageError, NotebookInvalidError } from '../errors';
+import {
+  NbstageError,
+  NotebookInvalidError,
+  firstLineOfMessage,
+  readFailureReason,
+} from '../errors';
 import { detectFormat } from '../formats/detect';
 import { validateZeppelinNote, zeppelinToNotebook } from '../formats/zeppelin';
 import type { InterpreterTable, ZeppelinNote } from '../formats/zeppelin';
@@ -104,25 +109,13 @@ export async function readNotebookFile(
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : err instanceof Error
-              ? err.message
-              : String(err);
-    throw new NotebookInvalidError(`${file}: cannot read notebook: ${reason}`);
+    throw new NotebookInvalidError(`${file}: cannot read notebook: ${readFailureReason(err)}`);
   }
   let value: unknown;
   try {
     value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new NotebookInvalidError(`${file}: not valid JSON: ${reason.split('\n', 1)[0]}`);
+    throw new NotebookInvalidError(`${file}: not valid JSON: ${firstLineOfMessage(err)}`);
   }
   const tooDeep = fileDepthProblem(value);
   if (tooDeep !== null) {
