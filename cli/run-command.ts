@@ -1,20 +1,21 @@
 /**
- * `nbstage run`: runs a notebook embedded (a local supervised Jupyter server, or the one named by
- * NBSTAGE_JUPYTER_URL/NBSTAGE_JUPYTER_TOKEN), streams its outputs, writes the executed notebook
- * and reports, and exits with the code of DESIGN.md. SIGINT/SIGTERM cancel the run: the kernel is
- * interrupted and shut down and the partial notebook is written, well within Jenkins' 5 s.
+ * `nbstage run`: flags -> spec -> target -> sinks -> summary. The target is local (kernels this
+ * process reaches or starts) or the service (`--server`); either way the outputs stream to the
+ * console, the executed notebook and reports are written here, and the exit code is the one the
+ * README's table gives. SIGINT/SIGTERM cancel the run: the kernel is interrupted and shut down
+ * and the partial notebook is written, well within Jenkins' 5 s.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { KernelProvider } from '../kernels/provider';
-import { remoteProvider, sharedLocalProvider, startLocalProvider } from '../kernels/provider';
 import type { NbstageError } from '../pipelines/errors';
-import { CancelledError, ExitCode, UsageError, asNbstageError } from '../pipelines/errors';
-import type { RunEvent, RunEventListener } from '../pipelines/executor/events';
+import { ExitCode, UsageError, asNbstageError } from '../pipelines/errors';
+import type { RunEventListener } from '../pipelines/executor/events';
+import { notifyListeners, unstartedRunEnd } from '../pipelines/executor/outcome';
 import { FULL_OUTPUT_DIR } from '../pipelines/executor/output-limits';
-import type { JSONValue, Notebook } from '../pipelines/notebook/model';
+import type { JSONValue } from '../pipelines/notebook/model';
 import { parseParameterArgs, parseSecretArgs, readParamsFile } from '../pipelines/parameters/parse';
-import { executeRun, loadRun, type RunResult, type RunSpec } from '../pipelines/runner';
+import type { RunTarget } from '../pipelines/run-target';
+import { loadRun, type RunResult, type RunSpec } from '../pipelines/runner';
 import { createConsoleSink } from '../pipelines/sinks/console-sink';
 import {
   createFileSink,
@@ -185,22 +186,6 @@ function summary(
   };
 }
 
-/** The kernels a run will most likely ask for: `-k`, else the notebook's and its cells'. */
-function kernelsToPrewarm(nb: Notebook, kernel: string | undefined): Set<string> {
-  const names = new Set<string>();
-  const main = kernel ?? nb.metadata.kernelspec?.name;
-  if (main !== undefined) {
-    names.add(main);
-  }
-  for (const cell of nb.cells) {
-    const name = cell.metadata.nbstage?.kernel;
-    if (typeof name === 'string' && cell.cell_type === 'code') {
-      names.add(name);
-    }
-  }
-  return names;
-}
-
 /** Runs `nbstage run`; resolves to the exit code. */
 export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO): Promise<number> {
   const { stdout, stderr, env } = io ?? {
@@ -221,23 +206,42 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let provider: KernelProvider | null = null;
-  let starting: Promise<KernelProvider> | null = null;
-  const startAbort = new AbortController();
+  let target: RunTarget | null = null;
+  const onListenerError = (err: unknown): void => {
+    stderr.write(`nbstage: output sink failed: ${(err as Error).message}\n`);
+  };
   try {
     const serverUrl = flags.server ?? (env.NBSTAGE_URL || undefined);
-    // The local Jupyter server starts while the notebook is read and validated (it takes the
-    // longest); bad input stops it again before anything is written.
-    const jupyterUrl = env.NBSTAGE_JUPYTER_URL;
-    starting =
-      serverUrl !== undefined
-        ? null
-        : jupyterUrl !== undefined && jupyterUrl !== ''
-          ? Promise.resolve(remoteProvider(jupyterUrl, env.NBSTAGE_JUPYTER_TOKEN ?? ''))
-          : env.NBSTAGE_REUSE_SERVER === '0'
-            ? startLocalProvider({ rootDir: process.cwd(), signal: startAbort.signal })
-            : sharedLocalProvider();
-    starting?.catch(() => undefined);
+    if (serverUrl !== undefined) {
+      const token = env.NBSTAGE_TOKEN ?? '';
+      if (token === '') {
+        throw new UsageError('--server needs a token in NBSTAGE_TOKEN');
+      }
+      const { remoteTarget } = await import('../client/remote-target');
+      target = remoteTarget({
+        url: serverUrl,
+        token,
+        jenkins: jenkinsOrigin(env),
+        artifactsDir: flags.artifacts,
+        onListenerError,
+        onArtifacts: (files) => {
+          if (flags.json !== true && files.length > 0) {
+            stderr.write(
+              `nbstage: ${files.length} artifact(s) written to ${flags.artifacts ?? ''}\n`,
+            );
+          }
+        },
+      });
+    } else {
+      // The local Jupyter server starts while the notebook is read and validated (it takes the
+      // longest); bad input stops it again before anything is written.
+      const { localTarget } = await import('../kernels/local-target');
+      target = localTarget({
+        env,
+        rootDir: process.cwd(),
+        onListenerError,
+      });
+    }
     const spec = await buildSpec(notebook, flags, env);
     const run = await loadRun(spec);
     for (const warning of run.loaded.warnings) {
@@ -296,70 +300,22 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
       }),
     );
 
-    if (serverUrl !== undefined) {
-      const token = env.NBSTAGE_TOKEN ?? '';
-      if (token === '') {
-        throw new UsageError('--server needs a token in NBSTAGE_TOKEN');
-      }
-      const { executeRemote } = await import('./remote-run');
-      const result = await executeRemote(run, {
-        url: serverUrl,
-        token,
-        listeners,
-        signal: controller.signal,
-        jenkins: jenkinsOrigin(env),
-        artifactsDir: flags.artifacts,
-        onArtifacts: (files) => {
-          if (flags.json !== true && files.length > 0) {
-            stderr.write(
-              `nbstage: ${files.length} artifact(s) written to ${flags.artifacts ?? ''}\n`,
-            );
-          }
-        },
-      });
-      return finishRun(result);
-    }
-    if (flags.artifacts !== undefined) {
+    if (flags.artifacts !== undefined && serverUrl === undefined) {
       // The notebook writes into $NBSTAGE_ARTIFACTS; the folder exists before its first cell.
       await mkdir(path.resolve(flags.artifacts), { recursive: true });
     }
-    provider = await (starting as Promise<KernelProvider>);
-    // The kernel starts while kernelspecs are listed and parameters injected.
-    for (const name of kernelsToPrewarm(run.loaded.notebook, flags.kernel)) {
-      provider.prewarm(name);
-    }
     let result: RunResult;
     try {
-      if (controller.signal.aborted) {
-        throw new CancelledError('run cancelled before it started');
-      }
-      result = await executeRun(run, provider, {
-        listeners,
-        signal: controller.signal,
-        onListenerError: (err) =>
-          stderr.write(`nbstage: output sink failed: ${(err as Error).message}\n`),
-      });
+      result = await target.run(run, listeners, controller.signal);
     } catch (err) {
       const error = asNbstageError(err);
       if (error.exitCode !== ExitCode.badInput) {
         // Nothing ran, but the run still leaves its record: the notebook, marked with the cause.
-        const nb = structuredClone(run.loaded.notebook);
-        nb.metadata.nbstage = {
-          status: 'error',
-          exception: { ename: error.code, evalue: error.message },
-        };
-        const end: RunEvent = {
-          type: 'run-end',
-          runId: spec.runId ?? '',
-          at: new Date().toISOString(),
-          status: error instanceof CancelledError ? 'cancelled' : 'error',
-          durationMs: 0,
-          error: { code: error.code, message: error.message },
-          notebook: nb,
-        };
-        for (const l of listeners) {
-          await l(end);
-        }
+        await notifyListeners(
+          listeners,
+          unstartedRunEnd({ runId: spec.runId ?? '', notebook: run.loaded.notebook, error }),
+          onListenerError,
+        );
       }
       throw error;
     }
@@ -374,11 +330,6 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    if (provider !== null) {
-      await provider.close();
-    } else if (starting !== null) {
-      startAbort.abort();
-      await starting.then((p) => p.close()).catch(() => undefined);
-    }
+    await target?.close();
   }
 }

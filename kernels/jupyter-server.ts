@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { CancelledError, UnreachableError } from '../pipelines/errors';
 import type { JupyterEndpoint } from './endpoint';
-import { authHeaders } from './endpoint';
+import { serverAnswers } from './jupyter-rest';
 import { packageRoot, resolvePython } from './python-env';
 
 /** Options of {@link LocalJupyterServer.start}. */
@@ -126,19 +126,6 @@ export function jupyterServerCommand(
   // The server's working directory is its root, never the caller's: a run's folder may be
   // deleted (Jenkins' cleanWs()) while the server lives on.
   return { args, env, cwd: rootDir };
-}
-
-/** Whether a Jupyter server answers its REST API with this endpoint's token. */
-export async function serverAnswers(endpoint: JupyterEndpoint, timeoutMs = 1000): Promise<boolean> {
-  try {
-    const res = await fetch(new URL('api/status', endpoint.baseUrl), {
-      headers: authHeaders(endpoint),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    return res.ok;
-  } catch {
-    return false;
-  }
 }
 
 /** A Jupyter server child process owned by this process. */

@@ -1,7 +1,8 @@
 /**
  * A client for one kernel on a Jupyter server, on @jupyterlab/services' KernelConnection over
  * `ws`: start, execute (requests may be pipelined; the kernel queues them), interrupt, shut down,
- * and a death signal for dead/restarting kernels and lost connections.
+ * and a death signal for dead/restarting kernels and lost connections. It is the executor's
+ * `ExecutorKernel` (pipelines/executor/kernel.ts) on a real server.
  */
 import {
   KernelAPI,
@@ -11,95 +12,16 @@ import {
   type ServerConnection,
 } from '@jupyterlab/services';
 import { KernelDiedError, KernelNotFoundError, UnreachableError } from '../pipelines/errors';
-import { authHeaders, serverSettings, type JupyterEndpoint } from './endpoint';
-
-/** A kernelspec the server offers. */
-export interface KernelSpecInfo {
-  name: string;
-  displayName: string;
-  language: string;
-}
-
-/** The kernel's language, from its kernel_info_reply. */
-export interface KernelLanguageInfo {
-  name: string;
-  version?: string;
-  implementation?: string;
-}
-
-/** Options of one execute request. */
-export interface ExecuteOptions {
-  silent?: boolean;
-  storeHistory?: boolean;
-  /** Abort the requests queued behind this one if it fails (default true). */
-  stopOnError?: boolean;
-}
-
-/** Callbacks of one execute request. */
-export interface ExecuteCallbacks {
-  onIOPub?: (msg: KernelMessage.IIOPubMessage) => void;
-  onReply?: (msg: KernelMessage.IExecuteReplyMsg) => void;
-}
-
-/** A request in flight: its id and a promise of its reply (after the kernel went idle). */
-export interface ExecuteHandle {
-  msgId: string;
-  done: Promise<KernelMessage.IExecuteReplyMsg>;
-}
-
-/**
- * Why a kernel is gone: it died, it was restarted under the run, the connection to it was lost,
- * or the Jupyter server holding it died (its kernels die with it).
- */
-export type DeathReason = 'dead' | 'restarting' | 'disconnected' | 'server-died';
-
-async function request(
-  endpoint: JupyterEndpoint,
-  method: string,
-  route: string,
-  body?: unknown,
-): Promise<Response> {
-  try {
-    return await fetch(
-      new URL(route, endpoint.baseUrl.endsWith('/') ? endpoint.baseUrl : `${endpoint.baseUrl}/`),
-      {
-        method,
-        headers: { ...authHeaders(endpoint), 'Content-Type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(60000),
-      },
-    );
-  } catch (err) {
-    throw new UnreachableError(
-      `cannot reach Jupyter server at ${new URL(endpoint.baseUrl).origin}: ${(err as Error).message}`,
-    );
-  }
-}
-
-/** The kernelspecs the server offers and its default. */
-export async function listKernelSpecs(
-  endpoint: JupyterEndpoint,
-): Promise<{ default: string; specs: KernelSpecInfo[] }> {
-  const res = await request(endpoint, 'GET', 'api/kernelspecs');
-  if (!res.ok) {
-    throw new UnreachableError(`Jupyter server answered ${res.status} to GET /api/kernelspecs`);
-  }
-  const body = (await res.json()) as {
-    default: string;
-    kernelspecs: Record<
-      string,
-      { name: string; spec: { display_name?: string; language?: string } }
-    >;
-  };
-  return {
-    default: body.default,
-    specs: Object.values(body.kernelspecs).map((k) => ({
-      name: k.name,
-      displayName: k.spec.display_name ?? k.name,
-      language: k.spec.language ?? '',
-    })),
-  };
-}
+import type {
+  DeathReason,
+  ExecuteCallbacks,
+  ExecuteHandle,
+  ExecuteOptions,
+  ExecutorKernel,
+  KernelLanguageInfo,
+} from '../pipelines/executor/kernel';
+import { serverSettings, type JupyterEndpoint } from './endpoint';
+import { JupyterRestError, jupyterJson, jupyterRequest, listKernelSpecs } from './jupyter-rest';
 
 /**
  * The REST client a kernel connection asks about its kernel when its websocket closes. Once
@@ -163,7 +85,7 @@ class ConnectionRestClient implements Kernel.IKernelAPIClient {
 }
 
 /** One kernel on a Jupyter server. Whoever starts it owns it and calls {@link shutdown}. */
-export class KernelClient {
+export class KernelClient implements ExecutorKernel {
   readonly id: string;
   readonly name: string;
   readonly endpoint: JupyterEndpoint;
@@ -227,21 +149,29 @@ export class KernelClient {
     name: string,
     options: { path?: string; env?: Record<string, string>; signal?: AbortSignal } = {},
   ): Promise<KernelClient> {
-    const res = await request(endpoint, 'POST', 'api/kernels', {
-      name,
-      ...(options.path === undefined ? {} : { path: options.path }),
-      ...(options.env === undefined ? {} : { env: options.env }),
-    });
-    if (!res.ok) {
+    let model: Kernel.IModel;
+    try {
+      model = await jupyterJson<Kernel.IModel>(endpoint, 'POST', 'api/kernels', {
+        body: {
+          name,
+          ...(options.path === undefined ? {} : { path: options.path }),
+          ...(options.env === undefined ? {} : { env: options.env }),
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof JupyterRestError) || err.httpStatus === null) {
+        throw err;
+      }
       // jupyter_server answers 500 "Unhandled error" for an unknown kernelspec: ask the list.
       const specs = await listKernelSpecs(endpoint).catch(() => null);
       if (specs !== null && !specs.specs.some((s) => s.name === name)) {
         const names = specs.specs.map((s) => s.name).join(', ');
         throw new KernelNotFoundError(`unknown kernel "${name}" (available: ${names})`);
       }
-      throw new UnreachableError(`Jupyter server answered ${res.status} starting kernel "${name}"`);
+      throw new UnreachableError(
+        `Jupyter server answered ${err.httpStatus} starting kernel "${name}"`,
+      );
     }
-    const model = (await res.json()) as Kernel.IModel;
     return KernelClient.connect(endpoint, model, { signal: options.signal });
   }
 
@@ -394,7 +324,14 @@ export class KernelClient {
   /** Interrupts the kernel (SIGINT for ipykernel): a busy cell ends with KeyboardInterrupt. */
   async interrupt(): Promise<void> {
     if (this.deathReason === null && !this.closing) {
-      await request(this.endpoint, 'POST', `api/kernels/${this.id}/interrupt`);
+      // A kernel the server no longer knows (it just died) has nothing left to interrupt.
+      await jupyterRequest(this.endpoint, 'POST', `api/kernels/${this.id}/interrupt`).catch(
+        (err: unknown) => {
+          if (!(err instanceof JupyterRestError) || err.httpStatus === null) {
+            throw err;
+          }
+        },
+      );
     }
   }
 
@@ -411,7 +348,7 @@ export class KernelClient {
       this.shutdownPromise = (async () => {
         this.connection.dispose();
         try {
-          await request(this.endpoint, 'DELETE', `api/kernels/${this.id}`);
+          await jupyterRequest(this.endpoint, 'DELETE', `api/kernels/${this.id}`);
         } catch {
           // The server is gone too: nothing left to shut down.
         }

@@ -5,9 +5,15 @@
  */
 import { KernelNotFoundError, UnreachableError } from '../pipelines/errors';
 import type { JupyterEndpoint } from './endpoint';
-import { authHeaders } from './endpoint';
 import { LocalJupyterServer, type LocalJupyterServerOptions } from './jupyter-server';
-import { KernelClient, listKernelSpecs, type KernelSpecInfo } from './kernel-client';
+import { KernelClient } from './kernel-client';
+import {
+  createSession,
+  deleteSession,
+  listKernelSpecs,
+  listSessions,
+  type KernelSpecInfo,
+} from './jupyter-rest';
 import { KernelPool } from './pool';
 import { connectSharedServer, SpareKernels, type SharedServerOptions } from './shared-server';
 
@@ -268,35 +274,18 @@ export class JupyterKernelProvider implements KernelProvider {
 
   private async deleteSession(session: string): Promise<boolean> {
     const path = `nbstage-sessions/${encodeURIComponent(session)}`;
-    const base = this.endpoint.baseUrl.endsWith('/')
-      ? this.endpoint.baseUrl
-      : `${this.endpoint.baseUrl}/`;
-    const headers = authHeaders(this.endpoint);
-    const list = await fetch(new URL('api/sessions', base), { headers });
-    const sessions = (await list.json()) as { id: string; path: string }[];
-    const found = sessions.find((s) => s.path === path);
+    const found = (await listSessions(this.endpoint)).find((s) => s.path === path);
     if (found === undefined) {
       return false;
     }
-    await fetch(new URL(`api/sessions/${found.id}`, base), { method: 'DELETE', headers });
+    await deleteSession(this.endpoint, found.id);
     return true;
   }
 
   private async sessionKernel(name: string, session: string): Promise<AcquiredKernel> {
     await this.ending.get(session)?.catch(() => undefined);
     const path = `nbstage-sessions/${encodeURIComponent(session)}`;
-    const base = this.endpoint.baseUrl.endsWith('/')
-      ? this.endpoint.baseUrl
-      : `${this.endpoint.baseUrl}/`;
-    const headers = { ...authHeaders(this.endpoint), 'Content-Type': 'application/json' };
-    const list = await fetch(new URL('api/sessions', base), { headers }).catch((err: Error) => {
-      throw new UnreachableError(`cannot reach ${this.description}: ${err.message}`);
-    });
-    const sessions = (await list.json()) as {
-      path: string;
-      kernel: { id: string; name: string; execution_state?: string };
-    }[];
-    const existing = sessions.find((s) => s.path === path);
+    const existing = (await listSessions(this.endpoint)).find((s) => s.path === path);
     if (
       existing !== undefined &&
       existing.kernel.name === name &&
@@ -309,17 +298,7 @@ export class JupyterKernelProvider implements KernelProvider {
       );
       return { kernel, fresh: false, session, staleEnv: true };
     }
-    const res = await fetch(new URL('api/sessions', base), {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ path, name: session, type: 'notebook', kernel: { name } }),
-    });
-    if (!res.ok) {
-      throw new UnreachableError(
-        `${this.description} answered ${res.status} creating session "${session}"`,
-      );
-    }
-    const created = (await res.json()) as { kernel: { id: string; name: string } };
+    const created = await createSession(this.endpoint, { path, name: session, kernel: name });
     const kernel = await KernelClient.connect(
       this.endpoint,
       { id: created.kernel.id, name },

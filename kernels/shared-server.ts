@@ -13,8 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { UnreachableError } from '../pipelines/errors';
 import { withFileLock } from '../pipelines/file-lock';
-import { authHeaders, type JupyterEndpoint } from './endpoint';
-import { freePort, jupyterServerCommand, serverAnswers } from './jupyter-server';
+import type { JupyterEndpoint } from './endpoint';
+import { freePort, jupyterServerCommand } from './jupyter-server';
+import { createSession, listSessions, renameSession, serverAnswers } from './jupyter-rest';
 import { KernelClient } from './kernel-client';
 import { packageRoot, resolvePython } from './python-env';
 
@@ -246,12 +247,6 @@ async function stopByState(file: string): Promise<boolean> {
 
 const SPARE_PREFIX = 'nbstage-spare/';
 
-interface SessionModel {
-  id: string;
-  path: string;
-  kernel: { id: string; name: string; execution_state?: string };
-}
-
 /**
  * Spare kernels kept warm in a shared server, as Jupyter sessions under `nbstage-spare/<name>/`.
  * Claiming renames the session under a lock, so two runs never take the same kernel.
@@ -265,25 +260,12 @@ export class SpareKernels {
     private readonly lockFile: string,
   ) {}
 
-  private async api(method: string, route: string, body?: unknown): Promise<Response> {
-    return fetch(new URL(route, this.endpoint.baseUrl), {
-      method,
-      headers: { ...authHeaders(this.endpoint), 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30000),
-    });
-  }
-
   /** Takes a warm kernel of `name`, or null when there is none. */
   async claim(name: string): Promise<KernelClient | null> {
     const claimed = await withFileLock(
       this.lockFile,
       async () => {
-        const res = await this.api('GET', 'api/sessions');
-        if (!res.ok) {
-          return null;
-        }
-        const sessions = (await res.json()) as SessionModel[];
+        const sessions = await listSessions(this.endpoint);
         const spare = sessions.find(
           (s) =>
             s.path.startsWith(`${SPARE_PREFIX}${name}/`) &&
@@ -294,10 +276,15 @@ export class SpareKernels {
           return null;
         }
         // Renamed out of the spares (the lock makes this a claim); the kernel is ours now.
-        const res2 = await this.api('PATCH', `api/sessions/${spare.id}`, {
-          path: `nbstage-claimed/${randomUUID()}`,
-        }).catch(() => null);
-        return res2 !== null && res2.ok ? spare : null;
+        const renamed = await renameSession(
+          this.endpoint,
+          spare.id,
+          `nbstage-claimed/${randomUUID()}`,
+        ).then(
+          () => true,
+          () => false,
+        );
+        return renamed ? spare : null;
       },
       { staleMs: 10000 },
     ).catch(() => null);
@@ -320,11 +307,10 @@ export class SpareKernels {
   }
 
   private start(name: string): Promise<void> {
-    return this.api('POST', 'api/sessions', {
+    return createSession(this.endpoint, {
       path: `${SPARE_PREFIX}${name}/${randomUUID()}`,
       name: 'nbstage spare kernel',
-      type: 'notebook',
-      kernel: { name },
+      kernel: name,
     }).then(
       () => undefined,
       () => undefined,

@@ -1,16 +1,15 @@
 /**
  * A whole run, from a notebook file to an executed notebook: load and validate, plan stages,
- * inject parameters, get kernels from a provider, set secrets and the working directory in each
- * kernel, execute, give the kernels back. Bad input fails in {@link loadRun}, before any kernel
+ * inject parameters, get kernels from a source (a provider), set secrets and the working
+ * directory in each kernel, execute, give the kernels back (in one `finally`). Bad input fails in {@link loadRun}, before any kernel
  * starts; everything after that ends in a result that carries the executed notebook.
  */
 import path from 'node:path';
-import type { KernelClient } from '../kernels/kernel-client';
-import type { AcquiredKernel, KernelProvider } from '../kernels/provider';
 import { ParameterError, StageNotFoundError, asNbstageError } from './errors';
 import type { InterpreterTable } from './formats/zeppelin';
 import { executeNotebook, type ExecuteResult } from './executor/executor';
 import type { RunEventListener } from './executor/events';
+import type { ExecutorKernel } from './executor/kernel';
 import { FULL_OUTPUT_DIR, resolveOutputLimits } from './executor/output-limits';
 import { completeKernelspec } from './notebook/check';
 import { readNotebookFile, type LoadedNotebook } from './notebook/io';
@@ -19,6 +18,7 @@ import { injectParameters } from './parameters/inject';
 import { envSetupCode } from './parameters/translators';
 import { Masker } from './secrets/mask';
 import { listStages, planStages } from './stages/slice';
+import type { KernelLease, KernelSource } from './kernel-source';
 
 /** What to run and how: the CLI flags and the HTTP body map onto this. */
 export interface RunSpec {
@@ -112,18 +112,27 @@ function languageOfCell(nb: Notebook, index: number, fallback: string): string {
   return meta !== undefined && typeof meta.language === 'string' ? meta.language : fallback;
 }
 
-/** Runs a loaded notebook on kernels from `provider`. Never throws once kernels are started. */
-export async function executeRun(
+/** How {@link executeRun} reports: the run's listeners, cancellation, listener failures. */
+export interface ExecuteRunOptions {
+  listeners?: RunEventListener[];
+  signal?: AbortSignal;
+  /** Called with what a listener threw or rejected with. */
+  onListenerError?: (err: unknown) => void;
+}
+
+/**
+ * Runs a loaded notebook on kernels from `source` (a kernel provider). Run failures are in the
+ * result; what throws is what went wrong before a cell was sent (a kernel that cannot be had, a
+ * stage that is not there, a parameter the kernel language cannot take). Every kernel acquired is
+ * released, whatever happens: session kernels are kept unless the run killed them.
+ */
+export async function executeRun<L extends KernelLease>(
   run: LoadedRun,
-  provider: KernelProvider,
-  options: {
-    listeners?: RunEventListener[];
-    signal?: AbortSignal;
-    onListenerError?: (err: unknown) => void;
-  } = {},
+  source: KernelSource<L>,
+  options: ExecuteRunOptions = {},
 ): Promise<RunResult> {
-  const { spec, loaded, masker } = run;
-  const specs = await provider.kernelSpecs();
+  const { spec, loaded } = run;
+  const specs = await source.kernelSpecs();
   const mainKernel = spec.kernel ?? loaded.notebook.metadata.kernelspec?.name ?? specs.default;
   const mainSpec = specs.specs.find((s) => s.name === mainKernel);
   // A kernelspec without its name or display name (nbformat only warns) gets them from the
@@ -155,15 +164,45 @@ export async function executeRun(
   if (names.size === 0) {
     names.add(mainKernel);
   }
-  const acquired = new Map<string, AcquiredKernel>();
+  const acquired = new Map<string, L>();
+  // Kernels that did not run the notebook (it failed before a cell was sent) are still usable.
+  let keep = true;
   try {
     for (const name of names) {
-      acquired.set(name, await provider.acquire(name, { session: spec.session }));
+      acquired.set(name, await source.acquire(name, { session: spec.session }));
     }
+    const result = await runOnKernels(
+      run,
+      { notebook, parameters, mainKernel, language },
+      acquired,
+      options,
+    );
+    keep = result.kernelsUsable && result.status !== 'kernel_died';
+    return { ...result, loaded };
   } catch (err) {
-    await Promise.all([...acquired.values()].map((a) => provider.release(a, true)));
     throw asNbstageError(err);
+  } finally {
+    // Session kernels stay alive for the next stage when they are still usable.
+    await Promise.all([...acquired.values()].map((a) => source.release(a, keep)));
   }
+}
+
+/**
+ * The part of a run that needs its kernels: select the cells, set each kernel up, execute.
+ */
+async function runOnKernels(
+  run: LoadedRun,
+  prepared: {
+    notebook: Notebook;
+    parameters: Record<string, JSONValue>;
+    mainKernel: string;
+    language: string;
+  },
+  acquired: ReadonlyMap<string, KernelLease>,
+  options: ExecuteRunOptions,
+): Promise<ExecuteResult> {
+  const { spec, loaded, masker } = run;
+  const { notebook, parameters, mainKernel, language } = prepared;
   const fresh = [...acquired.values()].every((a) => a.fresh);
   // The preamble is skipped only for selected stages on a kernel that already ran it: a run of
   // the whole notebook (no stage named) runs every cell, even in a session's kernel.
@@ -212,7 +251,7 @@ export async function executeRun(
     }
   }
 
-  const kernelFor = (index: number): KernelClient => {
+  const kernelFor = (index: number): ExecutorKernel => {
     const a = acquired.get(kernelOfCell(notebook, index, mainKernel)) ?? acquired.get(mainKernel);
     if (a === undefined) {
       throw new Error(`no kernel for cell ${index}`);
@@ -232,7 +271,7 @@ export async function executeRun(
     input: path.basename(spec.notebookPath),
     format: loaded.format,
   };
-  const result = await executeNotebook({
+  return executeNotebook({
     notebook,
     cells: plan.cells,
     kernelFor,
@@ -257,11 +296,4 @@ export async function executeRun(
         ? null
         : path.join(path.resolve(spec.artifactsDir), FULL_OUTPUT_DIR)),
   });
-  // Session kernels stay alive for the next stage when they are still usable.
-  await Promise.all(
-    [...acquired.values()].map((a) =>
-      provider.release(a, result.kernelsUsable && result.status !== 'kernel_died'),
-    ),
-  );
-  return { ...result, loaded };
 }

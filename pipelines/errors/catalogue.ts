@@ -4,7 +4,7 @@
  * README's error table all follow it (tests check the README and the Groovy step against it).
  */
 
-/** Exit codes of `nbstage run`, fixed by the CLI contract. */
+/** Exit codes of `nbstage run`, as the README's table of exit codes lists them. */
 export const ExitCode = {
   ok: 0,
   cellFailed: 1,

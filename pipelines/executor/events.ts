@@ -1,6 +1,7 @@
 /**
  * The one stream of typed events a run emits. The executor is the only owner of run state; the
- * console, the notebook writer, the reports and (later) the service all listen to these events.
+ * console, the progress bar, the file writers and the service (event logs, live streams) all
+ * listen to these events, called the one way `outcome.ts` calls listeners.
  */
 import type { JSONObject, Notebook, Output } from '../notebook/model';
 

@@ -1,53 +1,58 @@
 /**
  * The executor: runs the selected cells of a notebook on live kernels and owns the run's state.
- * Execute requests are pipelined (sent without waiting for replies; the kernel queues them and,
- * with stop_on_error, aborts the rest after an error). Per-cell and per-run timeouts interrupt
- * and then kill; kernel death, cancellation (AbortSignal) and sys.exit(0) end the run cleanly.
- * Everything that happens is emitted as run events; the executed notebook is always complete
- * enough to be written, whatever the outcome.
+ * Its steps have names, as in nbclient's `async_execute`: begin, send a segment of cells,
+ * await each cell of it, attribute a death, stop the kernels, finalize. Execute requests are
+ * pipelined (sent without waiting for replies; the kernel queues them and, with stop_on_error,
+ * aborts the rest after an error). Per-cell and per-run timeouts interrupt and then kill; kernel
+ * death, cancellation (AbortSignal) and sys.exit(0) end the run cleanly. Everything that happens
+ * is emitted as run events; the executed notebook is always complete enough to be written.
  */
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
-import type { KernelMessage } from '@jupyterlab/services';
-import type { KernelClient } from '../../kernels/kernel-client';
 import type { NbstageError } from '../errors';
-import {
-  CancelledError,
-  CellExecutionError,
-  KernelDiedError,
-  TimeoutError,
-  asNbstageError,
-} from '../errors';
+import { CellExecutionError, KernelDiedError, TimeoutError, asNbstageError } from '../errors';
 import {
   cloneNotebook,
-  firstSourceLine,
   hasTag,
   isEmptyCodeCell,
-  splitLines,
   type CodeCell,
   type JSONObject,
   type JSONValue,
   type Notebook,
-  type Output,
 } from '../notebook/model';
 import type { Masker } from '../secrets/mask';
-import type { CellStatus, RunErrorInfo, RunEvent, RunEventListener, RunStatus } from './events';
-import { kernelSpanMs, kernelTime, type KernelTime } from './kernel-clock';
+import { CellMessages } from './cell-messages';
+import { clearRun, resetForRun, setExecutionCount, setExecutionTime } from './cell-record';
+import { CellRequest, type ReplyContent } from './cell-request';
+import { CellResults, type CellError } from './cell-results';
+import { blameDeath, deathError, statusBeforeDeath } from './death';
+import { EarlyStop } from './early-stop';
+import type { CellStatus, RunEventListener, RunStatus } from './events';
+import type { ExecutorKernel } from './kernel';
+import { kernelTime } from './kernel-clock';
+import {
+  RunEventFanout,
+  runEndEvent,
+  runErrorInfo,
+  runMetadata,
+  statusFromError,
+  warnListenerError,
+} from './outcome';
 import type { OutputLimits } from './output-limits';
 import { OutputCollector } from './outputs';
 
 /** What the executor needs to run a notebook. */
-export interface ExecuteOptions {
+export interface ExecuteNotebookOptions {
   /** The notebook to execute (already parameterized); it is not modified. */
   notebook: Notebook;
   /** Notebook indices of the code cells to run, in order. */
   cells: number[];
   /** The kernel that runs cell `index`. All cells on one kernel when it returns the same one. */
-  kernelFor: (index: number) => KernelClient;
+  kernelFor: (index: number) => ExecutorKernel;
   /** Name of the stage of each notebook cell (null for the preamble). */
   stageOf?: (string | null)[];
   /** Stage names this run covers (recorded in metadata). */
   stages?: string[];
+  /** The run's id (default: a new UUID). */
   runId?: string;
   /** Keep going after a failing cell (cells still show their errors). */
   allowErrors?: boolean;
@@ -59,12 +64,13 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Masks secrets in everything stored or emitted. */
   masker?: Masker | null;
+  /** The run's sinks: every event goes to each of them, in order. */
   listeners?: RunEventListener[];
   /** Extra notebook-level `metadata.nbstage` fields (job, build, parameters, environment...). */
   metadata?: JSONObject;
   /** How long an interrupted cell gets to answer before the kernel is killed (ms, default 2000). */
   interruptGraceMs?: number;
-  /** Called when a listener throws; default: ignored. */
+  /** Called when a listener throws or rejects; default: a process warning. */
   onListenerError?: (err: unknown) => void;
   /** How much output cells and the run keep (default: `DEFAULT_OUTPUT_LIMITS`). */
   outputLimits?: OutputLimits;
@@ -84,657 +90,357 @@ export interface ExecuteResult {
   kernelsUsable: boolean;
 }
 
-interface Pending {
-  index: number;
-  cell: CodeCell;
-  kernel: KernelClient;
-  msgId: string;
-  done: Promise<KernelMessage.IExecuteReplyMsg>;
-  startedAt: number | null;
-  /** The kernel's times of the cell's `busy` and `idle` (its duration is the span between). */
-  busy: KernelTime | null;
-  idle: KernelTime | null;
-  /** Resolves when the cell's `idle` arrived. */
-  idleSeen: Promise<void>;
-  markIdle: () => void;
-  started: boolean;
-  reply: KernelMessage.IExecuteReplyMsg | null;
-  timer?: NodeJS.Timeout;
-  /**
-   * Messages that arrived before the run got to this cell (the previous cell's end was still
-   * being settled): replayed in order when it does, so the console never mixes two cells.
-   */
-  early: { msg: KernelMessage.IIOPubMessage; at: string }[];
-}
+/** How long a cell whose reply came waits for its `idle` (the reply can overtake it). */
+const IDLE_WAIT_MS = 1000;
+
+/** Whether a `SystemExit` with this value ends the run successfully (`sys.exit(0)`). */
+const CLEAN_EXIT = new Set(['0', '', 'None', 'False']);
 
 function now(): string {
   return new Date().toISOString();
 }
 
-/** How long a cell whose reply came waits for its `idle` (the reply can overtake it). */
-const IDLE_WAIT_MS = 1000;
-
-/** The busy/idle fields of a new {@link Pending}. */
-function idleTracking(): Pick<Pending, 'busy' | 'idle' | 'idleSeen' | 'markIdle'> {
-  let markIdle = (): void => undefined;
-  const idleSeen = new Promise<void>((resolve) => {
-    markIdle = resolve;
+/** A timer as a promise, and a way to stop waiting for it. */
+function delay(ms: number): { elapsed: Promise<void>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
   });
-  return { busy: null, idle: null, idleSeen, markIdle };
+  return { elapsed, cancel: () => clearTimeout(timer) };
 }
 
-function statusOf(err: NbstageError): RunStatus {
-  if (err instanceof CellExecutionError) {
-    return 'failed';
-  }
-  if (err instanceof TimeoutError) {
-    return 'timeout';
-  }
-  if (err instanceof KernelDiedError) {
-    return 'kernel_died';
-  }
-  if (err instanceof CancelledError) {
-    return 'cancelled';
-  }
-  return 'error';
-}
-
-/** Text fields of outputs in nbformat's on-disk list-of-lines form. */
-function normalizeOutput(output: Output): Output {
-  if (output.output_type === 'stream') {
-    const text = Array.isArray(output.text) ? output.text.join('') : output.text;
-    return { ...output, text: splitLines(text) };
-  }
-  if (output.output_type === 'display_data' || output.output_type === 'execute_result') {
-    const data: { [mime: string]: JSONValue } = {};
-    for (const [mime, value] of Object.entries(output.data)) {
-      const textual = mime.startsWith('text/') || mime === 'image/svg+xml';
-      data[mime] = textual && typeof value === 'string' ? splitLines(value) : value;
+/** Runs of consecutive cells on one kernel: pipelined within, one after another across. */
+function segmentsOf(cells: number[], kernelFor: (index: number) => ExecutorKernel): number[][] {
+  const segments: number[][] = [];
+  let last: ExecutorKernel | null = null;
+  for (const index of cells) {
+    const kernel = kernelFor(index);
+    if (kernel !== last || segments.length === 0) {
+      segments.push([]);
+      last = kernel;
     }
-    return { ...output, data };
+    segments[segments.length - 1].push(index);
   }
-  return output;
+  return segments;
 }
 
-/** Leaves a code cell as one this run did not execute: no count, outputs or run timings. */
-function clearRun(cell: CodeCell): void {
-  cell.execution_count = null;
-  cell.outputs = [];
-  delete cell.metadata.execution;
-  if (cell.metadata.nbstage !== undefined) {
-    const {
-      status: _status,
-      duration_ms: _duration,
-      stage: _stage,
-      ...rest
-    } = cell.metadata.nbstage;
-    cell.metadata.nbstage = rest;
-  }
-}
+/** One run of a notebook. Use it once: {@link run} resolves with the result. */
+export class NotebookExecutor {
+  private readonly runId: string;
+  private readonly nb: Notebook;
+  private readonly masker: Masker | null;
+  private readonly fanout: RunEventFanout;
+  private readonly collector: OutputCollector;
+  private readonly stopper = new EarlyStop();
+  private readonly messages: CellMessages;
+  private readonly results: CellResults;
+  /** The code cells that run: those with something in them (an empty one is never sent). */
+  private readonly codeCells: number[];
+  private readonly positionOf: Map<number, number>;
+  private readonly kernels: Set<ExecutorKernel>;
+  private readonly firstKernel: ExecutorKernel | null;
+  private readonly sent: CellRequest[] = [];
+  /** The cell the run is waiting on. */
+  private current: CellRequest | null = null;
+  private killed = false;
+  private readonly start = Date.now();
+  private readonly startIso = now();
 
-/** A one-shot deferred that settles the run early (timeout, death, cancel). */
-class Stopper {
-  error: NbstageError | null = null;
-  readonly promise: Promise<never>;
-  private rejectFn: (err: NbstageError) => void = () => undefined;
-  constructor() {
-    this.promise = new Promise<never>((_, reject) => {
-      this.rejectFn = reject;
+  constructor(private readonly options: ExecuteNotebookOptions) {
+    this.runId = options.runId ?? randomUUID();
+    this.nb = cloneNotebook(options.notebook);
+    this.masker = options.masker ?? null;
+    this.fanout = new RunEventFanout(
+      options.listeners ?? [],
+      options.onListenerError ?? warnListenerError,
+    );
+    this.collector = new OutputCollector(this.runId, (e) => this.fanout.emit(e), {
+      masker: this.masker,
+      limits: options.outputLimits,
+      fullOutputDir: options.fullOutputDir,
     });
-    this.promise.catch(() => undefined);
+    this.codeCells = options.cells.filter((index) => {
+      const cell = this.nb.cells[index];
+      return cell?.cell_type === 'code' && !isEmptyCodeCell(cell);
+    });
+    this.positionOf = new Map(this.codeCells.map((index, position) => [index, position]));
+    this.kernels = new Set(this.codeCells.map((i) => options.kernelFor(i)));
+    this.firstKernel = this.codeCells.length > 0 ? options.kernelFor(this.codeCells[0]) : null;
+    const emit = this.fanout.emit.bind(this.fanout);
+    this.results = new CellResults(this.runId, this.collector, emit);
+    this.messages = new CellMessages({
+      runId: this.runId,
+      collector: this.collector,
+      emit,
+      masker: this.masker,
+      positionOf: this.positionOf,
+      total: this.codeCells.length,
+      stageOf: options.stageOf ?? [],
+      cellTimeoutS: options.cellTimeoutS,
+      stopper: this.stopper,
+      current: () => this.current,
+      isFinished: (index) => this.results.has(index),
+    });
   }
-  stop(err: NbstageError): void {
-    if (this.error === null) {
-      this.error = err;
-      this.rejectFn(err);
-    }
-  }
-}
 
-/** Runs the notebook; never throws for run failures (they are in the result). */
-export async function executeNotebook(options: ExecuteOptions): Promise<ExecuteResult> {
-  const runId = options.runId ?? randomUUID();
-  const nb = cloneNotebook(options.notebook);
-  const listeners = options.listeners ?? [];
-  const pendingListeners: Promise<void>[] = [];
-  const emit = (event: RunEvent): void => {
-    for (const listener of listeners) {
-      try {
-        const r = listener(event);
-        if (r instanceof Promise) {
-          pendingListeners.push(r.catch((err) => options.onListenerError?.(err)));
+  /** Runs the notebook; never throws for run failures (they are in the result). */
+  async run(): Promise<ExecuteResult> {
+    const unwatch = this.begin();
+    try {
+      for (const segment of segmentsOf(this.codeCells, this.options.kernelFor)) {
+        if (this.stopper.error !== null || !(await this.runSegment(segment))) {
+          break;
         }
-      } catch (err) {
-        options.onListenerError?.(err);
+      }
+    } catch (err) {
+      this.stopper.stop(asNbstageError(err));
+    } finally {
+      unwatch();
+    }
+    let error = this.stopper.error;
+    if (error instanceof KernelDiedError && this.current !== null) {
+      error = this.attributeDeath(error, this.current);
+    }
+    if (error !== null && !(error instanceof CellExecutionError)) {
+      await this.stop(error);
+    }
+    return this.finalize(error);
+  }
+
+  /**
+   * Clears the cells that will not be sent, emits run-start and watches for early ends (returns
+   * what stops watching).
+   */
+  private begin(): () => void {
+    const { options } = this;
+    for (const index of options.cells) {
+      const cell = this.nb.cells[index];
+      if (cell?.cell_type === 'code' && !this.positionOf.has(index)) {
+        // As in nbclient: no execution count, outputs or run status, like a markdown cell.
+        clearRun(cell);
       }
     }
-  };
-  const masker = options.masker ?? null;
-  const collector = new OutputCollector(runId, emit, {
-    masker,
-    limits: options.outputLimits,
-    fullOutputDir: options.fullOutputDir,
-  });
-  const stageOf = options.stageOf ?? [];
-  const stopper = new Stopper();
-  const start = Date.now();
-  const startIso = now();
-  const graceMs = options.interruptGraceMs ?? 2000;
-  const cellStatus = new Map<number, { status: CellStatus; durationMs: number }>();
-  let current: Pending | null = null;
-  let exitedEarly = false;
-  let killed = false;
-
-  // The cells that run: code cells with something in them. An empty one is not sent (as in
-  // nbclient): it has no execution count, no outputs and no run status, like a markdown cell.
-  const runs = (index: number): boolean => {
-    const cell = nb.cells[index];
-    return cell?.cell_type === 'code' && !isEmptyCodeCell(cell);
-  };
-  for (const index of options.cells) {
-    const cell = nb.cells[index];
-    if (cell !== undefined && cell.cell_type === 'code' && !runs(index)) {
-      clearRun(cell);
-    }
-  }
-  const codeCells = options.cells.filter(runs);
-  const kernels = new Set(codeCells.map((i) => options.kernelFor(i)));
-  const firstKernel = codeCells.length > 0 ? options.kernelFor(codeCells[0]) : null;
-
-  emit({
-    type: 'run-start',
-    runId,
-    at: startIso,
-    kernel: firstKernel?.name ?? '',
-    language: firstKernel?.language.name ?? '',
-    cells: codeCells,
-    stages: options.stages ?? [],
-    parameters: (options.metadata?.parameters as JSONObject | undefined) ?? {},
-    notebook: options.notebook,
-  });
-
-  // Early endings: death of any kernel, timeouts, cancellation.
-  const unsubscribe: (() => void)[] = [];
-  for (const kernel of kernels) {
-    unsubscribe.push(
-      kernel.onDeath((reason) =>
-        stopper.stop(
-          new KernelDiedError(
-            (reason === 'disconnected'
-              ? `lost the connection to kernel ${kernel.name}`
-              : reason === 'server-died'
-                ? `the Jupyter server running kernel ${kernel.name} died`
-                : `kernel ${kernel.name} died`) + (current ? ` in cell ${current.index}` : ''),
-            current?.index,
-          ),
-        ),
-      ),
-    );
-  }
-  let runTimer: NodeJS.Timeout | undefined;
-  if (options.runTimeoutS !== undefined && options.runTimeoutS > 0) {
-    const seconds = options.runTimeoutS;
-    runTimer = setTimeout(
-      () => stopper.stop(new TimeoutError('run', seconds, current?.index)),
-      seconds * 1000,
-    );
-  }
-  const onAbort = (): void => stopper.stop(new CancelledError());
-  if (options.signal?.aborted) {
-    onAbort();
-  }
-  options.signal?.addEventListener('abort', onAbort);
-
-  const sent: Pending[] = [];
-  const startCellClock = (p: Pending): void => {
-    if (p.startedAt !== null) {
-      return;
-    }
-    p.startedAt = Date.now();
-    const cellTimeout = options.cellTimeoutS;
-    if (cellTimeout !== undefined && cellTimeout > 0 && stopper.error === null) {
-      p.timer = setTimeout(
-        () => stopper.stop(new TimeoutError('cell', cellTimeout, p.index)),
-        cellTimeout * 1000,
-      );
-    }
-  };
-
-  const setExec = (cell: CodeCell, key: string, at: string = now()): void => {
-    const execution = (cell.metadata.execution ??= {});
-    execution[key] = at;
-  };
-
-  const finishCell = (
-    p: Pending,
-    status: CellStatus,
-    error?: { ename: string; evalue: string; traceback: string[] },
-  ): void => {
-    // The kernel's busy -> idle span; the local clock only when the kernel never went idle
-    // (timeout, death, cancel).
-    const durationMs =
-      kernelSpanMs(p.busy, p.idle) ?? (p.startedAt === null ? 0 : Date.now() - p.startedAt);
-    const output = collector.endCell(p.index, p.cell);
-    if (output !== null) {
-      p.cell.metadata.nbstage = {
-        ...(p.cell.metadata.nbstage ?? {}),
-        output: output as unknown as JSONObject,
-      };
-    }
-    cellStatus.set(p.index, { status, durationMs });
-    emit({
-      type: 'cell-end',
-      runId,
-      at: now(),
-      index: p.index,
-      status,
-      durationMs,
-      executionCount: p.cell.execution_count,
-      ...(error === undefined ? {} : { error }),
+    this.fanout.emit({
+      type: 'run-start',
+      runId: this.runId,
+      at: this.startIso,
+      kernel: this.firstKernel?.name ?? '',
+      language: this.firstKernel?.language.name ?? '',
+      cells: this.codeCells,
+      stages: options.stages ?? [],
+      parameters: (options.metadata?.parameters as JSONObject | undefined) ?? {},
+      notebook: options.notebook,
     });
-  };
+    return this.stopper.watch({
+      kernels: this.kernels,
+      runTimeoutS: options.runTimeoutS,
+      signal: options.signal,
+      currentIndex: () => this.current?.index,
+    });
+  }
 
-  const positionOf = new Map(codeCells.map((index, position) => [index, position]));
-
-  const handleIOPub = (pending: Pending, msg: KernelMessage.IIOPubMessage, at: string): void => {
-    const { cell, index } = pending;
-    const type = msg.header.msg_type;
-    if (type === 'status') {
-      const state = (msg as KernelMessage.IStatusMsg).content.execution_state;
-      const time = kernelTime(msg);
-      if (state === 'busy') {
-        pending.busy = time;
-        setExec(cell, 'iopub.status.busy', time?.iso ?? at);
-        startCellClock(pending);
-      } else if (state === 'idle') {
-        pending.idle = time;
-        setExec(cell, 'iopub.status.idle', time?.iso ?? at);
-        pending.markIdle();
+  /** Sends a segment's cells at once (skip-execution ones are not sent), then awaits each. */
+  private async runSegment(segment: number[]): Promise<boolean> {
+    const queue = segment.map((index) =>
+      hasTag(this.nb.cells[index], 'skip-execution') ? index : this.send(index),
+    );
+    for (const item of queue) {
+      if (typeof item === 'number') {
+        this.results.end(item, this.nb.cells[item] as CodeCell, 'skipped', 0);
+      } else if (!(await this.awaitCell(item))) {
+        return false;
       }
-    } else if (type === 'execute_input') {
-      setExec(cell, 'iopub.execute_input', kernelTime(msg)?.iso ?? at);
-      startCellClock(pending);
-      if (!pending.started) {
-        pending.started = true;
-        emit({
-          type: 'cell-start',
-          runId,
-          at,
-          index,
-          position: positionOf.get(index) ?? 0,
-          total: codeCells.length,
-          stage: stageOf[index] ?? null,
-          firstLine: masker?.active ? masker.mask(firstSourceLine(cell)) : firstSourceLine(cell),
-        });
-      }
-    } else {
-      collector.handle(index, cell, msg);
     }
-  };
+    return true;
+  }
 
-  const send = (index: number): Pending => {
-    const cell = nb.cells[index] as CodeCell;
-    cell.outputs = [];
-    cell.execution_count = null;
-    delete cell.metadata.execution;
-    delete cell.metadata.nbstage?.output;
-    collector.track(index, cell);
-    const kernel = options.kernelFor(index);
-    const stopOnError = !(options.allowErrors === true || hasTag(cell, 'raises-exception'));
+  /** Sends one cell's execute request; does not wait for it. */
+  private send(index: number): CellRequest {
+    const cell = this.nb.cells[index] as CodeCell;
+    resetForRun(cell);
+    this.collector.track(index, cell);
+    const request = new CellRequest(index, cell, this.options.kernelFor(index));
+    const stopOnError = !(this.options.allowErrors === true || hasTag(cell, 'raises-exception'));
     const source = Array.isArray(cell.source) ? cell.source.join('') : cell.source;
-    const pending: Pending = {
-      index,
-      cell,
-      kernel,
-      msgId: '',
-      done: Promise.resolve() as unknown as Promise<KernelMessage.IExecuteReplyMsg>,
-      startedAt: null,
-      ...idleTracking(),
-      started: false,
-      reply: null,
-      early: [],
-    };
-    const handle = kernel.execute(
+    const handle = request.kernel.execute(
       source,
       { stopOnError },
       {
-        onIOPub: (msg) => {
-          if (stopper.error !== null && current !== pending) {
-            return;
-          }
-          if (current !== pending && cellStatus.has(pending.index)) {
-            // A finished cell's late message (rare): applied where it belongs.
-            handleIOPub(pending, msg, now());
-            return;
-          }
-          if (current !== pending) {
-            // Timeouts count from when the kernel starts the cell, whatever the console shows.
-            const type = msg.header.msg_type;
-            if (type === 'execute_input' || type === 'status') {
-              const state = (msg as KernelMessage.IStatusMsg).content.execution_state;
-              if (type === 'execute_input' || state === 'busy') {
-                startCellClock(pending);
-              }
-            }
-            pending.early.push({ msg, at: now() });
-            return;
-          }
-          handleIOPub(pending, msg, now());
-        },
+        onIOPub: (msg) => this.messages.route(request, msg),
         onReply: (msg) => {
-          setExec(cell, 'shell.execute_reply', kernelTime(msg)?.iso ?? now());
-          pending.reply = msg;
+          setExecutionTime(cell, 'shell.execute_reply', kernelTime(msg)?.iso ?? now());
+          request.reply = msg;
           const count = (msg.content as { execution_count?: number | null }).execution_count;
           if (typeof count === 'number') {
-            cell.execution_count = count;
-            for (const o of cell.outputs) {
-              if (o.output_type === 'execute_result') {
-                o.execution_count = count;
-              }
-            }
+            setExecutionCount(cell, count);
           }
         },
       },
     );
-    pending.msgId = handle.msgId;
-    pending.done = handle.done;
-    pending.done.catch(() => undefined);
-    sent.push(pending);
-    return pending;
-  };
+    request.attach(handle);
+    this.sent.push(request);
+    return request;
+  }
 
-  /** Waits for a request's reply or an early stop; after a stop, gives the cell a grace period. */
-  const awaitReply = async (p: Pending): Promise<KernelMessage.IExecuteReplyMsg> => {
-    const reply = await Promise.race([p.done, stopper.promise]);
+  /**
+   * Waits for a request's reply (throws when the run is stopped first) and settles its cell.
+   * Returns whether the run goes on.
+   */
+  private async awaitCell(request: CellRequest): Promise<boolean> {
+    this.current = request;
+    this.messages.replayEarly(request);
+    const reply = await Promise.race([request.done, this.stopper.promise]);
     // The reply can overtake the cell's `idle` by a tick; its time ends the cell's duration.
-    let timer: NodeJS.Timeout | undefined;
+    const wait = delay(IDLE_WAIT_MS);
     await Promise.race([
-      p.idleSeen,
-      stopper.promise.catch(() => undefined),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, IDLE_WAIT_MS);
-      }),
+      request.idleSeen,
+      this.stopper.promise.catch(() => undefined),
+      wait.elapsed,
     ]);
-    clearTimeout(timer);
-    return reply;
-  };
-
-  const killKernels = async (): Promise<void> => {
-    killed = true;
-    await Promise.all([...kernels].map((k) => k.shutdown()));
-  };
-
-  try {
-    // Segments of consecutive cells on one kernel are pipelined; the next segment waits.
-    let i = 0;
-    const order = options.cells;
-    outer: while (i < order.length) {
-      const segment: number[] = [];
-      const kernel = runs(order[i]) ? options.kernelFor(order[i]) : null;
-      while (i < order.length) {
-        const index = order[i];
-        if (!runs(index)) {
-          i++;
-          continue;
-        }
-        if (options.kernelFor(index) !== kernel) {
-          break;
-        }
-        segment.push(index);
-        i++;
-      }
-      if (stopper.error !== null) {
-        break;
-      }
-      const queue: (Pending | number)[] = segment.map((index) =>
-        hasTag(nb.cells[index], 'skip-execution') ? index : send(index),
+    wait.cancel();
+    clearTimeout(request.timer);
+    const { cell, index } = request;
+    const content = reply.content as ReplyContent;
+    if (content.status !== 'error') {
+      this.finishRequest(request, content.status === 'ok' ? 'ok' : 'aborted');
+      return true;
+    }
+    const mask = (text: string): string =>
+      this.masker?.active === true ? this.masker.mask(text) : text;
+    const ename = content.ename ?? 'Error';
+    const evalue = mask(content.evalue ?? '');
+    const traceback = (content.traceback ?? []).map(mask);
+    if (ename === 'SystemExit' && CLEAN_EXIT.has(evalue.trim())) {
+      // sys.exit(0): the run ends here, successfully; the exit is not an error output. The
+      // requests queued behind it were aborted by the kernel (or may still be running).
+      cell.outputs = cell.outputs.filter(
+        (o) => !(o.output_type === 'error' && o.ename === 'SystemExit'),
       );
-      for (let q = 0; q < queue.length; q++) {
-        const item = queue[q];
-        if (typeof item === 'number') {
-          const skipped: Pending = {
-            index: item,
-            cell: nb.cells[item] as CodeCell,
-            kernel: options.kernelFor(item),
-            msgId: '',
-            done: Promise.reject(new Error('skipped')),
-            startedAt: null,
-            ...idleTracking(),
-            started: false,
-            reply: null,
-            early: [],
-          };
-          skipped.done.catch(() => undefined);
-          finishCell(skipped, 'skipped');
-          continue;
-        }
-        current = item;
-        for (const early of item.early.splice(0)) {
-          handleIOPub(item, early.msg, early.at);
-        }
-        const reply = await awaitReply(item);
-        clearTimeout(item.timer);
-        const content = reply.content as {
-          status: 'ok' | 'error' | 'aborted';
-          ename?: string;
-          evalue?: string;
-          traceback?: string[];
-        };
-        if (content.status === 'ok') {
-          finishCell(item, 'ok');
-          continue;
-        }
-        if (content.status === 'aborted') {
-          finishCell(item, 'aborted');
-          continue;
-        }
-        const ename = content.ename ?? 'Error';
-        const evalue = masker?.active ? masker.mask(content.evalue ?? '') : (content.evalue ?? '');
-        const traceback = (content.traceback ?? []).map((l) =>
-          masker?.active ? masker.mask(l) : l,
-        );
-        if (ename === 'SystemExit' && ['0', '', 'None', 'False'].includes(evalue.trim())) {
-          // sys.exit(0): the run ends here, successfully; the exit is not an error output.
-          item.cell.outputs = item.cell.outputs.filter(
-            (o) => !(o.output_type === 'error' && o.ename === 'SystemExit'),
-          );
-          finishCell(item, 'ok');
-          exitedEarly = true;
-          break outer;
-        }
-        if (hasTag(item.cell, 'raises-exception')) {
-          finishCell(item, 'ok');
-          continue;
-        }
-        finishCell(item, 'error', { ename, evalue, traceback });
-        if (options.allowErrors === true) {
-          continue;
-        }
-        stopper.stop(new CellExecutionError(item.index, ename, evalue, traceback));
-        break outer;
-      }
+      this.finishRequest(request, 'ok');
+      return false;
     }
-  } catch (err) {
-    stopper.stop(asNbstageError(err));
-  } finally {
-    clearTimeout(runTimer);
-    options.signal?.removeEventListener('abort', onAbort);
+    if (hasTag(cell, 'raises-exception')) {
+      this.finishRequest(request, 'ok');
+      return true;
+    }
+    this.finishRequest(request, 'error', { ename, evalue, traceback });
+    if (this.options.allowErrors === true) {
+      return true;
+    }
+    this.stopper.stop(new CellExecutionError(index, ename, evalue, traceback));
+    return false;
   }
 
-  let error = stopper.error;
-  if (error instanceof KernelDiedError && current !== null) {
-    // A kernel killed outright loses the messages it had not sent yet (a finished cell's last
-    // `idle`, say). A cell whose reply arrived is done; the death belongs to the first cell after
-    // it that has no reply.
-    const from = sent.indexOf(current);
-    // A cell the kernel was seen starting means every cell before it had finished.
-    let lastStarted = from;
-    for (let k = from; k >= 0 && k < sent.length; k++) {
-      if (sent[k].startedAt !== null) {
-        lastStarted = k;
+  /**
+   * Blames a death on the cell it killed (see {@link blameDeath}): the cells before it that had
+   * finished get their status, and the error names the victim.
+   */
+  private attributeDeath(error: KernelDiedError, current: CellRequest): KernelDiedError {
+    const { finished, victim } = blameDeath(this.sent, current);
+    for (const done of finished) {
+      if (!this.results.has(done.index)) {
+        this.finishRequest(done, statusBeforeDeath(done));
       }
     }
-    let i = from;
-    while (i >= 0 && i < sent.length && (i < lastStarted || sent[i].reply !== null)) {
-      const done = sent[i];
-      if (!cellStatus.has(done.index)) {
-        const status = (done.reply?.content as { status?: string } | undefined)?.status;
-        const failed =
-          status === 'error' ||
-          (status === undefined && done.cell.outputs.some((o) => o.output_type === 'error'));
-        finishCell(done, status === 'aborted' ? 'aborted' : failed ? 'error' : 'ok');
-      }
-      i++;
+    this.current = victim;
+    const { death } = this.stopper;
+    if (victim.index === error.cellIndex || death === null) {
+      return error;
     }
-    const victim = i >= 0 && i < sent.length ? sent[i] : current;
-    if (victim !== current) {
-      current = victim;
-      error = new KernelDiedError(
-        error.message.replace(/ in cell \d+$/, '') + ` in cell ${victim.index}`,
-        victim.index,
-      );
-    }
-  }
-  if (error !== null && !(error instanceof CellExecutionError) && current !== null) {
-    // Timeout or cancel: interrupt, give the cell a moment to show its KeyboardInterrupt, kill.
-    const p: Pending = current;
-    if (!(error instanceof KernelDiedError)) {
-      try {
-        await p.kernel.interrupt();
-        await Promise.race([
-          p.done.catch(() => undefined),
-          new Promise((r) => setTimeout(r, graceMs)),
-        ]);
-      } catch {
-        // The kernel will be killed below regardless.
-      }
-    }
-    if (!cellStatus.has(p.index)) {
-      const status: CellStatus =
-        error instanceof TimeoutError
-          ? 'timeout'
-          : error instanceof KernelDiedError
-            ? 'kernel_died'
-            : 'cancelled';
-      finishCell(p, status);
-    }
-    await killKernels();
-  } else if (error !== null && !(error instanceof CellExecutionError)) {
-    await killKernels();
-  } else if (exitedEarly) {
-    // Requests queued behind sys.exit(0) were aborted by the kernel (or may still be running).
-  }
-  for (const unsub of unsubscribe) {
-    unsub();
-  }
-  for (const p of sent) {
-    clearTimeout(p.timer);
-  }
-  await collector.close();
-
-  // Cells that were queued but never finished: aborted by the failure before them.
-  if (error !== null) {
-    for (const index of codeCells) {
-      if (!cellStatus.has(index)) {
-        cellStatus.set(index, { status: 'aborted', durationMs: 0 });
-        emit({
-          type: 'cell-end',
-          runId,
-          at: now(),
-          index,
-          status: 'aborted',
-          durationMs: 0,
-          executionCount: null,
-        });
-      }
-    }
+    return deathError(death.kernel, death.reason, victim.index);
   }
 
-  // Metadata: per cell, then the notebook.
-  const durationMs = Date.now() - start;
-  for (const [index, info] of cellStatus) {
-    const cell = nb.cells[index] as CodeCell;
-    cell.outputs = cell.outputs.map(normalizeOutput);
-    cell.metadata.nbstage = {
-      ...(cell.metadata.nbstage ?? {}),
-      status: info.status,
-      duration_ms: info.durationMs,
-      stage: stageOf[index] ?? null,
+  /**
+   * Ends a run stopped by a timeout, a cancel or a death: interrupts the cell it was waiting on
+   * (not a dead kernel), gives it a moment to show its KeyboardInterrupt, then kills the kernels.
+   */
+  private async stop(error: NbstageError): Promise<void> {
+    const request = this.current;
+    if (request !== null) {
+      if (!(error instanceof KernelDiedError)) {
+        const grace = delay(this.options.interruptGraceMs ?? 2000);
+        try {
+          await request.kernel.interrupt();
+          await Promise.race([request.done.catch(() => undefined), grace.elapsed]);
+        } catch {
+          // The kernel is killed below regardless.
+        } finally {
+          grace.cancel();
+        }
+      }
+      if (!this.results.has(request.index)) {
+        const status: CellStatus =
+          error instanceof TimeoutError
+            ? 'timeout'
+            : error instanceof KernelDiedError
+              ? 'kernel_died'
+              : 'cancelled';
+        this.finishRequest(request, status);
+      }
+    }
+    this.killed = true;
+    await Promise.all([...this.kernels].map((k) => k.shutdown()));
+  }
+
+  /** Ends a sent cell with `status`. */
+  private finishRequest(request: CellRequest, status: CellStatus, error?: CellError): void {
+    this.results.end(request.index, request.cell, status, request.durationMs(), error);
+  }
+
+  /**
+   * Settles the run: the cells that never ran are aborted, every cell and the notebook get their
+   * metadata, run-end is emitted and the listeners are awaited.
+   */
+  private async finalize(error: NbstageError | null): Promise<ExecuteResult> {
+    for (const request of this.sent) {
+      clearTimeout(request.timer);
+    }
+    await this.collector.close();
+    if (error !== null) {
+      // Cells that were queued but never finished: aborted by the failure before them.
+      this.results.abortRest(this.codeCells);
+    }
+    const durationMs = Date.now() - this.start;
+    this.results.record(this.nb, this.options.stageOf ?? []);
+    const metrics: Record<string, JSONValue> = {};
+    for (const m of this.collector.metrics) {
+      metrics[m.name] = m.value;
+    }
+    const status: RunStatus = error === null ? 'completed' : statusFromError(error);
+    const errorInfo =
+      error === null
+        ? undefined
+        : runErrorInfo(error, { masker: this.masker, cellIndex: this.current?.index });
+    this.nb.metadata.nbstage = runMetadata(this.nb, {
+      runId: this.runId,
+      kernel: this.firstKernel,
+      stages: this.options.stages ?? [],
+      start: this.startIso,
+      end: now(),
+      durationMs,
+      status,
+      error: errorInfo,
+      metrics,
+      extra: this.options.metadata,
+      masker: this.masker,
+    });
+    this.fanout.emit(
+      runEndEvent({ runId: this.runId, status, durationMs, error: errorInfo, notebook: this.nb }),
+    );
+    await this.fanout.settled();
+    return {
+      runId: this.runId,
+      status,
+      notebook: this.nb,
+      error,
+      durationMs,
+      metrics,
+      kernelsUsable: !this.killed,
     };
   }
-  const metrics: Record<string, JSONValue> = {};
-  for (const m of collector.metrics) {
-    metrics[m.name] = m.value;
-  }
-  const status: RunStatus = error === null ? 'completed' : statusOf(error);
-  let errorInfo: RunErrorInfo | undefined;
-  if (error !== null) {
-    errorInfo = {
-      code: error.code,
-      message: masker?.active ? masker.mask(error.message) : error.message,
-    };
-    const cellIndex =
-      error instanceof CellExecutionError
-        ? error.cellIndex
-        : error instanceof TimeoutError || error instanceof KernelDiedError
-          ? error.cellIndex
-          : current?.index;
-    if (cellIndex !== undefined) {
-      errorInfo.cell_index = cellIndex;
-    }
-    if (error instanceof CellExecutionError) {
-      errorInfo.ename = error.ename;
-      errorInfo.evalue = masker?.active ? masker.mask(error.evalue) : error.evalue;
-    }
-  }
-  const exception: JSONObject | null =
-    errorInfo === undefined
-      ? null
-      : {
-          cell_index: errorInfo.cell_index ?? null,
-          ename: errorInfo.ename ?? error?.code ?? 'Error',
-          evalue: errorInfo.evalue ?? errorInfo.message,
-        };
-  const language = firstKernel?.language;
-  nb.metadata.nbstage = {
-    ...(nb.metadata.nbstage ?? {}),
-    ...(options.metadata ?? {}),
-    run_id: runId,
-    kernel: firstKernel?.name ?? null,
-    stages: options.stages ?? [],
-    start: startIso,
-    end: now(),
-    duration: durationMs / 1000,
-    status,
-    exception,
-    metrics,
-    environment: {
-      host: hostname(),
-      ...(language ? { language: language.name, language_version: language.version ?? null } : {}),
-      ...((options.metadata?.environment as JSONObject | undefined) ?? {}),
-    },
-  };
-  if (masker?.active) {
-    nb.metadata.nbstage = masker.maskValue(nb.metadata.nbstage);
-  }
+}
 
-  emit({
-    type: 'run-end',
-    runId,
-    at: now(),
-    status,
-    durationMs,
-    ...(errorInfo === undefined ? {} : { error: errorInfo }),
-    notebook: nb,
-  });
-  await Promise.all(pendingListeners);
-  return {
-    runId,
-    status,
-    notebook: nb,
-    error,
-    durationMs,
-    metrics,
-    kernelsUsable: !killed,
-  };
+/** Runs the notebook; never throws for run failures (they are in the result). */
+export function executeNotebook(options: ExecuteNotebookOptions): Promise<ExecuteResult> {
+  return new NotebookExecutor(options).run();
 }

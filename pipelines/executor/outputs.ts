@@ -3,49 +3,20 @@
  * stream chunks coalesce, `clear_output(wait=True)` clears on the next output, display ids are
  * updated in place across the whole notebook, transient data is never stored. Every change is
  * reported as a run event; secrets are masked before anything is stored or emitted (stream text
- * chunk by chunk, see `stream-mask.ts`). The output limits (`output-limits.ts`) decide what is
- * kept in the notebook, what goes to the console only and where markers go; cut cells get their
- * whole output written to a file as it arrives (`full-output.ts`).
+ * chunk by chunk, see `stream-mask.ts`). Every output passes the run's output budget
+ * (`output-budget.ts`), which decides what is kept in the notebook and what goes to the console
+ * only; metrics recorded with `nbstage.record` are collected as they arrive.
  */
 import type { KernelMessage } from '@jupyterlab/services';
 import type { CodeCell, JSONObject, MimeBundle, Output } from '../notebook/model';
 import type { Masker } from '../secrets/mask';
 import { StreamMasker } from '../secrets/stream-mask';
 import type { RunEvent } from './events';
-import { FullOutputFiles } from './full-output';
-import {
-  DEFAULT_OUTPUT_LIMITS,
-  afterRunLimitMarker,
-  cellLimitMarker,
-  fullOutputName,
-  runLimitMarker,
-  type OutputLimits,
-} from './output-limits';
+import { OutputBudget, type CellOutputInfo } from './output-budget';
+import type { OutputLimits } from './output-limits';
 
 /** The mimetype of metric display data (`nbstage.record`). */
 export const METRIC_MIME = 'application/vnd.nbstage.metric+json';
-
-/** What happened to a cell's output under the limits (`metadata.nbstage.output` of the cell). */
-export interface CellOutputInfo {
-  /** `cell` or `run`: which limit cut the cell's output. */
-  truncated: 'cell' | 'run';
-  /** Bytes of output the cell wrote, and those kept in the notebook. */
-  total_bytes: number;
-  kept_bytes: number;
-  /** Artifact name of the full output, when it is kept. */
-  full_output: string | null;
-}
-
-/** Per-cell state of the limits. */
-interface CellState {
-  kept: number;
-  total: number;
-  /** Which limit cut the cell, once one did. */
-  truncated: 'cell' | 'run' | null;
-  /** Whether the cell shows the marker of a run over its limit. */
-  runMarked: boolean;
-  maskers: Map<'stdout' | 'stderr', StreamMasker>;
-}
 
 /** Options of {@link OutputCollector} beyond the run's identity. */
 export interface OutputCollectorOptions {
@@ -55,57 +26,15 @@ export interface OutputCollectorOptions {
   fullOutputDir?: string | null;
 }
 
-/** The text of an output as the console and the full-output files show it. */
-function plainText(output: Output): string {
-  switch (output.output_type) {
-    case 'stream':
-      return Array.isArray(output.text) ? output.text.join('') : output.text;
-    case 'error':
-      return `${output.traceback.length > 0 ? output.traceback.join('\n') : `${output.ename}: ${output.evalue}`}\n`;
-    default: {
-      const plain = output.data['text/plain'];
-      const text = Array.isArray(plain) ? plain.join('') : typeof plain === 'string' ? plain : null;
-      return text === null
-        ? `[${Object.keys(output.data)[0] ?? 'empty'} output]\n`
-        : `${text.replace(/\n$/, '')}\n`;
-    }
-  }
-}
-
-/** Bytes an output takes against the limits (its JSON, for rich outputs). */
-function outputBytes(output: Output): number {
-  return output.output_type === 'stream'
-    ? Buffer.byteLength(plainText(output), 'utf8')
-    : Buffer.byteLength(JSON.stringify(output), 'utf8');
-}
-
-/** The longest start of `text` that takes at most `bytes` bytes of UTF-8. */
-function headBytes(text: string, bytes: number): string {
-  if (bytes <= 0) {
-    return '';
-  }
-  const buf = Buffer.from(text, 'utf8');
-  if (buf.length <= bytes) {
-    return text;
-  }
-  let end = bytes;
-  while (end > 0 && (buf[end] & 0xc0) === 0x80) {
-    end -= 1; // never split a character
-  }
-  return buf.subarray(0, end).toString('utf8');
-}
-
 /** Collects outputs for all cells of one run. */
 export class OutputCollector {
   private readonly displays = new Map<string, { cell: CodeCell; index: number }[]>();
   private readonly clearPending = new Set<CodeCell>();
-  private readonly cells = new Map<number, CellState>();
+  /** The stream maskers of each cell (they hold back text that may be a secret's start). */
+  private readonly maskers = new Map<number, Map<'stdout' | 'stderr', StreamMasker>>();
+  private readonly cellIndexOf = new Map<CodeCell, number>();
   private readonly masker: Masker | null;
-  private readonly limits: OutputLimits;
-  private readonly files: FullOutputFiles;
-  /** Bytes of output streamed so far (kept and console-only), against the run's limit. */
-  private streamed = 0;
-  private runOver = false;
+  private readonly budget: OutputBudget;
   /** Metrics recorded with `nbstage.record`, in order. */
   readonly metrics: { name: string; value: JSONObject[string]; cell: number }[] = [];
 
@@ -115,17 +44,14 @@ export class OutputCollector {
     options: OutputCollectorOptions,
   ) {
     this.masker = options.masker;
-    this.limits = options.limits ?? DEFAULT_OUTPUT_LIMITS;
-    this.files = new FullOutputFiles(options.fullOutputDir ?? null, this.limits.fullOutputBytes);
-  }
-
-  private state(index: number): CellState {
-    let state = this.cells.get(index);
-    if (state === undefined) {
-      state = { kept: 0, total: 0, truncated: null, runMarked: false, maskers: new Map() };
-      this.cells.set(index, state);
-    }
-    return state;
+    this.budget = new OutputBudget(
+      runId,
+      {
+        keepText: (index, cell, name, text) => this.keepText(index, cell, name, text),
+        emit: (event) => this.emit(event),
+      },
+      { limits: options.limits, fullOutputDir: options.fullOutputDir },
+    );
   }
 
   private mask<T extends Output>(output: T): T {
@@ -178,7 +104,7 @@ export class OutputCollector {
           // As nbclient: showing a display id again also updates where it was shown before.
           this.updateDisplay(displayId, content.data, content.metadata ?? {});
         }
-        if (!this.admit(index, cell, masked, false)) {
+        if (!this.budget.admit(index, cell, masked, false)) {
           break;
         }
         cell.outputs.push(masked);
@@ -224,7 +150,7 @@ export class OutputCollector {
           traceback: content.traceback,
         });
         // Errors are always kept: they say why the cell failed.
-        this.admit(index, cell, output, true);
+        this.budget.admit(index, cell, output, true);
         cell.outputs.push(output);
         this.emit({ type: 'output', runId: this.runId, index, output });
         break;
@@ -233,8 +159,6 @@ export class OutputCollector {
         break;
     }
   }
-
-  private readonly cellIndexOf = new Map<CodeCell, number>();
 
   private updateDisplay(displayId: string, data: MimeBundle, metadata: JSONObject): void {
     for (const target of this.displays.get(displayId) ?? []) {
@@ -270,7 +194,11 @@ export class OutputCollector {
     if (this.masker === null || !this.masker.active) {
       return null;
     }
-    const maskers = this.state(index).maskers;
+    let maskers = this.maskers.get(index);
+    if (maskers === undefined) {
+      maskers = new Map();
+      this.maskers.set(index, maskers);
+    }
     let masker = maskers.get(name);
     if (masker === undefined) {
       masker = new StreamMasker(this.masker);
@@ -281,141 +209,11 @@ export class OutputCollector {
 
   /** Emits the text the stream maskers of a cell hold back (but that of stream `keep`). */
   private flushStreams(index: number, cell: CodeCell, keep: 'stdout' | 'stderr' | null): void {
-    const state = this.cells.get(index);
-    if (state === undefined) {
-      return;
-    }
-    for (const [name, masker] of state.maskers) {
+    for (const [name, masker] of this.maskers.get(index) ?? []) {
       if (name !== keep && masker.pending) {
         this.appendStream(index, cell, name, masker.flush());
       }
     }
-  }
-
-  /**
-   * Decides where output goes under the limits; returns whether it is kept in the notebook.
-   * Output that is not kept is emitted here (to the console only) when the run's limit allows.
-   */
-  private admit(index: number, cell: CodeCell, output: Output, always: boolean): boolean {
-    const state = this.state(index);
-    const bytes = outputBytes(output);
-    state.total += bytes;
-    this.files.get(index)?.write(plainText(output), output.output_type !== 'stream');
-    if (always) {
-      state.kept += bytes;
-      this.streamed += bytes;
-      return true;
-    }
-    if (this.runOver) {
-      this.markAfterRunLimit(index, cell, state, output);
-      return false;
-    }
-    const { cellBytes, runBytes } = this.limits;
-    const cellRoom = cellBytes > 0 && state.truncated === null ? cellBytes - state.kept : Infinity;
-    const runRoom = runBytes > 0 ? runBytes - this.streamed : Infinity;
-    const keepRoom = state.truncated === null ? Math.min(cellRoom, runRoom) : 0;
-    if (bytes <= keepRoom) {
-      state.kept += bytes;
-      this.streamed += bytes;
-      return true;
-    }
-    // Over a limit: keep (streams) what fits, then the marker, then the console gets the rest.
-    const text = output.output_type === 'stream' ? plainText(output) : '';
-    const name = output.output_type === 'stream' ? output.name : 'stdout';
-    let rest = output;
-    if (state.truncated === null) {
-      const head = headBytes(text, keepRoom);
-      if (head !== '') {
-        this.keepText(index, cell, name, head);
-        state.kept += Buffer.byteLength(head, 'utf8');
-        this.streamed += Buffer.byteLength(head, 'utf8');
-      }
-      if (runRoom <= cellRoom) {
-        this.overRun(index, cell, state, output, head.length);
-        return false;
-      }
-      state.truncated = 'cell';
-      this.openFull(index, cell, output, head.length);
-      this.marker(index, cell, state, cellLimitMarker(index, this.limits, this.files.enabled));
-      rest =
-        output.output_type === 'stream' ? { ...output, text: text.slice(head.length) } : output;
-    }
-    const restBytes = rest === output ? bytes : Buffer.byteLength(plainText(rest), 'utf8');
-    if (restBytes <= runRoom) {
-      this.consoleOnly(index, rest);
-      this.streamed += restBytes;
-      return false;
-    }
-    const restText = rest.output_type === 'stream' ? plainText(rest) : '';
-    const head = headBytes(restText, runRoom);
-    if (head !== '' && rest.output_type === 'stream') {
-      this.consoleOnly(index, { ...rest, text: head });
-      this.streamed += Buffer.byteLength(head, 'utf8');
-    }
-    this.overRun(index, cell, state, output, 0);
-    return false;
-  }
-
-  /** The run just passed its limit in cell `index`: its marker, and nothing more after it. */
-  private overRun(
-    index: number,
-    cell: CodeCell,
-    state: CellState,
-    output: Output,
-    keptChars: number,
-  ): void {
-    if (state.truncated === null) {
-      state.truncated = 'run';
-      this.openFull(index, cell, output, keptChars);
-    }
-    this.runOver = true;
-    state.runMarked = true;
-    this.marker(index, cell, state, runLimitMarker(index, this.limits, this.files.enabled));
-  }
-
-  /** Output of a cell after the run passed its limit: one marker per cell, the file. */
-  private markAfterRunLimit(index: number, cell: CodeCell, state: CellState, output: Output): void {
-    if (state.truncated === null) {
-      state.truncated = 'run';
-      this.openFull(index, cell, output, 0);
-    }
-    if (!state.runMarked) {
-      state.runMarked = true;
-      this.marker(index, cell, state, afterRunLimitMarker(index, this.limits, this.files.enabled));
-    }
-  }
-
-  /**
-   * Opens the full-output file of a cell that was just cut: what the cell kept so far, then the
-   * output that crossed the limit, whose first `keptChars` characters are among the kept ones.
-   */
-  private openFull(index: number, cell: CodeCell, output: Output, keptChars: number): void {
-    const file = this.files.open(index);
-    if (file === null) {
-      return;
-    }
-    for (const kept of cell.outputs) {
-      file.write(plainText(kept), kept.output_type !== 'stream');
-    }
-    file.write(plainText(output).slice(keptChars), output.output_type !== 'stream');
-  }
-
-  /** A marker output: stream text of nbstage's own, kept in the notebook and shown. */
-  private marker(index: number, cell: CodeCell, state: CellState, text: string): void {
-    const last = cell.outputs[cell.outputs.length - 1];
-    const open =
-      last?.output_type === 'stream' &&
-      !(Array.isArray(last.text) ? last.text.join('') : last.text).endsWith('\n');
-    this.keepText(index, cell, 'stderr', `${open ? '\n' : ''}${text}`);
-    state.kept += text.length;
-  }
-
-  private consoleOnly(index: number, output: Output): void {
-    const shown: Output =
-      output.output_type === 'display_data' || output.output_type === 'execute_result'
-        ? { ...output, data: { 'text/plain': plainText(output).replace(/\n$/, '') }, metadata: {} }
-        : output;
-    this.emit({ type: 'output', runId: this.runId, index, output: shown, consoleOnly: true });
   }
 
   /** Appends masked stream text to the cell (coalescing with its last stream) and emits it. */
@@ -445,7 +243,7 @@ export class OutputCollector {
       return;
     }
     const output: Output = { output_type: 'stream', name, text };
-    if (this.admit(index, cell, output, false)) {
+    if (this.budget.admit(index, cell, output, false)) {
       this.keepText(index, cell, name, text);
     }
   }
@@ -456,23 +254,12 @@ export class OutputCollector {
    */
   endCell(index: number, cell: CodeCell): CellOutputInfo | null {
     this.flushStreams(index, cell, null);
-    const state = this.cells.get(index);
-    if (state === undefined || state.truncated === null) {
-      return null;
-    }
-    const file = this.files.get(index);
-    void file?.end();
-    return {
-      truncated: state.truncated,
-      total_bytes: state.total,
-      kept_bytes: state.kept,
-      full_output: file === null ? null : fullOutputName(index),
-    };
+    return this.budget.endCell(index);
   }
 
   /** Finishes every full-output file (before the run's end is reported). */
   async close(): Promise<void> {
-    await this.files.close();
+    await this.budget.close();
   }
 
   private flushClear(index: number, cell: CodeCell): void {

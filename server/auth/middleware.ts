@@ -1,6 +1,6 @@
 /**
  * Authentication on the service's edges: the express middleware that requires a role of every
- * request (`Authorization: Bearer <token>`, or the web page's session cookie), and plain
+ * request (`Authorization: Bearer <token>`, or the web page's login cookie), and plain
  * functions for the websocket upgrade, where browsers, which cannot set headers there, may pass
  * the token as a `token` query parameter or send the cookie. A request that a cookie alone
  * authenticates is one a browser may have been tricked into sending: on unsafe methods it must
@@ -28,8 +28,8 @@ declare global {
 const REALM = 'nbstage';
 const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i;
 
-/** Name of the web page's session cookie, which holds the token (HttpOnly, SameSite=Strict). */
-export const SESSION_COOKIE = 'nbstage_token';
+/** Name of the web page's login cookie, which holds the token (HttpOnly, SameSite=Strict). */
+export const LOGIN_COOKIE = 'nbstage_token';
 
 /**
  * The header the web page sends with every unsafe request it authenticates by cookie. Its value
@@ -59,11 +59,11 @@ export function cookieValue(header: string | undefined, name: string): string | 
 }
 
 /**
- * The token of the session cookie of a request (stored URL-encoded, since a bootstrap admin token
+ * The token of the login cookie of a request (stored URL-encoded, since a bootstrap admin token
  * may hold characters a cookie cannot), or `undefined`.
  */
-export function sessionToken(req: IncomingMessage): string | undefined {
-  const raw = cookieValue(req.headers.cookie, SESSION_COOKIE);
+export function loginToken(req: IncomingMessage): string | undefined {
+  const raw = cookieValue(req.headers.cookie, LOGIN_COOKIE);
   if (raw === undefined) {
     return undefined;
   }
@@ -97,7 +97,7 @@ export function sameOrigin(req: IncomingMessage, originRequired = false): boolea
 }
 
 /**
- * Why a request authenticated by the session cookie alone is refused as a possible cross-site
+ * Why a request authenticated by the login cookie alone is refused as a possible cross-site
  * request forgery, or `null` when it may go on: safe methods always may; unsafe ones need
  * {@link CSRF_HEADER} and a same-origin `Origin`/`Sec-Fetch-Site` (see {@link sameOrigin}).
  */
@@ -106,10 +106,10 @@ export function csrfProblem(req: IncomingMessage): string | null {
     return null;
   }
   if (req.headers[CSRF_HEADER] === undefined) {
-    return `a ${req.method ?? ''} request authenticated by the session cookie must send the ${CSRF_HEADER} header (or use "Authorization: Bearer <token>")`;
+    return `a ${req.method ?? ''} request authenticated by the login cookie must send the ${CSRF_HEADER} header (or use "Authorization: Bearer <token>")`;
   }
   if (!sameOrigin(req)) {
-    return 'a request authenticated by the session cookie must come from a page of this service';
+    return 'a request authenticated by the login cookie must come from a page of this service';
   }
   return null;
 }
@@ -129,7 +129,7 @@ export function bearerToken(header: string | undefined): string | undefined {
 /**
  * The token of a request: from `Authorization: Bearer`, else from the `token` query parameter
  * (for browsers opening a websocket). Use it on the websocket upgrade only; plain HTTP requests
- * must send the header or the session cookie ({@link requireRole}), since URLs end up in logs.
+ * must send the header or the login cookie ({@link requireRole}), since URLs end up in logs.
  */
 export function tokenFromRequest(req: IncomingMessage): string | undefined {
   const fromHeader = bearerToken(req.headers.authorization);
@@ -159,7 +159,7 @@ export async function authenticateToken(
 
 /**
  * The principal of a websocket upgrade request (header or `token` query parameter, see
- * {@link tokenFromRequest}; else the session cookie, from a same-origin page only), or `null`.
+ * {@link tokenFromRequest}; else the login cookie, from a same-origin page only), or `null`.
  */
 export async function authenticateRequest(
   store: TokenStore,
@@ -168,7 +168,7 @@ export async function authenticateRequest(
   let token = tokenFromRequest(req);
   if (token === undefined && req.headers.authorization === undefined) {
     // A cookie rides along with any page's websocket to this host: only this origin's count.
-    token = sameOrigin(req, true) ? sessionToken(req) : undefined;
+    token = sameOrigin(req, true) ? loginToken(req) : undefined;
   }
   return token === undefined ? null : store.verify(token);
 }
@@ -194,7 +194,7 @@ function forbidden(res: Response, principal: Principal, need: Role): void {
 
 /**
  * Express middleware that lets a request through when its `Authorization: Bearer <token>` (or,
- * without that header, the session cookie) names a token whose role includes `need`, and sets
+ * without that header, the login cookie) names a token whose role includes `need`, and sets
  * `res.locals.principal`. A missing or invalid token gets 401 `NBSTAGE_UNAUTHORIZED` with
  * `WWW-Authenticate: Bearer`; a weaker role gets 403 `NBSTAGE_FORBIDDEN` naming the role needed;
  * an unsafe request authenticated by cookie without the CSRF header or from another origin gets
@@ -214,7 +214,7 @@ export function requireRole(store: TokenStore, need: Role): RequestHandler {
       return;
     }
     const header = req.headers.authorization;
-    const cookie = header === undefined ? sessionToken(req) : undefined;
+    const cookie = header === undefined ? loginToken(req) : undefined;
     const token = bearerToken(header) ?? cookie;
     if (cookie !== undefined) {
       const problem = csrfProblem(req);

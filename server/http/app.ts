@@ -24,7 +24,7 @@ import { renderJUnit } from '../../pipelines/reports/junit';
 import { principalOf, requireRole } from '../auth/middleware';
 import { principalOrIp, rateLimit } from '../auth/rate-limit';
 import type { TokenStore } from '../auth/types';
-import type { KernelSpecInfo } from '../../kernels/kernel-client';
+import type { KernelSpecInfo } from '../../kernels/jupyter-rest';
 import type { RunQueue } from '../queue/types';
 import type { RunManager } from '../runs/run-manager';
 import { runRequestSchema, type RunRequest } from '../runs/run-request';

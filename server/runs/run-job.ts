@@ -15,7 +15,7 @@ import type { JSONObject } from '../../pipelines/notebook/model';
 import { executeRun, loadRun } from '../../pipelines/runner';
 import type { JobContext, JobHandler } from '../queue/types';
 import { validateArtifactName } from '../store/artifact-store';
-import { runRequestSchema, type RunRequest } from './run-request';
+import { runRequestSchema, runSpecOf, type RunRequest } from './run-request';
 import { openSecrets, type SecretKey } from './secret-box';
 import { samplePeakMemory, type GpuAllocator, type GpuLease } from '../workers/gpus';
 
@@ -224,26 +224,16 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
       const sampler = samplePeakMemory(lease?.gpus ?? []);
       const file = path.join(dir, notebookFileName(req.notebookName));
       fs.writeFileSync(file, JSON.stringify(req.notebook));
-      const run = await loadRun({
-        notebookPath: file,
-        parameters: req.parameters,
-        secrets: req.secrets,
-        kernel: req.kernel,
-        stages: req.stages,
-        session: req.session,
-        cellTimeoutS: req.cellTimeout,
-        runTimeoutS: req.timeout,
-        allowErrors: req.allowErrors,
-        maxCellOutputBytes: req.maxCellOutput,
-        maxRunOutputBytes: req.maxRunOutput,
-        fullOutputDir: path.join(dir, 'full-output'),
-        job: req.job,
-        build: req.build,
-        runId,
-        cwd: dir,
-        artifactsDir: path.join(dir, 'artifacts'),
-        environment: { ...process.env, ...options.environment?.(), ...gpuEnv },
-      });
+      const run = await loadRun(
+        runSpecOf(req, {
+          notebookPath: file,
+          runId,
+          cwd: dir,
+          artifactsDir: path.join(dir, 'artifacts'),
+          fullOutputDir: path.join(dir, 'full-output'),
+          environment: { ...process.env, ...options.environment?.(), ...gpuEnv },
+        }),
+      );
       const forwarder = eventForwarder((data) => ctx.progress(data));
       const result = await executeRun(run, options.provider, {
         listeners: [forwarder.listener],

@@ -1,8 +1,10 @@
 /**
  * A run as the service receives it (HTTP body, CLI `--server`) and as a queue job carries it to a
- * worker. The JSON schema here is the one the OpenAPI document publishes and ajv enforces.
+ * worker. The JSON schema here is the one the OpenAPI document publishes and ajv enforces, and
+ * the one codec between it and the {@link RunSpec} the runner takes.
  */
 import type { JSONObject, JSONValue } from '../../pipelines/notebook/model';
+import type { RunSpec } from '../../pipelines/runner';
 
 /** The body of `POST /api/v1/runs`. */
 export interface RunRequest {
@@ -110,3 +112,65 @@ export const runRequestSchema = {
     },
   },
 } as const;
+
+/**
+ * The request that runs `spec` on the service: the notebook travels as JSON under its file name;
+ * the options that only mean something on this machine (cwd, artifacts, environment) stay here.
+ */
+export function runRequestOf(
+  spec: RunSpec,
+  notebook: JSONObject,
+  notebookName: string,
+  jenkins?: JenkinsOrigin,
+): RunRequest {
+  return {
+    notebook,
+    notebookName,
+    ...(spec.parameters === undefined ? {} : { parameters: spec.parameters }),
+    ...(spec.secrets === undefined || Object.keys(spec.secrets).length === 0
+      ? {}
+      : { secrets: spec.secrets }),
+    ...(spec.stages === undefined || spec.stages.length === 0 ? {} : { stages: spec.stages }),
+    ...(spec.session === undefined ? {} : { session: spec.session }),
+    ...(spec.kernel === undefined ? {} : { kernel: spec.kernel }),
+    ...(spec.job === undefined ? {} : { job: spec.job }),
+    ...(spec.build === undefined ? {} : { build: spec.build }),
+    ...(spec.cellTimeoutS === undefined ? {} : { cellTimeout: spec.cellTimeoutS }),
+    ...(spec.runTimeoutS === undefined ? {} : { timeout: spec.runTimeoutS }),
+    ...(spec.allowErrors === true ? { allowErrors: true } : {}),
+    ...(spec.maxCellOutputBytes === undefined ? {} : { maxCellOutput: spec.maxCellOutputBytes }),
+    ...(spec.maxRunOutputBytes === undefined ? {} : { maxRunOutput: spec.maxRunOutputBytes }),
+    ...(jenkins === undefined ? {} : { jenkins }),
+  };
+}
+
+/** What only the worker running a request knows: where its files are and what it sees. */
+export interface RunPlace {
+  /** The request's notebook, written to a file. */
+  notebookPath: string;
+  runId: string;
+  /** The kernel's working directory. */
+  cwd: string;
+  artifactsDir: string;
+  fullOutputDir: string;
+  environment: NodeJS.ProcessEnv;
+}
+
+/** The spec a worker runs for `request` (the inverse of {@link runRequestOf}). */
+export function runSpecOf(request: RunRequest, place: RunPlace): RunSpec {
+  return {
+    ...place,
+    parameters: request.parameters,
+    secrets: request.secrets,
+    kernel: request.kernel,
+    stages: request.stages,
+    session: request.session,
+    cellTimeoutS: request.cellTimeout,
+    runTimeoutS: request.timeout,
+    allowErrors: request.allowErrors,
+    maxCellOutputBytes: request.maxCellOutput,
+    maxRunOutputBytes: request.maxRunOutput,
+    job: request.job,
+    build: request.build,
+  };
+}

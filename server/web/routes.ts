@@ -30,7 +30,7 @@ import { jobsPage } from './pages/jobs-page';
 import { runClipLinks, runPage } from './pages/run-page';
 import { versionPage } from './pages/version-page';
 import { renderCell, renderCells } from './notebook-view';
-import { postLogin, postLogout, requireLogin, showLogin, showLogout } from './session';
+import { postLogin, postLogout, requireLogin, showLogin, showLogout } from './login';
 
 /** What the pages need, passed in (the HTTP app's context has all of it). */
 export interface WebContext {

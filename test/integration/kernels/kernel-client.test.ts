@@ -1,5 +1,6 @@
 import type { KernelMessage } from '@jupyterlab/services';
-import { KernelClient, listKernelSpecs } from '../../../kernels/kernel-client';
+import { KernelClient } from '../../../kernels/kernel-client';
+import { listKernelSpecs } from '../../../kernels/jupyter-rest';
 import { KernelNotFoundError } from '../../../pipelines/errors';
 import { useJupyterServer } from '../../helpers/jupyter';
 

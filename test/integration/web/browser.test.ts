@@ -11,7 +11,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
-import { SESSION_COOKIE } from '../../../server/auth/middleware';
+import { LOGIN_COOKIE } from '../../../server/auth/middleware';
 import { fileTokenStore, tokensFile } from '../../../server/auth/tokens';
 import { screenshot, useBrowser, type BrowserWindow } from '../../helpers/browser';
 import { cleanupDirs, tempDir } from '../../helpers/notebooks';
@@ -67,7 +67,7 @@ describe('the web page in Chromium', () => {
 
     await page.fill('#token', tokens.run);
     await Promise.all([page.waitForURL(jobUrl()), page.click('button[type=submit]')]);
-    const cookie = (await context.cookies(url)).find((c) => c.name === SESSION_COOKIE);
+    const cookie = (await context.cookies(url)).find((c) => c.name === LOGIN_COOKIE);
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', secure: false, path: '/' });
     expect(
       await page.evaluate(() => (globalThis as unknown as BrowserWindow).document.cookie),
@@ -219,7 +219,7 @@ describe('the web page in Chromium', () => {
 
     const reader = await browser().newContext();
     try {
-      await reader.addCookies([{ name: SESSION_COOKIE, value: tokens.read, url }]);
+      await reader.addCookies([{ name: LOGIN_COOKIE, value: tokens.read, url }]);
       const readPage = await reader.newPage();
       await readPage.goto(`${url}/runs/${run.id}`);
       await readPage.locator('.run-head').waitFor();
@@ -245,7 +245,7 @@ describe('the web page in Chromium', () => {
   it('logs out: the next page asks for the token again', async () => {
     await page.goto(`${url}/`);
     await Promise.all([page.waitForURL(`${url}/login`), page.click('form.logout button')]);
-    expect((await context.cookies(url)).some((c) => c.name === SESSION_COOKIE)).toBe(false);
+    expect((await context.cookies(url)).some((c) => c.name === LOGIN_COOKIE)).toBe(false);
     await page.goto(jobUrl());
     expect(new URL(page.url()).pathname).toBe('/login');
   });

@@ -11,8 +11,8 @@
 import fs from 'node:fs';
 import request from 'supertest';
 import WebSocket from 'ws';
-import { SESSION_COOKIE } from '../../../server/auth/middleware';
-import { safeNext } from '../../../server/web/session';
+import { LOGIN_COOKIE } from '../../../server/auth/middleware';
+import { safeNext } from '../../../server/web/login';
 import { bearer, jobPath, untilOutput, useService } from '../service/service-fixture';
 import {
   createRun,
@@ -26,7 +26,7 @@ import {
 describe('the web page over HTTP', () => {
   const svc = useService();
   const job = jobName();
-  const cookie = (token: string): string => `${SESSION_COOKIE}=${encodeURIComponent(token)}`;
+  const cookie = (token: string): string => `${LOGIN_COOKIE}=${encodeURIComponent(token)}`;
   const page = (route: string, token = svc().read): request.Test =>
     request(svc().url).get(route).set('Cookie', cookie(token));
 
@@ -97,7 +97,7 @@ describe('the web page over HTTP', () => {
       expect(res.status).toBe(303);
       expect(res.headers.location).toBe(`/jobs/${jobPath(job)}`);
       const set = (res.headers['set-cookie'] as unknown as string[])[0];
-      expect(set).toBe(`${SESSION_COOKIE}=${svc().read}; Path=/; HttpOnly; SameSite=Strict`);
+      expect(set).toBe(`${LOGIN_COOKIE}=${svc().read}; Path=/; HttpOnly; SameSite=Strict`);
 
       const https = await request(svc().url)
         .post('/login')
@@ -127,7 +127,7 @@ describe('the web page over HTTP', () => {
       expect(ok.status).toBe(303);
       expect(ok.headers.location).toBe('/login');
       expect((ok.headers['set-cookie'] as unknown as string[])[0]).toMatch(
-        new RegExp(`^${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0$`),
+        new RegExp(`^${LOGIN_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0$`),
       );
     });
   });

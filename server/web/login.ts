@@ -1,12 +1,12 @@
 /**
  * Logging in to the web page: the login form takes a token, checks it against the token store and
- * keeps it in the session cookie (HttpOnly, SameSite=Strict, Path=/, Secure over https); pages
+ * keeps it in the login cookie (HttpOnly, SameSite=Strict, Path=/, Secure over https); pages
  * without a valid token redirect to the form, which sends the user back where they were going
  * (same-site paths only: never an open redirect). Logging in and out must come from this origin,
  * so no other site can log a browser in with its own token or out.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { bearerToken, SESSION_COOKIE, sameOrigin, sessionToken } from '../auth/middleware';
+import { bearerToken, LOGIN_COOKIE, sameOrigin, loginToken } from '../auth/middleware';
 import type { TokenStore } from '../auth/types';
 import { hasControlCharacter } from '../store/control-chars';
 import { renderPage, sendPage } from './layout';
@@ -54,9 +54,9 @@ function overHttps(req: Request): boolean {
 }
 
 /** The `Set-Cookie` value that stores `token` (empty with `maxAge` 0: removes it). */
-export function sessionCookie(token: string, secure: boolean, maxAge?: number): string {
+export function loginCookie(token: string, secure: boolean, maxAge?: number): string {
   return [
-    `${SESSION_COOKIE}=${encodeURIComponent(token)}`,
+    `${LOGIN_COOKIE}=${encodeURIComponent(token)}`,
     'Path=/',
     'HttpOnly',
     'SameSite=Strict',
@@ -66,13 +66,13 @@ export function sessionCookie(token: string, secure: boolean, maxAge?: number): 
 }
 
 /**
- * Middleware of the pages: a valid token in the session cookie (or an `Authorization: Bearer`
+ * Middleware of the pages: a valid token in the login cookie (or an `Authorization: Bearer`
  * header, for scripts) sets `res.locals.principal`; without one a page redirects (303) to the
  * login form, and a `fragment` (what the page's scripts fetch) answers 401.
  */
 export function requireLogin(tokens: TokenStore, fragment = false): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const token = bearerToken(req.headers.authorization) ?? sessionToken(req);
+    const token = bearerToken(req.headers.authorization) ?? loginToken(req);
     const principal = token === undefined ? null : await tokens.verify(token);
     if (principal !== null) {
       res.locals.principal = principal;
@@ -112,7 +112,7 @@ export function postLogin(tokens: TokenStore): RequestHandler {
       );
       return;
     }
-    res.set('Set-Cookie', sessionCookie(token, overHttps(req))).redirect(303, next);
+    res.set('Set-Cookie', loginCookie(token, overHttps(req))).redirect(303, next);
   };
 }
 
@@ -137,5 +137,5 @@ export function postLogout(req: Request, res: Response): void {
     res.status(403).type('text/plain').send("log out from this service's pages\n");
     return;
   }
-  res.set('Set-Cookie', sessionCookie('', overHttps(req), 0)).redirect(303, '/login');
+  res.set('Set-Cookie', loginCookie('', overHttps(req), 0)).redirect(303, '/login');
 }

@@ -1,0 +1,135 @@
+/**
+ * The remote run target (`nbstage run --server URL`): the run goes to the nbstage service; its
+ * events stream back into the same console, progress and file sinks as an embedded run, and the
+ * executed notebook, JUnit and HTML are written locally from the notebook the service returns.
+ * Aborting (SIGINT/SIGTERM) cancels the remote run and still writes the partial notebook.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { CancelledError, ErrorCode, ValidationError } from '../pipelines/errors';
+import type {
+  RunEndEvent,
+  RunEvent,
+  RunEventListener,
+  RunStatus,
+} from '../pipelines/executor/events';
+import { RunEventFanout, runEndEvent, warnListenerError } from '../pipelines/executor/outcome';
+import type { JSONObject, Notebook } from '../pipelines/notebook/model';
+import { writeFileAtomic } from '../pipelines/notebook/io';
+import type { RunTarget } from '../pipelines/run-target';
+import type { LoadedRun, RunResult } from '../pipelines/runner';
+import type { RunRecord } from '../server/runs/run-manager';
+import { runRequestOf, type JenkinsOrigin } from '../server/runs/run-request';
+import { NbstageClient, remoteError } from './api-client';
+
+/**
+ * Writes a finished run's artifacts under `dir`, keeping their relative names. A name that would
+ * leave `dir` (absolute, `..`) is refused: the service never hands one out, but a client does not
+ * trust that.
+ */
+async function downloadArtifacts(
+  client: NbstageClient,
+  record: RunRecord,
+  dir: string,
+): Promise<string[]> {
+  const root = path.resolve(dir);
+  const written: string[] = [];
+  for (const artifact of record.artifacts) {
+    const target = path.resolve(root, artifact.name);
+    if (path.isAbsolute(artifact.name) || !target.startsWith(`${root}${path.sep}`)) {
+      throw new ValidationError('artifacts', `artifact name "${artifact.name}" leaves ${dir}`);
+    }
+    await writeFileAtomic(target, await client.artifact(record.id, artifact.name));
+    written.push(target);
+  }
+  return written;
+}
+
+/** Where and how runs go to the service. */
+export interface RemoteTargetOptions {
+  url: string;
+  token: string;
+  /** The Jenkins build asking for the run (recorded in the version, linked from it). */
+  jenkins?: JenkinsOrigin;
+  /** Where the artifacts the notebook wrote are downloaded to (any status), if anywhere. */
+  artifactsDir?: string;
+  /** Called with the files written to `artifactsDir`. */
+  onArtifacts?: (files: string[]) => void;
+  /** Where a failing output sink is reported (default: a process warning). */
+  onListenerError?: (err: unknown) => void;
+}
+
+/** Runs on the nbstage service at `options.url`. */
+export function remoteTarget(options: RemoteTargetOptions): RunTarget {
+  return {
+    run: (run, listeners, signal) => executeRemote(run, listeners, signal, options),
+    close: () => Promise.resolve(),
+  };
+}
+
+async function executeRemote(
+  run: LoadedRun,
+  listeners: RunEventListener[],
+  signal: AbortSignal,
+  options: RemoteTargetOptions,
+): Promise<RunResult> {
+  const client = new NbstageClient(options.url, options.token);
+  const { spec } = run;
+  const notebook = JSON.parse(fs.readFileSync(spec.notebookPath, 'utf8')) as JSONObject;
+  const record = await client.createRun(
+    runRequestOf(spec, notebook, path.basename(spec.notebookPath), options.jenkins),
+  );
+  const onAbort = (): void => {
+    void client.cancel(record.id).catch(() => undefined);
+  };
+  signal.addEventListener('abort', onAbort);
+  const started = Date.now();
+  const fanout = new RunEventFanout(listeners, options.onListenerError ?? warnListenerError);
+  // The streamed run-end waits for the notebook the service stored: the sinks write it.
+  let runEnd: RunEndEvent | null = null;
+  try {
+    await client.stream(record.id, (event) => {
+      const e = event as unknown as RunEvent;
+      if (e.type === 'run-end') {
+        runEnd = e;
+      } else {
+        fanout.emit(e);
+      }
+    });
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  const final = await client.getRun(record.id);
+  const nb: Notebook = await client.notebook(record.id);
+  if (options.artifactsDir !== undefined) {
+    options.onArtifacts?.(await downloadArtifacts(client, final, options.artifactsDir));
+  }
+  const status = final.state as RunStatus;
+  const error =
+    final.error === null
+      ? null
+      : final.error.code === ErrorCode.cancelled
+        ? new CancelledError(final.error.message)
+        : remoteError(final.error.code, final.error.message);
+  fanout.emit(
+    runEndEvent({
+      ...((runEnd as RunEndEvent | null) ?? {
+        runId: record.id,
+        status,
+        durationMs: Date.now() - started,
+      }),
+      notebook: nb,
+    }),
+  );
+  await fanout.settled();
+  return {
+    runId: record.id,
+    status,
+    notebook: nb,
+    error,
+    durationMs: Date.now() - started,
+    metrics: final.metrics,
+    kernelsUsable: true,
+    loaded: run.loaded,
+  };
+}

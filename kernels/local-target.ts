@@ -1,0 +1,89 @@
+/**
+ * The local run target (an embedded `nbstage run`): kernels from a Jupyter server this process
+ * reaches or starts. It owns the provider's whole life: the start (begun when the target is
+ * made, so it overlaps reading and checking the notebook), the prewarm of the kernels the run
+ * will ask for, the run itself, and the close, in one `try/finally`.
+ */
+import { CancelledError } from '../pipelines/errors';
+import type { Notebook } from '../pipelines/notebook/model';
+import type { RunTarget } from '../pipelines/run-target';
+import { executeRun } from '../pipelines/runner';
+import type { KernelProvider } from './provider';
+import { remoteProvider, sharedLocalProvider, startLocalProvider } from './provider';
+
+/** How the local target finds its Jupyter server. */
+export interface LocalTargetOptions {
+  /**
+   * `NBSTAGE_JUPYTER_URL` (+ `NBSTAGE_JUPYTER_TOKEN`): that server; else
+   * `NBSTAGE_REUSE_SERVER=0`: a private server for this run; else the shared background server.
+   */
+  env: NodeJS.ProcessEnv;
+  /** Root of a private server (the folder the run started in). */
+  rootDir: string;
+  /** Where a failing output sink is reported (the run goes on). */
+  onListenerError?: (err: unknown) => void;
+}
+
+/** The kernels a run will most likely ask for: `-k`, else the notebook's and its cells'. */
+export function kernelsToPrewarm(nb: Notebook, kernel: string | undefined): Set<string> {
+  const names = new Set<string>();
+  const main = kernel ?? nb.metadata.kernelspec?.name;
+  if (main !== undefined) {
+    names.add(main);
+  }
+  for (const cell of nb.cells) {
+    const name = cell.metadata.nbstage?.kernel;
+    if (typeof name === 'string' && cell.cell_type === 'code') {
+      names.add(name);
+    }
+  }
+  return names;
+}
+
+function startProvider(options: LocalTargetOptions, signal: AbortSignal): Promise<KernelProvider> {
+  const { env } = options;
+  const jupyterUrl = env.NBSTAGE_JUPYTER_URL;
+  if (jupyterUrl !== undefined && jupyterUrl !== '') {
+    return Promise.resolve(remoteProvider(jupyterUrl, env.NBSTAGE_JUPYTER_TOKEN ?? ''));
+  }
+  return env.NBSTAGE_REUSE_SERVER === '0'
+    ? startLocalProvider({ rootDir: options.rootDir, signal })
+    : sharedLocalProvider();
+}
+
+/** A local target whose Jupyter server starts now. */
+export function localTarget(options: LocalTargetOptions): RunTarget {
+  const startAbort = new AbortController();
+  const starting = startProvider(options, startAbort.signal);
+  starting.catch(() => undefined);
+  let closed: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      startAbort.abort();
+      await starting.then((p) => p.close()).catch(() => undefined);
+    })();
+    return closed;
+  };
+  return {
+    async run(run, listeners, signal) {
+      try {
+        const provider = await starting;
+        // The kernel starts while kernelspecs are listed and parameters injected.
+        for (const name of kernelsToPrewarm(run.loaded.notebook, run.spec.kernel)) {
+          provider.prewarm(name);
+        }
+        if (signal.aborted) {
+          throw new CancelledError('run cancelled before it started');
+        }
+        return await executeRun(run, provider, {
+          listeners,
+          signal,
+          onListenerError: options.onListenerError,
+        });
+      } finally {
+        await close();
+      }
+    },
+    close,
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * The kernel as the executor sees it: what a run needs from a live kernel (its name and language,
+ * execute requests that may be pipelined, interrupt, shutdown, a death signal). `kernels/`
+ * implements it on a Jupyter server; tests implement it with a scripted fake.
+ */
+import type { KernelMessage } from '@jupyterlab/services';
+
+/** A kernelspec a kernel source offers. */
+export interface KernelSpecInfo {
+  name: string;
+  displayName: string;
+  language: string;
+}
+
+/** The kernel's language, from its kernel_info_reply. */
+export interface KernelLanguageInfo {
+  name: string;
+  version?: string;
+  implementation?: string;
+}
+
+/** Options of one execute request. */
+export interface ExecuteOptions {
+  silent?: boolean;
+  storeHistory?: boolean;
+  /** Abort the requests queued behind this one if it fails (default true). */
+  stopOnError?: boolean;
+}
+
+/** Callbacks of one execute request. */
+export interface ExecuteCallbacks {
+  onIOPub?: (msg: KernelMessage.IIOPubMessage) => void;
+  onReply?: (msg: KernelMessage.IExecuteReplyMsg) => void;
+}
+
+/** A request in flight: its id and a promise of its reply (after the kernel went idle). */
+export interface ExecuteHandle {
+  msgId: string;
+  done: Promise<KernelMessage.IExecuteReplyMsg>;
+}
+
+/**
+ * Why a kernel is gone: it died, it was restarted under the run, the connection to it was lost,
+ * or the Jupyter server holding it died (its kernels die with it).
+ */
+export type DeathReason = 'dead' | 'restarting' | 'disconnected' | 'server-died';
+
+/** A live kernel the executor runs cells on. Whoever acquired it shuts it down. */
+export interface ExecutorKernel {
+  /** The kernelspec name (`python3`). */
+  readonly name: string;
+  /** The kernel's language (from kernel_info). */
+  readonly language: KernelLanguageInfo;
+  /** Why the kernel is gone, or null while it lives. */
+  readonly dead: DeathReason | null;
+  /**
+   * Sends an execute request without waiting for earlier ones (the kernel queues them).
+   * Throws when the kernel is already gone.
+   */
+  execute(code: string, options?: ExecuteOptions, callbacks?: ExecuteCallbacks): ExecuteHandle;
+  /** Interrupts the kernel: a busy cell ends with KeyboardInterrupt. */
+  interrupt(): Promise<void>;
+  /** Shuts the kernel down. Idempotent. */
+  shutdown(): Promise<void>;
+  /** Calls `listener` once when the kernel dies (at once if it is dead); returns an unsubscribe. */
+  onDeath(listener: (reason: DeathReason) => void): () => void;
+}

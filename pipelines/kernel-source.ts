@@ -1,0 +1,33 @@
+/**
+ * Where a run gets its kernels, as the runner sees it: the kernelspecs on offer, acquire, release.
+ * `kernels/provider.ts`'s KernelProvider satisfies it; unit tests pass a fake.
+ */
+import type { ExecutorKernel, KernelSpecInfo } from './executor/kernel';
+
+/** A kernel the runner can prepare before its cells run: setup code runs silently on it. */
+export interface SetupKernel extends ExecutorKernel {
+  /** Runs code silently and resolves when it is done; rejects when it fails. */
+  run(code: string): Promise<void>;
+}
+
+/** A kernel handed to a run. */
+export interface KernelLease {
+  kernel: SetupKernel;
+  /** False when a session's kernel is reused (it already ran the preamble). */
+  fresh: boolean;
+  /**
+   * Whether the kernel's environment was inherited from an earlier process: the run then sets
+   * the caller's environment variables in it.
+   */
+  staleEnv: boolean;
+}
+
+/** What the runner needs from a kernel provider. `L` is the provider's own lease type. */
+export interface KernelSource<L extends KernelLease = KernelLease> {
+  /** The kernelspecs on offer and the default. */
+  kernelSpecs(): Promise<{ default: string; specs: KernelSpecInfo[] }>;
+  /** A kernel of `name`, from the session when one is named. */
+  acquire(name: string, options?: { session?: string }): Promise<L>;
+  /** Gives a kernel back: session kernels stay alive when `keep`; others are shut down. */
+  release(lease: L, keep: boolean): Promise<void>;
+}
