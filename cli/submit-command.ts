@@ -9,7 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ExitCode, NbstageError, NotebookInvalidError } from '../pipelines/errors';
+import { ErrorCode, ExitCode, NbstageError, NotebookInvalidError } from '../pipelines/errors';
 import type { JSONObject } from '../pipelines/notebook/model';
 import { readNotebookFile } from '../pipelines/notebook/io';
 import { parseParameterArgs } from '../pipelines/parameters/parse';
@@ -161,7 +161,7 @@ function outcome(s: Submission, aborted: boolean, say: (line: string) => void): 
     return s.result === 'ABORTED' ? ExitCode.cancelled : ExitCode.cellFailed;
   }
   if (s.state === 'cancelled' || s.state === 'error') {
-    const err = remoteError(s.error?.code ?? 'NBSTAGE_INTERNAL', s.error?.message ?? s.state);
+    const err = remoteError(s.error?.code ?? ErrorCode.internal, s.error?.message ?? s.state);
     say(err.message);
     return err.exitCode;
   }

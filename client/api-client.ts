@@ -4,33 +4,18 @@
  * UnreachableError (exit 5); API errors keep their code, message and status.
  */
 import WebSocket from 'ws';
-import { NbstageError, UnreachableError, ExitCode } from '../pipelines/errors';
+import { ErrorCode, NbstageError, UnreachableError, catalogueEntry } from '../pipelines/errors';
 import type { JSONObject, Notebook } from '../pipelines/notebook/model';
 import type { ServiceRun } from '../server/runs/service-run';
 import type { RunRequest } from '../server/runs/run-request';
 import type { Submission, SubmitRequest } from '../server/jobs/submit-request';
 
-/** Exit codes of the error codes a run can end with. */
-const EXIT_OF: Record<string, number> = {
-  NBSTAGE_CELL_FAILED: ExitCode.cellFailed,
-  NBSTAGE_CELL_TIMEOUT: ExitCode.timeout,
-  NBSTAGE_RUN_TIMEOUT: ExitCode.timeout,
-  NBSTAGE_KERNEL_DIED: ExitCode.kernelDied,
-  NBSTAGE_UNREACHABLE: ExitCode.unreachable,
-  NBSTAGE_UNAVAILABLE: ExitCode.unreachable,
-  NBSTAGE_RATE_LIMITED: ExitCode.unreachable,
-  NBSTAGE_CANCELLED: ExitCode.cancelled,
-  NBSTAGE_INTERNAL: ExitCode.cellFailed,
-  NBSTAGE_JENKINS_NOT_CONFIGURED: ExitCode.unreachable,
-  NBSTAGE_JENKINS_UNREACHABLE: ExitCode.unreachable,
-  NBSTAGE_JENKINS_ERROR: ExitCode.unreachable,
-  NBSTAGE_BUILD_FAILED: ExitCode.cellFailed,
-};
-
-/** An error the service answered with (or a run ended with), as an NbstageError. */
+/**
+ * An error the service answered with (or a run ended with), as an NbstageError: its exit code is
+ * the catalogue's for the code, its status the one the service answered with.
+ */
 export function remoteError(code: string, message: string, status = 500): NbstageError {
-  const exit = (EXIT_OF[code] ?? ExitCode.badInput) as NbstageError['exitCode'];
-  return new NbstageError(code, message, exit, status);
+  return new NbstageError(code, message, catalogueEntry(code).exit, status);
 }
 
 /** Talks to one nbstage service with one token. */
@@ -63,7 +48,7 @@ export class NbstageClient {
     }
     if (!res.ok) {
       const text = await res.text();
-      let code = 'NBSTAGE_INTERNAL';
+      let code: string = ErrorCode.internal;
       let message = `${method} ${route}: HTTP ${res.status}`;
       try {
         const parsed = JSON.parse(text) as { error?: { code?: string; message?: string } };
@@ -135,7 +120,7 @@ export class NbstageClient {
       ws.on('unexpected-response', (_req, res) => {
         reject(
           remoteError(
-            res.statusCode === 404 ? 'NBSTAGE_NOT_FOUND' : 'NBSTAGE_UNAUTHORIZED',
+            res.statusCode === 404 ? ErrorCode.notFound : ErrorCode.unauthorized,
             `stream: HTTP ${res.statusCode}`,
             res.statusCode ?? 500,
           ),

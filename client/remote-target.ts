@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CancelledError, ValidationError } from '../pipelines/errors';
+import { CancelledError, ErrorCode, ValidationError } from '../pipelines/errors';
 import type {
   RunEndEvent,
   RunEvent,
@@ -108,7 +108,7 @@ async function executeRemote(
   const error =
     final.error === null
       ? null
-      : final.error.code === 'NBSTAGE_CANCELLED'
+      : final.error.code === ErrorCode.cancelled
         ? new CancelledError(final.error.message)
         : remoteError(final.error.code, final.error.message);
   fanout.emit(

@@ -7,7 +7,7 @@
  */
 import { NotebookInvalidError } from '../../pipelines/errors';
 import type { JSONValue, Notebook } from '../../pipelines/notebook/model';
-import { parametersCellDefaults, type ParameterDefault } from '../../pipelines/parameters/inject';
+import { parametersCellDefaults, type ParameterDefault } from '../../pipelines/parameters/defaults';
 import { listStages, type StageInfo } from '../../pipelines/stages/slice';
 
 /** What {@link generateJenkinsfile} needs besides the notebook. */

@@ -5,7 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { NbstageError, NotebookInvalidError } from '../errors';
+import {
+  NbstageError,
+  NotebookInvalidError,
+  firstLineOfMessage,
+  readFailureReason,
+} from '../errors';
+import { detectFormat } from '../formats/detect';
 import { validateZeppelinNote, zeppelinToNotebook } from '../formats/zeppelin';
 import type { InterpreterTable, ZeppelinNote } from '../formats/zeppelin';
 import { fileDepthProblem } from './json-depth';
@@ -85,24 +91,11 @@ export async function writeNotebookFile(file: string, nb: Notebook): Promise<voi
   await writeFileAtomic(file, serializeNotebook(nb));
 }
 
-function isZeppelinPath(file: string): boolean {
-  return path.extname(file).toLowerCase() === '.zpln' || path.basename(file) === 'note.json';
-}
-
-function looksLikeZeppelin(value: unknown): boolean {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    Array.isArray((value as Record<string, unknown>).paragraphs) &&
-    !('cells' in value)
-  );
-}
-
 /**
  * Reads a notebook file: an `.ipynb` notebook (checked against its nbformat schema: what cannot
  * run is refused, the rest repaired with a warning, see `checkNotebook`) or a
- * Zeppelin note (`.zpln`, `note.json`, or any JSON with `paragraphs` and no `cells`), which is
- * converted with `zeppelinToNotebook`.
+ * Zeppelin note (as `detectFormat` decides: `.zpln`, `note.json`, or any JSON with `paragraphs`
+ * and no `cells`), which is converted with `zeppelinToNotebook`.
  *
  * @param file - the path of the file
  * @param options - the Zeppelin interpreter table
@@ -116,31 +109,19 @@ export async function readNotebookFile(
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : err instanceof Error
-              ? err.message
-              : String(err);
-    throw new NotebookInvalidError(`${file}: cannot read notebook: ${reason}`);
+    throw new NotebookInvalidError(`${file}: cannot read notebook: ${readFailureReason(err)}`);
   }
   let value: unknown;
   try {
     value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new NotebookInvalidError(`${file}: not valid JSON: ${reason.split('\n', 1)[0]}`);
+    throw new NotebookInvalidError(`${file}: not valid JSON: ${firstLineOfMessage(err)}`);
   }
   const tooDeep = fileDepthProblem(value);
   if (tooDeep !== null) {
     throw new NotebookInvalidError(`${file}: ${tooDeep}`);
   }
-  if (isZeppelinPath(file) || looksLikeZeppelin(value)) {
+  if (detectFormat(file, value) === 'zeppelin') {
     const note = validateZeppelinNote(value, file);
     try {
       const notebook = zeppelinToNotebook(note, options.interpreters);

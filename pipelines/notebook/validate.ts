@@ -2,10 +2,10 @@
  * Strict validation of nbformat 4 notebooks against the official JSON schemas, for notebooks
  * nbstage wrote itself (read back from the store, run records). Errors are one line: the file,
  * then the JSON path of the most relevant problem, so a user can find it in the file. Notebooks
- * from users go through `load.ts`, which repairs what does not stop a run.
+ * from users go through `check.ts`, which repairs what does not stop a run.
  */
 import type { ValidateFunction } from 'ajv';
-import { NotebookInvalidError } from '../errors';
+import { NotebookInvalidError, firstLineOfMessage } from '../errors';
 import { fileDepthProblem } from './json-depth';
 import type { Notebook } from './model';
 import {
@@ -150,16 +150,11 @@ export function parseNotebook(text: string, source: string): Notebook {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new NotebookInvalidError(`${source}: not valid JSON: ${firstLine(reason)}`);
+    throw new NotebookInvalidError(`${source}: not valid JSON: ${firstLineOfMessage(err)}`);
   }
   const tooDeep = fileDepthProblem(value);
   if (tooDeep !== null) {
     throw new NotebookInvalidError(`${source}: ${tooDeep}`);
   }
   return validateNotebook(value, source);
-}
-
-function firstLine(text: string): string {
-  return text.split('\n', 1)[0] ?? text;
 }

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { UsageError } from '../errors';
+import { UsageError, firstLineOfMessage, readFailureReason } from '../errors';
 import type { JSONValue } from '../notebook/model';
 
 /** What a parameter (or secret) name must look like: an identifier in every kernel language. */
@@ -158,18 +158,14 @@ export async function readParamsFile(file: string): Promise<Record<string, JSONV
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT' ? 'no such file' : err instanceof Error ? err.message : String(err);
-    throw new UsageError(`${file}: cannot read parameters file: ${reason}`);
+    throw new UsageError(`${file}: cannot read parameters file: ${readFailureReason(err)}`);
   }
   let value: unknown;
   try {
     value = ext === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
     throw new UsageError(
-      `${file}: invalid ${ext === '.json' ? 'JSON' : 'YAML'}: ${reason.split('\n', 1)[0]}`,
+      `${file}: invalid ${ext === '.json' ? 'JSON' : 'YAML'}: ${firstLineOfMessage(err)}`,
     );
   }
   if (!isMapping(value)) {

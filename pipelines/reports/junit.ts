@@ -241,7 +241,8 @@ export function renderJUnit(nb: Notebook, options: JUnitOptions): string {
 
   const suiteTime = seconds(run.duration !== null ? run.duration * 1000 : totalMs);
   const timestamp = surefireTimestamp(run.start);
-  const suiteAttrs: [string, string | number][] = [
+  // <testsuites> and <testsuite> carry the same totals; the suite also its timestamp.
+  const totals: [string, string | number][] = [
     ['name', options.suiteName],
     ['tests', counts.tests],
     ['failures', counts.failures],
@@ -249,9 +250,8 @@ export function renderJUnit(nb: Notebook, options: JUnitOptions): string {
     ['skipped', counts.skipped],
     ['time', suiteTime],
   ];
-  if (timestamp !== null) {
-    suiteAttrs.push(['timestamp', timestamp]);
-  }
+  const suiteAttrs: [string, string | number][] =
+    timestamp === null ? totals : [...totals, ['timestamp', timestamp]];
   const propertyLines =
     properties.length === 0
       ? []
@@ -268,14 +268,7 @@ export function renderJUnit(nb: Notebook, options: JUnitOptions): string {
         ];
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites${attrs([
-      ['name', options.suiteName],
-      ['tests', counts.tests],
-      ['failures', counts.failures],
-      ['errors', counts.errors],
-      ['skipped', counts.skipped],
-      ['time', suiteTime],
-    ])}>`,
+    `<testsuites${attrs(totals)}>`,
     `  <testsuite${attrs(suiteAttrs)}>`,
     ...propertyLines,
     ...cases,

@@ -11,12 +11,12 @@ import type {
   RunEvent,
   RunEventListener,
   RunStartEvent,
-  RunStatus,
 } from '../executor/events';
 import type { MimeBundle, Output } from '../notebook/model';
 import { stripAnsi } from '../reports/ansi';
 import { formatBytes, formatDuration, formatValue, truncate } from '../reports/format';
 import { metricOf, mimeText } from '../reports/run-metadata';
+import { RUN_STATUS_LABELS } from '../reports/status-labels';
 
 /** Options of {@link createConsoleSink}. */
 export interface ConsoleSinkOptions {
@@ -43,16 +43,6 @@ const SGR = {
   summaryOk: '1;32',
   summaryFail: '1;31',
 } as const;
-
-/** How a run status reads in the summary line. */
-const RUN_STATUS_WORDS: Record<RunStatus, string> = {
-  completed: 'completed',
-  failed: 'failed',
-  timeout: 'timed out',
-  kernel_died: 'kernel died',
-  cancelled: 'cancelled',
-  error: 'error',
-};
 
 /** Mimetypes worth naming in a placeholder, most interesting first. */
 const PLACEHOLDER_ORDER = ['image/png', 'image/jpeg', 'image/svg+xml', 'image/gif', 'text/html'];
@@ -242,7 +232,7 @@ export function createConsoleSink(options: ConsoleSinkOptions): RunEventListener
       counts.notRun > 0 ? `, ${counts.notRun} not run` : ''
     }`;
     const reason = !ok && event.error !== undefined ? `: ${event.error.message}` : '';
-    const summary = `nbstage: ${RUN_STATUS_WORDS[event.status]} in ${formatDuration(
+    const summary = `nbstage: ${RUN_STATUS_LABELS[event.status]} in ${formatDuration(
       event.durationMs,
     )} — ${cells}${reason}`;
     line(paint(summary, ok ? SGR.summaryOk : SGR.summaryFail), ok ? out : err);

@@ -11,6 +11,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import multer from 'multer';
 import type { NbstageError } from '../../pipelines/errors';
 import {
+  ErrorCode,
   NotFoundError,
   PayloadTooLargeError,
   UnavailableError,
@@ -180,7 +181,7 @@ export function createApp(ctx: ServiceContext): express.Express {
       if (!cancelled) {
         res.status(409).json({
           error: {
-            code: 'NBSTAGE_CANCELLED',
+            code: ErrorCode.cancelled,
             message: `run ${record.id} is already ${record.state}`,
           },
         });
@@ -349,7 +350,7 @@ export function createApp(ctx: ServiceContext): express.Express {
       });
     }
     const body =
-      error.status >= 500 && error.code === 'NBSTAGE_INTERNAL'
+      error.status >= 500 && error.code === ErrorCode.internal
         ? { error: { code: error.code, message: 'internal error (see the service log)' } }
         : error.toJSON();
     // A route may have set its own type (HTML, ipynb, XML) before it failed: errors are JSON.

@@ -6,6 +6,7 @@
  */
 import express from 'express';
 import {
+  ErrorCode,
   JenkinsNotConfiguredError,
   UnavailableError,
   ValidationError,
@@ -80,7 +81,7 @@ export function jenkinsRoutes(ctx: JenkinsRoutesContext): express.Router {
       if (!(await jobs().cancel(job, id))) {
         const s = jobs().get(job, id);
         res.status(409).json({
-          error: { code: 'NBSTAGE_CANCELLED', message: `submission ${id} is already ${s.state}` },
+          error: { code: ErrorCode.cancelled, message: `submission ${id} is already ${s.state}` },
         });
         return;
       }

@@ -8,6 +8,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { ErrorCode } from '../../pipelines/errors';
 import { authenticateRequest } from '../auth/middleware';
 import type { TokenStore } from '../auth/types';
 import type { RunManager } from '../runs/run-manager';
@@ -35,18 +36,18 @@ export function attachRunStream(
     const url = new URL(req.url ?? '/', 'http://localhost');
     const match = PATH.exec(url.pathname);
     if (match === null) {
-      reject(socket, 404, 'NBSTAGE_NOT_FOUND', `no stream at ${url.pathname}`);
+      reject(socket, 404, ErrorCode.notFound, `no stream at ${url.pathname}`);
       return;
     }
     authenticateRequest(tokens, req).then(
       (principal) => {
         if (principal === null) {
-          reject(socket, 401, 'NBSTAGE_UNAUTHORIZED', 'joining a stream needs a token');
+          reject(socket, 401, ErrorCode.unauthorized, 'joining a stream needs a token');
           return;
         }
         const log = runs.events(match[1]);
         if (log === null) {
-          reject(socket, 404, 'NBSTAGE_NOT_FOUND', `no run ${match[1]}`);
+          reject(socket, 404, ErrorCode.notFound, `no run ${match[1]}`);
           return;
         }
         const from = Number(url.searchParams.get('from') ?? 0);
@@ -70,7 +71,7 @@ export function attachRunStream(
           ws.on('error', unsubscribe);
         });
       },
-      () => reject(socket, 401, 'NBSTAGE_UNAUTHORIZED', 'token check failed'),
+      () => reject(socket, 401, ErrorCode.unauthorized, 'token check failed'),
     );
   });
   return wss;

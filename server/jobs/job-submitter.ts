@@ -25,6 +25,7 @@ import type {
 } from '../../jenkins-plugin-bridge/rest/jenkins-api';
 import { jobNameProblem } from '../../jenkins-plugin-bridge/rest/job-name';
 import {
+  ErrorCode,
   JenkinsError,
   JenkinsNotConfiguredError,
   NotFoundError,
@@ -32,6 +33,7 @@ import {
   ValidationError,
   asNbstageError,
 } from '../../pipelines/errors';
+import { detectFormat } from '../../pipelines/formats/detect';
 import { validateZeppelinNote, zeppelinToNotebook } from '../../pipelines/formats/zeppelin';
 import type { JSONObject, JSONValue, Notebook } from '../../pipelines/notebook/model';
 import { cloneNotebook } from '../../pipelines/notebook/model';
@@ -137,9 +139,7 @@ export class JobSubmitter {
     // Its builds are versioned under the same name: what the version store cannot hold is
     // refused now, not when the first build ends.
     validateJobName(request.job, 'job');
-    const zeppelin =
-      /\.zpln$|^note\.json$/.test(request.notebookName ?? '') ||
-      Array.isArray(request.notebook.paragraphs);
+    const zeppelin = detectFormat(request.notebookName, request.notebook) === 'zeppelin';
     const name = request.notebookName ?? (zeppelin ? 'note.zpln' : 'notebook.ipynb');
     let nb: Notebook;
     let stages;
@@ -307,7 +307,7 @@ export class JobSubmitter {
           this.end(s, {
             state: 'cancelled',
             error: {
-              code: 'NBSTAGE_CANCELLED',
+              code: ErrorCode.cancelled,
               message: `queue item ${s.queueItem} of ${s.job} was cancelled in Jenkins before it started`,
             },
           });

@@ -9,14 +9,14 @@
  * costs a few hundred bytes.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { InternalError, NotFoundError, NotebookInvalidError } from '../../pipelines/errors';
 import type { JSONObject, Notebook } from '../../pipelines/notebook/model';
 import { serializeNotebook } from '../../pipelines/notebook/io';
 import { parseNotebook } from '../../pipelines/notebook/validate';
-import { isJSONObject } from '../../pipelines/reports/run-metadata';
 import { ArtifactStore } from './artifact-store';
+import { compareBuildsDesc, summarizeBuild, type StoredRun } from './build-summary';
 import type { GitRunner } from './git-runner';
 import { createGitRunner } from './git-runner';
 import {
@@ -34,17 +34,12 @@ import {
 import type { NotebookDiff } from './notebook-diff';
 import { diffVersions } from './notebook-diff';
 import {
-  JOB_BRANCH_PREFIX,
   TAG_PREFIX,
   branchRef,
-  hashedJobPath,
   isHashedJobPath,
   jobNameOfPath,
-  readableJobPath,
-  refPathsClash,
   tagName,
   validateBuildName,
-  validateJobName,
 } from './ref-names';
 import {
   buildRunRecord,
@@ -62,6 +57,13 @@ import type {
   StoredArtifact,
   VersionStore,
 } from './types';
+import { findJobPath, jobPathForWrite, readJobRefs } from './job-paths';
+import {
+  LAYOUT_VERSION,
+  REPO_CONFIG,
+  removeStaleGitLocks,
+  sweepArtifactTemps,
+} from './repository-upkeep';
 import { WriteLock } from './write-lock';
 
 /** The repository's folder name in the home. */
@@ -71,29 +73,10 @@ export const ARTIFACTS_DIR = 'artifacts';
 /** The writers' lock file in the home. */
 export const LOCK_FILE = 'history.lock';
 
-/** Bumped when the repository layout changes; written into its config. */
-const LAYOUT_VERSION = '1';
 const NOTEBOOK_FILE = 'notebook.ipynb';
 const RUN_FILE = 'run.json';
 /** Ref moves retried when another writer got in between (only without the lock file). */
 const MAX_ATTEMPTS = 5;
-
-/**
- * Repository settings: no automatic gc (this store packs), no reflogs, durable writes, no
- * files for dumb HTTP serving.
- */
-const REPO_CONFIG: readonly [string, string][] = [
-  ['gc.auto', '0'],
-  ['core.logAllRefUpdates', 'false'],
-  ['core.fsync', 'committed,reference'],
-  ['repack.writeBitmaps', 'false'],
-  ['repack.updateServerInfo', 'false'],
-  // One delta-search thread: threads split the objects and each part gets its own full base.
-  ['pack.threads', '1'],
-  // git >= 2.41 writes a .rev file per pack by default: 4 bytes an object the store never uses.
-  ['pack.writeReverseIndex', 'false'],
-  ['nbstage.layout', LAYOUT_VERSION],
-];
 
 /** Options of {@link openVersionStore}. */
 export interface VersionStoreOptions {
@@ -121,18 +104,6 @@ function parseAuthor(author: string | undefined): { name: string; email: string 
   return { name, email: 'nbstage@localhost' };
 }
 
-/** Build names compare as numbers where they are numbers: 10 after 9. */
-function compareBuildsDesc(a: string, b: string): number {
-  return b.localeCompare(a, 'en', { numeric: true });
-}
-
-/** A run record read back from the store with the commit it belongs to. */
-interface StoredRun {
-  commit: string;
-  time: number;
-  run: JSONObject;
-}
-
 /** The git implementation of {@link VersionStore}. */
 export class GitVersionStore implements VersionStore {
   private readonly lock: WriteLock;
@@ -152,7 +123,7 @@ export class GitVersionStore implements VersionStore {
   ) {
     this.lock = new WriteLock(path.join(home, LOCK_FILE), {
       timeoutMs: options.lockTimeoutMs,
-      onBrokenLock: () => this.removeStaleGitLocks(),
+      onBrokenLock: () => removeStaleGitLocks(this.gitDir),
     });
     this.artifacts = new ArtifactStore(path.join(home, ARTIFACTS_DIR));
     this.packEvery = options.packEvery ?? 400;
@@ -214,7 +185,7 @@ export class GitVersionStore implements VersionStore {
       ]);
       for (let attempt = 1; ; attempt++) {
         const refs = await this.jobRefs();
-        const jobPath = this.jobPathForWrite(input.job, refs);
+        const jobPath = jobPathForWrite(input.job, refs);
         const branch = branchRef(jobPath);
         const tag = tagName(jobPath, input.build);
         const parent = refs.get(jobPath) ?? null;
@@ -375,48 +346,16 @@ export class GitVersionStore implements VersionStore {
   }
 
   /** Job paths (without `refs/heads/jobs/`) -> their tip commit. */
-  private async jobRefs(): Promise<Map<string, string>> {
-    const entries = await listRefs(this.git, [JOB_BRANCH_PREFIX]);
-    return new Map(
-      entries
-        .filter((e) => e.ref.startsWith(JOB_BRANCH_PREFIX))
-        .map((e) => [e.ref.slice(JOB_BRANCH_PREFIX.length), e.oid]),
-    );
-  }
-
-  /** The job's path when it has versions: its readable path, else its hashed path; or null. */
-  private findJobPath(job: string, refs: Map<string, string>): string | null {
-    validateJobName(job);
-    const readable = readableJobPath(job);
-    if (readable !== null && refs.has(readable)) {
-      return readable;
-    }
-    const hashed = hashedJobPath(job);
-    return refs.has(hashed) ? hashed : null;
+  private jobRefs(): Promise<Map<string, string>> {
+    return readJobRefs(this.git);
   }
 
   private async requireJobPath(job: string): Promise<string> {
-    const jobPath = this.findJobPath(job, await this.jobRefs());
+    const jobPath = findJobPath(job, await this.jobRefs());
     if (jobPath === null) {
       throw new NotFoundError(`no versions of job ${JSON.stringify(job)}`);
     }
     return jobPath;
-  }
-
-  /**
-   * The path to write a job's version to (called under the lock): where it already is, else
-   * its readable path unless that clashes with another job's, else its hashed path.
-   */
-  private jobPathForWrite(job: string, refs: Map<string, string>): string {
-    const existing = this.findJobPath(job, refs);
-    if (existing !== null) {
-      return existing;
-    }
-    const readable = readableJobPath(job);
-    if (readable !== null && ![...refs.keys()].some((other) => refPathsClash(readable, other))) {
-      return readable;
-    }
-    return hashedJobPath(job);
   }
 
   private parseRun(data: Buffer, where: string): JSONObject {
@@ -433,91 +372,6 @@ export class GitVersionStore implements VersionStore {
       throw err;
     }
   }
-
-  /**
-   * After a writer died holding the lock: removes the lock files git itself may have left (a
-   * ref or packed-refs being written, a config edit) and half-written packs. Nobody else writes
-   * this repository while the store's lock is held, so these are all dead.
-   */
-  private async removeStaleGitLocks(): Promise<void> {
-    const walk = async (dir: string): Promise<void> => {
-      let entries;
-      try {
-        entries = await readdir(dir, { withFileTypes: true });
-      } catch {
-        return;
-      }
-      for (const entry of entries) {
-        const file = path.join(dir, entry.name);
-        if (entry.isDirectory()) {
-          await walk(file);
-        } else if (entry.name.endsWith('.lock')) {
-          await unlink(file).catch(() => undefined);
-        }
-      }
-    };
-    await walk(path.join(this.gitDir, 'refs'));
-    for (const name of ['packed-refs.lock', 'config.lock', 'HEAD.lock', 'shallow.lock']) {
-      await unlink(path.join(this.gitDir, name)).catch(() => undefined);
-    }
-    const packDir = path.join(this.gitDir, 'objects', 'pack');
-    for (const name of await readdir(packDir).catch(() => [] as string[])) {
-      if (name.startsWith('.tmp-') || name.startsWith('tmp_')) {
-        await rm(path.join(packDir, name), { force: true });
-      }
-    }
-  }
-}
-
-/** Sums up one build's runs (newest first). */
-function summarizeBuild(
-  build: string,
-  tag: string,
-  tagged: string | undefined,
-  newestFirst: StoredRun[],
-): BuildVersion {
-  const oldestFirst = [...newestFirst].reverse();
-  const notCompleted = newestFirst.find((r) => {
-    const status = stringField(r.run, 'status');
-    return status !== null && status !== 'completed';
-  });
-  const status =
-    (notCompleted === undefined ? null : stringField(notCompleted.run, 'status')) ??
-    stringField(newestFirst[0].run, 'status') ??
-    'unknown';
-  const durations = oldestFirst
-    .map((r) => r.run.duration)
-    .filter((d): d is number => typeof d === 'number' && Number.isFinite(d));
-  const metrics: JSONObject = {};
-  for (const r of oldestFirst) {
-    const m = r.run.metrics;
-    if (isJSONObject(m)) {
-      Object.assign(metrics, m);
-    }
-  }
-  const first = oldestFirst[0];
-  const start = stringField(first.run, 'start');
-  return {
-    build,
-    commit: tagged ?? newestFirst[0].commit,
-    tag,
-    status,
-    time:
-      start !== null && !Number.isNaN(Date.parse(start))
-        ? new Date(start).toISOString()
-        : new Date(first.time * 1000).toISOString(),
-    duration: durations.length === 0 ? null : durations.reduce((s, d) => s + d, 0),
-    stages: oldestFirst
-      .map((r) => stringField(r.run, 'stage'))
-      .filter((s): s is string => s !== null),
-    metrics,
-    runIds: oldestFirst.map((r) => stringField(r.run, 'run_id') ?? ''),
-    jenkinsUrl:
-      newestFirst
-        .map((r) => (isJSONObject(r.run.jenkins) ? stringField(r.run.jenkins, 'buildUrl') : null))
-        .find((u): u is string => u !== null) ?? null,
-    commits: newestFirst.map((r) => r.commit),
-  };
 }
 
 /**
@@ -536,17 +390,4 @@ export async function openVersionStore(
   await store.init(options.create ?? true);
   await sweepArtifactTemps(path.join(root, ARTIFACTS_DIR, 'tmp'));
   return store;
-}
-
-/** Removes temporary artifact copies older than a day (left by writers that were killed). */
-async function sweepArtifactTemps(dir: string): Promise<void> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  const cutoff = Date.now() - 86_400_000;
-  for (const name of names) {
-    const file = path.join(dir, name);
-    const info = await stat(file).catch(() => null);
-    if (info !== null && info.mtimeMs < cutoff) {
-      await unlink(file).catch(() => undefined);
-    }
-  }
 }

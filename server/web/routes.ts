@@ -14,7 +14,7 @@
  * interfaces only, as the API does.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { asNbstageError, NotFoundError, ValidationError } from '../../pipelines/errors';
+import { asNbstageError, ErrorCode, NotFoundError, ValidationError } from '../../pipelines/errors';
 import { escapeHtml } from '../../pipelines/reports/ansi';
 import type { JSONObject, Notebook } from '../../pipelines/notebook/model';
 import { principalOf } from '../auth/middleware';
@@ -194,7 +194,7 @@ export function webRoutes(ctx: WebContext): express.Router {
       ctx.log?.('page failed', { path: req.path, error: String((err as Error)?.stack ?? err) });
     }
     const message =
-      error.status >= 500 && error.code === 'NBSTAGE_INTERNAL'
+      error.status >= 500 && error.code === ErrorCode.internal
         ? 'Something went wrong on the server (see the service log).'
         : error.message;
     const who = principalOf(res) ?? null;

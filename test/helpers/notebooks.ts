@@ -3,11 +3,12 @@
  * real CLI on them.
  */
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Cell, Notebook } from '../../pipelines/notebook/model';
+import { tempDir } from './temp-dirs';
+
+export { cleanupDirs, tempDir } from './temp-dirs';
 
 /** A cell description: source, plus optional tags and metadata. */
 export interface CellSpec {
@@ -43,22 +44,6 @@ export function makeNotebook(cells: (string | CellSpec)[], kernel = 'python3'): 
       };
     }),
   };
-}
-
-/** A fresh temp folder named `test-<uuid>`, removed by {@link cleanupDirs}. */
-const dirs: string[] = [];
-export function tempDir(): string {
-  const dir = path.join(os.tmpdir(), `test-${randomUUID()}`);
-  fs.mkdirSync(dir, { recursive: true });
-  dirs.push(dir);
-  return dir;
-}
-
-/** Removes the temp folders made so far. */
-export function cleanupDirs(): void {
-  for (const dir of dirs.splice(0)) {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** Writes a notebook into a new temp folder and returns its path. */
@@ -117,6 +102,29 @@ export function runCli(
       resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
     });
   });
+}
+
+/**
+ * An `onStdout` for {@link runCli} that sends `signal` to the CLI the first time its stdout
+ * matches `pattern`; `sentAt()` is when it did (0 while it has not).
+ */
+export function signalOnOutput(
+  pattern: RegExp,
+  signal: NodeJS.Signals,
+): {
+  onStdout: (chunk: string, child: ReturnType<typeof spawn>) => void;
+  sentAt: () => number;
+} {
+  let sentAt = 0;
+  return {
+    onStdout: (chunk, child) => {
+      if (sentAt === 0 && pattern.test(chunk)) {
+        sentAt = Date.now();
+        child.kill(signal);
+      }
+    },
+    sentAt: () => sentAt,
+  };
 }
 
 /** The text of all outputs of cell `index` of an executed notebook (streams, text/plain, errors). */

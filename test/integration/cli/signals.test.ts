@@ -14,6 +14,7 @@ import {
   makeNotebook,
   readJson,
   runCli,
+  signalOnOutput,
   tempDir,
   writeNotebook,
 } from '../../helpers/notebooks';
@@ -119,18 +120,10 @@ describe('nbstage run, embedded', () => {
         'print("never")',
       ]),
     );
-    let signalledAt = 0;
-    const res = await runCli(['run', '--no-progress', file], {
-      env,
-      onStdout: (chunk, child) => {
-        if (signalledAt === 0 && /sleeping/.test(chunk)) {
-          signalledAt = Date.now();
-          child.kill('SIGTERM');
-        }
-      },
-    });
-    const elapsed = Date.now() - signalledAt;
-    expect(signalledAt).toBeGreaterThan(0);
+    const sigterm = signalOnOutput(/sleeping/, 'SIGTERM');
+    const res = await runCli(['run', '--no-progress', file], { env, onStdout: sigterm.onStdout });
+    const elapsed = Date.now() - sigterm.sentAt();
+    expect(sigterm.sentAt()).toBeGreaterThan(0);
     expect(res.code).toBe(130);
     expect(elapsed).toBeLessThan(5000);
     const out = readJson<Notebook>(file.replace('.ipynb', '.executed.ipynb'));

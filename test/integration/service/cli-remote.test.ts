@@ -15,6 +15,7 @@ import {
   makeNotebook,
   readJson,
   runCli,
+  signalOnOutput,
   tempDir,
   writeNotebook,
   type CliResult,
@@ -151,17 +152,10 @@ describe('nbstage run --server', () => {
       dir,
     );
     const out = path.join(dir, 'long.out.ipynb');
-    let signalledAt = 0;
-    const res = await remote(file, ['-o', out, '--job', job], {
-      onStdout: (chunk, child) => {
-        if (signalledAt === 0 && /sleeping/.test(chunk)) {
-          signalledAt = Date.now();
-          child.kill('SIGTERM');
-        }
-      },
-    });
-    const elapsed = Date.now() - signalledAt;
-    expect(signalledAt).toBeGreaterThan(0);
+    const sigterm = signalOnOutput(/sleeping/, 'SIGTERM');
+    const res = await remote(file, ['-o', out, '--job', job], { onStdout: sigterm.onStdout });
+    const elapsed = Date.now() - sigterm.sentAt();
+    expect(sigterm.sentAt()).toBeGreaterThan(0);
     expect(res.code).toBe(130);
     expect(elapsed).toBeLessThan(5000);
     const nb = readJson<Notebook>(out);

@@ -31,6 +31,13 @@ describe('a service killed mid-run, restarted on the same home', () => {
 
   const get = (url: string, route: string): request.Test =>
     request(url).get(route).set('Authorization', bearer(admin));
+  /** Sends `signal` to a service, first noting its process tree (checked for survivors). */
+  const kill = (service: ServeProcess, signal: NodeJS.Signals): number[] => {
+    const tree = descendants(service.child.pid ?? 0);
+    started.push(...tree);
+    service.child.kill(signal);
+    return tree;
+  };
 
   beforeAll(async () => {
     const crashing = await serve(home, admin);
@@ -62,9 +69,7 @@ describe('a service killed mid-run, restarted on the same home', () => {
     expect(sleeping.status).toBe(201);
     await untilOutput(crashing.url, admin, sleeping.body.id, 'sleeping');
     // Node goes at once; its Jupyter server and the sleeping kernel follow on their own.
-    const tree = descendants(crashing.child.pid ?? 0);
-    started.push(...tree);
-    crashing.child.kill('SIGKILL');
+    const tree = kill(crashing, 'SIGKILL');
     expect((await crashing.exited).signal).toBe('SIGKILL');
     expect(await survivors(tree, 20000)).toEqual([]);
     second = await serve(home, admin);
@@ -74,8 +79,7 @@ describe('a service killed mid-run, restarted on the same home', () => {
 
   afterAll(async () => {
     if (second !== undefined && second.child.exitCode === null) {
-      started.push(...descendants(second.child.pid ?? 0));
-      second.child.kill('SIGTERM');
+      kill(second, 'SIGTERM');
       await second.exited;
     }
     for (const pid of started) {
@@ -163,9 +167,7 @@ describe('a service killed mid-run, restarted on the same home', () => {
       });
     expect(res.status).toBe(201);
     await untilOutput(second.url, admin, res.body.id, 'after restart');
-    const tree = descendants(second.child.pid ?? 0);
-    started.push(...tree);
-    second.child.kill('SIGTERM');
+    const tree = kill(second, 'SIGTERM');
     let ready = await request(second.url).get('/readyz');
     while (ready.status === 200) {
       await new Promise((r) => setTimeout(r, 20));

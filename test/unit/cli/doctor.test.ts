@@ -10,7 +10,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { venvPython } from '../../../kernels/python-env';
-import type { DoctorCheck, DoctorReport } from '../../../cli/doctor';
+import type { DoctorCheck, DoctorReport } from '../../../cli/doctor-report';
 import { runDoctor } from '../../../cli/doctor';
 
 /** process.env without the variables doctor reads, plus `extra`. */

@@ -3,8 +3,8 @@ import type { RunEvent } from '../../../pipelines/executor/events';
 import type { Output } from '../../../pipelines/notebook/model';
 import { createConsoleSink, describeBundle } from '../../../pipelines/sinks/console-sink';
 import { PNG_1X1, ZERO_DIVISION_TRACEBACK, executedNotebook } from './notebook-fixtures';
+import { METRIC_MIME as METRIC } from '../../../pipelines/reports/run-metadata';
 
-const METRIC = 'application/vnd.nbstage.metric+json';
 const RUN = 'run-1';
 const AT = '2025-05-01T12:00:00.000Z';
 

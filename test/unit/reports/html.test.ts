@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { renderHtml, writeHtmlReport } from '../../../pipelines/reports/html';
 import type { Notebook } from '../../../pipelines/notebook/model';
@@ -18,8 +16,9 @@ import {
 } from './notebook-fixtures';
 import { htmlTags } from './python-parsers';
 import type { HtmlTag } from './python-parsers';
+import { useTempDir } from '../../helpers/temp-dirs';
+import { METRIC_MIME as METRIC } from '../../../pipelines/reports/run-metadata';
 
-const METRIC = 'application/vnd.nbstage.metric+json';
 const SVG_WITH_SCRIPT =
   '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" onload="alert(1)">' +
   '<script>alert(1)</script><rect width="10" height="10"/></svg>';
@@ -298,40 +297,33 @@ describe('renderHtml', () => {
 });
 
 describe('writeHtmlReport', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = path.join(os.tmpdir(), `test-${randomUUID()}`);
-    await mkdir(dir, { recursive: true });
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = useTempDir();
 
   it('writes the page and its assets folder beside it, every img resolving to a file', async () => {
-    const target = path.join(dir, 'train.html');
+    const target = path.join(dir(), 'train.html');
     await writeHtmlReport(target, hostileRun(), 'train');
     const html = await readFile(target, 'utf8');
     expect(html).toContain('href="train_files/report.css"');
-    const files = await readdir(path.join(dir, 'train_files'));
+    const files = await readdir(path.join(dir(), 'train_files'));
     expect(files).toEqual(
       expect.arrayContaining(['report.css', 'cell2-out0.png', 'cell2-out3.svg']),
     );
     for (const tag of htmlTags(html).filter((t) => t.tag === 'img')) {
       const src = attr(tag, 'src');
       if (typeof src === 'string' && src.startsWith('train_files/')) {
-        expect(existsSync(path.join(dir, decodeURIComponent(src)))).toBe(true);
+        expect(existsSync(path.join(dir(), decodeURIComponent(src)))).toBe(true);
       }
     }
-    expect(await readFile(path.join(dir, 'train_files', 'cell2-out0.png'))).toEqual(
+    expect(await readFile(path.join(dir(), 'train_files', 'cell2-out0.png'))).toEqual(
       Buffer.from(PNG_1X1, 'base64'),
     );
   });
 
   it('removes files an earlier report left in the assets folder', async () => {
-    const target = path.join(dir, 'r.html');
-    await mkdir(path.join(dir, 'r_files'));
-    await writeFile(path.join(dir, 'r_files', 'cell9-out0.png'), 'stale');
+    const target = path.join(dir(), 'r.html');
+    await mkdir(path.join(dir(), 'r_files'));
+    await writeFile(path.join(dir(), 'r_files', 'cell9-out0.png'), 'stale');
     await writeHtmlReport(target, executedNotebook([markdownCell('# hi')]), 'r');
-    expect(await readdir(path.join(dir, 'r_files'))).toEqual(['report.css']);
+    expect(await readdir(path.join(dir(), 'r_files'))).toEqual(['report.css']);
   });
 });

@@ -11,8 +11,7 @@ import {
 } from './notebook-fixtures';
 import { findAll, parseXml } from './python-parsers';
 import type { XmlNode } from './python-parsers';
-
-const METRIC = 'application/vnd.nbstage.metric+json';
+import { METRIC_MIME as METRIC } from '../../../pipelines/reports/run-metadata';
 
 /** A failed run over every cell status, with colours and awkward characters in the outputs. */
 function failedRun() {

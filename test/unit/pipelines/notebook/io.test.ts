@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NotebookInvalidError } from '../../../../pipelines/errors';
 import {
@@ -10,6 +8,7 @@ import {
   writeNotebookFile,
 } from '../../../../pipelines/notebook/io';
 import { newCodeCell, type Notebook } from '../../../../pipelines/notebook/model';
+import { useTempDir } from '../../../helpers/temp-dirs';
 
 const ZEPPELIN_FIXTURE = path.join(__dirname, '../../../fixtures/zeppelin/mixed-interpreters.zpln');
 
@@ -23,16 +22,7 @@ function sample(): Notebook {
 }
 
 describe('notebook io', () => {
-  let dir: string;
-
-  beforeEach(async () => {
-    dir = path.join(os.tmpdir(), `test-${randomUUID()}`);
-    await mkdir(dir, { recursive: true });
-  });
-
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = useTempDir();
 
   describe('serializeNotebook', () => {
     it('uses a one-space indent, keeps key order and ends with a newline', () => {
@@ -48,7 +38,7 @@ describe('notebook io', () => {
 
   describe('writeFileAtomic', () => {
     it('creates parent directories and leaves no temporary file', async () => {
-      const file = path.join(dir, 'a', 'b', 'out.txt');
+      const file = path.join(dir(), 'a', 'b', 'out.txt');
       await writeFileAtomic(file, 'hello');
       await writeFileAtomic(file, Buffer.from('again'));
       expect(await readFile(file, 'utf8')).toBe('again');
@@ -57,17 +47,17 @@ describe('notebook io', () => {
 
     it('removes its temporary file when the write fails', async () => {
       // Renaming a file over a non-empty directory fails after the data was written.
-      const target = path.join(dir, 'isdir');
+      const target = path.join(dir(), 'isdir');
       await mkdir(path.join(target, 'child'), { recursive: true });
       await expect(writeFileAtomic(target, 'new')).rejects.toThrow();
-      expect(await readdir(dir)).toEqual(['isdir']);
+      expect(await readdir(dir())).toEqual(['isdir']);
       expect(await readdir(target)).toEqual(['child']);
     });
   });
 
   describe('readNotebookFile', () => {
     it('round-trips an ipynb file', async () => {
-      const file = path.join(dir, 'nb.ipynb');
+      const file = path.join(dir(), 'nb.ipynb');
       const nb = sample();
       await writeNotebookFile(file, nb);
       const loaded = await readNotebookFile(file);
@@ -78,7 +68,7 @@ describe('notebook io', () => {
     });
 
     it('names the path of a missing file', async () => {
-      const file = path.join(dir, 'missing.ipynb');
+      const file = path.join(dir(), 'missing.ipynb');
       await expect(readNotebookFile(file)).rejects.toThrow(NotebookInvalidError);
       await expect(readNotebookFile(file)).rejects.toThrow(
         `${file}: cannot read notebook: no such file`,
@@ -86,7 +76,7 @@ describe('notebook io', () => {
     });
 
     it('names the path of a file that is not JSON or not valid', async () => {
-      const file = path.join(dir, 'bad.ipynb');
+      const file = path.join(dir(), 'bad.ipynb');
       await writeFile(file, '{ nope');
       await expect(readNotebookFile(file)).rejects.toThrow(
         new RegExp(`^${escape(file)}: not valid JSON`),
@@ -105,11 +95,11 @@ describe('notebook io', () => {
     });
 
     it('detects note.json by name and other notes by content', async () => {
-      const noteDir = path.join(dir, '2KABCDEF1');
+      const noteDir = path.join(dir(), '2KABCDEF1');
       await mkdir(noteDir);
       await copyFile(ZEPPELIN_FIXTURE, path.join(noteDir, 'note.json'));
       expect((await readNotebookFile(path.join(noteDir, 'note.json'))).format).toBe('zeppelin');
-      const other = path.join(dir, 'exported.json');
+      const other = path.join(dir(), 'exported.json');
       await writeFile(other, JSON.stringify({ paragraphs: [{ text: '%sh\necho hi' }] }));
       const loaded = await readNotebookFile(other);
       expect(loaded.format).toBe('zeppelin');
@@ -117,7 +107,7 @@ describe('notebook io', () => {
     });
 
     it('uses the interpreter table given and names the file on unknown interpreters', async () => {
-      const file = path.join(dir, 'spark.zpln');
+      const file = path.join(dir(), 'spark.zpln');
       await writeFile(
         file,
         JSON.stringify({ paragraphs: [{ id: 'p1', text: '%spark\nval x = 1' }] }),

@@ -7,7 +7,8 @@ import {
   type Notebook,
 } from '../../../../pipelines/notebook/model';
 import { validateNotebook } from '../../../../pipelines/notebook/validate';
-import { injectParameters, parametersCellDefaults } from '../../../../pipelines/parameters/inject';
+import { parametersCellDefaults } from '../../../../pipelines/parameters/defaults';
+import { injectParameters } from '../../../../pipelines/parameters/inject';
 
 function markdown(text: string): Cell {
   return { cell_type: 'markdown', id: 'md', metadata: {}, source: text };

@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../../../../pipelines/errors';
 import {
@@ -8,6 +6,7 @@ import {
   parseSecretArgs,
   readParamsFile,
 } from '../../../../pipelines/parameters/parse';
+import { useTempDir } from '../../../helpers/temp-dirs';
 
 function usageMessage(fn: () => unknown): string {
   try {
@@ -130,19 +129,10 @@ describe('parseSecretArgs', () => {
 });
 
 describe('readParamsFile', () => {
-  let dir: string;
-
-  beforeEach(async () => {
-    dir = path.join(os.tmpdir(), `test-${randomUUID()}`);
-    await mkdir(dir, { recursive: true });
-  });
-
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = useTempDir();
 
   async function file(name: string, text: string): Promise<string> {
-    const p = path.join(dir, name);
+    const p = path.join(dir(), name);
     await writeFile(p, text);
     return p;
   }
@@ -187,7 +177,7 @@ describe('readParamsFile', () => {
   });
 
   it('rejects missing files, other extensions and invalid names', async () => {
-    await expect(readParamsFile(path.join(dir, 'none.json'))).rejects.toThrow(
+    await expect(readParamsFile(path.join(dir(), 'none.json'))).rejects.toThrow(
       /none\.json: cannot read/,
     );
     await expect(readParamsFile(await file('p.toml', 'a = 1'))).rejects.toThrow(

@@ -1,24 +1,14 @@
 /**
- * The error classes of nbstage. Every error has a stable `code` (NBSTAGE_...), the exit code the
- * CLI uses for it and the HTTP status the service answers with. Callers match on `code` or on the
- * class, never on the message. The README's error table lists every code (a test checks it).
+ * The error classes of nbstage. Every error has a stable `code` (NBSTAGE_...); its exit code and
+ * HTTP status come from the catalogue. Callers match on `code` or on the class, never on the
+ * message. The README's error table lists every code (a test checks it).
  */
+import { ErrorCode, catalogueEntry, type ErrorCodeValue, type ExitCodeValue } from './catalogue';
 
-/** Exit codes of `nbstage run`, as the README's table of exit codes lists them. */
-export const ExitCode = {
-  ok: 0,
-  cellFailed: 1,
-  badInput: 2,
-  timeout: 3,
-  kernelDied: 4,
-  unreachable: 5,
-  cancelled: 130,
-} as const;
-
-/** One of the values of {@link ExitCode}. */
-export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
-
-/** Base class: a code, an exit code and an HTTP status. */
+/**
+ * Base class: a code, an exit code and an HTTP status. The exit code and status default to the
+ * catalogue's for the code; an error the service sent keeps the status it came with.
+ */
 export class NbstageError extends Error {
   /** Stable machine-readable code, `NBSTAGE_...`. */
   readonly code: string;
@@ -27,7 +17,12 @@ export class NbstageError extends Error {
   /** HTTP status of the service when this error answers a request. */
   readonly status: number;
 
-  constructor(code: string, message: string, exitCode: ExitCodeValue, status: number) {
+  constructor(
+    code: string,
+    message: string,
+    exitCode: ExitCodeValue = catalogueEntry(code).exit,
+    status: number = catalogueEntry(code).status,
+  ) {
     super(message);
     this.name = new.target.name;
     this.code = code;
@@ -41,49 +36,41 @@ export class NbstageError extends Error {
   }
 }
 
-/** Command-line usage is wrong (unknown flag, missing argument, `-p` without `=`). */
-export class UsageError extends NbstageError {
-  constructor(message: string) {
-    super('NBSTAGE_USAGE', message, ExitCode.badInput, 400);
-  }
+/**
+ * The base of an error class whose errors carry only a message and `code`; the subclass adds its
+ * name and documentation: `class UsageError extends withCode(ErrorCode.usage) {}`.
+ */
+function withCode(code: ErrorCodeValue): new (message: string) => NbstageError {
+  return class extends NbstageError {
+    constructor(message: string) {
+      super(code, message);
+    }
+  };
 }
 
+/** Command-line usage is wrong (unknown flag, missing argument, `-p` without `=`). */
+export class UsageError extends withCode(ErrorCode.usage) {}
+
 /** A notebook or note cannot be read: missing file, not JSON, or not valid against the schema. */
-export class NotebookInvalidError extends NbstageError {
-  constructor(message: string) {
-    super('NBSTAGE_NOTEBOOK_INVALID', message, ExitCode.badInput, 400);
-  }
-}
+export class NotebookInvalidError extends withCode(ErrorCode.notebookInvalid) {}
 
 /** A request or payload failed validation; `field` names the offending field. */
 export class ValidationError extends NbstageError {
   readonly field: string;
   constructor(field: string, message: string) {
-    super('NBSTAGE_VALIDATION', message, ExitCode.badInput, 400);
+    super(ErrorCode.validation, message);
     this.field = field;
   }
 }
 
 /** A parameter is malformed or has a value the kernel language cannot express. */
-export class ParameterError extends NbstageError {
-  constructor(message: string) {
-    super('NBSTAGE_PARAMETER_INVALID', message, ExitCode.badInput, 400);
-  }
-}
+export class ParameterError extends withCode(ErrorCode.parameterInvalid) {}
 
 /** The requested kernelspec is not offered by the Jupyter server. */
-export class KernelNotFoundError extends NbstageError {
-  constructor(message: string) {
-    super('NBSTAGE_KERNEL_NOT_FOUND', message, ExitCode.badInput, 400);
-  }
-}
+export class KernelNotFoundError extends withCode(ErrorCode.kernelNotFound) {}
 
 /** A requested stage does not exist in the notebook. */
-export class StageNotFoundError extends NbstageError {
-  constructor(message: string) {
-    super('NBSTAGE_STAGE_NOT_FOUND', message, ExitCode.badInput, 400);
-  }
-}
+export class StageNotFoundError extends withCode(ErrorCode.stageNotFound) {}
 
 /** A cell raised an error (papermill's PapermillExecutionError). */
 export class CellExecutionError extends NbstageError {
@@ -92,12 +79,7 @@ export class CellExecutionError extends NbstageError {
   readonly evalue: string;
   readonly traceback: string[];
   constructor(cellIndex: number, ename: string, evalue: string, traceback: string[]) {
-    super(
-      'NBSTAGE_CELL_FAILED',
-      `cell ${cellIndex} raised ${ename}: ${evalue}`,
-      ExitCode.cellFailed,
-      422,
-    );
+    super(ErrorCode.cellFailed, `cell ${cellIndex} raised ${ename}: ${evalue}`);
     this.cellIndex = cellIndex;
     this.ename = ename;
     this.evalue = evalue;
@@ -111,13 +93,11 @@ export class TimeoutError extends NbstageError {
   readonly scope: 'cell' | 'run';
   constructor(scope: 'cell' | 'run', seconds: number, cellIndex?: number) {
     super(
-      scope === 'cell' ? 'NBSTAGE_CELL_TIMEOUT' : 'NBSTAGE_RUN_TIMEOUT',
+      scope === 'cell' ? ErrorCode.cellTimeout : ErrorCode.runTimeout,
       scope === 'cell'
         ? `cell ${cellIndex} timed out after ${seconds} s`
         : `run timed out after ${seconds} s` +
             (cellIndex === undefined ? '' : ` (in cell ${cellIndex})`),
-      ExitCode.timeout,
-      504,
     );
     this.scope = scope;
     this.cellIndex = cellIndex;
@@ -128,31 +108,23 @@ export class TimeoutError extends NbstageError {
 export class KernelDiedError extends NbstageError {
   readonly cellIndex: number | undefined;
   constructor(message: string, cellIndex?: number) {
-    super('NBSTAGE_KERNEL_DIED', message, ExitCode.kernelDied, 500);
+    super(ErrorCode.kernelDied, message);
     this.cellIndex = cellIndex;
   }
 }
 
 /** The Jupyter server (or the nbstage service) cannot be started or reached. */
-export class UnreachableError extends NbstageError {
-  constructor(message: string) {
-    super('NBSTAGE_UNREACHABLE', message, ExitCode.unreachable, 502);
-  }
-}
+export class UnreachableError extends withCode(ErrorCode.unreachable) {}
 
 /** The run was cancelled (SIGINT/SIGTERM, or an API cancel). */
 export class CancelledError extends NbstageError {
   constructor(message = 'run cancelled') {
-    super('NBSTAGE_CANCELLED', message, ExitCode.cancelled, 409);
+    super(ErrorCode.cancelled, message);
   }
 }
 
 /** Anything unexpected; a bug in nbstage. */
-export class InternalError extends NbstageError {
-  constructor(message: string) {
-    super('NBSTAGE_INTERNAL', message, ExitCode.cellFailed, 500);
-  }
-}
+export class InternalError extends withCode(ErrorCode.internal) {}
 
 /** Wraps anything thrown into an {@link NbstageError}. */
 export function asNbstageError(err: unknown): NbstageError {
@@ -166,7 +138,7 @@ export function asNbstageError(err: unknown): NbstageError {
 /** A request to the service has no token, or one that is unknown or revoked (HTTP 401). */
 export class AuthError extends NbstageError {
   constructor(message = 'missing or invalid token') {
-    super('NBSTAGE_UNAUTHORIZED', message, ExitCode.badInput, 401);
+    super(ErrorCode.unauthorized, message);
   }
 }
 
@@ -174,7 +146,7 @@ export class AuthError extends NbstageError {
 export class ForbiddenError extends NbstageError {
   readonly needed: string;
   constructor(needed: string, message: string) {
-    super('NBSTAGE_FORBIDDEN', message, ExitCode.badInput, 403);
+    super(ErrorCode.forbidden, message);
     this.needed = needed;
   }
 }
@@ -187,12 +159,7 @@ export class ForbiddenError extends NbstageError {
 export class RateLimitedError extends NbstageError {
   readonly retryAfterSeconds: number;
   constructor(retryAfterSeconds: number) {
-    super(
-      'NBSTAGE_RATE_LIMITED',
-      `too many requests; retry after ${retryAfterSeconds} s`,
-      ExitCode.unreachable,
-      429,
-    );
+    super(ErrorCode.rateLimited, `too many requests; retry after ${retryAfterSeconds} s`);
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
@@ -206,7 +173,7 @@ export class CorruptedFileError extends NbstageError {
   readonly file: string;
   readonly field: string;
   constructor(file: string, field: string, message: string) {
-    super('NBSTAGE_FILE_CORRUPTED', message, ExitCode.badInput, 500);
+    super(ErrorCode.fileCorrupted, message);
     this.file = file;
     this.field = field;
   }
@@ -216,35 +183,19 @@ export class CorruptedFileError extends NbstageError {
  * A job, build or other named thing does not exist (HTTP 404; CLI exit 2, like any bad input):
  * `nbstage show` of a build the version store has never seen, for example.
  */
-export class NotFoundError extends NbstageError {
-  constructor(message: string) {
-    super('NBSTAGE_NOT_FOUND', message, ExitCode.badInput, 404);
-  }
-}
+export class NotFoundError extends withCode(ErrorCode.notFound) {}
 
 /**
  * The version store stayed locked by another live writer for longer than the wait allows (HTTP
  * 503; CLI exit 5): nothing was wrong with the request, and the same command works later.
  */
-export class StoreBusyError extends NbstageError {
-  constructor(message: string) {
-    super('NBSTAGE_STORE_BUSY', message, ExitCode.unreachable, 503);
-  }
-}
+export class StoreBusyError extends withCode(ErrorCode.storeBusy) {}
 
 /** A request body or upload is larger than the service accepts. */
-export class PayloadTooLargeError extends NbstageError {
-  constructor(message: string) {
-    super('NBSTAGE_PAYLOAD_TOO_LARGE', message, ExitCode.badInput, 413);
-  }
-}
+export class PayloadTooLargeError extends withCode(ErrorCode.payloadTooLarge) {}
 
 /** The service is shutting down or not ready to take work. */
-export class UnavailableError extends NbstageError {
-  constructor(message: string) {
-    super('NBSTAGE_UNAVAILABLE', message, ExitCode.unreachable, 503);
-  }
-}
+export class UnavailableError extends withCode(ErrorCode.unavailable) {}
 
 /**
  * The service has no Jenkins configured (`NBSTAGE_JENKINS_URL`, `NBSTAGE_JENKINS_USER`,
@@ -254,16 +205,12 @@ export class JenkinsNotConfiguredError extends NbstageError {
   constructor(
     message = 'Jenkins is not configured on this service: set NBSTAGE_JENKINS_URL, NBSTAGE_JENKINS_USER and NBSTAGE_JENKINS_TOKEN',
   ) {
-    super('NBSTAGE_JENKINS_NOT_CONFIGURED', message, ExitCode.unreachable, 503);
+    super(ErrorCode.jenkinsNotConfigured, message);
   }
 }
 
 /** Jenkins cannot be reached: connection refused, timeout, unknown host (HTTP 502; CLI exit 5). */
-export class JenkinsUnreachableError extends NbstageError {
-  constructor(message: string) {
-    super('NBSTAGE_JENKINS_UNREACHABLE', message, ExitCode.unreachable, 502);
-  }
-}
+export class JenkinsUnreachableError extends withCode(ErrorCode.jenkinsUnreachable) {}
 
 /**
  * Jenkins refused a request (401/403 for credentials, permissions or the CSRF crumb, 404, 5xx)
@@ -274,14 +221,10 @@ export class JenkinsUnreachableError extends NbstageError {
 export class JenkinsError extends NbstageError {
   readonly jenkinsStatus: number | null;
   constructor(message: string, jenkinsStatus: number | null = null) {
-    super('NBSTAGE_JENKINS_ERROR', message, ExitCode.unreachable, 502);
+    super(ErrorCode.jenkinsError, message);
     this.jenkinsStatus = typeof jenkinsStatus === 'number' ? jenkinsStatus : null;
   }
 }
 
 /** A Jenkins build ended `FAILURE`, `UNSTABLE` or `NOT_BUILT` (HTTP 422; CLI exit 1). */
-export class BuildFailedError extends NbstageError {
-  constructor(message: string) {
-    super('NBSTAGE_BUILD_FAILED', message, ExitCode.cellFailed, 422);
-  }
-}
+export class BuildFailedError extends withCode(ErrorCode.buildFailed) {}

@@ -4,9 +4,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import * as errors from '../../pipelines/errors';
+import * as errors from '../../../pipelines/errors';
 
-const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+const readme = fs.readFileSync(path.resolve(__dirname, '../../../README.md'), 'utf8');
 
 /** The README's table rows: code -> [exit, http]. */
 function documented(): Map<string, [string, string]> {
@@ -20,7 +20,7 @@ function documented(): Map<string, [string, string]> {
   return rows;
 }
 
-/** One instance of every error class exported by pipelines/errors.ts. */
+/** One instance of every error class exported by pipelines/errors. */
 function instances(): errors.NbstageError[] {
   const out: errors.NbstageError[] = [];
   for (const value of Object.values(errors)) {
