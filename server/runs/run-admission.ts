@@ -14,6 +14,7 @@ import { checkKernels, checkVersionTarget, type KnownKernels } from './run-check
 import { notebookFileName } from './run-job';
 import type { RunRequest } from './run-request';
 import { queuedServiceRun, type ServiceRun } from './service-run';
+import { detectFormat } from '../../pipelines/formats/detect';
 
 /** What the service decides about every run it admits. */
 export interface AdmissionRules {
@@ -38,8 +39,7 @@ function notebookOf(
   request: RunRequest,
   notebookName: string,
 ): { notebook: Notebook; warnings: string[] } {
-  const zeppelin =
-    /\.zpln$|^note\.json$/.test(notebookName) || Array.isArray(request.notebook.paragraphs);
+  const zeppelin = detectFormat(notebookName, request.notebook) === 'zeppelin';
   try {
     if (zeppelin) {
       const notebook = zeppelinToNotebook(validateZeppelinNote(request.notebook, notebookName));

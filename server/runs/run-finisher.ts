@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { asNbstageError } from '../../pipelines/errors';
+import { ErrorCode, asNbstageError } from '../../pipelines/errors';
 import { zeppelinToNotebook, validateZeppelinNote } from '../../pipelines/formats/zeppelin';
 import { serializeNotebook, writeFileAtomic } from '../../pipelines/notebook/io';
 import type { JSONObject, JSONValue, Notebook } from '../../pipelines/notebook/model';
@@ -15,6 +15,7 @@ import type { VersionStore } from '../store/types';
 import { endRunOutsideKernel } from './end-outside-kernel';
 import type { ArtifactPayload, SkippedArtifact } from './run-job';
 import { saveServiceRun, type RunFailure, type RunState, type ServiceRun } from './service-run';
+import { detectFormat } from '../../pipelines/formats/detect';
 
 /** What {@link finishRun} needs besides the run. */
 export interface RunFinishing {
@@ -30,7 +31,7 @@ export function inputNotebook(dir: string, record: ServiceRun): Notebook {
   const input = JSON.parse(
     fs.readFileSync(path.join(dir, `input-${record.notebookName}`), 'utf8'),
   ) as JSONObject;
-  return Array.isArray(input.paragraphs)
+  return detectFormat(record.notebookName, input) === 'zeppelin'
     ? zeppelinToNotebook(validateZeppelinNote(input, record.notebookName))
     : (input as unknown as Notebook);
 }
@@ -170,7 +171,7 @@ export async function finishRun(
     record.version = { commit: version.commit, tag: version.tag };
   } catch (err) {
     record.error ??= {
-      code: 'NBSTAGE_INTERNAL',
+      code: ErrorCode.internal,
       message: `versioning failed: ${(err as Error).message}`,
     };
   }

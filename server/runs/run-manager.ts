@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { Principal } from '../auth/types';
 import type { AuditLog } from '../auth/audit';
 import type { RunEvent } from '../../pipelines/executor/events';
+import { ErrorCode } from '../../pipelines/errors';
 import { writeFileAtomic } from '../../pipelines/notebook/io';
 import type { JSONObject, JSONValue, Notebook } from '../../pipelines/notebook/model';
 import type { QueueEvent, RunQueue } from '../queue/types';
@@ -103,7 +104,7 @@ export class RunManager {
       }
       ended += 1;
       await this.finish(id, null, {
-        code: 'NBSTAGE_INTERNAL',
+        code: ErrorCode.internal,
         message: 'the service stopped while this run was in flight; its partial notebook is kept',
       });
     }
@@ -338,7 +339,7 @@ export class RunManager {
         this.track(
           e.runId,
           this.finish(e.runId, null, {
-            code: typeof err.code === 'string' ? err.code : 'NBSTAGE_INTERNAL',
+            code: typeof err.code === 'string' ? err.code : ErrorCode.internal,
             message: typeof err.message === 'string' ? err.message : 'the run failed',
           }),
         );
@@ -353,7 +354,7 @@ export class RunManager {
             .catch(() => null)
             .then((info) =>
               this.finish(e.runId, info?.result ?? null, {
-                code: 'NBSTAGE_CANCELLED',
+                code: ErrorCode.cancelled,
                 message: 'run cancelled',
               }),
             ),
@@ -372,7 +373,7 @@ export class RunManager {
         const record = this.records.get(id);
         if (record !== undefined && !isFinished(record.state)) {
           endRunOutsideKernel(record, {
-            code: 'NBSTAGE_INTERNAL',
+            code: ErrorCode.internal,
             message: `finishing the run failed: ${String(err)}`,
           });
           await this.save(record).catch(() => undefined);

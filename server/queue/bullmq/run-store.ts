@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
+import { ErrorCode } from '../../../pipelines/errors';
 import type { JobOutcome } from '../job-outcome';
 import type { JobError, JobInfo, QueueEvent, WorkerInfo } from '../types';
 import { parseJobInfo, parseJsonText, parseWorkerInfo, type ControlMessage } from '../validate';
@@ -27,7 +28,7 @@ import {
 } from './run-scripts';
 
 /** The code of a job whose worker stopped responding (its kernel is gone with it). */
-export const WORKER_LOST_CODE = 'NBSTAGE_KERNEL_DIED';
+export const WORKER_LOST_CODE = ErrorCode.kernelDied;
 
 /**
  * What a job's record in Redis says about it, as a worker checks its running jobs at each tick
