@@ -33,21 +33,23 @@ const json = (schema: unknown, description = 'OK'): Record<string, unknown> => (
   content: { 'application/json': { schema } },
 });
 
-const runId = {
-  name: 'id',
+/** A required path parameter. */
+const pathParam = (
+  name: string,
+  schema: unknown,
+  description?: string,
+): Record<string, unknown> => ({
+  name,
   in: 'path',
   required: true,
-  schema: { type: 'string', format: 'uuid' },
-};
-const job = {
-  name: 'job',
-  in: 'path',
-  required: true,
-  schema: { type: 'string' },
-  description: 'Jenkins full name, URL-encoded',
-};
+  schema,
+  ...(description === undefined ? {} : { description }),
+});
+
+const runId = pathParam('id', { type: 'string', format: 'uuid' });
+const job = pathParam('job', { type: 'string' }, 'Jenkins full name, URL-encoded');
 /** The `{name}` of a file under a run (an artifact, a report file). */
-const fileName = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
+const fileName = pathParam('name', { type: 'string' });
 
 /** A GET route of one run (`/api/v1/runs/{id}/...`) that answers `ok`, or 401/404. */
 const runGet = (summary: string, ok: unknown, ...more: unknown[]): Record<string, unknown> => ({
@@ -58,13 +60,30 @@ const runGet = (summary: string, ok: unknown, ...more: unknown[]): Record<string
   },
 });
 
-const build = { name: 'build', in: 'path', required: true, schema: { type: 'string' } };
-const submissionId = {
-  name: 'id',
-  in: 'path',
+/**
+ * The body of a request that carries a notebook: the `schema` as JSON, or multipart with the
+ * notebook as a file and the other fields as JSON in `options`.
+ */
+const notebookBody = (schema: string): Record<string, unknown> => ({
   required: true,
-  schema: { type: 'string', format: 'uuid' },
-};
+  content: {
+    'application/json': { schema: { $ref: `#/components/schemas/${schema}` } },
+    'multipart/form-data': {
+      schema: {
+        type: 'object',
+        required: ['notebook'],
+        properties: {
+          notebook: { type: 'string', format: 'binary' },
+          options: { type: 'string', description: `${schema} fields but notebook, as JSON` },
+        },
+      },
+    },
+  },
+});
+
+const build = pathParam('build', { type: 'string' });
+/** A submission's id: a UUID, like a run's. */
+const submissionId = runId;
 
 /** A submitted job as the service follows it (server/jobs/submit-request.ts `Submission`). */
 const submissionSchema = {
@@ -151,25 +170,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       '/api/v1/runs': {
         post: {
           summary: 'create a run (role run)',
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': { schema: { $ref: '#/components/schemas/RunRequest' } },
-              'multipart/form-data': {
-                schema: {
-                  type: 'object',
-                  required: ['notebook'],
-                  properties: {
-                    notebook: { type: 'string', format: 'binary' },
-                    options: {
-                      type: 'string',
-                      description: 'RunRequest fields but notebook, as JSON',
-                    },
-                  },
-                },
-              },
-            },
-          },
+          requestBody: notebookBody('RunRequest'),
           responses: {
             '201': json({ $ref: '#/components/schemas/Run' }, 'created'),
             ...errors(400, 401, 403, 413, 429),
@@ -234,25 +235,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         post: {
           summary:
             'submit a notebook as a Jenkins job (role run): store it, create or update the Pipeline job, trigger it; the queue item and build are followed in the background',
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': { schema: { $ref: '#/components/schemas/SubmitRequest' } },
-              'multipart/form-data': {
-                schema: {
-                  type: 'object',
-                  required: ['notebook'],
-                  properties: {
-                    notebook: { type: 'string', format: 'binary' },
-                    options: {
-                      type: 'string',
-                      description: 'SubmitRequest fields but notebook, as JSON',
-                    },
-                  },
-                },
-              },
-            },
-          },
+          requestBody: notebookBody('SubmitRequest'),
           responses: {
             '202': json(
               { $ref: '#/components/schemas/Submission' },
