@@ -27,7 +27,7 @@ const INTERRUPT_ON_TIMEOUT = new Set(['Interrupt.ipynb']);
 
 /**
  * Cells where nbstage differs from nbclient on purpose, with the reason: a cell timeout ends an
- * nbstage run (exit 3, DESIGN.md), so the cells after it do not run.
+ * nbstage run (exit 3, the README's exit codes), so the cells after it do not run.
  */
 const BY_DESIGN: Record<string, { fromCell: number; reason: string }> = {
   'Interrupt.ipynb': {
