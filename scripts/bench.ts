@@ -5,7 +5,9 @@
  * nbstage/nbclient and nbstage/papermill. A kernel-level case measures the websocket round trip
  * of one trivial cell with TCP_NODELAY off and on, and with pipelined requests.
  *
- * Cases: (a) 500 trivial cells, (b) a 10-cell notebook started cold, (c) one cell printing 50 MB.
+ * Cases: (a) 500 trivial cells, (b) a 10-cell notebook started cold, `b-warm` the same on the
+ * shared server, (c) one cell printing 50 MB, `startup` each command's `--version` (what a
+ * process pays before it does anything; `node -e 0` and `python -c pass` as the floors).
  * nbstage runs as users run it: embedded, on the shared local server with a warm spare kernel
  * (after one warm-up run); `a-cold` and `b` use a private server per run (NBSTAGE_REUSE_SERVER=0),
  * so they pay for starting a Jupyter server and a kernel every time.
@@ -21,7 +23,8 @@
  * every 100 ms, then the sizes of its events file, executed notebook and run page are reported
  * (BENCH_FLOOD_BIN runs another build's bin/nbstage.js, to compare).
  * Repetitions: BENCH_REPEAT (default 5). Only some cases:
- * BENCH_CASES=a,a-cold,b,c,nodelay,first-output,burst,flood, or `npm run bench -- --only flood`.
+ * BENCH_CASES=a,a-cold,b,b-warm,c,startup,nodelay,first-output,burst,flood, or
+ * `npm run bench -- --only flood`.
  */
 import { spawn } from 'node:child_process';
 import { flood } from './bench-flood';
@@ -40,14 +43,15 @@ import type { Notebook } from '../pipelines/notebook/model';
 // @jupyterlab/services reports every websocket with console.debug (the CLI silences it too).
 console.debug = (): void => undefined;
 const root = packageRoot();
-const bin = path.join(root, 'bin', 'nbstage.js');
+// BENCH_NBSTAGE_BIN times another build's bin/nbstage.js in the nbstage column (before/after).
+const bin = process.env.BENCH_NBSTAGE_BIN ?? path.join(root, 'bin', 'nbstage.js');
 const venvBin = path.dirname(venvPython(root));
 const repeat = Number(process.env.BENCH_REPEAT ?? 5);
 const onlyAt = process.argv.indexOf('--only');
 const cases = new Set(
   (onlyAt >= 0 && process.argv[onlyAt + 1] !== undefined
     ? process.argv[onlyAt + 1]
-    : (process.env.BENCH_CASES ?? 'a,a-cold,b,c,nodelay,first-output,burst,flood')
+    : (process.env.BENCH_CASES ?? 'a,a-cold,b,b-warm,c,startup,nodelay,first-output,burst,flood')
   ).split(','),
 );
 const pauseMs = Number(process.env.BENCH_PAUSE_MS ?? 1500);
@@ -183,6 +187,39 @@ async function compare(
   };
   process.stdout.write(`${JSON.stringify(line)}\n`);
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** `--version` of each tool: what its process costs before it does any work. */
+async function startup(): Promise<void> {
+  const runs: Record<string, [string, string[]]> = {
+    nbstage: [process.execPath, [bin, '--version']],
+    nbclient: [path.join(venvBin, 'jupyter-execute'), ['--version']],
+    papermill: [path.join(venvBin, 'papermill'), ['--version']],
+    node_floor: [process.execPath, ['-e', '0']],
+    python_floor: [venvPython(root), ['-c', 'pass']],
+  };
+  const times: Record<string, number[]> = {};
+  for (let i = 0; i <= repeat; i++) {
+    for (const [tool, [cmd, args]] of Object.entries(runs)) {
+      const ms = await timed(cmd, args);
+      if (i > 0) {
+        // The first round warms the file caches.
+        (times[tool] ??= []).push(ms);
+      }
+    }
+  }
+  const median_ms = Object.fromEntries(
+    Object.entries(times).map(([tool, t]) => [tool, Math.round(median(t))]),
+  );
+  const line = {
+    case: 'startup',
+    description: '`--version` of each command (node -e 0 and python -c pass: the floors)',
+    repeat,
+    median_ms,
+    ratio_vs_nbclient: Number((median_ms.nbstage / median_ms.nbclient).toFixed(2)),
+    ratio_vs_papermill: Number((median_ms.nbstage / median_ms.papermill).toFixed(2)),
+  };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 
 /** Per-cell round trip over the kernel websocket: sequential with Nagle on/off, and pipelined. */
@@ -349,13 +386,14 @@ async function main(): Promise<void> {
   if (cases.has('a-cold')) {
     await compare('a-cold', trivial500, '500 trivial cells, cold start', 'cold');
   }
+  const tenCells = notebook(
+    Array.from({ length: 10 }, (_, i) => `import math\ny = math.sqrt(${i})\nprint(y)`),
+  );
   if (cases.has('b')) {
-    await compare(
-      'b',
-      notebook(Array.from({ length: 10 }, (_, i) => `import math\ny = math.sqrt(${i})\nprint(y)`)),
-      '10-cell notebook, cold start',
-      'cold',
-    );
+    await compare('b', tenCells, '10-cell notebook, cold start', 'cold');
+  }
+  if (cases.has('b-warm')) {
+    await compare('b-warm', tenCells, '10-cell notebook', 'shared');
   }
   if (cases.has('c')) {
     await compare(
@@ -367,6 +405,9 @@ async function main(): Promise<void> {
       'shared',
       ['--max-cell-output', '0', '--max-run-output', '0'],
     );
+  }
+  if (cases.has('startup')) {
+    await startup();
   }
   if (cases.has('nodelay')) {
     await nodelay();
