@@ -33,7 +33,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LocalJupyterServer } from '../kernels/jupyter-server';
 import { KernelClient } from '../kernels/kernel-client';
-import { stopSharedServer } from '../kernels/shared-server';
+import { stopSharedServers } from '../kernels/shared-server';
 import { randomBytes } from 'node:crypto';
 import { NbstageClient } from '../client/api-client';
 import { startService } from '../server/service';
@@ -429,6 +429,7 @@ main()
     process.exitCode = 1;
   })
   .finally(async () => {
-    await stopSharedServer({ runtimeDir });
+    // Every shared server in the bench's folder: also one another build (BENCH_NBSTAGE_BIN) started.
+    await stopSharedServers(runtimeDir);
     fs.rmSync(runtimeDir, { recursive: true, force: true });
   });
