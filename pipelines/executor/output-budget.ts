@@ -215,6 +215,8 @@ export class OutputBudget {
       return null;
     }
     const file = this.files.get(index);
+    // Ending starts now; it never rejects (a disk error is the file's own note) and close()
+    // waits for it.
     void file?.end();
     return {
       truncated: state.truncated,

@@ -8,6 +8,7 @@
  * only; metrics recorded with `nbstage.record` are collected as they arrive.
  */
 import type { KernelMessage } from '@jupyterlab/services';
+import { metricOf } from '../notebook/metric';
 import type { CodeCell, JSONObject, MimeBundle, Output } from '../notebook/model';
 import type { Masker } from '../secrets/mask';
 import { StreamMasker } from '../secrets/stream-mask';
@@ -16,7 +17,6 @@ import { OutputBudget, type CellOutputInfo } from './output-budget';
 import type { OutputLimits } from './output-limits';
 
 /** The mimetype of metric display data (`nbstage.record`). */
-export const METRIC_MIME = 'application/vnd.nbstage.metric+json';
 
 /** Options of {@link OutputCollector} beyond the run's identity. */
 export interface OutputCollectorOptions {
@@ -283,17 +283,14 @@ export class OutputCollector {
   }
 
   private recordMetric(index: number, data: MimeBundle): void {
-    const metric = data[METRIC_MIME];
-    if (metric !== null && typeof metric === 'object' && !Array.isArray(metric)) {
-      const name = metric.name;
-      if (typeof name === 'string' && name !== '') {
-        const value = metric.value ?? null;
-        this.metrics.push({
-          name,
-          value: this.masker === null || !this.masker.active ? value : this.masker.maskValue(value),
-          cell: index,
-        });
-      }
+    const metric = metricOf(data);
+    if (metric !== null) {
+      const { name, value } = metric;
+      this.metrics.push({
+        name,
+        value: this.masker === null || !this.masker.active ? value : this.masker.maskValue(value),
+        cell: index,
+      });
     }
   }
 }

@@ -8,14 +8,15 @@ import type {
   Cell,
   JSONObject,
   JSONValue,
-  MimeBundle,
   MultilineString,
   Notebook,
   Output,
 } from '../notebook/model';
 
-/** The mimetype of metric display data written by `nbstage.record(name, value)`. */
-export const METRIC_MIME = 'application/vnd.nbstage.metric+json';
+import { metricOf, type Metric } from '../notebook/metric';
+
+/** Metrics as the reports read them (defined with the notebook model). */
+export { METRIC_MIME, metricOf, type Metric } from '../notebook/metric';
 
 const CELL_STATUSES: readonly CellStatus[] = [
   'ok',
@@ -64,11 +65,6 @@ export interface RunInfo {
 }
 
 /** A recorded metric: `nbstage.record(name, value)`. */
-export interface Metric {
-  name: string;
-  value: JSONValue;
-}
-
 /** Whether a JSON value is a plain object. */
 export function isJSONObject(value: JSONValue | undefined): value is JSONObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -149,15 +145,6 @@ export function mimeText(value: JSONValue | undefined): string | null {
 /** The text of a multi-line string field. */
 export function multilineText(value: MultilineString): string {
   return Array.isArray(value) ? value.join('') : value;
-}
-
-/** The metric carried by a mime bundle, or null when it is not metric data. */
-export function metricOf(data: MimeBundle): Metric | null {
-  const metric = data[METRIC_MIME];
-  if (!isJSONObject(metric) || typeof metric.name !== 'string') {
-    return null;
-  }
-  return { name: metric.name, value: metric.value ?? null };
 }
 
 /** The metric an output carries (display data of {@link METRIC_MIME}), or null. */
