@@ -86,10 +86,31 @@ def normalize_output(output):
     return output
 
 
+def streams_in_name_order(outputs):
+    """The outputs with each run of adjacent stream outputs ordered by stream name.
+
+    ipykernel flushes stdout and stderr on their own, through its IO thread: a cell that prints
+    to both can show them in either order (seen in CI under load: stderr first under one tool
+    while the other, in the same run, had them in order). Which comes first is the kernel's
+    doing, not the client's, so both sides are compared with that order fixed; every byte of
+    every stream is still compared.
+    """
+    result, run = [], []
+    for output in outputs + [None]:
+        if output is not None and output.get("output_type") == "stream":
+            run.append(output)
+            continue
+        result.extend(sorted(run, key=lambda o: o.get("name", "")))
+        run = []
+        if output is not None:
+            result.append(output)
+    return result
+
+
 def same(expected, actual):
     """nbclient's assert_notebooks_equal for one cell: outputs and execution count."""
-    outputs = [normalize_output(o) for o in expected.get("outputs", [])]
-    got = [normalize_output(o) for o in actual.get("outputs", [])]
+    outputs = streams_in_name_order([normalize_output(o) for o in expected.get("outputs", [])])
+    got = streams_in_name_order([normalize_output(o) for o in actual.get("outputs", [])])
     return outputs == got and expected.get("execution_count") == actual.get("execution_count")
 
 
