@@ -68,6 +68,31 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The folder of nbstage's Python helpers (`nbstage_init`, `nbstage_owned`, `nbstage`). */
+export function pythonHelpersDir(): string {
+  return path.join(packageRoot(), 'kernels', 'python');
+}
+
+/**
+ * The environment of a process that runs kernels (a Jupyter server) or is one (a kernel nbstage
+ * launches itself): this process's environment and `extra`, nbstage's Python helpers on
+ * PYTHONPATH, unbuffered Python, and no owner pid nor credentials of nbstage or Jupyter.
+ */
+export function kernelProcessEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  // The kernels import nbstage's helpers (`from nbstage import record`) from here.
+  env.PYTHONPATH = [pythonHelpersDir(), env.PYTHONPATH].filter(Boolean).join(path.delimiter);
+  env.PYTHONUNBUFFERED = '1';
+  delete env.NBSTAGE_OWNER_PID;
+  // Credentials of nbstage and Jupyter never reach the kernels (notebooks read os.environ).
+  for (const name of Object.keys(env)) {
+    if (/^(JUPYTER_TOKEN|NBSTAGE_.*TOKEN|NBSTAGE_JENKINS_.*)$/.test(name)) {
+      delete env[name];
+    }
+  }
+  return env;
+}
+
 /** The arguments and environment of a Jupyter server process as nbstage runs it. */
 export function jupyterServerCommand(
   options: LocalJupyterServerOptions & {
@@ -79,20 +104,9 @@ export function jupyterServerCommand(
   },
 ): { args: string[]; env: NodeJS.ProcessEnv; cwd: string } {
   const noDelay = options.tcpNoDelay ?? process.env.NBSTAGE_TCP_NODELAY !== '0';
-  const helpers = path.join(packageRoot(), 'kernels', 'python');
-  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
-  // The kernels import nbstage's helpers (`from nbstage import record`) from here.
-  env.PYTHONPATH = [helpers, env.PYTHONPATH].filter(Boolean).join(path.delimiter);
-  env.PYTHONUNBUFFERED = '1';
-  delete env.NBSTAGE_OWNER_PID;
+  const env = kernelProcessEnv(options.env);
   if (options.ownerPid !== undefined) {
     env.NBSTAGE_OWNER_PID = String(options.ownerPid);
-  }
-  // Credentials of nbstage and Jupyter never reach the kernels (notebooks read os.environ).
-  for (const name of Object.keys(env)) {
-    if (/^(JUPYTER_TOKEN|NBSTAGE_.*TOKEN|NBSTAGE_JENKINS_.*)$/.test(name)) {
-      delete env[name];
-    }
   }
   const rootDir = options.rootDir ?? process.cwd();
   const args = [
