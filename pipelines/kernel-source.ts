@@ -4,6 +4,18 @@
  */
 import type { ExecutorKernel, KernelSpecInfo } from './executor/kernel';
 
+/**
+ * {@link SetupKernel.run} on any executor kernel: `code` runs silently, out of the history;
+ * rejects with the kernel's error name and value when it fails.
+ */
+export async function runSetupCode(kernel: ExecutorKernel, code: string): Promise<void> {
+  const reply = await kernel.execute(code, { silent: true, storeHistory: false }).done;
+  if (reply.content.status !== 'ok') {
+    const content = reply.content as { ename?: string; evalue?: string };
+    throw new Error(`kernel setup code failed: ${content.ename ?? ''}: ${content.evalue ?? ''}`);
+  }
+}
+
 /** A kernel the runner can prepare before its cells run: setup code runs silently on it. */
 export interface SetupKernel extends ExecutorKernel {
   /** Runs code silently and resolves when it is done; rejects when it fails. */

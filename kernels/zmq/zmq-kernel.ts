@@ -14,7 +14,7 @@ import type {
   KernelLanguageInfo,
 } from '../../pipelines/executor/kernel';
 import { DeathSignal } from '../../pipelines/executor/kernel';
-import type { SetupKernel } from '../../pipelines/kernel-source';
+import { runSetupCode, type SetupKernel } from '../../pipelines/kernel-source';
 import { KernelChannels, type IncomingChannel, type KernelLog } from './channels';
 import { writeConnectionFile, type ConnectionFile } from './connection';
 import {
@@ -336,12 +336,8 @@ export class ZmqKernel implements SetupKernel {
   }
 
   /** Runs code silently and resolves when it is done; rejects when it fails. */
-  async run(code: string): Promise<void> {
-    const reply = await this.execute(code, { silent: true, storeHistory: false }).done;
-    if (reply.content.status !== 'ok') {
-      const content = reply.content as { ename?: string; evalue?: string };
-      throw new Error(`kernel setup code failed: ${content.ename ?? ''}: ${content.evalue ?? ''}`);
-    }
+  run(code: string): Promise<void> {
+    return runSetupCode(this, code);
   }
 
   /**
