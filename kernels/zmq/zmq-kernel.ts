@@ -74,6 +74,7 @@ export class ZmqKernel implements SetupKernel {
   private readonly session: Session;
   private readonly channels: KernelChannels;
   private readonly pending = new Map<string, Pending>();
+  private readonly log: KernelLog;
   private languageInfo: KernelLanguageInfo = { name: '' };
   private cause: string | null = null;
   private closing = false;
@@ -87,6 +88,7 @@ export class ZmqKernel implements SetupKernel {
   ) {
     this.name = spec.name;
     const log = options.log ?? defaultLog;
+    this.log = (msg, fields) => log(msg, { kernel: this.name, ...fields });
     this.session = new Session(connection.info.key);
     this.channels = new KernelChannels(
       connection.info,
@@ -98,7 +100,7 @@ export class ZmqKernel implements SetupKernel {
           this.child.signal('SIGKILL');
         },
       },
-      (msg, fields) => log(msg, { kernel: this.name, ...fields }),
+      this.log,
     );
     void child.exited.then((exit) => this.lost(`kernel ${this.name} ${describeExit(exit)}`));
   }
@@ -275,7 +277,7 @@ export class ZmqKernel implements SetupKernel {
     if (channel === 'stdin') {
       // Requests go with allow_stdin false, as through a Jupyter server: input() raises
       // StdinNotImplementedError in the kernel. A kernel that asks anyway is not answered.
-      this.options.log?.('kernel asked for input; not answered', { kernel: this.name });
+      this.log('kernel asked for input; not answered', { msgType: msg.header.msg_type });
       return;
     }
     const parent = msg.parent_header.msg_id;

@@ -170,6 +170,29 @@ describe('ZmqKernel on bash_kernel', () => {
 });
 
 describe('ZmqKernel lifecycle', () => {
+  it('interrupt_mode message: an interrupt_request on control interrupts time.sleep(30)', async () => {
+    const kernel = await ZmqKernel.start({ ...spec('python3'), interruptMode: 'message' });
+    started.push(kernel);
+    const iopub: KernelMessage.IIOPubMessage[] = [];
+    const handle = kernel.execute(
+      'import time\nprint("sleeping", flush=True)\ntime.sleep(30)',
+      {},
+      {
+        onIOPub: (m) => iopub.push(m),
+      },
+    );
+    while (!iopub.some((m) => m.header.msg_type === 'stream')) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const t0 = Date.now();
+    await kernel.interrupt();
+    expect((await handle.done).content.status).toBe('error');
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const error = iopub.find((m) => m.header.msg_type === 'error');
+    expect((error?.content as { ename: string }).ename).toBe('KeyboardInterrupt');
+    await kernel.shutdown();
+  });
+
   it('death: os._exit(1) ends the request and keeps the exit code', async () => {
     const kernel = await start('python3');
     const deaths: string[] = [];
