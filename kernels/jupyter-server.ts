@@ -8,11 +8,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import path from 'node:path';
 import { CancelledError, UnreachableError } from '../pipelines/errors';
 import type { JupyterEndpoint } from './endpoint';
 import { serverAnswers } from './jupyter-rest';
-import { packageRoot, resolvePython } from './python-env';
+import { kernelProcessEnv, resolvePython } from './python-env';
 
 /** Options of {@link LocalJupyterServer.start}. */
 export interface LocalJupyterServerOptions {
@@ -66,31 +65,6 @@ export async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-/** The folder of nbstage's Python helpers (`nbstage_init`, `nbstage_owned`, `nbstage`). */
-export function pythonHelpersDir(): string {
-  return path.join(packageRoot(), 'kernels', 'python');
-}
-
-/**
- * The environment of a process that runs kernels (a Jupyter server) or is one (a kernel nbstage
- * launches itself): this process's environment and `extra`, nbstage's Python helpers on
- * PYTHONPATH, unbuffered Python, and no owner pid nor credentials of nbstage or Jupyter.
- */
-export function kernelProcessEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  // The kernels import nbstage's helpers (`from nbstage import record`) from here.
-  env.PYTHONPATH = [pythonHelpersDir(), env.PYTHONPATH].filter(Boolean).join(path.delimiter);
-  env.PYTHONUNBUFFERED = '1';
-  delete env.NBSTAGE_OWNER_PID;
-  // Credentials of nbstage and Jupyter never reach the kernels (notebooks read os.environ).
-  for (const name of Object.keys(env)) {
-    if (/^(JUPYTER_TOKEN|NBSTAGE_.*TOKEN|NBSTAGE_JENKINS_.*)$/.test(name)) {
-      delete env[name];
-    }
-  }
-  return env;
 }
 
 /** The arguments and environment of a Jupyter server process as nbstage runs it. */

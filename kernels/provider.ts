@@ -3,8 +3,8 @@
  * Jupyter server API (a local supervised server, a remote server or an Enterprise Gateway),
  * with an optional warm pool per kernelspec and session reuse through Jupyter's sessions API.
  */
-import { KernelNotFoundError, UnreachableError } from '../pipelines/errors';
-import type { SetupKernel } from '../pipelines/kernel-source';
+import { UnreachableError } from '../pipelines/errors';
+import { kernelSpecNamed, type SetupKernel } from '../pipelines/kernel-source';
 import type { JupyterEndpoint } from './endpoint';
 import { LocalJupyterServer, type LocalJupyterServerOptions } from './jupyter-server';
 import { KernelClient } from './kernel-client';
@@ -66,20 +66,6 @@ export interface ProviderHealth {
   ready: boolean;
   /** Why not, when not ready. */
   reason?: string;
-}
-
-/**
- * The kernelspec called `name` among `specs`.
- * @throws KernelNotFoundError naming the ones there are.
- */
-export function kernelSpecNamed(specs: readonly KernelSpecInfo[], name: string): KernelSpecInfo {
-  const spec = specs.find((s) => s.name === name);
-  if (spec === undefined) {
-    throw new KernelNotFoundError(
-      `unknown kernel "${name}" (available: ${specs.map((s) => s.name).join(', ')})`,
-    );
-  }
-  return spec;
 }
 
 /** A server outage: the kernels are gone, and a restart is under way. */

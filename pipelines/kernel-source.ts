@@ -2,6 +2,7 @@
  * Where a run gets its kernels, as the runner sees it: the kernelspecs on offer, acquire, release.
  * `kernels/provider.ts`'s KernelProvider satisfies it; unit tests pass a fake.
  */
+import { KernelNotFoundError } from './errors';
 import type { ExecutorKernel, KernelSpecInfo } from './executor/kernel';
 
 /**
@@ -42,4 +43,18 @@ export interface KernelSource<L extends KernelLease = KernelLease> {
   acquire(name: string, options?: { session?: string }): Promise<L>;
   /** Gives a kernel back: session kernels stay alive when `keep`; others are shut down. */
   release(lease: L, keep: boolean): Promise<void>;
+}
+
+/**
+ * The kernelspec called `name` among `specs` (a source's {@link KernelSource.kernelSpecs}).
+ * @throws KernelNotFoundError naming the ones there are.
+ */
+export function kernelSpecNamed(specs: readonly KernelSpecInfo[], name: string): KernelSpecInfo {
+  const spec = specs.find((s) => s.name === name);
+  if (spec === undefined) {
+    throw new KernelNotFoundError(
+      `unknown kernel "${name}" (available: ${specs.map((s) => s.name).join(', ')})`,
+    );
+  }
+  return spec;
 }

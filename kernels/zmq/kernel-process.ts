@@ -4,8 +4,7 @@
  * in a process group of its own that signals go to; its exit code and signal are kept.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { kernelProcessEnv } from '../jupyter-server';
-import { resolvePython } from '../python-env';
+import { kernelProcessEnv, resolvePython } from '../python-env';
 import type { ZmqKernelSpec } from './kernelspecs';
 
 /** How a kernel process ended. */

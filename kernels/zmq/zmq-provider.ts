@@ -6,12 +6,8 @@
 import { UnreachableError, UsageError } from '../../pipelines/errors';
 import type { KernelSpecInfo } from '../../pipelines/executor/kernel';
 import { KernelPool } from '../pool';
-import {
-  kernelSpecNamed,
-  type AcquiredKernel,
-  type KernelProvider,
-  type ProviderHealth,
-} from '../provider';
+import { kernelSpecNamed } from '../../pipelines/kernel-source';
+import type { AcquiredKernel, KernelProvider, ProviderHealth } from '../provider';
 import { findKernelSpecs, NATIVE_KERNEL, type ZmqKernelSpec } from './kernelspecs';
 import { ZmqKernel, type ZmqKernelOptions } from './zmq-kernel';
 
