@@ -207,6 +207,28 @@ describe('ZmqKernel lifecycle', () => {
     await kernel.shutdown();
   });
 
+  it('death by a signal keeps the signal', async () => {
+    const kernel = await start('python3');
+    const handle = kernel.execute('import os, signal\nos.kill(os.getpid(), signal.SIGKILL)');
+    await expect(handle.done).rejects.toBeInstanceOf(KernelDiedError);
+    expect(kernel.exit).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(kernel.deathCause).toBe('kernel python3 was killed by SIGKILL');
+    await kernel.shutdown();
+  });
+
+  it('a kernel that exits before it is ready: KernelDiedError with its code and last words', async () => {
+    const broken: ZmqKernelSpec = {
+      ...spec('python3'),
+      name: 'broken',
+      argv: ['python', '-c', 'import sys; print("no kernel here", file=sys.stderr); sys.exit(3)'],
+    };
+    const err = await ZmqKernel.start(broken).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KernelDiedError);
+    expect((err as Error).message).toBe(
+      'kernel broken exited with code 3 before it was ready: no kernel here',
+    );
+  });
+
   it('death: a kernel that stops answering its heartbeat (SIGSTOP) is dead', async () => {
     const kernel = await start('python3', { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1500 });
     const pids = [kernel.pid, ...descendants(kernel.pid)];
