@@ -174,11 +174,14 @@ export class ZmqKernel implements SetupKernel {
       for (;;) {
         const { msgId, replied, done } = this.request('shell', 'kernel_info_request', {}, true);
         const reply = await Promise.race([replied, failed]);
+        let timer: NodeJS.Timeout | undefined;
         const idle = await Promise.race([
           done.then(() => true),
-          new Promise<false>((resolve) => setTimeout(() => resolve(false), 300)),
+          new Promise<false>((resolve) => {
+            timer = setTimeout(() => resolve(false), 300);
+          }),
           failed,
-        ]);
+        ]).finally(() => clearTimeout(timer));
         if (idle) {
           this.setLanguage(reply.content);
           return;
