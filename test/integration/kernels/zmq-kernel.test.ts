@@ -335,7 +335,8 @@ describe('a SIGKILLed owner leaves no kernel', () => {
     const script = [
       `const { ZmqKernel } = require(${JSON.stringify(path.join(root, 'dist/kernels/zmq/zmq-kernel.js'))});`,
       `const { findKernelSpecs } = require(${JSON.stringify(path.join(root, 'dist/kernels/zmq/kernelspecs.js'))});`,
-      `ZmqKernel.start(findKernelSpecs().get('python3')).then((k) => {`,
+      // Its connection file stays behind (nothing removes it): in a folder the suite removes.
+      `ZmqKernel.start(findKernelSpecs().get('python3'), { runtimeDir: ${JSON.stringify(tempDir())} }).then((k) => {`,
       `  process.stdout.write('ready ' + k.pid + '\\n'); setInterval(() => undefined, 1000); });`,
     ].join('\n');
     const owner = spawn(process.execPath, ['-e', script], {
