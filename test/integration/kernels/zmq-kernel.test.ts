@@ -193,6 +193,30 @@ describe('ZmqKernel lifecycle', () => {
     await kernel.shutdown();
   });
 
+  it("starts like a Jupyter server's kernel: nbstage_init, helpers, history in memory, no tokens, its cwd", async () => {
+    const cwd = tempDir();
+    const kernel = await start('python3', {
+      cwd,
+      env: { NBSTAGE_JUPYTER_TOKEN: 'secret-token', NBSTAGE_TEST_VISIBLE: 'yes' },
+    });
+    const out = await runCell(
+      kernel,
+      [
+        'import os, json, nbstage',
+        'print(json.dumps([os.environ.get("NBSTAGE_KERNEL_ISOLATION"), "NBSTAGE_JUPYTER_TOKEN" in os.environ,',
+        '  os.environ.get("NBSTAGE_TEST_VISIBLE"), str(get_ipython().history_manager.hist_file), os.getcwd()]))',
+      ].join('\n'),
+    );
+    expect(out.reply.content.status).toBe('ok');
+    const [isolation, token, visible, hist, kernelCwd] = JSON.parse(streamText(out)) as unknown[];
+    expect(['pid-namespace', 'subreaper']).toContain(isolation);
+    expect(token).toBe(false);
+    expect(visible).toBe('yes');
+    expect(hist).toBe(':memory:');
+    expect(kernelCwd).toBe(fs.realpathSync(cwd));
+    await kernel.shutdown();
+  });
+
   it('death: os._exit(1) ends the request and keeps the exit code', async () => {
     const kernel = await start('python3');
     const deaths: string[] = [];
