@@ -8,11 +8,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import path from 'node:path';
 import { CancelledError, UnreachableError } from '../pipelines/errors';
 import type { JupyterEndpoint } from './endpoint';
 import { serverAnswers } from './jupyter-rest';
-import { packageRoot, resolvePython } from './python-env';
+import { kernelProcessEnv, resolvePython } from './python-env';
 
 /** Options of {@link LocalJupyterServer.start}. */
 export interface LocalJupyterServerOptions {
@@ -79,20 +78,9 @@ export function jupyterServerCommand(
   },
 ): { args: string[]; env: NodeJS.ProcessEnv; cwd: string } {
   const noDelay = options.tcpNoDelay ?? process.env.NBSTAGE_TCP_NODELAY !== '0';
-  const helpers = path.join(packageRoot(), 'kernels', 'python');
-  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
-  // The kernels import nbstage's helpers (`from nbstage import record`) from here.
-  env.PYTHONPATH = [helpers, env.PYTHONPATH].filter(Boolean).join(path.delimiter);
-  env.PYTHONUNBUFFERED = '1';
-  delete env.NBSTAGE_OWNER_PID;
+  const env = kernelProcessEnv(options.env);
   if (options.ownerPid !== undefined) {
     env.NBSTAGE_OWNER_PID = String(options.ownerPid);
-  }
-  // Credentials of nbstage and Jupyter never reach the kernels (notebooks read os.environ).
-  for (const name of Object.keys(env)) {
-    if (/^(JUPYTER_TOKEN|NBSTAGE_.*TOKEN|NBSTAGE_JENKINS_.*)$/.test(name)) {
-      delete env[name];
-    }
   }
   const rootDir = options.rootDir ?? process.cwd();
   const args = [

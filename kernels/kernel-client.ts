@@ -21,6 +21,7 @@ import type {
   KernelLanguageInfo,
 } from '../pipelines/executor/kernel';
 import { DeathSignal } from '../pipelines/executor/kernel';
+import { runSetupCode } from '../pipelines/kernel-source';
 import { serverSettings, type JupyterEndpoint } from './endpoint';
 import { JupyterRestError, jupyterJson, jupyterRequest, listKernelSpecs } from './jupyter-rest';
 
@@ -301,12 +302,8 @@ export class KernelClient implements ExecutorKernel {
   }
 
   /** Runs code silently and resolves when it is done; rejects when it fails. */
-  async run(code: string): Promise<void> {
-    const reply = await this.execute(code, { silent: true, storeHistory: false }).done;
-    if (reply.content.status !== 'ok') {
-      const content = reply.content as { ename?: string; evalue?: string };
-      throw new Error(`kernel setup code failed: ${content.ename ?? ''}: ${content.evalue ?? ''}`);
-    }
+  run(code: string): Promise<void> {
+    return runSetupCode(this, code);
   }
 
   /** Interrupts the kernel (SIGINT for ipykernel): a busy cell ends with KeyboardInterrupt. */

@@ -1,26 +1,30 @@
 /**
  * A warm kernel pool per kernelspec: kernels are started ahead of time so a run does not wait
  * for kernel start-up; a taken kernel is replaced in the background. Pooled kernels are single
- * use: a run's kernel is shut down afterwards (sessions keep theirs outside the pool).
+ * use: a run's kernel is shut down afterwards (sessions keep theirs outside the pool). Kernels
+ * come from a start function: on a Jupyter server, or launched by nbstage itself.
  */
-import type { JupyterEndpoint } from './endpoint';
-import { KernelClient } from './kernel-client';
+import type { DeathReason } from '../pipelines/executor/kernel';
 
 /** Options of {@link KernelPool}. */
 export interface KernelPoolOptions {
   /** Warm kernels kept per kernelspec once one was asked for (0 = no pool). */
   size: number;
-  /** Aborted when the server is gone: kernels still starting give up. */
-  signal?: AbortSignal;
 }
 
-/** Warm kernels per kernelspec. */
-export class KernelPool {
-  private readonly warm = new Map<string, Promise<KernelClient>[]>();
+/** What the pool needs of a kernel. */
+export interface PoolKernel {
+  readonly dead: DeathReason | null;
+  shutdown(): Promise<void>;
+}
+
+/** Warm kernels per kernelspec; `start` makes a live kernel of a kernelspec name. */
+export class KernelPool<K extends PoolKernel> {
+  private readonly warm = new Map<string, Promise<K>[]>();
   private closed = false;
 
   constructor(
-    private readonly endpoint: JupyterEndpoint,
+    private readonly start: (name: string) => Promise<K>,
     private readonly options: KernelPoolOptions,
   ) {}
 
@@ -28,7 +32,7 @@ export class KernelPool {
   prewarm(name: string, count: number): void {
     const list = this.warm.get(name) ?? [];
     while (!this.closed && list.length < count) {
-      const starting = KernelClient.start(this.endpoint, name, { signal: this.options.signal });
+      const starting = this.start(name);
       starting.catch(() => undefined);
       list.push(starting);
     }
@@ -36,7 +40,7 @@ export class KernelPool {
   }
 
   /** A live kernel of `name`: a warm one if there is one, else a new one. */
-  async acquire(name: string): Promise<KernelClient> {
+  async acquire(name: string): Promise<K> {
     const list = this.warm.get(name) ?? [];
     while (list.length > 0) {
       const candidate = list.shift();
@@ -58,19 +62,19 @@ export class KernelPool {
     if (this.options.size > 0) {
       this.prewarm(name, this.options.size);
     }
-    return KernelClient.start(this.endpoint, name, { signal: this.options.signal });
+    return this.start(name);
   }
 
   /**
-   * Drops the warm kernels without asking the server, which is gone: their connections stop
-   * reconnecting. The pool takes no more kernels.
+   * Drops the warm kernels without shutting them down (their server is gone): each that
+   * started is handed to `drop`. The pool takes no more kernels.
    */
-  abandon(): void {
+  abandon(drop: (kernel: K) => void): void {
     this.closed = true;
     const all = [...this.warm.values()].flat();
     this.warm.clear();
     for (const p of all) {
-      p.then((kernel) => kernel.lose('server-died')).catch(() => undefined);
+      p.then(drop).catch(() => undefined);
     }
   }
 

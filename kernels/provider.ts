@@ -3,7 +3,8 @@
  * Jupyter server API (a local supervised server, a remote server or an Enterprise Gateway),
  * with an optional warm pool per kernelspec and session reuse through Jupyter's sessions API.
  */
-import { KernelNotFoundError, UnreachableError } from '../pipelines/errors';
+import { UnreachableError } from '../pipelines/errors';
+import { kernelSpecNamed, type SetupKernel } from '../pipelines/kernel-source';
 import type { JupyterEndpoint } from './endpoint';
 import { LocalJupyterServer, type LocalJupyterServerOptions } from './jupyter-server';
 import { KernelClient } from './kernel-client';
@@ -17,9 +18,12 @@ import {
 import { KernelPool } from './pool';
 import { connectSharedServer, SpareKernels, type SharedServerOptions } from './shared-server';
 
-/** A kernel handed to a run; `fresh` is false when a session's kernel is reused. */
-export interface AcquiredKernel {
-  kernel: KernelClient;
+/**
+ * A kernel handed to a run; `fresh` is false when a session's kernel is reused. `K` is the
+ * provider's kernel: on a Jupyter server a KernelClient.
+ */
+export interface AcquiredKernel<K extends SetupKernel = KernelClient> {
+  kernel: K;
   fresh: boolean;
   /** The session this kernel belongs to (it outlives the run), if any. */
   session: string | null;
@@ -30,18 +34,18 @@ export interface AcquiredKernel {
   staleEnv: boolean;
 }
 
-/** Where runs get kernels. Whoever creates a provider closes it. */
-export interface KernelProvider {
+/** Where runs get kernels (of type `K`). Whoever creates a provider closes it. */
+export interface KernelProvider<K extends SetupKernel = SetupKernel> {
   /** A human-readable description (never the token). */
   readonly description: string;
   /** The kernelspecs on offer and the default. */
   kernelSpecs(): Promise<{ default: string; specs: KernelSpecInfo[] }>;
   /** A kernel of `name`: from the session when given (created if new), else warm or new. */
-  acquire(name: string, options?: { session?: string; cwd?: string }): Promise<AcquiredKernel>;
+  acquire(name: string, options?: { session?: string; cwd?: string }): Promise<AcquiredKernel<K>>;
   /** Starts a kernel of `name` ahead of need; the next {@link acquire} takes it. */
   prewarm(name: string, count?: number): void;
   /** Gives a kernel back: session kernels stay alive when `keep`; others are shut down. */
-  release(acquired: AcquiredKernel, keep: boolean): Promise<void>;
+  release(acquired: AcquiredKernel<K>, keep: boolean): Promise<void>;
   /** Shuts down what this provider started. Idempotent. */
   close(): Promise<void>;
 }
@@ -72,9 +76,9 @@ interface Outage {
 }
 
 /** A provider on a Jupyter server API. */
-export class JupyterKernelProvider implements KernelProvider {
+export class JupyterKernelProvider implements KernelProvider<KernelClient> {
   readonly description: string;
-  private pool: KernelPool;
+  private pool: KernelPool<KernelClient>;
   private server: JupyterEndpoint;
   private specsCache: Promise<{ default: string; specs: KernelSpecInfo[] }> | null = null;
   private closed: Promise<void> | null = null;
@@ -98,8 +102,9 @@ export class JupyterKernelProvider implements KernelProvider {
     this.pool = this.newPool(endpoint, options.poolSize ?? 0);
   }
 
-  private newPool(endpoint: JupyterEndpoint, size: number): KernelPool {
-    return new KernelPool(endpoint, { size, signal: this.generation.signal });
+  private newPool(endpoint: JupyterEndpoint, size: number): KernelPool<KernelClient> {
+    const signal = this.generation.signal;
+    return new KernelPool((name) => KernelClient.start(endpoint, name, { signal }), { size });
   }
 
   /** The server's endpoint (a supervised server's changes when it is restarted). */
@@ -136,7 +141,7 @@ export class JupyterKernelProvider implements KernelProvider {
     this.early.clear();
     this.specsCache = null;
     // The warm kernels died with the server; nothing to shut down.
-    this.pool.abandon();
+    this.pool.abandon((kernel) => kernel.lose('server-died'));
     this.pool = this.newPool(this.server, 0);
   }
 
@@ -180,14 +185,7 @@ export class JupyterKernelProvider implements KernelProvider {
 
   /** Throws KernelNotFoundError unless the server offers `name`. */
   async checkKernel(name: string): Promise<KernelSpecInfo> {
-    const specs = await this.kernelSpecs();
-    const spec = specs.specs.find((s) => s.name === name);
-    if (spec === undefined) {
-      throw new KernelNotFoundError(
-        `unknown kernel "${name}" (available: ${specs.specs.map((s) => s.name).join(', ')})`,
-      );
-    }
-    return spec;
+    return kernelSpecNamed((await this.kernelSpecs()).specs, name);
   }
 
   /** Starts (or claims) a kernel of `name` now; the next {@link acquire} of `name` takes it. */

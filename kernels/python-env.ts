@@ -1,7 +1,7 @@
 /**
- * Which Python interpreter nbstage runs Jupyter with, and where the nbstage package lives.
- * The Jupyter server, `nbstage doctor` and the workers all resolve the interpreter here, so they
- * always agree on it.
+ * Which Python interpreter nbstage runs Jupyter with, where the nbstage package lives, and the
+ * environment kernel processes start with. The Jupyter server, the kernels nbstage launches
+ * itself, `nbstage doctor` and the workers all resolve them here, so they always agree.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -64,4 +64,29 @@ export function resolvePython(env: NodeJS.ProcessEnv = process.env): ResolvedPyt
     return { python: venv, source: 'venv' };
   }
   return { python: process.platform === 'win32' ? 'python' : 'python3', source: 'path' };
+}
+
+/** The folder of nbstage's Python helpers (`nbstage_init`, `nbstage_owned`, `nbstage`). */
+export function pythonHelpersDir(): string {
+  return path.join(packageRoot(), 'kernels', 'python');
+}
+
+/**
+ * The environment of a process that runs kernels (a Jupyter server) or is one (a kernel nbstage
+ * launches itself): this process's environment and `extra`, nbstage's Python helpers on
+ * PYTHONPATH, unbuffered Python, and no owner pid nor credentials of nbstage or Jupyter.
+ */
+export function kernelProcessEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  // The kernels import nbstage's helpers (`from nbstage import record`) from here.
+  env.PYTHONPATH = [pythonHelpersDir(), env.PYTHONPATH].filter(Boolean).join(path.delimiter);
+  env.PYTHONUNBUFFERED = '1';
+  delete env.NBSTAGE_OWNER_PID;
+  // Credentials of nbstage and Jupyter never reach the kernels (notebooks read os.environ).
+  for (const name of Object.keys(env)) {
+    if (/^(JUPYTER_TOKEN|NBSTAGE_.*TOKEN|NBSTAGE_JENKINS_.*)$/.test(name)) {
+      delete env[name];
+    }
+  }
+  return env;
 }

@@ -2,7 +2,20 @@
  * Where a run gets its kernels, as the runner sees it: the kernelspecs on offer, acquire, release.
  * `kernels/provider.ts`'s KernelProvider satisfies it; unit tests pass a fake.
  */
+import { KernelNotFoundError } from './errors';
 import type { ExecutorKernel, KernelSpecInfo } from './executor/kernel';
+
+/**
+ * {@link SetupKernel.run} on any executor kernel: `code` runs silently, out of the history;
+ * rejects with the kernel's error name and value when it fails.
+ */
+export async function runSetupCode(kernel: ExecutorKernel, code: string): Promise<void> {
+  const reply = await kernel.execute(code, { silent: true, storeHistory: false }).done;
+  if (reply.content.status !== 'ok') {
+    const content = reply.content as { ename?: string; evalue?: string };
+    throw new Error(`kernel setup code failed: ${content.ename ?? ''}: ${content.evalue ?? ''}`);
+  }
+}
 
 /** A kernel the runner can prepare before its cells run: setup code runs silently on it. */
 export interface SetupKernel extends ExecutorKernel {
@@ -30,4 +43,18 @@ export interface KernelSource<L extends KernelLease = KernelLease> {
   acquire(name: string, options?: { session?: string }): Promise<L>;
   /** Gives a kernel back: session kernels stay alive when `keep`; others are shut down. */
   release(lease: L, keep: boolean): Promise<void>;
+}
+
+/**
+ * The kernelspec called `name` among `specs` (a source's {@link KernelSource.kernelSpecs}).
+ * @throws KernelNotFoundError naming the ones there are.
+ */
+export function kernelSpecNamed(specs: readonly KernelSpecInfo[], name: string): KernelSpecInfo {
+  const spec = specs.find((s) => s.name === name);
+  if (spec === undefined) {
+    throw new KernelNotFoundError(
+      `unknown kernel "${name}" (available: ${specs.map((s) => s.name).join(', ')})`,
+    );
+  }
+  return spec;
 }

@@ -1,3 +1,4 @@
+import { KernelClient } from '../../../kernels/kernel-client';
 import { KernelPool } from '../../../kernels/pool';
 import { useJupyterServer } from '../../helpers/jupyter';
 
@@ -13,7 +14,7 @@ describe('KernelPool', () => {
 
   it('hands out the kernel it started ahead and starts the next one', async () => {
     const before = new Set(await kernelIds());
-    const pool = new KernelPool(server().endpoint, { size: 1 });
+    const pool = new KernelPool((name) => KernelClient.start(server().endpoint, name), { size: 1 });
     try {
       pool.prewarm('python3', 1);
       let warm: string[] = [];
@@ -36,7 +37,7 @@ describe('KernelPool', () => {
   });
 
   it('never hands out a dead kernel', async () => {
-    const pool = new KernelPool(server().endpoint, { size: 1 });
+    const pool = new KernelPool((name) => KernelClient.start(server().endpoint, name), { size: 1 });
     try {
       pool.prewarm('python3', 1);
       const k = await pool.acquire('python3');

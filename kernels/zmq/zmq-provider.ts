@@ -1,0 +1,154 @@
+/**
+ * A kernel provider with no Jupyter server: kernels are launched from the kernelspecs found
+ * where `jupyter kernelspec list` finds them and spoken to over ZMQ ({@link ZmqKernel}), with
+ * an optional warm pool per kernelspec. It keeps no sessions: its kernels end with their run.
+ */
+import { UnreachableError, UsageError } from '../../pipelines/errors';
+import type { KernelSpecInfo } from '../../pipelines/executor/kernel';
+import { KernelPool } from '../pool';
+import { kernelSpecNamed } from '../../pipelines/kernel-source';
+import type { AcquiredKernel, KernelProvider, ProviderHealth } from '../provider';
+import { findKernelSpecs, NATIVE_KERNEL, type ZmqKernelSpec } from './kernelspecs';
+import { ZmqKernel, type ZmqKernelOptions } from './zmq-kernel';
+
+/** Options of {@link ZmqKernelProvider}. */
+export interface ZmqKernelProviderOptions {
+  /** Warm kernels kept ready per kernelspec once one was asked for (default 0). */
+  poolSize?: number;
+  /** The environment kernelspecs are looked up in and kernels start with (default this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** Working directory of warm kernels and of kernels acquired without one (default this process's). */
+  cwd?: string;
+  /** How each kernel is started and stopped (ready timeout, heartbeat, runtime folder, log). */
+  kernel?: Omit<ZmqKernelOptions, 'cwd' | 'env' | 'signal'>;
+  description?: string;
+}
+
+/** Kernels nbstage launches itself. Whoever creates it closes it. */
+export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
+  readonly description: string;
+  private readonly pool: KernelPool<ZmqKernel>;
+  private readonly handedOut = new Set<ZmqKernel>();
+  private specsFound: Map<string, ZmqKernelSpec> | null = null;
+  private closed: Promise<void> | null = null;
+
+  constructor(private readonly options: ZmqKernelProviderOptions = {}) {
+    this.description = options.description ?? 'kernels launched by nbstage (ZMQ)';
+    this.pool = new KernelPool((name) => this.start(name, this.defaultCwd), {
+      size: options.poolSize ?? 0,
+    });
+  }
+
+  private get defaultCwd(): string {
+    return this.options.cwd ?? process.cwd();
+  }
+
+  private specs(): Map<string, ZmqKernelSpec> {
+    this.specsFound ??= findKernelSpecs(this.options.env ?? process.env);
+    return this.specsFound;
+  }
+
+  /** The kernelspec of `name` as it is launched. @throws KernelNotFoundError */
+  kernelSpec(name: string): ZmqKernelSpec {
+    // Throws, naming the kernelspecs there are, when `name` is not one of them.
+    const { name: found } = kernelSpecNamed(this.infos(), name);
+    const spec = this.specs().get(found);
+    if (spec === undefined) {
+      throw new Error(`kernelspec ${found} listed but not found`);
+    }
+    return spec;
+  }
+
+  private infos(): KernelSpecInfo[] {
+    return [...this.specs().values()].map(({ name, displayName, language }) => ({
+      name,
+      displayName,
+      language,
+    }));
+  }
+
+  /** The kernelspecs found (read once) and the default: `python3` when there is one. */
+  kernelSpecs(): Promise<{ default: string; specs: KernelSpecInfo[] }> {
+    const specs = this.infos();
+    const fallback = specs.map((s) => s.name).sort()[0] ?? NATIVE_KERNEL;
+    const preferred = specs.some((s) => s.name === NATIVE_KERNEL) ? NATIVE_KERNEL : fallback;
+    return Promise.resolve({ default: preferred, specs });
+  }
+
+  /** Throws KernelNotFoundError unless a kernelspec `name` was found. */
+  checkKernel(name: string): Promise<KernelSpecInfo> {
+    return Promise.resolve().then(() => kernelSpecNamed(this.infos(), name));
+  }
+
+  /** Whether kernels can be had: always, until the provider is closed. */
+  health(): ProviderHealth {
+    return this.closed === null
+      ? { ready: true }
+      : { ready: false, reason: 'the kernel provider is closed' };
+  }
+
+  private start(name: string, cwd: string): Promise<ZmqKernel> {
+    if (this.closed !== null) {
+      return Promise.reject(new UnreachableError('the kernel provider is closed'));
+    }
+    return Promise.resolve().then(() =>
+      ZmqKernel.start(this.kernelSpec(name), {
+        ...this.options.kernel,
+        env: this.options.env,
+        cwd,
+      }),
+    );
+  }
+
+  /** Starts `count` kernels of `name` ahead of need; the next {@link acquire}s take them. */
+  prewarm(name: string, count = 1): void {
+    if (this.closed === null) {
+      this.pool.prewarm(name, count);
+    }
+  }
+
+  /**
+   * A kernel of `name`: a warm one when it runs in `cwd` (or none is asked for), else a new one
+   * started there.
+   * @throws UsageError for a `session`: these kernels end with their run, so none can be kept.
+   * @throws KernelNotFoundError for an unknown kernelspec.
+   */
+  async acquire(
+    name: string,
+    options: { session?: string; cwd?: string } = {},
+  ): Promise<AcquiredKernel<ZmqKernel>> {
+    if (options.session !== undefined && options.session !== '') {
+      throw new UsageError(
+        `session "${options.session}" needs a persistent Jupyter server: kernels nbstage ` +
+          'launches itself end with their run',
+      );
+    }
+    await this.checkKernel(name);
+    const kernel =
+      options.cwd === undefined || options.cwd === this.defaultCwd
+        ? await this.pool.acquire(name)
+        : await this.start(name, options.cwd);
+    if (this.closed !== null) {
+      await kernel.shutdown();
+      throw new UnreachableError('the kernel provider is closed');
+    }
+    this.handedOut.add(kernel);
+    return { kernel, fresh: true, session: null, staleEnv: false };
+  }
+
+  /** Shuts the kernel down (`keep` has nothing to keep: there are no sessions). */
+  async release(acquired: AcquiredKernel<ZmqKernel>, _keep: boolean): Promise<void> {
+    this.handedOut.delete(acquired.kernel);
+    await acquired.kernel.shutdown();
+  }
+
+  /** Shuts down the warm kernels and those still handed out. Idempotent. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      const out = [...this.handedOut];
+      this.handedOut.clear();
+      await Promise.all([this.pool.close(), ...out.map((k) => k.shutdown())]);
+    })();
+    return this.closed;
+  }
+}
