@@ -100,13 +100,13 @@ export class ZmqKernel implements SetupKernel {
       {
         onMessage: (channel, msg) => this.dispatch(channel, msg),
         onHeartbeatLost: (silentMs) => {
-          this.lost(`kernel ${this.name} stopped answering its heartbeat for ${silentMs} ms`);
+          this.lost(`stopped answering its heartbeat for ${silentMs} ms`);
           this.child.signal('SIGKILL');
         },
       },
       this.log,
     );
-    void child.exited.then((exit) => this.lost(`kernel ${this.name} ${describeExit(exit)}`));
+    void child.exited.then((exit) => this.lost(describeExit(exit)));
   }
 
   /**
@@ -157,7 +157,11 @@ export class ZmqKernel implements SetupKernel {
         this.onDeath(() => {
           const output = this.child.lastLines(3);
           const said = output === '' ? '' : `: ${output}`;
-          reject(new KernelDiedError(`${this.cause ?? 'kernel died'} before it was ready${said}`));
+          reject(
+            new KernelDiedError(
+              `kernel ${this.name} ${this.cause ?? 'died'} before it was ready${said}`,
+            ),
+          );
         }),
       );
       const abort = (): void =>
@@ -215,7 +219,7 @@ export class ZmqKernel implements SetupKernel {
     return this.death.reason;
   }
 
-  /** What ended the kernel ("kernel python3 exited with code 1"), or null. */
+  /** How the kernel's process ended ("exited with code 1", "was killed by SIGKILL"), or null. */
   get deathCause(): string | null {
     return this.cause;
   }
@@ -241,7 +245,7 @@ export class ZmqKernel implements SetupKernel {
     }
     this.cause = cause;
     this.death.die('dead');
-    this.rejectAll(new KernelDiedError(cause));
+    this.rejectAll(new KernelDiedError(`kernel ${this.name} ${cause}`));
   }
 
   private rejectAll(err: Error): void {

@@ -8,11 +8,16 @@ import type { CellStatus } from './events';
 import type { CellRequest } from './cell-request';
 import type { DeathReason } from './kernel';
 
-/** The error of a run whose kernel `kernelName` is gone for `reason`, in cell `cellIndex`. */
+/**
+ * The error of a run whose kernel `kernelName` is gone for `reason`, in cell `cellIndex`, with
+ * how its process ended when that is known ("kernel python3 died in cell 2 (was killed by
+ * SIGKILL)").
+ */
 export function deathError(
   kernelName: string,
   reason: DeathReason,
   cellIndex: number | undefined,
+  cause?: string | null,
 ): KernelDiedError {
   const what =
     reason === 'disconnected'
@@ -21,7 +26,9 @@ export function deathError(
         ? `the Jupyter server running kernel ${kernelName} died`
         : `kernel ${kernelName} died`;
   return new KernelDiedError(
-    what + (cellIndex === undefined ? '' : ` in cell ${cellIndex}`),
+    what +
+      (cellIndex === undefined ? '' : ` in cell ${cellIndex}`) +
+      (cause === undefined || cause === null || cause === '' ? '' : ` (${cause})`),
     cellIndex,
   );
 }

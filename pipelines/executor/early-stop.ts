@@ -23,7 +23,7 @@ export class EarlyStop {
   /** The error that stopped the run, or null while it goes on. */
   error: NbstageError | null = null;
   /** The first kernel that died under the run, and why. */
-  death: { kernel: string; reason: DeathReason } | null = null;
+  death: { kernel: string; reason: DeathReason; cause: string | null } | null = null;
   /** Rejects with that error (never resolves); safe to leave unawaited. */
   readonly promise: Promise<never>;
   private rejectFn: (err: NbstageError) => void = () => undefined;
@@ -52,8 +52,10 @@ export class EarlyStop {
     for (const kernel of sources.kernels) {
       cleanups.push(
         kernel.onDeath((reason) => {
-          this.death ??= { kernel: kernel.name, reason };
-          this.stop(deathError(kernel.name, reason, sources.currentIndex()));
+          this.death ??= { kernel: kernel.name, reason, cause: kernel.deathCause ?? null };
+          this.stop(
+            deathError(kernel.name, reason, sources.currentIndex(), kernel.deathCause ?? null),
+          );
         }),
       );
     }

@@ -347,7 +347,7 @@ export class NotebookExecutor {
     if (victim.index === error.cellIndex || death === null) {
       return error;
     }
-    return deathError(death.kernel, death.reason, victim.index);
+    return deathError(death.kernel, death.reason, victim.index, death.cause);
   }
 
   /**

@@ -54,6 +54,11 @@ export interface ExecutorKernel {
   /** Why the kernel is gone, or null while it lives. */
   readonly dead: DeathReason | null;
   /**
+   * How the kernel's process ended, in words (`exited with code 1`, `was killed by SIGKILL`),
+   * when the kernel knows it (one nbstage launched itself does); the death's message says it.
+   */
+  readonly deathCause?: string | null;
+  /**
    * Sends an execute request without waiting for earlier ones (the kernel queues them).
    * Throws when the kernel is already gone.
    */

@@ -94,7 +94,13 @@ describe('executeRun on ZmqKernelProvider, as on a Jupyter server', () => {
 
   it('a kernel death: exit 4', async () => {
     const [onZmq, onServer] = await both(makeNotebook(['print("a")', 'import os\nos._exit(1)']));
-    expect(onZmq).toEqual(onServer);
+    // The same, but a kernel nbstage launched itself also says how its process ended.
+    expect(onServer).toMatchObject({ error: { message: 'kernel python3 died in cell 1' } });
+    const server = onServer as { error: { message: string } };
+    expect(onZmq).toEqual({
+      ...server,
+      error: { ...server.error, message: 'kernel python3 died in cell 1 (exited with code 1)' },
+    });
     expect(onZmq).toMatchObject({ status: 'kernel_died', error: { exit: 4 } });
   });
 

@@ -196,6 +196,16 @@ describe('the executor on a scripted kernel', () => {
     expect(result.notebook.metadata.nbstage).toMatchObject({ exception: { cell_index: 1 } });
   });
 
+  test('says how the kernel process ended when the kernel knows', async () => {
+    const { result } = await run(['a', 'b'], {
+      b: { dieWith: 'dead', deathCause: 'was killed by SIGKILL' },
+    });
+    expect(result.error).toMatchObject({
+      cellIndex: 1,
+      message: 'kernel python3 died in cell 1 (was killed by SIGKILL)',
+    });
+  });
+
   test('names a lost server in the death', async () => {
     const { result } = await run(['a'], { a: { dieWith: 'server-died' } });
     expect(result.error?.message).toBe('the Jupyter server running kernel python3 died in cell 0');

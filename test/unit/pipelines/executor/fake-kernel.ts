@@ -37,6 +37,8 @@ export interface CellScript {
   ignoresInterrupt?: boolean;
   /** The kernel dies while running the cell, after its outputs. */
   dieWith?: DeathReason;
+  /** How the kernel's process ended, as a kernel nbstage launched itself reports it. */
+  deathCause?: string;
   /** The kernel dies right after the cell's reply, before its idle (killed outright). */
   dieAfterReply?: DeathReason;
 }
@@ -132,6 +134,9 @@ export class FakeKernel implements SetupKernel {
       this.cancelAll();
     }
   }
+
+  /** How the process ended, when the script says (null: unknown, as on a Jupyter server). */
+  deathCause: string | null = null;
 
   /** Kills the kernel now: death listeners first, then every pending request is cancelled. */
   die(reason: DeathReason = 'dead'): void {
@@ -238,6 +243,7 @@ export class FakeKernel implements SetupKernel {
       }
     }
     if (script.dieWith !== undefined) {
+      this.deathCause = script.deathCause ?? null;
       this.die(script.dieWith);
       return;
     }
