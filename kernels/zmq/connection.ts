@@ -1,6 +1,7 @@
 /**
  * A kernel's connection file: five free ports on 127.0.0.1, a random key, written 0600 in a
- * private runtime folder (0700) of its own, and removed with that folder at shutdown.
+ * private runtime folder (0700) of its own, and removed with that folder once the kernel has
+ * read it (it is ready) or failed to start.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';

@@ -130,6 +130,9 @@ export class ZmqKernel implements SetupKernel {
     }
     try {
       await kernel.waitReady(options.readyTimeoutMs ?? 60_000, options.signal);
+      // A ready kernel has read its connection file: the key is on disk only while it starts,
+      // so none is left behind when this process is SIGKILLed.
+      connection.remove();
     } catch (err) {
       await kernel.shutdown(true);
       throw err;

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { KernelMessage } from '@jupyterlab/services';
+import { writeConnectionFile } from '../../../kernels/zmq/connection';
 import { findKernelSpecs, type ZmqKernelSpec } from '../../../kernels/zmq/kernelspecs';
 import { ZmqKernel, type ZmqKernelOptions } from '../../../kernels/zmq/zmq-kernel';
 import { KernelDiedError, UnreachableError } from '../../../pipelines/errors';
@@ -271,18 +272,32 @@ describe('ZmqKernel lifecycle', () => {
     expect(await survivors(pids, 5000)).toEqual([]);
   });
 
-  it('shutdown leaves no process and no connection file; twice is once', async () => {
+  it('writes the connection file private, and removes it once the kernel is ready', async () => {
     const runtimeDir = tempDir();
+    const connection = await writeConnectionFile('python3', runtimeDir);
+    try {
+      expect(fs.statSync(connection.path).mode & 0o777).toBe(0o600);
+      expect(fs.statSync(path.dirname(connection.path)).mode & 0o777).toBe(0o700);
+    } finally {
+      connection.remove();
+    }
+    expect(fs.readdirSync(runtimeDir)).toEqual([]);
     const kernel = await start('python3', { runtimeDir });
+    try {
+      // Ready: the kernel has read it, and its key is no longer on disk.
+      expect(fs.readdirSync(runtimeDir)).toEqual([]);
+      expect(await kernel.execute('1 + 1').done).toMatchObject({ content: { status: 'ok' } });
+    } finally {
+      await kernel.shutdown();
+    }
+  });
+
+  it('shutdown leaves no process; twice is once', async () => {
+    const kernel = await start('python3');
     const pids = [kernel.pid, ...descendants(kernel.pid)];
     expect(pids.length).toBeGreaterThanOrEqual(3);
-    const [folder] = fs.readdirSync(runtimeDir);
-    const file = fs.readdirSync(path.join(runtimeDir, folder))[0];
-    expect(fs.statSync(path.join(runtimeDir, folder, file)).mode & 0o777).toBe(0o600);
-    expect(fs.statSync(path.join(runtimeDir, folder)).mode & 0o777).toBe(0o700);
     await Promise.all([kernel.shutdown(), kernel.shutdown()]);
     expect(await survivors(pids, 5000)).toEqual([]);
-    expect(fs.readdirSync(runtimeDir)).toEqual([]);
     expect(kernel.dead).toBeNull();
   });
 
@@ -353,12 +368,12 @@ describe('a SIGKILLed owner leaves no kernel', () => {
   it.each([
     ['pid namespace', {}],
     ['subreaper', { NBSTAGE_NO_PIDNS: '1' }],
-  ])('%s: the kernel is gone within 10 s', async (_mode, env) => {
+  ])('%s: the kernel is gone within 10 s, and no key is left on disk', async (_mode, env) => {
+    const runtimeDir = tempDir();
     const script = [
       `const { ZmqKernel } = require(${JSON.stringify(path.join(root, 'dist/kernels/zmq/zmq-kernel.js'))});`,
       `const { findKernelSpecs } = require(${JSON.stringify(path.join(root, 'dist/kernels/zmq/kernelspecs.js'))});`,
-      // Its connection file stays behind (nothing removes it): in a folder the suite removes.
-      `ZmqKernel.start(findKernelSpecs().get('python3'), { runtimeDir: ${JSON.stringify(tempDir())} }).then((k) => {`,
+      `ZmqKernel.start(findKernelSpecs().get('python3'), { runtimeDir: ${JSON.stringify(runtimeDir)} }).then((k) => {`,
       `  process.stdout.write('ready ' + k.pid + '\\n'); setInterval(() => undefined, 1000); });`,
     ].join('\n');
     const owner = spawn(process.execPath, ['-e', script], {
@@ -381,6 +396,7 @@ describe('a SIGKILLed owner leaves no kernel', () => {
       expect(pids.length).toBeGreaterThanOrEqual(3);
       owner.kill('SIGKILL');
       expect(await survivors(pids, 10000)).toEqual([]);
+      expect(fs.readdirSync(runtimeDir)).toEqual([]);
     } finally {
       owner.kill('SIGKILL');
       killAll(pids);
