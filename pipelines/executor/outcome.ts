@@ -153,17 +153,23 @@ export function runEndEvent(fields: RunEndFields): RunEndEvent {
 }
 
 /**
- * A copy of `notebook` marked as the record of a run that `error` ended before any cell ran:
- * its `metadata.nbstage` keeps what it had and gets the run id, the status and the exception.
+ * Marks `notebook` (in place) as the record of a run that `error` ended before any cell ran: its
+ * `metadata.nbstage` keeps what it had and gets the run id, the status and the exception (none,
+ * and status `error`, when nothing says why).
  */
+export function markUnstarted(notebook: Notebook, runId: string, error: ErrorLike | null): void {
+  notebook.metadata.nbstage = {
+    ...(notebook.metadata.nbstage ?? {}),
+    run_id: runId === '' ? null : runId,
+    status: error === null ? 'error' : statusFromError(error),
+    exception: error === null ? null : exceptionOf(runErrorInfo(error)),
+  };
+}
+
+/** A copy of `notebook`, marked by {@link markUnstarted}. */
 export function unstartedNotebook(notebook: Notebook, runId: string, error: ErrorLike): Notebook {
   const nb = cloneNotebook(notebook);
-  nb.metadata.nbstage = {
-    ...(nb.metadata.nbstage ?? {}),
-    run_id: runId === '' ? null : runId,
-    status: statusFromError(error),
-    exception: exceptionOf(runErrorInfo(error)),
-  };
+  markUnstarted(nb, runId, error);
   return nb;
 }
 

@@ -4,9 +4,9 @@
  * said how it ended, so its status comes from the failure, and the notebook that stands for it
  * gets the run's `metadata.nbstage` as the executor would have written it.
  */
-import { exceptionOf, runErrorInfo, statusFromError } from '../../pipelines/executor/outcome';
+import { markUnstarted, statusFromError } from '../../pipelines/executor/outcome';
 import type { Notebook } from '../../pipelines/notebook/model';
-import type { RunFailure, RunState, ServiceRun } from './service-run';
+import type { RunFailure, ServiceRun } from './service-run';
 
 /**
  * Ends a run no kernel ended: its state (the executor's status of the failure's code: a cancel
@@ -19,16 +19,10 @@ export function endRunOutsideKernel(
   failure: RunFailure | null,
   notebook?: Notebook,
 ): void {
-  const status: RunState = failure === null ? 'error' : statusFromError(failure);
   if (notebook !== undefined) {
-    notebook.metadata.nbstage = {
-      ...(notebook.metadata.nbstage ?? {}),
-      run_id: record.id,
-      status,
-      exception: failure === null ? null : exceptionOf(runErrorInfo(failure)),
-    };
+    markUnstarted(notebook, record.id, failure);
   }
-  record.state = status;
+  record.state = failure === null ? 'error' : statusFromError(failure);
   record.finishedAt = new Date().toISOString();
   record.error = failure;
 }
