@@ -3,6 +3,7 @@
  */
 import path from 'node:path';
 import { startService } from '../server/service';
+import { untilStopSignal } from './stop-signal';
 
 /** Flags of `nbstage serve`. */
 export interface ServeFlags {
@@ -26,15 +27,7 @@ export async function serveCommand(flags: ServeFlags, version: string): Promise<
     version,
   });
   process.stderr.write(`nbstage: serving on ${service.url}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal();
   process.stderr.write('nbstage: draining\n');
   await service.close();
   return 0;

@@ -8,6 +8,7 @@ import { UsageError } from '../pipelines/errors';
 import { bullmqBackend } from '../server/queue';
 import { secretKey } from '../server/runs/secret-box';
 import { startWorkerRuntime } from '../server/workers/worker-runtime';
+import { untilStopSignal } from './stop-signal';
 
 /** Flags of `nbstage worker`. */
 export interface WorkerFlags {
@@ -43,17 +44,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
   process.stderr.write(
     `nbstage: worker ${runtime.worker.id} ready (labels: ${runtime.labels.join(', ') || 'none'})\n`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      process.once('SIGINT', () => process.exit(130));
-      process.once('SIGTERM', () => process.exit(130));
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal({ secondExits: true });
   process.stderr.write('nbstage: worker draining\n');
   await runtime.close();
   return 0;
