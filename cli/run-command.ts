@@ -233,12 +233,13 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
         },
       });
     } else {
-      // The local Jupyter server starts while the notebook is read and validated (it takes the
-      // longest); bad input stops it again before anything is written.
+      // The kernel provider (a local Jupyter server, if one is used) starts while the notebook
+      // is read and validated; bad input stops it again before anything is written.
       const { localTarget } = await import('../kernels/local-target');
       target = localTarget({
         env,
         rootDir: process.cwd(),
+        session: (flags.session ?? env.NBSTAGE_SESSION ?? '') !== '',
         onListenerError,
       });
     }

@@ -1,8 +1,9 @@
 /**
- * The local run target (an embedded `nbstage run`): kernels from a Jupyter server this process
- * reaches or starts. It owns the provider's whole life: the start (begun when the target is
- * made, so it overlaps reading and checking the notebook), the prewarm of the kernels the run
- * will ask for, the run itself, and the close, in one `try/finally`.
+ * The local run target (an embedded `nbstage run`): kernels nbstage launches itself and speaks
+ * ZMQ to, or kernels on a Jupyter server this process reaches or starts. It owns the provider's
+ * whole life: the start (begun when the target is made, so it overlaps reading and checking the
+ * notebook), the prewarm of the kernels the run will ask for, the run itself, and the close, in
+ * one `try/finally`.
  */
 import { CancelledError } from '../pipelines/errors';
 import type { Notebook } from '../pipelines/notebook/model';
@@ -10,16 +11,20 @@ import type { RunTarget } from '../pipelines/run-target';
 import { executeRun } from '../pipelines/runner';
 import type { KernelProvider } from './provider';
 import { remoteProvider, sharedLocalProvider, startLocalProvider } from './provider';
+import { ZmqKernelProvider } from './zmq/zmq-provider';
 
-/** How the local target finds its Jupyter server. */
+/** Where the local target gets its kernels. */
 export interface LocalTargetOptions {
   /**
-   * `NBSTAGE_JUPYTER_URL` (+ `NBSTAGE_JUPYTER_TOKEN`): that server; else
-   * `NBSTAGE_REUSE_SERVER=0`: a private server for this run; else the shared background server.
+   * `NBSTAGE_JUPYTER_URL` (+ `NBSTAGE_JUPYTER_TOKEN`): that server; else `NBSTAGE_REUSE_SERVER=0`:
+   * a private server for this run; else, for a session or with `NBSTAGE_REUSE_SERVER=1`, the
+   * shared background server; else kernels launched directly.
    */
   env: NodeJS.ProcessEnv;
-  /** Root of a private server (the folder the run started in). */
+  /** Root of a private server, and where direct kernels start (the folder the run started in). */
   rootDir: string;
+  /** Whether the run keeps its kernel in a session (only a server outlives this process). */
+  session?: boolean;
   /** Where a failing output sink is reported (the run goes on). */
   onListenerError?: (err: unknown) => void;
 }
@@ -46,12 +51,16 @@ function startProvider(options: LocalTargetOptions, signal: AbortSignal): Promis
   if (jupyterUrl !== undefined && jupyterUrl !== '') {
     return Promise.resolve(remoteProvider(jupyterUrl, env.NBSTAGE_JUPYTER_TOKEN ?? ''));
   }
-  return env.NBSTAGE_REUSE_SERVER === '0'
-    ? startLocalProvider({ rootDir: options.rootDir, signal })
-    : sharedLocalProvider();
+  if (env.NBSTAGE_REUSE_SERVER === '0') {
+    return startLocalProvider({ rootDir: options.rootDir, signal });
+  }
+  if (options.session === true || env.NBSTAGE_REUSE_SERVER === '1') {
+    return sharedLocalProvider();
+  }
+  return Promise.resolve(new ZmqKernelProvider({ env, cwd: options.rootDir }));
 }
 
-/** A local target whose Jupyter server starts now. */
+/** A local target whose kernel provider (and Jupyter server, if any) starts now. */
 export function localTarget(options: LocalTargetOptions): RunTarget {
   const startAbort = new AbortController();
   const starting = startProvider(options, startAbort.signal);

@@ -136,6 +136,20 @@ export class KernelChannels {
     }
   }
 
+  /**
+   * Resolves once the messages already on their way in have been handed on: after `minMs`, and
+   * then as soon as no socket has a message waiting (at most `maxMs` in all). A kernel that
+   * exits right after a reply (the next cell kills it) is declared dead only after that reply.
+   */
+  async settle(minMs = 20, maxMs = 200): Promise<void> {
+    const until = Date.now() + maxMs;
+    await new Promise((resolve) => setTimeout(resolve, minMs));
+    const incoming = [this.sockets.shell, this.sockets.control, this.iopub];
+    while (!this.closed && Date.now() < until && incoming.some((s) => s.readable)) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
   /** Closes every socket; what is still queued is dropped. */
   close(): void {
     if (this.closed) {

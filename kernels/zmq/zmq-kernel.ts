@@ -106,13 +106,17 @@ export class ZmqKernel implements SetupKernel {
       },
       this.log,
     );
-    void child.exited.then((exit) => this.lost(describeExit(exit)));
+    // What the kernel sent before it exited is handed on before it counts as dead.
+    void child.exited.then(async (exit) => {
+      await this.channels.settle();
+      this.lost(describeExit(exit));
+    });
   }
 
   /**
    * Launches a kernel of `spec` and waits until it answers kernel_info.
-   * @throws UnreachableError (exit 5) when it does not answer within the ready timeout.
-   * @throws KernelDiedError when its process ends first.
+   * @throws UnreachableError (exit 5) when it does not answer within the ready timeout, or its
+   * process ends first (the kernel cannot be started: no cell ran on it).
    */
   static async start(spec: ZmqKernelSpec, options: ZmqKernelOptions = {}): Promise<ZmqKernel> {
     const connection = await writeConnectionFile(spec.name, options.runtimeDir);
@@ -160,9 +164,12 @@ export class ZmqKernel implements SetupKernel {
         this.onDeath(() => {
           const output = this.child.lastLines(3);
           const said = output === '' ? '' : `: ${output}`;
+          const where =
+            this.spec.resourceDir === '' ? '' : `; its kernelspec is in ${this.spec.resourceDir}`;
           reject(
-            new KernelDiedError(
-              `kernel ${this.name} ${this.cause ?? 'died'} before it was ready${said}`,
+            new UnreachableError(
+              `cannot start kernel ${this.name}: it ${this.cause ?? 'died'} before it was ready` +
+                `${said}${where} (see nbstage doctor)`,
             ),
           );
         }),

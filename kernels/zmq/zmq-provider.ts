@@ -1,7 +1,8 @@
 /**
  * A kernel provider with no Jupyter server: kernels are launched from the kernelspecs found
  * where `jupyter kernelspec list` finds them and spoken to over ZMQ ({@link ZmqKernel}), with
- * an optional warm pool per kernelspec. It keeps no sessions: its kernels end with their run.
+ * an optional warm pool per kernelspec. A long-lived owner (a worker) may keep session kernels
+ * between runs (`sessions: true`); they live in this process and end with it.
  */
 import { UnreachableError, UsageError } from '../../pipelines/errors';
 import type { KernelSpecInfo } from '../../pipelines/executor/kernel';
@@ -21,7 +22,18 @@ export interface ZmqKernelProviderOptions {
   cwd?: string;
   /** How each kernel is started and stopped (ready timeout, heartbeat, runtime folder, log). */
   kernel?: Omit<ZmqKernelOptions, 'cwd' | 'env' | 'signal'>;
+  /**
+   * Keep session kernels between runs (default false: a session is refused, as the kernels of a
+   * short-lived process such as `nbstage run` cannot outlive it).
+   */
+  sessions?: boolean;
   description?: string;
+}
+
+/** A session's kernel, kept between its runs. */
+interface SessionKernel {
+  name: string;
+  kernel: ZmqKernel;
 }
 
 /** Kernels nbstage launches itself. Whoever creates it closes it. */
@@ -29,6 +41,7 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
   readonly description: string;
   private readonly pool: KernelPool<ZmqKernel>;
   private readonly handedOut = new Set<ZmqKernel>();
+  private readonly sessions = new Map<string, SessionKernel>();
   private specsFound: Map<string, ZmqKernelSpec> | null = null;
   private closed: Promise<void> | null = null;
 
@@ -108,22 +121,32 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
   }
 
   /**
-   * A kernel of `name`: a warm one when it runs in `cwd` (or none is asked for), else a new one
-   * started there.
-   * @throws UsageError for a `session`: these kernels end with their run, so none can be kept.
+   * A kernel of `name`: the session's when one is named and kept (started if new), else a warm
+   * one when it runs in `cwd` (or none is asked for), else a new one started there.
+   * @throws UsageError for a `session` when this provider keeps none.
    * @throws KernelNotFoundError for an unknown kernelspec.
    */
   async acquire(
     name: string,
     options: { session?: string; cwd?: string } = {},
   ): Promise<AcquiredKernel<ZmqKernel>> {
-    if (options.session !== undefined && options.session !== '') {
+    const session = options.session === '' ? undefined : options.session;
+    if (session !== undefined && this.options.sessions !== true) {
       throw new UsageError(
-        `session "${options.session}" needs a persistent Jupyter server: kernels nbstage ` +
+        `session "${session}" needs a persistent Jupyter server: kernels nbstage ` +
           'launches itself end with their run',
       );
     }
     await this.checkKernel(name);
+    if (session !== undefined) {
+      const kept = this.sessions.get(session);
+      if (kept !== undefined && kept.name === name && kept.kernel.dead === null) {
+        this.handedOut.add(kept.kernel);
+        return { kernel: kept.kernel, fresh: false, session, staleEnv: true };
+      }
+      this.sessions.delete(session);
+      await kept?.kernel.shutdown();
+    }
     const kernel =
       options.cwd === undefined || options.cwd === this.defaultCwd
         ? await this.pool.acquire(name)
@@ -133,21 +156,44 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
       throw new UnreachableError('the kernel provider is closed');
     }
     this.handedOut.add(kernel);
+    if (session !== undefined) {
+      this.sessions.set(session, { name, kernel });
+      return { kernel, fresh: true, session, staleEnv: true };
+    }
     return { kernel, fresh: true, session: null, staleEnv: false };
   }
 
-  /** Shuts the kernel down (`keep` has nothing to keep: there are no sessions). */
-  async release(acquired: AcquiredKernel<ZmqKernel>, _keep: boolean): Promise<void> {
+  /** Gives a kernel back: a session's stays alive when `keep` and alive; others are shut down. */
+  async release(acquired: AcquiredKernel<ZmqKernel>, keep: boolean): Promise<void> {
     this.handedOut.delete(acquired.kernel);
-    await acquired.kernel.shutdown();
+    const { session, kernel } = acquired;
+    if (session !== null && keep && kernel.dead === null && this.closed === null) {
+      return;
+    }
+    if (session !== null && this.sessions.get(session)?.kernel === kernel) {
+      this.sessions.delete(session);
+    }
+    await kernel.shutdown();
   }
 
-  /** Shuts down the warm kernels and those still handed out. Idempotent. */
+  /** Shuts down the kernel of `session` (idle or released by the queue). False if none. */
+  async endSession(session: string): Promise<boolean> {
+    const kept = this.sessions.get(session);
+    if (kept === undefined) {
+      return false;
+    }
+    this.sessions.delete(session);
+    await kept.kernel.shutdown();
+    return true;
+  }
+
+  /** Shuts down the warm kernels, the sessions' and those still handed out. Idempotent. */
   close(): Promise<void> {
     this.closed ??= (async () => {
-      const out = [...this.handedOut];
+      const out = new Set([...this.handedOut, ...[...this.sessions.values()].map((s) => s.kernel)]);
       this.handedOut.clear();
-      await Promise.all([this.pool.close(), ...out.map((k) => k.shutdown())]);
+      this.sessions.clear();
+      await Promise.all([this.pool.close(), ...[...out].map((k) => k.shutdown())]);
     })();
     return this.closed;
   }

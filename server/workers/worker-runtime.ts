@@ -1,13 +1,19 @@
 /**
- * A worker as nbstage runs it, in `nbstage worker` on a GPU agent or inside `nbstage serve`: a
- * supervised Jupyter server with a warm kernel, its GPUs found and advertised as labels and
- * handed out per run, the job handler, and session kernels shut down when the queue lets go of
- * their session (idle, or the worker closing).
+ * A worker as nbstage runs it, in `nbstage worker` on a GPU agent or inside `nbstage serve`:
+ * kernels it launches itself (a warm one kept ready), or those of the Jupyter server or gateway
+ * named by `NBSTAGE_JUPYTER_URL`; its GPUs found and advertised as labels and handed out per
+ * run, the job handler, and session kernels shut down when the queue lets go of their session
+ * (idle, or the worker closing).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startLocalProvider, type JupyterKernelProvider } from '../../kernels/provider';
+import {
+  remoteProvider,
+  type KernelProvider,
+  type ProviderHealth,
+} from '../../kernels/provider';
+import { ZmqKernelProvider } from '../../kernels/zmq/zmq-provider';
 import type { QueueBackend, QueueWorker } from '../queue';
 import { createRunJobHandler } from '../runs/run-job';
 import type { SecretKey } from '../runs/secret-box';
@@ -28,6 +34,27 @@ export interface WorkerRuntimeOptions {
   log?: (msg: string, fields?: Record<string, unknown>) => void;
   /** Opens the secrets sealed into jobs (NBSTAGE_SECRET_KEY, or the in-process service's key). */
   secretKey?: SecretKey;
+  /**
+   * `NBSTAGE_JUPYTER_URL` (+ `NBSTAGE_JUPYTER_TOKEN`): kernels from that Jupyter server or
+   * gateway; else kernels the worker launches (default this process's environment).
+   */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Where a worker's runs get kernels: any provider that keeps sessions and reports health. */
+export interface WorkerKernelProvider extends KernelProvider {
+  health(): ProviderHealth;
+  /** Shuts down the kernel of `session`; false when it has none. */
+  endSession(session: string): Promise<boolean>;
+}
+
+/** The worker's kernels: a remote server's when one is named, else launched by the worker. */
+function workerProvider(env: NodeJS.ProcessEnv, workDir: string): WorkerKernelProvider {
+  const url = env.NBSTAGE_JUPYTER_URL;
+  if (url !== undefined && url !== '') {
+    return remoteProvider(url, env.NBSTAGE_JUPYTER_TOKEN ?? '', 1);
+  }
+  return new ZmqKernelProvider({ poolSize: 1, cwd: workDir, sessions: true });
 }
 
 /** A running worker. */
@@ -35,7 +62,7 @@ export interface WorkerRuntime {
   worker: QueueWorker;
   labels: string[];
   gpus: GpuInfo[];
-  provider: JupyterKernelProvider;
+  provider: WorkerKernelProvider;
   close(): Promise<void>;
 }
 
@@ -44,7 +71,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const gpus = await listGpus(options.commandRunner);
   const labels = [...new Set([...(options.labels ?? []), ...gpuLabels(gpus)])];
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-work-'));
-  const provider = await startLocalProvider({ rootDir: workDir, poolSize: 1, log: options.log });
+  const provider = workerProvider(options.env ?? process.env, workDir);
   for (const name of options.prewarm ?? ['python3']) {
     provider.prewarm(name);
   }

@@ -5,15 +5,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { useJupyterServer } from '../../helpers/jupyter';
 import { cleanupDirs, makeNotebook, runCli, tempDir, writeNotebook } from '../../helpers/notebooks';
 
 describe('nbstage run input checks', () => {
-  const server = useJupyterServer();
   afterAll(cleanupDirs);
   const jupyterEnv = (): NodeJS.ProcessEnv => ({
-    NBSTAGE_JUPYTER_URL: server().endpoint.baseUrl,
-    NBSTAGE_JUPYTER_TOKEN: server().endpoint.token,
+    NBSTAGE_JUPYTER_URL: '',
   });
 
   it('exits 2 for a notebook nested deeper than the limit, naming the path', async () => {

@@ -1,12 +1,11 @@
 /**
- * `nbstage run` end to end: the real CLI, a real jupyter_server, real ipykernel and bash kernels.
- * The CLI is pointed at one server per file (NBSTAGE_JUPYTER_URL) so each run does not pay for
- * a server start; embedded mode has its own tests in signals.test.ts.
+ * `nbstage run` end to end: the real CLI, real ipykernel and bash kernels, launched by nbstage
+ * and spoken to over ZMQ (the default); Jupyter servers and gateways as providers have their own
+ * tests in kernels/remote-providers.test.ts, the shared server in signals.test.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CodeCell, Notebook } from '../../../pipelines/notebook/model';
-import { useJupyterServer } from '../../helpers/jupyter';
 import {
   cellText,
   cleanupDirs,
@@ -21,14 +20,12 @@ const PNG_1x1 =
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
 describe('nbstage run', () => {
-  const server = useJupyterServer();
   afterAll(cleanupDirs);
 
   const run = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> =>
     runCli(['run', '--no-progress', ...args], {
       env: {
-        NBSTAGE_JUPYTER_URL: server().endpoint.baseUrl,
-        NBSTAGE_JUPYTER_TOKEN: server().endpoint.token,
+        NBSTAGE_JUPYTER_URL: '',
         ...env,
       },
     });

@@ -1,8 +1,9 @@
 /**
- * Embedded mode: the CLI starts (or reuses) a local Jupyter server itself. The shared server is
- * reused across runs with a warm spare kernel; each run still sees its own environment.
- * Cancellation: SIGTERM during a long cell ends the run with exit 130 within Jenkins' 5 s, with
- * the partial notebook written. NBSTAGE_REUSE_SERVER=0 runs a private server per run.
+ * Embedded mode: by default the CLI launches its kernel itself and starts no Jupyter server.
+ * With NBSTAGE_REUSE_SERVER=1, or for a --session, the shared background server is reused across
+ * runs with a warm spare kernel; each run still sees its own environment. NBSTAGE_REUSE_SERVER=0
+ * runs a private server per run. Cancellation: SIGTERM during a long cell ends the run with exit
+ * 130 within Jenkins' 5 s, with the partial notebook written.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,6 +19,7 @@ import {
   tempDir,
   writeNotebook,
 } from '../../helpers/notebooks';
+import { commandLine, descendants } from '../../helpers/processes';
 
 describe('nbstage run, embedded', () => {
   const runtimeDir = tempDir();
@@ -33,19 +35,49 @@ describe('nbstage run, embedded', () => {
     return (readJson<{ pid: number }>(path.join(runtimeDir, file ?? '')) as { pid: number }).pid;
   };
 
-  it('starts a shared server once and reuses it, each run seeing its own environment', async () => {
+  it("by default starts no Jupyter server: the kernel is its own, with the run's environment", async () => {
+    const file = writeNotebook(
+      makeNotebook([
+        'import os\nprint("flavour", os.environ.get("NBSTAGE_TEST_FLAVOUR"))\n' +
+          'print("token", os.environ.get("NBSTAGE_TOKEN"))\n' +
+          'p = os.getppid()\n' +
+          'print("parent", open(f"/proc/{p}/cmdline").read().split(chr(0))[2], flush=True)\n' +
+          'import time; time.sleep(0.5)',
+      ]),
+    );
+    let tree: string[] = [];
+    const res = await runCli(['run', '--no-progress', file], {
+      env: { ...env, NBSTAGE_TEST_FLAVOUR: 'mint', NBSTAGE_TOKEN: 'must-not-leak' },
+      onStdout: (chunk, child) => {
+        if (chunk.includes('parent')) {
+          tree = descendants(child.pid ?? 0).map(commandLine);
+        }
+      },
+    });
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('flavour mint');
+    expect(res.stdout).toContain('token None');
+    // The kernel's parent is nbstage's own wrapper, a child of the CLI: no server in between.
+    expect(res.stdout).toContain('parent nbstage_init');
+    expect(tree.join('\n')).toMatch(/nbstage_init -- .* -m ipykernel_launcher -f /);
+    expect(tree.join('\n')).not.toMatch(/jupyter|nbstage_owned/);
+    expect(fs.readdirSync(runtimeDir).filter((f) => /^jupyter-/.test(f))).toEqual([]);
+  });
+
+  it('with NBSTAGE_REUSE_SERVER=1 starts a shared server once and reuses it, each run seeing its own environment', async () => {
     const file = writeNotebook(
       makeNotebook(['import os\nprint("flavour", os.environ.get("NBSTAGE_TEST_FLAVOUR"))']),
     );
+    const shared = { ...env, NBSTAGE_REUSE_SERVER: '1' };
     const first = await runCli(['run', '--no-progress', file], {
-      env: { ...env, NBSTAGE_TEST_FLAVOUR: 'vanilla', NBSTAGE_TOKEN: 'must-not-leak' },
+      env: { ...shared, NBSTAGE_TEST_FLAVOUR: 'vanilla', NBSTAGE_TOKEN: 'must-not-leak' },
     });
     expect(first.stderr).toContain('executed notebook written');
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('flavour vanilla');
     const pid = statePid();
     const second = await runCli(['run', '--no-progress', file], {
-      env: { ...env, NBSTAGE_TEST_FLAVOUR: 'chocolate' },
+      env: { ...shared, NBSTAGE_TEST_FLAVOUR: 'chocolate' },
     });
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('flavour chocolate');
@@ -54,7 +86,7 @@ describe('nbstage run, embedded', () => {
       makeNotebook(['import os\nprint("token", os.environ.get("NBSTAGE_TOKEN"))']),
     );
     const third = await runCli(['run', '--no-progress', leak], {
-      env: { ...env, NBSTAGE_TOKEN: 'must-not-leak' },
+      env: { ...shared, NBSTAGE_TOKEN: 'must-not-leak' },
     });
     expect(third.stdout).toContain('token None');
   });
@@ -88,6 +120,17 @@ describe('nbstage run, embedded', () => {
     );
     expect(other.code).toBe(1);
     expect(other.stderr).toMatch(/NameError/);
+  });
+
+  it('says clearly when it cannot start the kernel (exit 5)', async () => {
+    const file = writeNotebook(makeNotebook(['1']));
+    const res = await runCli(['run', '--no-progress', file], {
+      env: { ...env, NBSTAGE_PYTHON: '/nonexistent/python3' },
+    });
+    expect(res.code).toBe(5);
+    expect(res.stderr).toMatch(
+      /cannot start kernel python3: it exited with code 127 before it was ready: .*\/nonexistent\/python3.*nbstage doctor/,
+    );
   });
 
   it('says clearly when it cannot start Jupyter (exit 5)', async () => {

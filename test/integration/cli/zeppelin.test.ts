@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Notebook } from '../../../pipelines/notebook/model';
-import { useJupyterServer } from '../../helpers/jupyter';
 import { cellText, cleanupDirs, readJson, runCli, tempDir } from '../../helpers/notebooks';
 
 interface Paragraph {
@@ -17,7 +16,6 @@ interface Paragraph {
 }
 
 describe('nbstage run on a Zeppelin note', () => {
-  const server = useJupyterServer();
   afterAll(cleanupDirs);
 
   it('runs %python, %sh and %md paragraphs and writes the note back', async () => {
@@ -65,8 +63,7 @@ describe('nbstage run on a Zeppelin note', () => {
       ['run', '--no-progress', file, '--zeppelin-out', zout, '-p', 'rows=3'],
       {
         env: {
-          NBSTAGE_JUPYTER_URL: server().endpoint.baseUrl,
-          NBSTAGE_JUPYTER_TOKEN: server().endpoint.token,
+          NBSTAGE_JUPYTER_URL: '',
         },
       },
     );

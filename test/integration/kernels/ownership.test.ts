@@ -1,10 +1,11 @@
 /**
  * Nothing nbstage starts outlives what it serves, with real processes: a notebook's background
- * processes end with its run (python and bash kernels); the shared Jupyter server does not
- * depend on the folder of the run that started it, and ends the kernel of a SIGKILLed run; SIGKILL of `nbstage serve` or of
- * `nbstage worker` (what the OOM killer does) leaves none of their children running 20 s later;
- * and when the Jupyter server under `nbstage serve` dies, its runs end `kernel_died` with their
- * partial notebooks versioned, readiness says so, the server comes back and runs go on.
+ * processes end with its run (python and bash kernels), also when the run is SIGKILLed; the
+ * shared Jupyter server does not depend on the folder of the run that started it, and ends the
+ * kernel of a SIGKILLed run; SIGKILL of `nbstage serve` or of `nbstage worker` (what the OOM
+ * killer does) leaves none of their children running 20 s later; and when a kernel under
+ * `nbstage serve` is SIGKILLed, its run ends `kernel_died` saying so, with its partial notebook
+ * versioned, and the runs queued behind it go on.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -49,7 +50,11 @@ async function gone(mark: string, ms: number): Promise<string[]> {
 }
 
 describe('a run ends what its notebook started', () => {
-  afterAll(() => cleanupDirs());
+  const leftovers: number[] = [];
+  afterAll(() => {
+    killAll(leftovers);
+    cleanupDirs();
+  });
 
   it('python kernel: Popen(start_new_session=True) and nohup ... & are gone after the run', async () => {
     const mark = sleepMark();
@@ -80,11 +85,48 @@ describe('a run ends what its notebook started', () => {
     expect(res.stdout).toMatch(/^2$/m);
     expect(await gone(mark, 5000)).toEqual([]);
   });
+
+  it('a SIGKILLed run: its kernel and background processes are gone 20 s later, no key left', async () => {
+    const mark = sleepMark();
+    const runtimeDir = tempDir();
+    const nb = writeNotebook(
+      makeNotebook([
+        pythonBackground(mark),
+        'import time\nprint("sleeping", flush=True)\ntime.sleep(120)\nprint("never")',
+      ]),
+    );
+    let tree: number[] = [];
+    let commands = '';
+    let background = 0;
+    const res = await runCli(['run', nb, '--no-progress'], {
+      env: { NBSTAGE_JUPYTER_URL: '', NBSTAGE_RUNTIME_DIR: runtimeDir, TMPDIR: runtimeDir },
+      onStdout: (chunk, child) => {
+        if (chunk.includes('sleeping') && tree.length === 0) {
+          tree = descendants(child.pid ?? 0);
+          commands = tree.map(commandLine).join('\n');
+          background = processesWithArgs(mark).length;
+          child.kill('SIGKILL');
+        }
+      },
+    });
+    expect(res.signal).toBe('SIGKILL');
+    leftovers.push(...tree);
+    expect(commands).toMatch(/nbstage_init -- .*ipykernel_launcher/);
+    expect(background).toBe(2);
+    expect(await survivors(tree, 20000)).toEqual([]);
+    expect(await gone(mark, 1000)).toEqual([]);
+    // The connection file (the kernel's key) went once the kernel was ready.
+    expect(fs.readdirSync(runtimeDir).filter((f) => f.startsWith('nbstage-kernel-'))).toEqual([]);
+  }, 60000);
 });
 
 describe('the shared Jupyter server and the folder it was started from', () => {
   const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'test-runtime-'));
-  const env = { NBSTAGE_JUPYTER_URL: '', NBSTAGE_RUNTIME_DIR: runtimeDir };
+  const env = {
+    NBSTAGE_JUPYTER_URL: '',
+    NBSTAGE_RUNTIME_DIR: runtimeDir,
+    NBSTAGE_REUSE_SERVER: '1',
+  };
   afterAll(async () => {
     await stopSharedServer({ runtimeDir });
     fs.rmSync(runtimeDir, { recursive: true, force: true });
@@ -177,13 +219,13 @@ describe('nbstage serve and nbstage worker, SIGKILLed mid-run', () => {
     return res.body.id as string;
   }
 
-  it('serve: its Jupyter server, kernels and their background processes are gone 20 s later', async () => {
+  it('serve: its kernels and their background processes are gone 20 s later', async () => {
     const serve = await startServeProcess(tempDir(), admin, ['--workers', '1']);
     const mark = sleepMark();
     await sleepingRun(serve.url, mark, `test-${randomUUID()}/sigkill`);
     const tree = descendants(serve.child.pid ?? 0);
     leftovers.push(...tree);
-    expect(tree.map(commandLine).join('\n')).toMatch(/nbstage_owned[\s\S]*nbstage_init/);
+    expect(tree.map(commandLine).join('\n')).toMatch(/nbstage_init -- .*ipykernel_launcher/);
     expect(processesWithArgs(mark).length).toBe(2);
     serve.child.kill('SIGKILL');
     await serve.exited;
@@ -194,7 +236,7 @@ describe('nbstage serve and nbstage worker, SIGKILLed mid-run', () => {
   describe('worker', () => {
     const redis = useRedisServer();
 
-    it('its Jupyter server, kernels and their background processes are gone 20 s later', async () => {
+    it('its kernels and their background processes are gone 20 s later', async () => {
       const serve = await startServeProcess(tempDir(), admin, [
         '--workers',
         '0',
@@ -221,7 +263,7 @@ describe('nbstage serve and nbstage worker, SIGKILLed mid-run', () => {
         await sleepingRun(serve.url, mark, `test-${randomUUID()}/worker-sigkill`);
         const tree = descendants(worker.pid ?? 0);
         leftovers.push(...tree);
-        expect(tree.map(commandLine).join('\n')).toContain('nbstage_owned');
+        expect(tree.map(commandLine).join('\n')).toMatch(/nbstage_init -- .*ipykernel_launcher/);
         expect(processesWithArgs(mark).length).toBe(2);
         worker.kill('SIGKILL');
         expect(await survivors(tree, 20000)).toEqual([]);
@@ -235,7 +277,7 @@ describe('nbstage serve and nbstage worker, SIGKILLed mid-run', () => {
   });
 });
 
-describe('the Jupyter server under nbstage serve dies', () => {
+describe('a kernel under nbstage serve is SIGKILLed (the OOM killer)', () => {
   const admin = `test-${randomUUID()}`;
   let serve: ServeProcess;
   beforeAll(async () => {
@@ -251,8 +293,18 @@ describe('the Jupyter server under nbstage serve dies', () => {
   const get = (route: string): request.Test =>
     request(serve.url).get(route).set('Authorization', bearer(admin));
 
-  it('ends its run kernel_died with the partial notebook versioned, restarts, and runs again', async () => {
-    const job = `test-${randomUUID()}/server-death`;
+  async function finished(id: string): Promise<ServiceRun> {
+    for (;;) {
+      const res = await get(`/api/v1/runs/${id}`);
+      if ((res.body as ServiceRun).version !== null) {
+        return res.body as ServiceRun;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('ends its run kernel_died saying how, with the partial notebook versioned; the next runs go on', async () => {
+    const job = `test-${randomUUID()}/kernel-death`;
     const post = (cells: string[], build: string): request.Test =>
       request(serve.url)
         .post('/api/v1/runs')
@@ -268,57 +320,28 @@ describe('the Jupyter server under nbstage serve dies', () => {
     expect(doomed.status).toBe(201);
     const queued = await post(['print("queued behind it")'], '2');
     await untilOutput(serve.url, admin, doomed.body.id as string, 'sleeping');
-    const server = descendants(serve.child.pid ?? 0).find((pid) =>
-      commandLine(pid).includes('nbstage_owned'),
+    // The kernel running the cell (the warm spare is idle beside it).
+    const busy = descendants(serve.child.pid ?? 0).filter((pid) =>
+      /^\S*python\S* -m ipykernel_launcher/.test(commandLine(pid)),
     );
-    expect(server).toBeDefined();
-    process.kill(server ?? 0, 'SIGKILL');
+    expect(busy.length).toBeGreaterThanOrEqual(1);
+    const sleeping = busy.find((pid) =>
+      fs.readFileSync(`/proc/${pid}/wchan`, 'utf8').includes('hrtimer'),
+    );
+    process.kill(sleeping ?? busy[0], 'SIGKILL');
 
-    const readiness: number[] = [];
-    let record: ServiceRun | null = null;
-    for (let i = 0; i < 600 && record === null; i++) {
-      readiness.push((await request(serve.url).get('/readyz')).status);
-      const res = await get(`/api/v1/runs/${doomed.body.id}`);
-      if ((res.body as ServiceRun).version !== null) {
-        record = res.body as ServiceRun;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const record = await finished(doomed.body.id as string);
     expect(record).toMatchObject({
       state: 'kernel_died',
-      error: { message: expect.stringMatching(/Jupyter server .*died in cell 1/) },
+      error: { message: expect.stringMatching(/kernel python3 died in cell 1 \(.*SIGKILL\)/) },
       version: { commit: expect.stringMatching(/^[0-9a-f]{40}$/) },
     });
     const partial = await get(`/api/v1/runs/${doomed.body.id}/notebook`);
     expect(JSON.stringify(partial.body)).toContain('sleeping');
-
-    // Unready while the server restarts, ready again once it answers.
-    for (let i = 0; i < 600 && readiness.at(-1) !== 200; i++) {
-      readiness.push((await request(serve.url).get('/readyz')).status);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(readiness).toContain(503);
-    expect(readiness.at(-1)).toBe(200);
-
-    for (const id of [queued.body.id as string]) {
-      for (;;) {
-        const res = await get(`/api/v1/runs/${id}`);
-        if ((res.body as ServiceRun).finishedAt !== null) {
-          expect(res.body).toMatchObject({ state: 'completed' });
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    const after = await post(['print("after the restart")'], '3');
-    for (;;) {
-      const res = await get(`/api/v1/runs/${after.body.id}`);
-      if ((res.body as ServiceRun).version !== null) {
-        expect(res.body).toMatchObject({ state: 'completed' });
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    expect((await request(serve.url).get('/readyz')).status).toBe(200);
+    expect(await finished(queued.body.id as string)).toMatchObject({ state: 'completed' });
+    const after = await post(['print("after the death")'], '3');
+    expect(await finished(after.body.id as string)).toMatchObject({ state: 'completed' });
   }, 120000);
 
   it('stops on SIGTERM, leaving nothing running', async () => {

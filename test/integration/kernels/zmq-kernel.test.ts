@@ -241,16 +241,18 @@ describe('ZmqKernel lifecycle', () => {
     await kernel.shutdown();
   });
 
-  it('a kernel that exits before it is ready: KernelDiedError with its code and last words', async () => {
+  it('a kernel that exits before it is ready: UnreachableError (exit 5) with its code and last words', async () => {
     const broken: ZmqKernelSpec = {
       ...spec('python3'),
       name: 'broken',
       argv: ['python', '-c', 'import sys; print("no kernel here", file=sys.stderr); sys.exit(3)'],
     };
     const err = await ZmqKernel.start(broken).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(KernelDiedError);
+    expect(err).toBeInstanceOf(UnreachableError);
     expect((err as Error).message).toBe(
-      'kernel broken exited with code 3 before it was ready: no kernel here',
+      'cannot start kernel broken: it exited with code 3 before it was ready: no kernel here' +
+        `${broken.resourceDir === '' ? '' : `; its kernelspec is in ${broken.resourceDir}`}` +
+        ' (see nbstage doctor)',
     );
   });
 
