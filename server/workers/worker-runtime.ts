@@ -8,11 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  remoteProvider,
-  type KernelProvider,
-  type ProviderHealth,
-} from '../../kernels/provider';
+import { remoteProvider, type KernelProvider, type ProviderHealth } from '../../kernels/provider';
 import { ZmqKernelProvider } from '../../kernels/zmq/zmq-provider';
 import type { QueueBackend, QueueWorker } from '../queue';
 import { createRunJobHandler } from '../runs/run-job';
