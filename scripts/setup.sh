@@ -5,6 +5,8 @@
 #   2. .venv         a Python virtual environment with kernels/requirements.txt
 #                    (kernels/requirements-dev.txt with --dev), re-installed when that file
 #                    changes (a hash stamp is kept inside .venv)
+#                    .venv-eg with --dev: Jupyter Enterprise Gateway, whose pins (jupyter_server<2)
+#                    cannot share .venv (kernels/requirements-enterprise-gateway.txt)
 #   3. kernelspecs   the bash kernel installed into .venv (ipykernel brings python3)
 #   4. dist/         `npm run build` when a TypeScript source or tsconfig changed
 # --test first installs the Debian packages the tests run against (scripts/system-packages.sh):
@@ -15,7 +17,7 @@ set -euo pipefail
 
 usage() {
   echo "usage: scripts/setup.sh [--dev] [--test]"
-  echo "  --dev   also the benchmark's nbclient and papermill"
+  echo "  --dev   also the benchmark's nbclient and papermill, Kernel Gateway and Enterprise Gateway"
   echo "  --test  also the system packages the tests need (redis-server, groovy, chromium),"
   echo "          the --dev extras and nbclient's test notebooks"
 }
@@ -103,17 +105,18 @@ fi
 "$VPY" -m pip --version >/dev/null 2>&1 ||
   die ".venv has no pip: remove .venv and run again (Debian/Ubuntu: apt-get install python3-venv)"
 
-# Installs a requirements file unless the stamp says this exact content is installed already.
+# Installs a requirements file into a venv (default .venv) unless the stamp says this exact
+# content is installed there already.
 install_requirements() {
-  local file="$1" hash stamp
+  local file="$1" hash stamp venv="${INTO:-$VENV}"
   shift
   hash="$(sha256 "$@")"
-  stamp="$VENV/.nbstage-$(basename "$file").sha256"
+  stamp="$venv/.nbstage-$(basename "$file").sha256"
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$hash" ]]; then
     return 0
   fi
-  say "installing $file into .venv (pip)"
-  "$VPY" -m pip install --disable-pip-version-check --no-input --quiet -r "$file" ||
+  say "installing $file into $(basename "$venv") (pip)"
+  "$venv/bin/python" -m pip install --disable-pip-version-check --no-input --quiet -r "$file" ||
     die "pip could not install $file (see above)"
   printf '%s\n' "$hash" >"$stamp"
   DID+=("$file")
@@ -121,6 +124,14 @@ install_requirements() {
 install_requirements kernels/requirements.txt kernels/requirements.txt
 if [[ "$DEV" == 1 ]]; then
   install_requirements kernels/requirements-dev.txt kernels/requirements.txt kernels/requirements-dev.txt
+  EG_VENV="$ROOT/.venv-eg"
+  if ! "$EG_VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+    say "creating Python virtual environment .venv-eg (Enterprise Gateway) with ${NBSTAGE_PYTHON:-python3}"
+    "${NBSTAGE_PYTHON:-python3}" -m venv --clear "$EG_VENV"
+    DID+=(".venv-eg")
+  fi
+  INTO="$EG_VENV" install_requirements kernels/requirements-enterprise-gateway.txt \
+    kernels/requirements-enterprise-gateway.txt
 fi
 
 # --- 3. kernelspecs -------------------------------------------------------------------------
