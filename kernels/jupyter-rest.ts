@@ -4,6 +4,7 @@
  * error type naming the server and the request. Kernels themselves go through
  * @jupyterlab/services.
  */
+import { STATUS_CODES } from 'node:http';
 import { UnreachableError } from '../pipelines/errors';
 import type { KernelSpecInfo } from '../pipelines/executor/kernel';
 import { authHeaders, type JupyterEndpoint } from './endpoint';
@@ -15,9 +16,12 @@ export const JUPYTER_REST_TIMEOUT_MS = 60_000;
 export class JupyterRestError extends UnreachableError {
   /** The HTTP status the server answered with; null when it did not answer. */
   readonly httpStatus: number | null;
-  constructor(message: string, httpStatus: number | null) {
+  /** What the server said besides the status ('' when nothing). */
+  readonly reason: string;
+  constructor(message: string, httpStatus: number | null, reason = '') {
     super(message);
     this.httpStatus = httpStatus;
+    this.reason = reason;
   }
 }
 
@@ -65,10 +69,45 @@ export async function jupyterRequest(
     );
   }
   if (!res.ok) {
-    await res.body?.cancel();
-    throw new JupyterRestError(`Jupyter server answered ${res.status} to ${where}`, res.status);
+    const reason = await errorReason(res);
+    throw new JupyterRestError(
+      `Jupyter server answered ${res.status} to ${where}${reason === '' ? '' : `: ${reason}`}`,
+      res.status,
+      reason,
+    );
   }
   return res;
+}
+
+/** Most characters of a server's error answer kept in a message. */
+const MAX_REASON_CHARS = 500;
+
+/**
+ * What a server said when it refused a request: jupyter_server and the gateways answer
+ * `{"message": ..., "reason": ...}` (Enterprise Gateway puts its reason in `reason`, and in the
+ * status line); '' when it said nothing more than the status's standard phrase.
+ */
+async function errorReason(res: Response): Promise<string> {
+  let text: string;
+  try {
+    text = await res.text();
+  } catch {
+    return '';
+  }
+  let said = text.trim();
+  try {
+    const body = JSON.parse(text) as { message?: unknown; reason?: unknown };
+    const parts = [body.message, body.reason].filter(
+      (p): p is string => typeof p === 'string' && p !== '' && p !== STATUS_CODES[res.status],
+    );
+    said = parts.join(': ');
+  } catch {
+    // Not JSON: an HTML error page says nothing a message should carry.
+    if (/^</.test(said)) {
+      said = '';
+    }
+  }
+  return said.length > MAX_REASON_CHARS ? `${said.slice(0, MAX_REASON_CHARS)}...` : said;
 }
 
 /** {@link jupyterRequest}, and the answer's JSON body. */
@@ -147,4 +186,36 @@ export async function renameSession(
 /** Ends session `id` and shuts its kernel down. */
 export async function deleteSession(endpoint: JupyterEndpoint, id: string): Promise<void> {
   await (await jupyterRequest(endpoint, 'DELETE', `api/sessions/${id}`)).body?.cancel();
+}
+
+/** Whether kernel `id` still runs on the server (false once it is gone or dead). */
+export async function kernelAlive(endpoint: JupyterEndpoint, id: string): Promise<boolean> {
+  try {
+    const model = await jupyterJson<{ execution_state?: string }>(
+      endpoint,
+      'GET',
+      `api/kernels/${encodeURIComponent(id)}`,
+    );
+    return model.execution_state !== 'dead';
+  } catch (err) {
+    if (err instanceof JupyterRestError && err.httpStatus === 404) {
+      return false;
+    }
+    throw err;
+  }
+}
+
+/** Shuts kernel `id` down; false when the server had no such kernel. */
+export async function deleteKernel(endpoint: JupyterEndpoint, id: string): Promise<boolean> {
+  try {
+    await (
+      await jupyterRequest(endpoint, 'DELETE', `api/kernels/${encodeURIComponent(id)}`)
+    ).body?.cancel();
+    return true;
+  } catch (err) {
+    if (err instanceof JupyterRestError && err.httpStatus === 404) {
+      return false;
+    }
+    throw err;
+  }
 }

@@ -170,7 +170,8 @@ export class KernelClient implements ExecutorKernel {
         throw new KernelNotFoundError(`unknown kernel "${name}" (available: ${names})`);
       }
       throw new UnreachableError(
-        `Jupyter server answered ${err.httpStatus} starting kernel "${name}"`,
+        `Jupyter server answered ${err.httpStatus} starting kernel "${name}"` +
+          (err.reason === '' ? '' : `: ${err.reason}`),
       );
     }
     return KernelClient.connect(endpoint, model, { signal: options.signal });

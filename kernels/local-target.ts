@@ -10,7 +10,7 @@ import type { Notebook } from '../pipelines/notebook/model';
 import type { RunTarget } from '../pipelines/run-target';
 import { executeRun } from '../pipelines/runner';
 import type { KernelProvider } from './provider';
-import { remoteProvider, sharedLocalProvider, startLocalProvider } from './provider';
+import { remoteProvider, sharedLocalProvider, startLocalProvider } from './jupyter-providers';
 import { ZmqKernelProvider } from './zmq/zmq-provider';
 
 /** Where the local target gets its kernels. */
@@ -49,7 +49,7 @@ function startProvider(options: LocalTargetOptions, signal: AbortSignal): Promis
   const { env } = options;
   const jupyterUrl = env.NBSTAGE_JUPYTER_URL;
   if (jupyterUrl !== undefined && jupyterUrl !== '') {
-    return Promise.resolve(remoteProvider(jupyterUrl, env.NBSTAGE_JUPYTER_TOKEN ?? ''));
+    return Promise.resolve(remoteProvider(jupyterUrl, env.NBSTAGE_JUPYTER_TOKEN ?? '', { env }));
   }
   if (env.NBSTAGE_REUSE_SERVER === '0') {
     return startLocalProvider({ rootDir: options.rootDir, signal });

@@ -1,22 +1,28 @@
 /**
- * Kernel providers: where a run gets its kernels. One interface, one implementation on any
- * Jupyter server API (a local supervised server, a remote server or an Enterprise Gateway),
- * with an optional warm pool per kernelspec and session reuse through Jupyter's sessions API.
+ * Kernel providers: where a run gets its kernels. One interface, with two implementations:
+ * kernels nbstage launches itself (kernels/zmq/zmq-provider.ts), and this file's on any Jupyter
+ * server API (a local server, a remote one, Kernel Gateway or Enterprise Gateway), with an
+ * optional warm pool per kernelspec and session reuse through Jupyter's sessions API, or by
+ * kernel id where a gateway has none. kernels/jupyter-providers.ts makes them.
  */
 import { UnreachableError } from '../pipelines/errors';
 import { kernelSpecNamed, type SetupKernel } from '../pipelines/kernel-source';
 import type { JupyterEndpoint } from './endpoint';
-import { LocalJupyterServer, type LocalJupyterServerOptions } from './jupyter-server';
 import { KernelClient } from './kernel-client';
+import { noSessionsApi, type SessionKernelIndex } from './gateway';
 import {
   createSession,
+  deleteKernel,
   deleteSession,
+  JupyterRestError,
+  kernelAlive,
   listKernelSpecs,
   listSessions,
   type KernelSpecInfo,
+  type SessionModel,
 } from './jupyter-rest';
 import { KernelPool } from './pool';
-import { connectSharedServer, SpareKernels, type SharedServerOptions } from './shared-server';
+import type { SpareKernels } from './shared-server';
 
 /**
  * A kernel handed to a run; `fresh` is false when a session's kernel is reused. `K` is the
@@ -58,6 +64,13 @@ export interface JupyterKernelProviderOptions {
   onClose?: () => Promise<void>;
   /** Warm spare kernels of a shared server, claimed first and replenished after each claim. */
   spares?: SpareKernels;
+  /** Environment sent with every kernel start (a gateway's `KERNEL_*` variables). */
+  kernelEnv?: Record<string, string>;
+  /**
+   * Where sessions are kept by kernel id when the server has no sessions API (the gateways);
+   * without one, such a server's sessions fail as its answer says.
+   */
+  sessionIndex?: SessionKernelIndex;
   description?: string;
 }
 
@@ -104,7 +117,10 @@ export class JupyterKernelProvider implements KernelProvider<KernelClient> {
 
   private newPool(endpoint: JupyterEndpoint, size: number): KernelPool<KernelClient> {
     const signal = this.generation.signal;
-    return new KernelPool((name) => KernelClient.start(endpoint, name, { signal }), { size });
+    const env = this.options.kernelEnv;
+    return new KernelPool((name) => KernelClient.start(endpoint, name, { signal, env }), {
+      size,
+    });
   }
 
   /** The server's endpoint (a supervised server's changes when it is restarted). */
@@ -209,7 +225,13 @@ export class JupyterKernelProvider implements KernelProvider<KernelClient> {
     }
     const claimed = await spares.claim(name);
     spares.replenish(name);
-    return claimed ?? KernelClient.start(this.endpoint, name, { signal: this.generation.signal });
+    return (
+      claimed ??
+      KernelClient.start(this.endpoint, name, {
+        signal: this.generation.signal,
+        env: this.options.kernelEnv,
+      })
+    );
   }
 
   async acquire(
@@ -272,7 +294,11 @@ export class JupyterKernelProvider implements KernelProvider<KernelClient> {
 
   private async deleteSession(session: string): Promise<boolean> {
     const path = `nbstage-sessions/${encodeURIComponent(session)}`;
-    const found = (await listSessions(this.endpoint)).find((s) => s.path === path);
+    const sessions = await this.sessionsOrNull();
+    if (sessions === null) {
+      return this.endKernelOfSession(session);
+    }
+    const found = sessions.find((s) => s.path === path);
     if (found === undefined) {
       return false;
     }
@@ -280,10 +306,71 @@ export class JupyterKernelProvider implements KernelProvider<KernelClient> {
     return true;
   }
 
+  /**
+   * The server's sessions; null when it has no sessions API and sessions are kept by kernel id
+   * instead (a gateway).
+   */
+  private async sessionsOrNull(): Promise<SessionModel[] | null> {
+    try {
+      return await listSessions(this.endpoint);
+    } catch (err) {
+      if (
+        this.options.sessionIndex !== undefined &&
+        err instanceof JupyterRestError &&
+        noSessionsApi(err.httpStatus)
+      ) {
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  /** A session's kernel on a server without a sessions API: the recorded one, else a new one. */
+  private async sessionKernelById(
+    name: string,
+    session: string,
+    index: SessionKernelIndex,
+  ): Promise<AcquiredKernel> {
+    const kept = index.get(session);
+    if (kept !== null && kept.name === name && (await kernelAlive(this.endpoint, kept.kernelId))) {
+      const kernel = await KernelClient.connect(
+        this.endpoint,
+        { id: kept.kernelId, name },
+        { signal: this.generation.signal },
+      );
+      return { kernel, fresh: false, session, staleEnv: true };
+    }
+    if (kept !== null) {
+      await this.endKernelOfSession(session);
+    }
+    const kernel = await KernelClient.start(this.endpoint, name, {
+      signal: this.generation.signal,
+      env: this.options.kernelEnv,
+    });
+    index.set(session, { kernelId: kernel.id, name });
+    return { kernel, fresh: true, session, staleEnv: true };
+  }
+
+  /** Shuts down the kernel recorded for `session` (no sessions API); false if none ran. */
+  private async endKernelOfSession(session: string): Promise<boolean> {
+    const index = this.options.sessionIndex;
+    const kept = index?.get(session) ?? null;
+    if (index === undefined || kept === null) {
+      return false;
+    }
+    index.delete(session);
+    return deleteKernel(this.endpoint, kept.kernelId);
+  }
+
   private async sessionKernel(name: string, session: string): Promise<AcquiredKernel> {
     await this.ending.get(session)?.catch(() => undefined);
     const path = `nbstage-sessions/${encodeURIComponent(session)}`;
-    const existing = (await listSessions(this.endpoint)).find((s) => s.path === path);
+    const sessions = await this.sessionsOrNull();
+    const index = this.options.sessionIndex;
+    if (sessions === null && index !== undefined) {
+      return this.sessionKernelById(name, session, index);
+    }
+    const existing = (sessions ?? []).find((s) => s.path === path);
     if (
       existing !== undefined &&
       existing.kernel.name === name &&
@@ -311,6 +398,13 @@ export class JupyterKernelProvider implements KernelProvider<KernelClient> {
       acquired.kernel.disconnect();
       return;
     }
+    const index = this.options.sessionIndex;
+    if (
+      acquired.session !== null &&
+      index?.get(acquired.session)?.kernelId === acquired.kernel.id
+    ) {
+      index.delete(acquired.session);
+    }
     await acquired.kernel.shutdown();
   }
 
@@ -325,82 +419,4 @@ export class JupyterKernelProvider implements KernelProvider<KernelClient> {
     })();
     return this.closed;
   }
-}
-
-/** Options of {@link startLocalProvider}. */
-export interface LocalProviderOptions extends LocalJupyterServerOptions {
-  poolSize?: number;
-  /** Told when the server exits on its own and when it answers again. */
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
-}
-
-/**
- * Starts a supervised local Jupyter server and a provider on it; closing the provider stops
- * it. When the server exits on its own (killed, crashed), its kernels' runs end at once as
- * kernel deaths, the server is started again (after 0.5 s, doubling up to 30 s while starts
- * fail) and the provider takes its kernels from the new one.
- */
-export async function startLocalProvider(
-  options: LocalProviderOptions = {},
-): Promise<JupyterKernelProvider> {
-  let server = await LocalJupyterServer.start(options);
-  const { signal: _startSignal, ...restartOptions } = options;
-  let closed = false;
-  const provider = new JupyterKernelProvider(server.endpoint, {
-    poolSize: options.poolSize,
-    description: 'local Jupyter server',
-    onClose: () => {
-      closed = true;
-      return server.close();
-    },
-  });
-  const supervise = (watched: LocalJupyterServer): void => {
-    watched.onExit((exit) => {
-      const how =
-        exit.signal !== null ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
-      const reason = `the local Jupyter server ${how}; restarting it`;
-      options.log?.('jupyter server lost', { how, log: exit.log });
-      provider.serverLost(reason);
-      void (async () => {
-        for (let delayMs = 500; !closed; delayMs = Math.min(delayMs * 2, 30_000)) {
-          await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
-          if (closed) {
-            return;
-          }
-          try {
-            const next = await LocalJupyterServer.start(restartOptions);
-            if (closed) {
-              await next.close();
-              return;
-            }
-            server = next;
-            supervise(next);
-            provider.serverRestored(next.endpoint);
-            options.log?.('jupyter server restarted', { url: next.endpoint.baseUrl });
-            return;
-          } catch (err) {
-            options.log?.('jupyter server restart failed', { error: (err as Error).message });
-          }
-        }
-      })();
-    });
-  };
-  supervise(server);
-  return provider;
-}
-
-/** A provider on the shared local server (started if needed), with spare kernels. */
-export async function sharedLocalProvider(
-  options: SharedServerOptions = {},
-): Promise<JupyterKernelProvider> {
-  const shared = await connectSharedServer(options);
-  return new JupyterKernelProvider(shared.endpoint, {
-    description: 'shared local Jupyter server',
-    spares: new SpareKernels(shared.endpoint, `${shared.runtimeDir}/spares`),
-  });
-}
-
-/** A provider on a remote Jupyter server or Enterprise Gateway (URL + token). */
-export function remoteProvider(url: string, token: string, poolSize = 0): JupyterKernelProvider {
-  return new JupyterKernelProvider({ baseUrl: url, token }, { poolSize });
 }

@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { remoteProvider, type KernelProvider, type ProviderHealth } from '../../kernels/provider';
+import { remoteProvider } from '../../kernels/jupyter-providers';
+import type { KernelProvider, ProviderHealth } from '../../kernels/provider';
 import { ZmqKernelProvider } from '../../kernels/zmq/zmq-provider';
 import type { QueueBackend, QueueWorker } from '../queue';
 import { createRunJobHandler } from '../runs/run-job';
@@ -48,7 +49,7 @@ export interface WorkerKernelProvider extends KernelProvider {
 function workerProvider(env: NodeJS.ProcessEnv, workDir: string): WorkerKernelProvider {
   const url = env.NBSTAGE_JUPYTER_URL;
   if (url !== undefined && url !== '') {
-    return remoteProvider(url, env.NBSTAGE_JUPYTER_TOKEN ?? '', 1);
+    return remoteProvider(url, env.NBSTAGE_JUPYTER_TOKEN ?? '', { poolSize: 1, env });
   }
   return new ZmqKernelProvider({ poolSize: 1, cwd: workDir, sessions: true });
 }
