@@ -11,7 +11,7 @@ import type { RunTarget } from '../pipelines/run-target';
 import { executeRun } from '../pipelines/runner';
 import type { KernelProvider } from './provider';
 import { remoteProvider, sharedLocalProvider, startLocalProvider } from './jupyter-providers';
-import { ZmqKernelProvider } from './zmq/zmq-provider';
+import { kernelStartTimeoutMs, ZmqKernelProvider } from './zmq/zmq-provider';
 
 /** Where the local target gets its kernels. */
 export interface LocalTargetOptions {
@@ -57,7 +57,14 @@ function startProvider(options: LocalTargetOptions, signal: AbortSignal): Promis
   if (options.session === true || env.NBSTAGE_REUSE_SERVER === '1') {
     return sharedLocalProvider();
   }
-  return Promise.resolve(new ZmqKernelProvider({ env, cwd: options.rootDir }));
+  return Promise.resolve().then(
+    () =>
+      new ZmqKernelProvider({
+        env,
+        cwd: options.rootDir,
+        kernel: { readyTimeoutMs: kernelStartTimeoutMs(env) },
+      }),
+  );
 }
 
 /** A local target whose kernel provider (and Jupyter server, if any) starts now. */

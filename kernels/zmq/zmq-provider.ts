@@ -12,6 +12,27 @@ import type { AcquiredKernel, KernelProvider, ProviderHealth } from '../provider
 import { findKernelSpecs, NATIVE_KERNEL, type ZmqKernelSpec } from './kernelspecs';
 import { ZmqKernel, type ZmqKernelOptions } from './zmq-kernel';
 
+/** How long a kernel may take to answer kernel_info by default: NBSTAGE_KERNEL_START_TIMEOUT. */
+export const DEFAULT_KERNEL_START_TIMEOUT_S = 60;
+
+/**
+ * The ready timeout of launched kernels, in ms: `NBSTAGE_KERNEL_START_TIMEOUT` seconds (default
+ * 60). @throws UsageError naming the variable when it is not a positive number.
+ */
+export function kernelStartTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const raw = env.NBSTAGE_KERNEL_START_TIMEOUT;
+  if (raw === undefined || raw.trim() === '') {
+    return DEFAULT_KERNEL_START_TIMEOUT_S * 1000;
+  }
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new UsageError(
+      `NBSTAGE_KERNEL_START_TIMEOUT must be a positive number of seconds, not "${raw}"`,
+    );
+  }
+  return seconds * 1000;
+}
+
 /** Options of {@link ZmqKernelProvider}. */
 export interface ZmqKernelProviderOptions {
   /** Warm kernels kept ready per kernelspec once one was asked for (default 0). */

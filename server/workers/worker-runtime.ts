@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { remoteProvider } from '../../kernels/jupyter-providers';
 import type { KernelProvider, ProviderHealth } from '../../kernels/provider';
-import { ZmqKernelProvider } from '../../kernels/zmq/zmq-provider';
+import { kernelStartTimeoutMs, ZmqKernelProvider } from '../../kernels/zmq/zmq-provider';
 import type { QueueBackend, QueueWorker } from '../queue';
 import { createRunJobHandler } from '../runs/run-job';
 import type { SecretKey } from '../runs/secret-box';
@@ -51,7 +51,12 @@ function workerProvider(env: NodeJS.ProcessEnv, workDir: string): WorkerKernelPr
   if (url !== undefined && url !== '') {
     return remoteProvider(url, env.NBSTAGE_JUPYTER_TOKEN ?? '', { poolSize: 1, env });
   }
-  return new ZmqKernelProvider({ poolSize: 1, cwd: workDir, sessions: true });
+  return new ZmqKernelProvider({
+    poolSize: 1,
+    cwd: workDir,
+    sessions: true,
+    kernel: { readyTimeoutMs: kernelStartTimeoutMs(env) },
+  });
 }
 
 /** A running worker. */

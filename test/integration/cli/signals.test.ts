@@ -133,6 +133,29 @@ describe('nbstage run, embedded', () => {
     );
   });
 
+  it('says which kernel never answered, and after how long (exit 5)', async () => {
+    const jupyterPath = tempDir();
+    const spec = path.join(jupyterPath, 'kernels', 'never-answers');
+    fs.mkdirSync(spec, { recursive: true });
+    fs.writeFileSync(
+      path.join(spec, 'kernel.json'),
+      JSON.stringify({ argv: ['sleep', '600'], display_name: 'Never', language: 'python' }),
+    );
+    const file = writeNotebook(makeNotebook(['1']));
+    const res = await runCli(['run', '--no-progress', '-k', 'never-answers', file], {
+      env: { ...env, JUPYTER_PATH: jupyterPath, NBSTAGE_KERNEL_START_TIMEOUT: '1.5' },
+    });
+    expect(res.code).toBe(5);
+    expect(res.stderr).toContain(
+      `kernel never-answers (${spec}) did not answer kernel_info within 1.5 s`,
+    );
+    const bad = await runCli(['run', '--no-progress', file], {
+      env: { ...env, NBSTAGE_KERNEL_START_TIMEOUT: 'soon' },
+    });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('NBSTAGE_KERNEL_START_TIMEOUT must be a positive number');
+  });
+
   it('says clearly when it cannot start Jupyter (exit 5)', async () => {
     const file = writeNotebook(makeNotebook(['1']));
     const res = await runCli(['run', '--no-progress', file], {
