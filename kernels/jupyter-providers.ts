@@ -21,57 +21,24 @@ export interface LocalProviderOptions extends LocalJupyterServerOptions {
 }
 
 /**
- * Starts a supervised local Jupyter server and a provider on it; closing the provider stops
- * it. When the server exits on its own (killed, crashed), its kernels' runs end at once as
- * kernel deaths, the server is started again (after 0.5 s, doubling up to 30 s while starts
- * fail) and the provider takes its kernels from the new one.
+ * Starts a local Jupyter server (a private one, for one run) and a provider on it; closing the
+ * provider stops it. When the server exits on its own (killed, crashed), its kernels' runs end
+ * at once as kernel deaths, and the provider gives no more kernels: its owner is short-lived.
  */
 export async function startLocalProvider(
   options: LocalProviderOptions = {},
 ): Promise<JupyterKernelProvider> {
-  let server = await LocalJupyterServer.start(options);
-  const { signal: _startSignal, ...restartOptions } = options;
-  let closed = false;
+  const server = await LocalJupyterServer.start(options);
   const provider = new JupyterKernelProvider(server.endpoint, {
     poolSize: options.poolSize,
     description: 'local Jupyter server',
-    onClose: () => {
-      closed = true;
-      return server.close();
-    },
+    onClose: () => server.close(),
   });
-  const supervise = (watched: LocalJupyterServer): void => {
-    watched.onExit((exit) => {
-      const how =
-        exit.signal !== null ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
-      const reason = `the local Jupyter server ${how}; restarting it`;
-      options.log?.('jupyter server lost', { how, log: exit.log });
-      provider.serverLost(reason);
-      void (async () => {
-        for (let delayMs = 500; !closed; delayMs = Math.min(delayMs * 2, 30_000)) {
-          await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
-          if (closed) {
-            return;
-          }
-          try {
-            const next = await LocalJupyterServer.start(restartOptions);
-            if (closed) {
-              await next.close();
-              return;
-            }
-            server = next;
-            supervise(next);
-            provider.serverRestored(next.endpoint);
-            options.log?.('jupyter server restarted', { url: next.endpoint.baseUrl });
-            return;
-          } catch (err) {
-            options.log?.('jupyter server restart failed', { error: (err as Error).message });
-          }
-        }
-      })();
-    });
-  };
-  supervise(server);
+  server.onExit((exit) => {
+    const how = exit.signal !== null ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    options.log?.('jupyter server lost', { how, log: exit.log });
+    provider.serverLost(`the local Jupyter server ${how}`);
+  });
   return provider;
 }
 

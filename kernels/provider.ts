@@ -81,18 +81,11 @@ export interface ProviderHealth {
   reason?: string;
 }
 
-/** A server outage: the kernels are gone, and a restart is under way. */
-interface Outage {
-  reason: string;
-  restored: Promise<void>;
-  end: () => void;
-}
-
 /** A provider on a Jupyter server API. */
 export class JupyterKernelProvider implements KernelProvider<KernelClient> {
   readonly description: string;
-  private pool: KernelPool<KernelClient>;
-  private server: JupyterEndpoint;
+  private readonly pool: KernelPool<KernelClient>;
+  readonly endpoint: JupyterEndpoint;
   private specsCache: Promise<{ default: string; specs: KernelSpecInfo[] }> | null = null;
   private closed: Promise<void> | null = null;
   private readonly early = new Map<string, Promise<KernelClient>>();
@@ -100,16 +93,16 @@ export class JupyterKernelProvider implements KernelProvider<KernelClient> {
   private readonly ending = new Map<string, Promise<boolean>>();
   /** Kernels handed to runs and not given back: they die with the server. */
   private readonly handedOut = new Set<KernelClient>();
-  private readonly prewarmed = new Map<string, number>();
-  private outage: Outage | null = null;
+  /** Why the server is gone (its supervisor saw it exit); null while it serves. */
+  private lostReason: string | null = null;
   /** Aborted when the server is lost: kernels still starting on it give up. */
-  private generation = new AbortController();
+  private readonly generation = new AbortController();
 
   constructor(
     endpoint: JupyterEndpoint,
     private readonly options: JupyterKernelProviderOptions = {},
   ) {
-    this.server = endpoint;
+    this.endpoint = endpoint;
     this.description =
       options.description ?? `Jupyter server at ${new URL(endpoint.baseUrl).origin}`;
     this.pool = this.newPool(endpoint, options.poolSize ?? 0);
@@ -123,29 +116,18 @@ export class JupyterKernelProvider implements KernelProvider<KernelClient> {
     });
   }
 
-  /** The server's endpoint (a supervised server's changes when it is restarted). */
-  get endpoint(): JupyterEndpoint {
-    return this.server;
-  }
-
-  /** Whether kernels can be had now (false while a supervised server restarts). */
+  /** Whether kernels can be had (false once the server is lost). */
   health(): ProviderHealth {
-    return this.outage === null ? { ready: true } : { ready: false, reason: this.outage.reason };
+    return this.lostReason === null ? { ready: true } : { ready: false, reason: this.lostReason };
   }
 
   /**
    * The server is gone (its supervisor saw it exit): every kernel it held is lost at once, so
-   * the runs on them end as kernel deaths instead of waiting on reconnects; acquire waits for
-   * {@link serverRestored}.
+   * the runs on them end as kernel deaths instead of waiting on reconnects, and no kernel can be
+   * had from it any more.
    */
   serverLost(reason: string): void {
-    if (this.outage === null) {
-      let end = (): void => undefined;
-      const restored = new Promise<void>((resolve) => {
-        end = resolve;
-      });
-      this.outage = { reason, restored, end };
-    }
+    this.lostReason ??= reason;
     for (const kernel of this.handedOut) {
       kernel.lose('server-died');
     }
@@ -155,40 +137,16 @@ export class JupyterKernelProvider implements KernelProvider<KernelClient> {
       early.then((kernel) => kernel.lose('server-died')).catch(() => undefined);
     }
     this.early.clear();
-    this.specsCache = null;
     // The warm kernels died with the server; nothing to shut down.
     this.pool.abandon((kernel) => kernel.lose('server-died'));
-    this.pool = this.newPool(this.server, 0);
   }
 
-  /** A restarted server answers at `endpoint`: kernels come from it now. */
-  serverRestored(endpoint: JupyterEndpoint): void {
-    this.server = endpoint;
-    this.generation = new AbortController();
-    this.pool = this.newPool(endpoint, this.options.poolSize ?? 0);
-    for (const [name, count] of this.prewarmed) {
-      this.pool.prewarm(name, count);
-    }
-    const outage = this.outage;
-    this.outage = null;
-    outage?.end();
-  }
-
-  private async whenAvailable(): Promise<void> {
-    const outage = this.outage;
-    if (outage === null) {
-      return;
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), 60_000);
-      timer.unref();
-    });
-    const result = await Promise.race([outage.restored, gaveUp]);
-    clearTimeout(timer);
-    if (result === 'timeout') {
-      throw new UnreachableError(`${this.description} is not available: ${outage.reason}`);
-    }
+  private whenAvailable(): Promise<void> {
+    return this.lostReason === null
+      ? Promise.resolve()
+      : Promise.reject(
+          new UnreachableError(`${this.description} is not available: ${this.lostReason}`),
+        );
   }
 
   kernelSpecs(): Promise<{ default: string; specs: KernelSpecInfo[] }> {
@@ -206,7 +164,6 @@ export class JupyterKernelProvider implements KernelProvider<KernelClient> {
 
   /** Starts (or claims) a kernel of `name` now; the next {@link acquire} of `name` takes it. */
   prewarm(name: string, count = 1): void {
-    this.prewarmed.set(name, Math.max(count, this.prewarmed.get(name) ?? 0));
     if (this.options.spares !== undefined) {
       if (!this.early.has(name)) {
         const p = this.startOrClaim(name);
@@ -240,7 +197,7 @@ export class JupyterKernelProvider implements KernelProvider<KernelClient> {
   ): Promise<AcquiredKernel> {
     await this.whenAvailable();
     const acquired = await this.acquireNow(name, options);
-    if (this.outage !== null) {
+    if (this.lostReason !== null) {
       // The server died while this kernel was being started or connected.
       acquired.kernel.lose('server-died');
     } else {
