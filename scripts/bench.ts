@@ -26,7 +26,6 @@
  * BENCH_CASES=a,a-cold,b,b-warm,c,startup,nodelay,first-output,burst,flood, or
  * `npm run bench -- --only flood`.
  */
-import { spawn } from 'node:child_process';
 import { flood } from './bench-flood';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -37,16 +36,25 @@ import { stopSharedServers } from '../kernels/shared-server';
 import { randomBytes } from 'node:crypto';
 import { NbstageClient } from '../client/api-client';
 import { startService } from '../server/service';
-import { packageRoot, venvPython } from '../kernels/python-env';
+import { venvPython } from '../kernels/python-env';
 import type { Notebook } from '../pipelines/notebook/model';
+import {
+  median,
+  notebook,
+  pause,
+  percentile,
+  repeat,
+  root,
+  tenCells,
+  timed,
+  trivialCells,
+  venvBin,
+} from './bench-common';
 
 // @jupyterlab/services reports every websocket with console.debug (the CLI silences it too).
 console.debug = (): void => undefined;
-const root = packageRoot();
 // BENCH_NBSTAGE_BIN times another build's bin/nbstage.js in the nbstage column (before/after).
 const bin = process.env.BENCH_NBSTAGE_BIN ?? path.join(root, 'bin', 'nbstage.js');
-const venvBin = path.dirname(venvPython(root));
-const repeat = Number(process.env.BENCH_REPEAT ?? 5);
 const onlyAt = process.argv.indexOf('--only');
 const cases = new Set(
   (onlyAt >= 0 && process.argv[onlyAt + 1] !== undefined
@@ -54,63 +62,7 @@ const cases = new Set(
     : (process.env.BENCH_CASES ?? 'a,a-cold,b,b-warm,c,startup,nodelay,first-output,burst,flood')
   ).split(','),
 );
-const pauseMs = Number(process.env.BENCH_PAUSE_MS ?? 1500);
 const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-rt-'));
-const pause = (): Promise<void> => new Promise((r) => setTimeout(r, pauseMs));
-
-function notebook(sources: string[]): Notebook {
-  return {
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {
-      kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' },
-      language_info: { name: 'python' },
-    },
-    cells: sources.map((source, i) => ({
-      cell_type: 'code' as const,
-      id: `cell${i}`,
-      source,
-      metadata: {},
-      execution_count: null,
-      outputs: [],
-    })),
-  };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-/** Runs a command with stdout/stderr discarded; resolves to its wall time in ms. */
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<number> {
-  const start = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ...env, PATH: `${venvBin}${path.delimiter}${process.env.PATH ?? ''}` },
-    });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-2000);
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      if (code !== 0) {
-        reject(new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${code}: ${err}`));
-      } else {
-        resolve(ms);
-      }
-    });
-  });
-}
 
 type Tool = 'nbstage' | 'nbclient' | 'papermill';
 
@@ -323,9 +275,7 @@ async function firstOutput(): Promise<void> {
 /** 50 ten-cell notebooks at once through the service vs papermill one after another. */
 async function burst(): Promise<void> {
   const count = 50;
-  const nb = notebook(
-    Array.from({ length: 10 }, (_, i) => `import math\ny = math.sqrt(${i})\nprint(y)`),
-  );
+  const nb = tenCells();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-burst-'));
   const input = path.join(dir, 'ten.ipynb');
   fs.writeFileSync(input, JSON.stringify(nb));
@@ -379,21 +329,19 @@ async function main(): Promise<void> {
       );
     }
   }
-  const trivial500 = notebook(Array.from({ length: 500 }, (_, i) => `x = ${i}`));
+  const trivial500 = trivialCells(500);
   if (cases.has('a')) {
     await compare('a', trivial500, '500 trivial cells', 'shared');
   }
   if (cases.has('a-cold')) {
     await compare('a-cold', trivial500, '500 trivial cells, cold start', 'cold');
   }
-  const tenCells = notebook(
-    Array.from({ length: 10 }, (_, i) => `import math\ny = math.sqrt(${i})\nprint(y)`),
-  );
+  const ten = tenCells();
   if (cases.has('b')) {
-    await compare('b', tenCells, '10-cell notebook, cold start', 'cold');
+    await compare('b', ten, '10-cell notebook, cold start', 'cold');
   }
   if (cases.has('b-warm')) {
-    await compare('b-warm', tenCells, '10-cell notebook', 'shared');
+    await compare('b-warm', ten, '10-cell notebook', 'shared');
   }
   if (cases.has('c')) {
     await compare(
