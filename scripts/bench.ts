@@ -12,6 +12,10 @@
  * (NBSTAGE_REUSE_SERVER=1) with a warm spare kernel after one warm-up run, stopped after the case;
  * `b-private` a private server per run (NBSTAGE_REUSE_SERVER=0), paying for starting a Jupyter
  * server and a kernel every time.
+ * `warm-pool` (bench-warm-pool.ts): the cost of one more cell on a kernel that is already up, as a
+ * worker's warm pool has it, in-process against nbclient's NotebookClient on a kernel started
+ * before the clock (bench_nbclient_warm.py): (T201 - T1) / 200 over 1- and 201-cell notebooks
+ * (target <= 0.9x).
  * `startup`: each command's `--version` (what a process pays before it does anything; `node -e 0`
  * and `python -c pass` as the floors). `nodelay`: the websocket round trip of one trivial cell
  * with TCP_NODELAY off and on, and with pipelined requests.
@@ -28,8 +32,8 @@
  * (BENCH_FLOOD_BIN runs another build's bin/nbstage.js, to compare).
  * BENCH_NBSTAGE_BIN times another build's bin/nbstage.js in the nbstage column (before/after).
  * Repetitions: BENCH_REPEAT (default 5). Only some cases: BENCH_CASES=a,b,c,a-shared,b-warm,
- * b-private,startup,nodelay,first-output,burst,flood (the default: all), or
- * `npm run bench -- --only b,b-private`. Every server and kernel the bench starts is stopped
+ * b-private,warm-pool,startup,nodelay,first-output,burst,flood (the default: all), or
+ * `npm run bench -- --only b,warm-pool`. Every server and kernel the bench starts is stopped
  * before it exits.
  */
 import { flood } from './bench-flood';
@@ -57,11 +61,13 @@ import {
   trivialCells,
   venvBin,
 } from './bench-common';
+import { warmPool } from './bench-warm-pool';
 
 // @jupyterlab/services reports every websocket with console.debug (the CLI silences it too).
 console.debug = (): void => undefined;
 const bin = process.env.BENCH_NBSTAGE_BIN ?? path.join(root, 'bin', 'nbstage.js');
-const ALL_CASES = 'a,b,c,a-shared,b-warm,b-private,startup,nodelay,first-output,burst,flood';
+const ALL_CASES =
+  'a,b,c,a-shared,b-warm,b-private,warm-pool,startup,nodelay,first-output,burst,flood';
 const onlyAt = process.argv.indexOf('--only');
 const cases = new Set(
   (onlyAt >= 0 && process.argv[onlyAt + 1] !== undefined
@@ -425,6 +431,9 @@ async function main(): Promise<void> {
   }
   if (cases.has('b-private')) {
     await compare('b-private', ten, '10-cell notebook, private server per run', 'private');
+  }
+  if (cases.has('warm-pool')) {
+    process.stdout.write(`${JSON.stringify(await warmPool())}\n`);
   }
   if (cases.has('startup')) {
     await startup();
