@@ -11,7 +11,9 @@
  * On a Jupyter server instead: `a-shared` and `b-warm` on the shared local server
  * (NBSTAGE_REUSE_SERVER=1) with a warm spare kernel after one warm-up run, stopped after the case;
  * `b-private` a private server per run (NBSTAGE_REUSE_SERVER=0), paying for starting a Jupyter
- * server and a kernel every time.
+ * server and a kernel every time; `gateway` the 10-cell notebook on a Jupyter Kernel Gateway the
+ * bench starts from .venv and stops (NBSTAGE_JUPYTER_URL, NBSTAGE_JUPYTER_TOKEN), against
+ * nbclient only.
  * `warm-pool` (bench-warm-pool.ts): the cost of one more cell on a kernel that is already up, as a
  * worker's warm pool has it, in-process against nbclient's NotebookClient on a kernel started
  * before the clock (bench_nbclient_warm.py): (T201 - T1) / 200 over 1- and 201-cell notebooks
@@ -32,9 +34,9 @@
  * (BENCH_FLOOD_BIN runs another build's bin/nbstage.js, to compare).
  * BENCH_NBSTAGE_BIN times another build's bin/nbstage.js in the nbstage column (before/after).
  * Repetitions: BENCH_REPEAT (default 5). Only some cases: BENCH_CASES=a,b,c,a-shared,b-warm,
- * b-private,warm-pool,startup,nodelay,first-output,burst,flood (the default: all), or
- * `npm run bench -- --only b,warm-pool`. Every server and kernel the bench starts is stopped
- * before it exits.
+ * b-private,gateway,warm-pool,startup,nodelay,first-output,burst,flood (the default: all), or
+ * `npm run bench -- --only warm-pool,gateway`. Every server and kernel the bench starts is
+ * stopped before it exits.
  */
 import { flood } from './bench-flood';
 import fs from 'node:fs';
@@ -61,13 +63,14 @@ import {
   trivialCells,
   venvBin,
 } from './bench-common';
+import { startKernelGateway, type KernelGateway } from './bench-gateway';
 import { warmPool } from './bench-warm-pool';
 
 // @jupyterlab/services reports every websocket with console.debug (the CLI silences it too).
 console.debug = (): void => undefined;
 const bin = process.env.BENCH_NBSTAGE_BIN ?? path.join(root, 'bin', 'nbstage.js');
 const ALL_CASES =
-  'a,b,c,a-shared,b-warm,b-private,warm-pool,startup,nodelay,first-output,burst,flood';
+  'a,b,c,a-shared,b-warm,b-private,gateway,warm-pool,startup,nodelay,first-output,burst,flood';
 const onlyAt = process.argv.indexOf('--only');
 const cases = new Set(
   (onlyAt >= 0 && process.argv[onlyAt + 1] !== undefined
@@ -108,9 +111,9 @@ function command(
 
 /**
  * Where `nbstage run` gets its kernels: `direct` (the default: launched over ZMQ), the `shared`
- * local server, or a `private` server per run.
+ * local server, a `private` server per run, or the bench's Kernel `gateway`.
  */
-type NbstageKernels = 'direct' | 'shared' | 'private';
+type NbstageKernels = 'direct' | 'shared' | 'private' | 'gateway';
 
 const KERNELS_DESCRIBED: Record<NbstageKernels, string> = {
   direct:
@@ -119,22 +122,36 @@ const KERNELS_DESCRIBED: Record<NbstageKernels, string> = {
     'shared local Jupyter server (NBSTAGE_REUSE_SERVER=1), warm spare kernel after a warm-up run',
   private:
     'private Jupyter server per run (NBSTAGE_REUSE_SERVER=0); fresh empty NBSTAGE_RUNTIME_DIR per run',
+  gateway:
+    'Jupyter Kernel Gateway started by the bench (NBSTAGE_JUPYTER_URL), a new kernel per run',
 };
 
 /** The variables that choose where `nbstage run` gets its kernels (undefined: unset). */
-function nbstageEnv(kernels: NbstageKernels, runtime: string): NodeJS.ProcessEnv {
+function nbstageEnv(
+  kernels: NbstageKernels,
+  runtime: string,
+  gateway: KernelGateway | undefined,
+): NodeJS.ProcessEnv {
+  if (kernels === 'gateway' && gateway === undefined) {
+    throw new Error('the gateway case needs a running gateway');
+  }
   return {
     NBSTAGE_RUNTIME_DIR: runtime,
     NBSTAGE_REUSE_SERVER: kernels === 'shared' ? '1' : kernels === 'private' ? '0' : undefined,
-    NBSTAGE_JUPYTER_URL: '',
+    NBSTAGE_JUPYTER_URL: kernels === 'gateway' ? gateway?.url : '',
+    NBSTAGE_JUPYTER_TOKEN: kernels === 'gateway' ? gateway?.token : undefined,
   };
 }
 
 /** Options of {@link compare}. */
 interface CompareOptions {
   nbstageArgs?: string[];
+  /** The tools besides nbstage (default nbclient and papermill). */
+  others?: Exclude<Tool, 'nbstage'>[];
   /** Most nbstage/nbclient (medians) the case must show. */
   target?: number;
+  /** The running gateway, for `gateway`. */
+  gateway?: KernelGateway;
 }
 
 /**
@@ -152,7 +169,7 @@ async function compare(
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-'));
   const input = path.join(dir, `${name}.ipynb`);
   fs.writeFileSync(input, JSON.stringify(nb));
-  const tools: Tool[] = ['nbstage', 'nbclient', 'papermill'];
+  const tools: Tool[] = ['nbstage', ...(options.others ?? ['nbclient', 'papermill'])];
   const times: Partial<Record<Tool, number[]>> = {};
   const runOnce = async (tool: Tool): Promise<number> => {
     const [cmd, args] = command(tool, input, path.join(dir, `${tool}.ipynb`), options.nbstageArgs);
@@ -162,7 +179,7 @@ async function compare(
     const own =
       kernels === 'shared' ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-rt-'));
     try {
-      return await timed(cmd, args, nbstageEnv(kernels, own ?? runtimeDir));
+      return await timed(cmd, args, nbstageEnv(kernels, own ?? runtimeDir, options.gateway));
     } finally {
       if (own !== null) {
         await stopSharedServers(own);
@@ -397,6 +414,9 @@ async function main(): Promise<void> {
     throw new Error(`unknown case ${unknownCases.join(', ')} (the cases: ${ALL_CASES})`);
   }
   const tools = cases.has('flood') && cases.size === 1 ? [] : ['jupyter-execute', 'papermill'];
+  if (cases.has('gateway')) {
+    tools.push('jupyter-kernelgateway');
+  }
   for (const tool of tools) {
     if (!fs.existsSync(path.join(venvBin, tool))) {
       throw new Error(
@@ -431,6 +451,17 @@ async function main(): Promise<void> {
   }
   if (cases.has('b-private')) {
     await compare('b-private', ten, '10-cell notebook, private server per run', 'private');
+  }
+  if (cases.has('gateway')) {
+    const gateway = await startKernelGateway();
+    try {
+      await compare('gateway', ten, '10-cell notebook on a Jupyter Kernel Gateway', 'gateway', {
+        others: ['nbclient'],
+        gateway,
+      });
+    } finally {
+      await gateway.close();
+    }
   }
   if (cases.has('warm-pool')) {
     process.stdout.write(`${JSON.stringify(await warmPool())}\n`);
