@@ -1,19 +1,29 @@
 /**
  * `npm run bench`: nbstage side by side with nbclient (`jupyter execute`) and papermill, in one
  * process tree, on the same python3 kernelspec of the project's environment. Each case runs every
- * tool in turn, repeated, and prints one JSON line with the median times and the ratios
- * nbstage/nbclient and nbstage/papermill. A kernel-level case measures the websocket round trip
- * of one trivial cell with TCP_NODELAY off and on, and with pipelined requests.
+ * tool in turn, repeated, and prints one JSON line with the median and the minimum times and the
+ * ratios nbstage/nbclient and nbstage/papermill of both (and the target ratio, where there is one).
  *
- * Cases: (a) 500 trivial cells, (b) a 10-cell notebook started cold, `b-warm` the same on the
- * shared server, (c) one cell printing 50 MB, `startup` each command's `--version` (what a
- * process pays before it does anything; `node -e 0` and `python -c pass` as the floors).
- * nbstage runs as users run it: embedded, on the shared local server with a warm spare kernel
- * (after one warm-up run); `a-cold` and `b` use a private server per run (NBSTAGE_REUSE_SERVER=0),
- * so they pay for starting a Jupyter server and a kernel every time.
+ * nbstage runs as users run it, `nbstage run` embedded, with its kernels launched directly over
+ * ZMQ (the default). Cold cases give every nbstage run a fresh, empty NBSTAGE_RUNTIME_DIR and
+ * leave no server running: (a) 500 trivial cells (target <= 0.9x nbclient), (b) a 10-cell notebook
+ * (target <= 0.75x), (c) one cell printing 50 MB.
+ * On a Jupyter server instead: `a-shared` and `b-warm` on the shared local server
+ * (NBSTAGE_REUSE_SERVER=1) with a warm spare kernel after one warm-up run, stopped after the case;
+ * `b-private` a private server per run (NBSTAGE_REUSE_SERVER=0), paying for starting a Jupyter
+ * server and a kernel every time; `gateway` the 10-cell notebook on a Jupyter Kernel Gateway the
+ * bench starts from .venv and stops (NBSTAGE_JUPYTER_URL, NBSTAGE_JUPYTER_TOKEN), against
+ * nbclient only.
+ * `warm-pool` (bench-warm-pool.ts): the cost of one more cell on a kernel that is already up, as a
+ * worker's warm pool has it, in-process against nbclient's NotebookClient on a kernel started
+ * before the clock (bench_nbclient_warm.py): (T201 - T1) / 200 over 1- and 201-cell notebooks
+ * (target <= 0.9x).
+ * `startup`: each command's `--version` (what a process pays before it does anything; `node -e 0`
+ * and `python -c pass` as the floors). `nodelay`: the websocket round trip of one trivial cell
+ * with TCP_NODELAY off and on, and with pipelined requests.
  * Every run starts on a quiet machine: the bench pauses BENCH_PAUSE_MS (default 1500) after each
- * run of each tool, so background work of one (nbstage's spare kernel booting) never lands on
- * the next one's clock.
+ * run of each tool, so background work of one (a spare kernel booting) never lands on the next
+ * one's clock.
  * The service: `first-output` times POST /runs to the run's first output over the websocket with
  * a warm kernel (BENCH_FIRST_OUTPUT runs, default 40, p50 and p99); `burst` submits 50 ten-cell
  * notebooks at once to `nbstage serve` (2 workers) against papermill running them one after
@@ -22,11 +32,12 @@
  * timeout (BENCH_FLOOD_TIMEOUT_S, default 25); the service's RSS and /healthz latency are sampled
  * every 100 ms, then the sizes of its events file, executed notebook and run page are reported
  * (BENCH_FLOOD_BIN runs another build's bin/nbstage.js, to compare).
- * Repetitions: BENCH_REPEAT (default 5). Only some cases:
- * BENCH_CASES=a,a-cold,b,b-warm,c,startup,nodelay,first-output,burst,flood, or
- * `npm run bench -- --only flood`.
+ * BENCH_NBSTAGE_BIN times another build's bin/nbstage.js in the nbstage column (before/after).
+ * Repetitions: BENCH_REPEAT (default 5). Only some cases: BENCH_CASES=a,b,c,a-shared,b-warm,
+ * b-private,gateway,warm-pool,startup,nodelay,first-output,burst,flood (the default: all), or
+ * `npm run bench -- --only warm-pool,gateway`. Every server and kernel the bench starts is
+ * stopped before it exits.
  */
-import { spawn } from 'node:child_process';
 import { flood } from './bench-flood';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -37,80 +48,39 @@ import { stopSharedServers } from '../kernels/shared-server';
 import { randomBytes } from 'node:crypto';
 import { NbstageClient } from '../client/api-client';
 import { startService } from '../server/service';
-import { packageRoot, venvPython } from '../kernels/python-env';
+import { venvPython } from '../kernels/python-env';
 import type { Notebook } from '../pipelines/notebook/model';
+import {
+  median,
+  notebook,
+  pause,
+  percentile,
+  ratio,
+  repeat,
+  root,
+  tenCells,
+  timed,
+  trivialCells,
+  venvBin,
+} from './bench-common';
+import { startKernelGateway, type KernelGateway } from './bench-gateway';
+import { warmPool } from './bench-warm-pool';
 
 // @jupyterlab/services reports every websocket with console.debug (the CLI silences it too).
 console.debug = (): void => undefined;
-const root = packageRoot();
-// BENCH_NBSTAGE_BIN times another build's bin/nbstage.js in the nbstage column (before/after).
 const bin = process.env.BENCH_NBSTAGE_BIN ?? path.join(root, 'bin', 'nbstage.js');
-const venvBin = path.dirname(venvPython(root));
-const repeat = Number(process.env.BENCH_REPEAT ?? 5);
+const ALL_CASES =
+  'a,b,c,a-shared,b-warm,b-private,gateway,warm-pool,startup,nodelay,first-output,burst,flood';
 const onlyAt = process.argv.indexOf('--only');
 const cases = new Set(
   (onlyAt >= 0 && process.argv[onlyAt + 1] !== undefined
     ? process.argv[onlyAt + 1]
-    : (process.env.BENCH_CASES ?? 'a,a-cold,b,b-warm,c,startup,nodelay,first-output,burst,flood')
+    : (process.env.BENCH_CASES ?? ALL_CASES)
   ).split(','),
 );
-const pauseMs = Number(process.env.BENCH_PAUSE_MS ?? 1500);
+const unknownCases = [...cases].filter((c) => !ALL_CASES.split(',').includes(c));
+// The shared server's folder (cases a-shared, b-warm); cold runs get folders of their own.
 const runtimeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-rt-'));
-const pause = (): Promise<void> => new Promise((r) => setTimeout(r, pauseMs));
-
-function notebook(sources: string[]): Notebook {
-  return {
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {
-      kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' },
-      language_info: { name: 'python' },
-    },
-    cells: sources.map((source, i) => ({
-      cell_type: 'code' as const,
-      id: `cell${i}`,
-      source,
-      metadata: {},
-      execution_count: null,
-      outputs: [],
-    })),
-  };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-/** Runs a command with stdout/stderr discarded; resolves to its wall time in ms. */
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<number> {
-  const start = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ...env, PATH: `${venvBin}${path.delimiter}${process.env.PATH ?? ''}` },
-    });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-2000);
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      if (code !== 0) {
-        reject(new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${code}: ${err}`));
-      } else {
-        resolve(ms);
-      }
-    });
-  });
-}
 
 type Tool = 'nbstage' | 'nbclient' | 'papermill';
 
@@ -139,54 +109,120 @@ function command(
   }
 }
 
+/**
+ * Where `nbstage run` gets its kernels: `direct` (the default: launched over ZMQ), the `shared`
+ * local server, a `private` server per run, or the bench's Kernel `gateway`.
+ */
+type NbstageKernels = 'direct' | 'shared' | 'private' | 'gateway';
+
+const KERNELS_DESCRIBED: Record<NbstageKernels, string> = {
+  direct:
+    'kernel launched directly over ZMQ (the default); fresh empty NBSTAGE_RUNTIME_DIR per run',
+  shared:
+    'shared local Jupyter server (NBSTAGE_REUSE_SERVER=1), warm spare kernel after a warm-up run',
+  private:
+    'private Jupyter server per run (NBSTAGE_REUSE_SERVER=0); fresh empty NBSTAGE_RUNTIME_DIR per run',
+  gateway:
+    'Jupyter Kernel Gateway started by the bench (NBSTAGE_JUPYTER_URL), a new kernel per run',
+};
+
+/** The variables that choose where `nbstage run` gets its kernels (undefined: unset). */
+function nbstageEnv(
+  kernels: NbstageKernels,
+  runtime: string,
+  gateway: KernelGateway | undefined,
+): NodeJS.ProcessEnv {
+  if (kernels === 'gateway' && gateway === undefined) {
+    throw new Error('the gateway case needs a running gateway');
+  }
+  return {
+    NBSTAGE_RUNTIME_DIR: runtime,
+    NBSTAGE_REUSE_SERVER: kernels === 'shared' ? '1' : kernels === 'private' ? '0' : undefined,
+    NBSTAGE_JUPYTER_URL: kernels === 'gateway' ? gateway?.url : '',
+    NBSTAGE_JUPYTER_TOKEN: kernels === 'gateway' ? gateway?.token : undefined,
+  };
+}
+
+/** Options of {@link compare}. */
+interface CompareOptions {
+  nbstageArgs?: string[];
+  /** The tools besides nbstage (default nbclient and papermill). */
+  others?: Exclude<Tool, 'nbstage'>[];
+  /** Most nbstage/nbclient (medians) the case must show. */
+  target?: number;
+  /** The running gateway, for `gateway`. */
+  gateway?: KernelGateway;
+}
+
+/**
+ * Runs `nb` with each tool once (file caches, .pyc), then `repeat` times, interleaved, and prints
+ * the case's JSON line. nbstage's environment is made per run: cold kernels get a new runtime
+ * folder each time, removed after the run; the shared server is stopped after the case.
+ */
 async function compare(
   name: string,
   nb: Notebook,
   description: string,
-  mode: 'shared' | 'cold',
-  nbstageArgs: string[] = [],
+  kernels: NbstageKernels,
+  options: CompareOptions = {},
 ): Promise<void> {
-  const nbstageEnv: NodeJS.ProcessEnv = {
-    NBSTAGE_JUPYTER_URL: '',
-    NBSTAGE_RUNTIME_DIR: runtimeDir,
-    NBSTAGE_REUSE_SERVER: mode === 'cold' ? '0' : '1',
-  };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-'));
   const input = path.join(dir, `${name}.ipynb`);
   fs.writeFileSync(input, JSON.stringify(nb));
-  const tools: Tool[] = ['nbstage', 'nbclient', 'papermill'];
-  const times: Record<Tool, number[]> = { nbstage: [], nbclient: [], papermill: [] };
-  // One warm-up of each (file caches, .pyc), then interleaved repetitions.
-  for (const tool of tools) {
-    const [cmd, args] = command(tool, input, path.join(dir, `${tool}.ipynb`), nbstageArgs);
-    await timed(cmd, args, nbstageEnv);
-    await pause();
-  }
-  for (let i = 0; i < repeat; i++) {
+  const tools: Tool[] = ['nbstage', ...(options.others ?? ['nbclient', 'papermill'])];
+  const times: Partial<Record<Tool, number[]>> = {};
+  const runOnce = async (tool: Tool): Promise<number> => {
+    const [cmd, args] = command(tool, input, path.join(dir, `${tool}.ipynb`), options.nbstageArgs);
+    if (tool !== 'nbstage') {
+      return timed(cmd, args);
+    }
+    const own =
+      kernels === 'shared' ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-rt-'));
+    try {
+      return await timed(cmd, args, nbstageEnv(kernels, own ?? runtimeDir, options.gateway));
+    } finally {
+      if (own !== null) {
+        await stopSharedServers(own);
+        fs.rmSync(own, { recursive: true, force: true });
+      }
+    }
+  };
+  try {
     for (const tool of tools) {
-      const [cmd, args] = command(tool, input, path.join(dir, `${tool}.ipynb`), nbstageArgs);
-      times[tool].push(await timed(cmd, args, nbstageEnv));
+      await runOnce(tool);
       await pause();
     }
+    for (let i = 0; i < repeat; i++) {
+      for (const tool of tools) {
+        (times[tool] ??= []).push(await runOnce(tool));
+        await pause();
+      }
+    }
+  } finally {
+    if (kernels === 'shared') {
+      await stopSharedServers(runtimeDir);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-  const med = (t: Tool): number => Math.round(median(times[t]));
-  const line = {
+  const med = (t: Tool): number => median(times[t] ?? []);
+  const min = (t: Tool): number => Math.min(...(times[t] ?? []));
+  const line: Record<string, unknown> = {
     case: name,
     description,
-    nbstage_server:
-      mode === 'shared' ? 'shared local server, warm spare kernel' : 'private server per run',
+    nbstage_kernels: KERNELS_DESCRIBED[kernels],
     repeat,
-    median_ms: { nbstage: med('nbstage'), nbclient: med('nbclient'), papermill: med('papermill') },
-    min_ms: {
-      nbstage: Math.round(Math.min(...times.nbstage)),
-      nbclient: Math.round(Math.min(...times.nbclient)),
-      papermill: Math.round(Math.min(...times.papermill)),
-    },
-    ratio_vs_nbclient: Number((med('nbstage') / med('nbclient')).toFixed(2)),
-    ratio_vs_papermill: Number((med('nbstage') / med('papermill')).toFixed(2)),
+    median_ms: Object.fromEntries(tools.map((t) => [t, Math.round(med(t))])),
+    min_ms: Object.fromEntries(tools.map((t) => [t, Math.round(min(t))])),
   };
+  for (const other of tools.slice(1)) {
+    line[`ratio_vs_${other}`] = ratio(med('nbstage'), med(other));
+    line[`ratio_vs_${other}_min`] = ratio(min('nbstage'), min(other));
+  }
+  if (options.target !== undefined) {
+    line.target_ratio_vs_nbclient = options.target;
+    line.meets_target = ratio(med('nbstage'), med('nbclient')) <= options.target;
+  }
   process.stdout.write(`${JSON.stringify(line)}\n`);
-  fs.rmSync(dir, { recursive: true, force: true });
 }
 
 /** `--version` of each tool: what its process costs before it does any work. */
@@ -211,13 +247,19 @@ async function startup(): Promise<void> {
   const median_ms = Object.fromEntries(
     Object.entries(times).map(([tool, t]) => [tool, Math.round(median(t))]),
   );
+  const min_ms = Object.fromEntries(
+    Object.entries(times).map(([tool, t]) => [tool, Math.round(Math.min(...t))]),
+  );
   const line = {
     case: 'startup',
     description: '`--version` of each command (node -e 0 and python -c pass: the floors)',
     repeat,
     median_ms,
-    ratio_vs_nbclient: Number((median_ms.nbstage / median_ms.nbclient).toFixed(2)),
-    ratio_vs_papermill: Number((median_ms.nbstage / median_ms.papermill).toFixed(2)),
+    min_ms,
+    ratio_vs_nbclient: ratio(median_ms.nbstage, median_ms.nbclient),
+    ratio_vs_nbclient_min: ratio(min_ms.nbstage, min_ms.nbclient),
+    ratio_vs_papermill: ratio(median_ms.nbstage, median_ms.papermill),
+    ratio_vs_papermill_min: ratio(min_ms.nbstage, min_ms.papermill),
   };
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
@@ -323,9 +365,7 @@ async function firstOutput(): Promise<void> {
 /** 50 ten-cell notebooks at once through the service vs papermill one after another. */
 async function burst(): Promise<void> {
   const count = 50;
-  const nb = notebook(
-    Array.from({ length: 10 }, (_, i) => `import math\ny = math.sqrt(${i})\nprint(y)`),
-  );
+  const nb = tenCells();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-burst-'));
   const input = path.join(dir, 'ten.ipynb');
   fs.writeFileSync(input, JSON.stringify(nb));
@@ -370,30 +410,27 @@ async function burst(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  for (const tool of cases.has('flood') && cases.size === 1
-    ? []
-    : ['jupyter-execute', 'papermill']) {
+  if (unknownCases.length > 0) {
+    throw new Error(`unknown case ${unknownCases.join(', ')} (the cases: ${ALL_CASES})`);
+  }
+  const tools = cases.has('flood') && cases.size === 1 ? [] : ['jupyter-execute', 'papermill'];
+  if (cases.has('gateway')) {
+    tools.push('jupyter-kernelgateway');
+  }
+  for (const tool of tools) {
     if (!fs.existsSync(path.join(venvBin, tool))) {
       throw new Error(
         `${tool} is missing from the project environment: run \`bash scripts/setup.sh --dev\``,
       );
     }
   }
-  const trivial500 = notebook(Array.from({ length: 500 }, (_, i) => `x = ${i}`));
+  const trivial500 = trivialCells(500);
+  const ten = tenCells();
   if (cases.has('a')) {
-    await compare('a', trivial500, '500 trivial cells', 'shared');
+    await compare('a', trivial500, '500 trivial cells, cold', 'direct', { target: 0.9 });
   }
-  if (cases.has('a-cold')) {
-    await compare('a-cold', trivial500, '500 trivial cells, cold start', 'cold');
-  }
-  const tenCells = notebook(
-    Array.from({ length: 10 }, (_, i) => `import math\ny = math.sqrt(${i})\nprint(y)`),
-  );
   if (cases.has('b')) {
-    await compare('b', tenCells, '10-cell notebook, cold start', 'cold');
-  }
-  if (cases.has('b-warm')) {
-    await compare('b-warm', tenCells, '10-cell notebook', 'shared');
+    await compare('b', ten, '10-cell notebook, cold', 'direct', { target: 0.75 });
   }
   if (cases.has('c')) {
     await compare(
@@ -401,10 +438,33 @@ async function main(): Promise<void> {
       notebook([
         'import sys\nline = "x" * 99 + "\\n"\nblock = line * 10000\nfor _ in range(50):\n    sys.stdout.write(block)',
       ]),
-      'one cell printing 50 MB (output limits off: every byte kept, as the others do)',
-      'shared',
-      ['--max-cell-output', '0', '--max-run-output', '0'],
+      'one cell printing 50 MB (output limits off: every byte kept, as the others do), cold',
+      'direct',
+      { nbstageArgs: ['--max-cell-output', '0', '--max-run-output', '0'] },
     );
+  }
+  if (cases.has('a-shared')) {
+    await compare('a-shared', trivial500, '500 trivial cells, shared server', 'shared');
+  }
+  if (cases.has('b-warm')) {
+    await compare('b-warm', ten, '10-cell notebook, shared server', 'shared');
+  }
+  if (cases.has('b-private')) {
+    await compare('b-private', ten, '10-cell notebook, private server per run', 'private');
+  }
+  if (cases.has('gateway')) {
+    const gateway = await startKernelGateway();
+    try {
+      await compare('gateway', ten, '10-cell notebook on a Jupyter Kernel Gateway', 'gateway', {
+        others: ['nbclient'],
+        gateway,
+      });
+    } finally {
+      await gateway.close();
+    }
+  }
+  if (cases.has('warm-pool')) {
+    process.stdout.write(`${JSON.stringify(await warmPool())}\n`);
   }
   if (cases.has('startup')) {
     await startup();
