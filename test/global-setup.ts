@@ -2,7 +2,8 @@
  * Checks, once before the suites, that what the integration tiers run against is there: the
  * Python environment with Jupyter (scripts/setup.sh) and the compiled CLI (npm run build). Marks
  * every process the suite starts (an environment variable its children inherit) and gives the
- * suite a runtime folder of its own, so that test/global-teardown.ts can check nothing is left.
+ * suite a runtime folder and a temporary folder (TMPDIR) of its own, so that
+ * test/global-teardown.ts can check nothing is left: no process, no kernel connection file.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -22,4 +23,6 @@ export default async function globalSetup(): Promise<void> {
   process.env[SUITE_MARK] = randomUUID();
   // Embedded runs of the suite share a Jupyter server of their own, not the user's.
   process.env.NBSTAGE_RUNTIME_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-test-run-'));
+  process.env.NBSTAGE_TEST_TMPDIR = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-test-tmp-'));
+  process.env.TMPDIR = process.env.NBSTAGE_TEST_TMPDIR;
 }

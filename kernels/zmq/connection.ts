@@ -95,10 +95,12 @@ export async function writeConnectionFile(
     kernel_name: kernelName,
   };
   fs.mkdirSync(runtimeDir, { recursive: true });
+  removeAtExit();
   // mkdtemp makes the folder 0700: only this user can read the key.
   const dir = fs.mkdtempSync(path.join(runtimeDir, 'nbstage-kernel-'));
   const file = path.join(dir, `kernel-${info.key.slice(0, 12)}.json`);
   fs.writeFileSync(file, JSON.stringify(info, null, 1), { mode: 0o600, flag: 'wx' });
+  pending.add(dir);
   let removed = false;
   return {
     info,
@@ -106,8 +108,26 @@ export async function writeConnectionFile(
     remove() {
       if (!removed) {
         removed = true;
+        pending.delete(dir);
         fs.rmSync(dir, { recursive: true, force: true });
       }
     },
   };
+}
+
+/** Folders of connection files not removed yet: a process that exits first removes them. */
+const pending = new Set<string>();
+let exitHookInstalled = false;
+
+function removeAtExit(): void {
+  if (exitHookInstalled) {
+    return;
+  }
+  exitHookInstalled = true;
+  // An `nbstage run` that exits while its kernel starts (bad input found meanwhile) leaves no key.
+  process.on('exit', () => {
+    for (const dir of pending) {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 }
