@@ -173,8 +173,15 @@ export async function main(argv: string[]): Promise<number> {
     )
     .option('--no-color', 'no ANSI colours')
     .action(async (notebook: string, flags: RunFlags) => {
-      const { runCommand } = await import('./run-command');
-      exitCode = await runCommand(notebook, flags);
+      // The kernel starts first: it takes longer than loading and checking everything else.
+      const early = await import('../kernels/zmq/early-launch');
+      await early.launchEarly({ notebook, ...flags, env: process.env, cwd: process.cwd() });
+      try {
+        const { runCommand } = await import('./run-command');
+        exitCode = await runCommand(notebook, flags);
+      } finally {
+        await early.abandonEarlyLaunch();
+      }
     });
 
   program

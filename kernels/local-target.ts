@@ -11,6 +11,7 @@ import type { RunTarget } from '../pipelines/run-target';
 import { executeRun } from '../pipelines/runner';
 import type { KernelProvider } from './provider';
 import { remoteProvider, sharedLocalProvider, startLocalProvider } from './jupyter-providers';
+import { takeEarlyLaunch } from './zmq/early-launch';
 import { kernelStartTimeoutMs, ZmqKernelProvider } from './zmq/zmq-provider';
 
 /** Where the local target gets its kernels. */
@@ -57,14 +58,16 @@ function startProvider(options: LocalTargetOptions, signal: AbortSignal): Promis
   if (options.session === true || env.NBSTAGE_REUSE_SERVER === '1') {
     return sharedLocalProvider();
   }
-  return Promise.resolve().then(
-    () =>
-      new ZmqKernelProvider({
-        env,
-        cwd: options.rootDir,
-        kernel: { readyTimeoutMs: kernelStartTimeoutMs(env) },
-      }),
-  );
+  return Promise.resolve().then(() => {
+    const provider = new ZmqKernelProvider({
+      env,
+      cwd: options.rootDir,
+      kernel: { readyTimeoutMs: kernelStartTimeoutMs(env) },
+    });
+    // The kernel `nbstage run` launched before it loaded the modules that read the notebook.
+    provider.adopt(takeEarlyLaunch());
+    return provider;
+  });
 }
 
 /** A local target whose kernel provider (and Jupyter server, if any) starts now. */

@@ -120,18 +120,28 @@ export class ZmqKernel implements SetupKernel {
    */
   static async start(spec: ZmqKernelSpec, options: ZmqKernelOptions = {}): Promise<ZmqKernel> {
     const connection = await writeConnectionFile(spec.name, options.runtimeDir);
-    let kernel: ZmqKernel;
+    let child: KernelProcess;
     try {
-      kernel = new ZmqKernel(
-        spec,
-        connection,
-        KernelProcess.launch(spec, connection.path, options),
-        options,
-      );
+      child = KernelProcess.launch(spec, connection.path, options);
     } catch (err) {
       connection.remove();
       throw err;
     }
+    return ZmqKernel.attach(spec, connection, child, options);
+  }
+
+  /**
+   * Talks to a kernel process already launched on `connection` (an embedded run launches its
+   * kernel before it has read the notebook) and waits until it answers kernel_info, as
+   * {@link start} does; the kernel is this object's from here on.
+   */
+  static async attach(
+    spec: ZmqKernelSpec,
+    connection: ConnectionFile,
+    child: KernelProcess,
+    options: ZmqKernelOptions = {},
+  ): Promise<ZmqKernel> {
+    const kernel = new ZmqKernel(spec, connection, child, options);
     try {
       await kernel.waitReady(options.readyTimeoutMs ?? 60_000, options.signal);
       // A ready kernel has read its connection file: the key is on disk only while it starts,

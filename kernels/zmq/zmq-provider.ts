@@ -9,6 +9,7 @@ import type { KernelSpecInfo } from '../../pipelines/executor/kernel';
 import { KernelPool } from '../pool';
 import { kernelSpecNamed } from '../../pipelines/kernel-source';
 import type { AcquiredKernel, KernelProvider, ProviderHealth } from '../provider';
+import type { EarlyKernel } from './early-launch';
 import { findKernelSpecs, NATIVE_KERNEL, type ZmqKernelSpec } from './kernelspecs';
 import { ZmqKernel, type ZmqKernelOptions } from './zmq-kernel';
 
@@ -63,6 +64,8 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
   private readonly pool: KernelPool<ZmqKernel>;
   private readonly handedOut = new Set<ZmqKernel>();
   private readonly sessions = new Map<string, SessionKernel>();
+  /** A kernel launched before this provider was made, until a run takes it. */
+  private adopted: { name: string; kernel: Promise<ZmqKernel> } | null = null;
   private specsFound: Map<string, ZmqKernelSpec> | null = null;
   private closed: Promise<void> | null = null;
 
@@ -134,10 +137,34 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
     );
   }
 
+  /**
+   * Takes over a kernel launched before this provider existed (an embedded run's head start):
+   * the next {@link acquire} of its kernelspec in the default working directory gets it.
+   */
+  adopt(early: EarlyKernel | null): void {
+    if (early === null || this.closed !== null || this.adopted !== null) {
+      return;
+    }
+    const kernel = early.launch.then((launched) => {
+      if (launched === null) {
+        // It could not be launched: a run's own start says why.
+        return this.start(early.name, this.defaultCwd);
+      }
+      return ZmqKernel.attach(launched.spec, launched.connection, launched.process, {
+        ...this.options.kernel,
+        env: launched.env,
+        cwd: launched.cwd,
+      });
+    });
+    kernel.catch(() => undefined);
+    this.adopted = { name: early.name, kernel };
+  }
+
   /** Starts `count` kernels of `name` ahead of need; the next {@link acquire}s take them. */
   prewarm(name: string, count = 1): void {
-    if (this.closed === null) {
-      this.pool.prewarm(name, count);
+    const more = this.adopted?.name === name ? count - 1 : count;
+    if (this.closed === null && more > 0) {
+      this.pool.prewarm(name, more);
     }
   }
 
@@ -168,10 +195,17 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
       this.sessions.delete(session);
       await kept?.kernel.shutdown();
     }
+    const inDefaultCwd = options.cwd === undefined || options.cwd === this.defaultCwd;
+    const adopted = this.adopted?.name === name && inDefaultCwd ? this.adopted : null;
+    if (adopted !== null) {
+      this.adopted = null;
+    }
     const kernel =
-      options.cwd === undefined || options.cwd === this.defaultCwd
-        ? await this.pool.acquire(name)
-        : await this.start(name, options.cwd);
+      adopted !== null
+        ? await adopted.kernel
+        : inDefaultCwd
+          ? await this.pool.acquire(name)
+          : await this.start(name, options.cwd ?? this.defaultCwd);
     if (this.closed !== null) {
       await kernel.shutdown();
       throw new UnreachableError('the kernel provider is closed');
@@ -214,6 +248,9 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
       const out = new Set([...this.handedOut, ...[...this.sessions.values()].map((s) => s.kernel)]);
       this.handedOut.clear();
       this.sessions.clear();
+      const adopted = this.adopted?.kernel;
+      this.adopted = null;
+      await adopted?.then((k) => k.shutdown()).catch(() => undefined);
       await Promise.all([this.pool.close(), ...[...out].map((k) => k.shutdown())]);
     })();
     return this.closed;

@@ -19,7 +19,13 @@ import {
   tempDir,
   writeNotebook,
 } from '../../helpers/notebooks';
-import { commandLine, descendants } from '../../helpers/processes';
+import {
+  commandLine,
+  descendants,
+  markedProcesses,
+  SUITE_MARK,
+  survivors,
+} from '../../helpers/processes';
 
 describe('nbstage run, embedded', () => {
   const runtimeDir = tempDir();
@@ -62,6 +68,37 @@ describe('nbstage run, embedded', () => {
     expect(tree.join('\n')).toMatch(/nbstage_init -- .* -m ipykernel_launcher -f /);
     expect(tree.join('\n')).not.toMatch(/jupyter|nbstage_owned/);
     expect(fs.readdirSync(runtimeDir).filter((f) => /^jupyter-/.test(f))).toEqual([]);
+  });
+
+  it('launches its kernel before it reads the notebook and runs on that one kernel', async () => {
+    const file = writeNotebook(
+      makeNotebook(['import time\nprint("running", flush=True)\ntime.sleep(0.5)']),
+    );
+    let kernels = -1;
+    const res = await runCli(['run', '--no-progress', file], {
+      env,
+      onStdout: (chunk, child) => {
+        if (chunk.includes('running') && kernels < 0) {
+          kernels = descendants(child.pid ?? 0)
+            .map(commandLine)
+            .filter((c) => / -m ipykernel_launcher /.test(c) && !c.includes('nbstage_init')).length;
+        }
+      },
+    });
+    expect(res.code).toBe(0);
+    // The kernel launched early is the run's: no second one was started beside it.
+    expect(kernels).toBe(1);
+  });
+
+  it('ends the kernel it launched early when the run stops on bad input (exit 2)', async () => {
+    const mark = `early-${path.basename(tempDir())}`;
+    const file = writeNotebook(makeNotebook(['print("never")']));
+    const res = await runCli(['run', '--no-progress', file, '--stage', 'no-such-stage'], {
+      env: { ...env, [SUITE_MARK]: mark },
+    });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('no-such-stage');
+    expect(await survivors(markedProcesses(mark), 2000)).toEqual([]);
   });
 
   it('with NBSTAGE_REUSE_SERVER=1 starts a shared server once and reuses it, each run seeing its own environment', async () => {
