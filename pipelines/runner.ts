@@ -52,6 +52,11 @@ export interface RunSpec {
    * server's spare kernel) get these variables set before the first cell.
    */
   environment?: NodeJS.ProcessEnv;
+  /**
+   * Variables set in every kernel before the first cell, whatever environment it started with
+   * (a GPU lease's CUDA_VISIBLE_DEVICES: a worker's warm kernel started before the lease).
+   */
+  kernelVariables?: Record<string, string>;
 }
 
 /** Variables never copied into a kernel: nbstage's and Jupyter's own, and per-process ones. */
@@ -214,7 +219,7 @@ async function runOnKernels(
   }
 
   // Per kernel: secrets and run facts as environment variables, the working directory, z.
-  const env: Record<string, string> = { ...(spec.secrets ?? {}) };
+  const env: Record<string, string> = { ...(spec.kernelVariables ?? {}), ...(spec.secrets ?? {}) };
   if (spec.runId !== undefined) {
     env.NBSTAGE_RUN_ID = spec.runId;
   }

@@ -215,7 +215,7 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
     fs.mkdirSync(path.join(dir, 'artifacts'), { recursive: true });
     let lease: GpuLease | null = null;
     try {
-      const gpuEnv: NodeJS.ProcessEnv = {};
+      const gpuEnv: Record<string, string> = {};
       if (options.gpus !== undefined && options.gpus.gpus.length > 0) {
         // On a GPU worker every run says which GPUs it may see, none when it asked for none.
         lease = await options.gpus.acquire(ctx.payload.gpus ?? 0, ctx.signal);
@@ -234,6 +234,8 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
           environment: { ...process.env, ...options.environment?.(), ...gpuEnv },
         }),
       );
+      // The lease's GPUs reach the kernel even when it started before the lease (a warm one).
+      run.spec.kernelVariables = { ...run.spec.kernelVariables, ...gpuEnv };
       const forwarder = eventForwarder((data) => ctx.progress(data));
       const result = await executeRun(run, options.provider, {
         listeners: [forwarder.listener],

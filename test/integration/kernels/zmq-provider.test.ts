@@ -104,6 +104,16 @@ describe('executeRun on ZmqKernelProvider, as on a Jupyter server', () => {
     expect(onZmq).toMatchObject({ status: 'kernel_died', error: { exit: 4 } });
   });
 
+  it("sets the spec's kernel variables in a warm kernel before the first cell", async () => {
+    const result = await run(
+      zmq,
+      makeNotebook(['import os\nprint(os.environ.get("CUDA_VISIBLE_DEVICES"))']),
+      { kernelVariables: { CUDA_VISIBLE_DEVICES: '1' } },
+    );
+    expect(result.status).toBe('completed');
+    expect(JSON.stringify(result.notebook.cells[0])).toContain('"1\\n"');
+  });
+
   it('a bash notebook', async () => {
     const [onZmq, onServer] = await both(makeNotebook(['echo one', 'false', 'echo two'], 'bash'));
     expect(onZmq).toEqual(onServer);
