@@ -5,6 +5,7 @@
  * This module runs them and builds the report; each kind of check has its own doctor-* module.
  */
 import { resolvePython } from '../kernels/python-env';
+import { sandboxSupport } from '../kernels/zmq/sandbox';
 import { ExitCode } from '../pipelines/errors';
 import { describeFailure, findOnPath, runCommand } from './doctor-commands';
 import { detectGpus } from './doctor-gpus';
@@ -82,6 +83,21 @@ export async function collectDoctorReport(env: NodeJS.ProcessEnv): Promise<Docto
           status: 'optional',
           value: 'not found (optional: runs the Jenkins library tests)',
           fix: 'apt-get install groovy (and set JAVA_HOME to a JDK 17)',
+        },
+  );
+  const sandbox = sandboxSupport(env);
+  checks.push(
+    sandbox.available
+      ? {
+          name: 'sandbox',
+          status: 'ok',
+          value: `${sandbox.bwrap}: kernels of serve and worker run in a sandbox each`,
+        }
+      : {
+          name: 'sandbox',
+          status: 'optional',
+          value: `kernels are NOT sandboxed: ${sandbox.reason ?? ''}`,
+          fix: 'apt-get install bubblewrap (in a container: allow it to make PID namespaces)',
         },
   );
   checks.push(...service);

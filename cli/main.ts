@@ -18,6 +18,21 @@ import type { SubmitFlags } from './submit-command';
 import type { SessionCloseFlags } from './session-command';
 import type { WorkerFlags } from './worker-command';
 
+/** `--sandbox` on run, serve and worker, with its default there. */
+function sandboxOption(fallback: 'auto' | 'off'): [string, string, string] {
+  return [
+    '--sandbox <mode>',
+    'kernels in a bubblewrap sandbox each: auto (where the machine allows it), required, off',
+    fallback,
+  ];
+}
+
+/** `--sandbox-bind PATH[:ro]` (repeatable). */
+const sandboxBindOption: [string, string] = [
+  '--sandbox-bind <path[:ro]>',
+  'a path every sandbox shows, read-write or with :ro read-only (repeatable)',
+];
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -145,8 +160,10 @@ export async function main(argv: string[]): Promise<number> {
     )
     .option(
       '--session <id>',
-      'reuse the kernel of this session (needs a persistent Jupyter server)',
+      'reuse the kernel of this session (on the shared background Jupyter server)',
     )
+    .option(...sandboxOption('off'))
+    .option(...sandboxBindOption, collect, [])
     .option('--cell-timeout <s>', 'seconds one cell may run', seconds('--cell-timeout'))
     .option('--timeout <s>', 'seconds the whole run may take', seconds('--timeout'))
     .option('--cwd <dir>', "working directory of the kernel (default: the notebook's folder)")
@@ -254,6 +271,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--redis <url>', 'queue on Redis (BullMQ) so `nbstage worker` processes can take runs')
     .option('--workers <n>', 'runs this service executes at once itself (0: only queue)', '2')
     .option('--labels <a,b>', "labels of this service's own workers")
+    .option(...sandboxOption('auto'))
+    .option(...sandboxBindOption, collect, [])
     .action(async (flags: ServeFlags) => {
       const { serveCommand } = await import('./serve-command');
       exitCode = await serveCommand(flags, packageVersion());
@@ -265,6 +284,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--redis <url>', 'the queue (default NBSTAGE_REDIS)')
     .option('--labels <a,b>', 'labels of this worker (its GPUs add gpu and the model)')
     .option('--concurrency <n>', 'runs at once', '1')
+    .option(...sandboxOption('auto'))
+    .option(...sandboxBindOption, collect, [])
     .action(async (flags: WorkerFlags) => {
       const { workerCommand } = await import('./worker-command');
       exitCode = await workerCommand(flags);

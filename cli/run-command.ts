@@ -38,6 +38,8 @@ export interface RunFlags {
   kernel?: string;
   stage: string[];
   session?: string;
+  sandbox?: string;
+  sandboxBind?: string[];
   cellTimeout?: number;
   timeout?: number;
   cwd?: string;
@@ -236,10 +238,14 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
       // The kernel provider (a local Jupyter server, if one is used) starts while the notebook
       // is read and validated; bad input stops it again before anything is written.
       const { localTarget } = await import('../kernels/local-target');
+      const { parseSandboxBind, parseSandboxMode } = await import('../kernels/zmq/sandbox');
       target = localTarget({
         env,
         rootDir: process.cwd(),
         session: (flags.session ?? env.NBSTAGE_SESSION ?? '') !== '',
+        sandbox: parseSandboxMode(flags.sandbox ?? 'off'),
+        sandboxBinds: (flags.sandboxBind ?? []).map(parseSandboxBind),
+        warn: (message) => stderr.write(`nbstage: warning: ${message}\n`),
         onListenerError,
       });
     }

@@ -2,6 +2,7 @@
  * `nbstage serve`: the service in the foreground until SIGINT/SIGTERM, which drain it.
  */
 import path from 'node:path';
+import { parseSandboxBind, parseSandboxMode } from '../kernels/zmq/sandbox';
 import { startService } from '../server/service';
 import { untilStopSignal } from './stop-signal';
 
@@ -13,6 +14,8 @@ export interface ServeFlags {
   redis?: string;
   workers: string;
   labels?: string;
+  sandbox: string;
+  sandboxBind: string[];
 }
 
 /** Runs the service until a signal; resolves to the exit code. */
@@ -24,6 +27,8 @@ export async function serveCommand(flags: ServeFlags, version: string): Promise<
     redis: flags.redis,
     workers: Number(flags.workers),
     labels: flags.labels === undefined ? undefined : flags.labels.split(',').filter(Boolean),
+    sandbox: parseSandboxMode(flags.sandbox),
+    sandboxBinds: flags.sandboxBind.map(parseSandboxBind),
     version,
   });
   process.stderr.write(`nbstage: serving on ${service.url}\n`);

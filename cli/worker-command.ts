@@ -7,6 +7,7 @@ import pino from 'pino';
 import { UsageError } from '../pipelines/errors';
 import { bullmqBackend } from '../server/queue';
 import { secretKey } from '../server/runs/secret-box';
+import { parseSandboxBind, parseSandboxMode } from '../kernels/zmq/sandbox';
 import { startWorkerRuntime } from '../server/workers/worker-runtime';
 import { untilStopSignal } from './stop-signal';
 
@@ -15,6 +16,8 @@ export interface WorkerFlags {
   redis?: string;
   labels?: string;
   concurrency: string;
+  sandbox: string;
+  sandboxBind: string[];
 }
 
 /** Runs a worker until a signal; resolves to the exit code. */
@@ -36,6 +39,8 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
     // Every host has a CPU: without --labels a worker takes `cpu` stages (and unlabelled runs).
     labels: flags.labels === undefined ? ['cpu'] : flags.labels.split(',').filter(Boolean),
     concurrency,
+    sandbox: parseSandboxMode(flags.sandbox),
+    sandboxBinds: flags.sandboxBind.map(parseSandboxBind),
     log: (msg, fields) => logger.info(fields ?? {}, msg),
     ...(process.env.NBSTAGE_SECRET_KEY
       ? { secretKey: secretKey(process.env.NBSTAGE_SECRET_KEY) }

@@ -5,13 +5,14 @@
  * notebook), the prewarm of the kernels the run will ask for, the run itself, and the close, in
  * one `try/finally`.
  */
-import { CancelledError } from '../pipelines/errors';
+import { CancelledError, UsageError } from '../pipelines/errors';
 import type { Notebook } from '../pipelines/notebook/model';
 import type { RunTarget } from '../pipelines/run-target';
 import { executeRun } from '../pipelines/runner';
 import type { KernelProvider } from './provider';
 import { remoteProvider, sharedLocalProvider, startLocalProvider } from './jupyter-providers';
 import { takeEarlyLaunch } from './zmq/early-launch';
+import { sandboxWanted, type SandboxBind, type SandboxMode } from './zmq/sandbox';
 import { kernelStartTimeoutMs, ZmqKernelProvider } from './zmq/zmq-provider';
 
 /** Where the local target gets its kernels. */
@@ -26,6 +27,12 @@ export interface LocalTargetOptions {
   rootDir: string;
   /** Whether the run keeps its kernel in a session (only a server outlives this process). */
   session?: boolean;
+  /** `--sandbox` (default off for an embedded run, as papermill behaves). */
+  sandbox?: SandboxMode;
+  /** `--sandbox-bind`. */
+  sandboxBinds?: SandboxBind[];
+  /** Where warnings go (a sandbox that cannot be had with `--sandbox auto`). */
+  warn?: (message: string) => void;
   /** Where a failing output sink is reported (the run goes on). */
   onListenerError?: (err: unknown) => void;
 }
@@ -48,24 +55,50 @@ export function kernelsToPrewarm(nb: Notebook, kernel: string | undefined): Set<
 
 function startProvider(options: LocalTargetOptions, signal: AbortSignal): Promise<KernelProvider> {
   const { env } = options;
+  const mode = options.sandbox ?? 'off';
+  const warn = options.warn ?? ((): void => undefined);
   const jupyterUrl = env.NBSTAGE_JUPYTER_URL;
-  if (jupyterUrl !== undefined && jupyterUrl !== '') {
-    return Promise.resolve(remoteProvider(jupyterUrl, env.NBSTAGE_JUPYTER_TOKEN ?? '', { env }));
+  const server =
+    jupyterUrl !== undefined && jupyterUrl !== ''
+      ? 'remote'
+      : env.NBSTAGE_REUSE_SERVER === '0'
+        ? 'private'
+        : options.session === true || env.NBSTAGE_REUSE_SERVER === '1'
+          ? 'shared'
+          : null;
+  if (server !== null && mode !== 'off') {
+    const why = `kernels on a Jupyter server (${server}) are not sandboxed by nbstage`;
+    if (mode === 'required') {
+      return Promise.reject(new UsageError(`--sandbox required: ${why}`));
+    }
+    warn(why);
   }
-  if (env.NBSTAGE_REUSE_SERVER === '0') {
+  if (server === 'remote') {
+    return Promise.resolve(
+      remoteProvider(jupyterUrl ?? '', env.NBSTAGE_JUPYTER_TOKEN ?? '', { env }),
+    );
+  }
+  if (server === 'private') {
     return startLocalProvider({ rootDir: options.rootDir, signal });
   }
-  if (options.session === true || env.NBSTAGE_REUSE_SERVER === '1') {
+  if (server === 'shared') {
     return sharedLocalProvider();
   }
   return Promise.resolve().then(() => {
+    const support = sandboxWanted(mode, warn, env);
     const provider = new ZmqKernelProvider({
       env,
       cwd: options.rootDir,
-      kernel: { readyTimeoutMs: kernelStartTimeoutMs(env) },
+      kernel: {
+        readyTimeoutMs: kernelStartTimeoutMs(env),
+        ...(support === null
+          ? {}
+          : { sandbox: { bwrap: support.bwrap, binds: options.sandboxBinds ?? [] } }),
+      },
     });
-    // The kernel `nbstage run` launched before it loaded the modules that read the notebook.
-    provider.adopt(takeEarlyLaunch());
+    // The kernel `nbstage run` launched before it loaded the modules that read the notebook
+    // (never sandboxed: a sandboxed kernel starts in the run's folder).
+    provider.adopt(support === null ? takeEarlyLaunch() : null);
     return provider;
   });
 }

@@ -39,8 +39,8 @@ export interface KernelLease {
 export interface KernelSource<L extends KernelLease = KernelLease> {
   /** The kernelspecs on offer and the default. */
   kernelSpecs(): Promise<{ default: string; specs: KernelSpecInfo[] }>;
-  /** A kernel of `name`, from the session when one is named. */
-  acquire(name: string, options?: { session?: string }): Promise<L>;
+  /** A kernel of `name`, from the session when one is named; the run works in `cwd`. */
+  acquire(name: string, options?: { session?: string; cwd?: string }): Promise<L>;
   /** Gives a kernel back: session kernels stay alive when `keep`; others are shut down. */
   release(lease: L, keep: boolean): Promise<void>;
 }

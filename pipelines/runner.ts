@@ -74,6 +74,11 @@ export function kernelEnvironment(env: NodeJS.ProcessEnv): Record<string, string
   return out;
 }
 
+/** Where a run's kernels work: `cwd`, else the notebook's folder. */
+function runCwd(spec: RunSpec): string {
+  return path.resolve(spec.cwd ?? path.dirname(path.resolve(spec.notebookPath)));
+}
+
 /** A validated run, ready for kernels. */
 export interface LoadedRun {
   spec: RunSpec;
@@ -174,7 +179,7 @@ export async function executeRun<L extends KernelLease>(
   let keep = true;
   try {
     for (const name of names) {
-      acquired.set(name, await source.acquire(name, { session: spec.session }));
+      acquired.set(name, await source.acquire(name, { session: spec.session, cwd: runCwd(spec) }));
     }
     const result = await runOnKernels(
       run,
@@ -226,7 +231,7 @@ async function runOnKernels(
   if (spec.artifactsDir !== undefined) {
     env.NBSTAGE_ARTIFACTS = path.resolve(spec.artifactsDir);
   }
-  const cwd = path.resolve(spec.cwd ?? path.dirname(path.resolve(spec.notebookPath)));
+  const cwd = runCwd(spec);
   const kernelLanguages = new Map<string, string>();
   for (const index of plan.cells) {
     kernelLanguages.set(

@@ -36,6 +36,8 @@ need python3-venv "${NBSTAGE_PYTHON:-python3}" -c 'import venv, ensurepip'
 need redis-server has redis-server
 # The Groovy steps of jenkins-plugin-bridge/ run under Debian's groovy (2.4).
 need groovy has groovy
+# Kernels of serve and worker run in a bubblewrap sandbox each (tests run the sandboxed path).
+need bubblewrap has bwrap
 # The web page's end-to-end tests drive Debian's chromium through playwright-core.
 need chromium has chromium
 # The process-tree tests read the tree with ps (Debian's procps).

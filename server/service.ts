@@ -26,6 +26,7 @@ import { queueBackend } from './queue';
 import { RunManager } from './runs/run-manager';
 import { secretKey } from './runs/secret-box';
 import { openVersionStore } from './store/git-version-store';
+import type { SandboxBind, SandboxMode } from '../kernels/zmq/sandbox';
 import { startWorkerRuntime, type WorkerRuntime } from './workers/worker-runtime';
 
 /** Options of {@link startService}. */
@@ -39,6 +40,10 @@ export interface ServiceOptions {
   workers?: number;
   /** Labels of the in-process workers. */
   labels?: string[];
+  /** Sandboxes for the in-process workers' kernels (default `auto`). */
+  sandbox?: SandboxMode;
+  /** Paths every sandbox shows (`--sandbox-bind`). */
+  sandboxBinds?: SandboxBind[];
   /** Seconds running runs get to finish on close before they are cancelled. Default 10. */
   drainSeconds?: number;
   env?: NodeJS.ProcessEnv;
@@ -159,6 +164,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       labels: options.labels ?? ['cpu'],
       concurrency,
       secretKey: key,
+      sandbox: options.sandbox,
+      sandboxBinds: options.sandboxBinds,
       log: (msg, fields) => log(msg, (fields ?? {}) as JSONObject),
     });
   }

@@ -25,4 +25,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.NBSTAGE_RUNTIME_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-test-run-'));
   process.env.NBSTAGE_TEST_TMPDIR = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-test-tmp-'));
   process.env.TMPDIR = process.env.NBSTAGE_TEST_TMPDIR;
+  // Files tests create to let a waiting cell go on: visible, read-only, in every sandbox.
+  process.env.NBSTAGE_TEST_GATES = fs.mkdtempSync(path.join(os.tmpdir(), 'gates-'));
+  process.env.NBSTAGE_SANDBOX_BIND = `${process.env.NBSTAGE_TEST_GATES}:ro`;
 }

@@ -27,6 +27,7 @@ export interface EarlyLaunchRequest {
   kernel?: string;
   server?: string;
   session?: string;
+  sandbox?: string;
   env: NodeJS.ProcessEnv;
   cwd: string;
 }
@@ -80,6 +81,7 @@ export async function launchEarly(request: EarlyLaunchRequest): Promise<void> {
     set(env.NBSTAGE_JUPYTER_URL) ||
     set(env.NBSTAGE_REUSE_SERVER) ||
     set(request.session) ||
+    (request.sandbox !== undefined && request.sandbox !== 'off') ||
     set(env.NBSTAGE_SESSION)
   ) {
     return;

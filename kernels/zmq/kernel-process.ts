@@ -4,8 +4,10 @@
  * in a process group of its own that signals go to; its exit code and signal are kept.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { kernelProcessEnv, resolvePython } from '../python-env';
+import path from 'node:path';
+import { kernelProcessEnv, pythonHelpersDir, resolvePython } from '../python-env';
 import type { ZmqKernelSpec } from './kernelspecs';
+import { pythonFolders, SANDBOX_HOME, sandboxCommand, type SandboxBind } from './sandbox';
 
 /** How a kernel process ended. */
 export interface KernelExit {
@@ -21,6 +23,16 @@ export interface KernelLaunchOptions {
   env?: NodeJS.ProcessEnv;
   /** The Python running `nbstage_init` and `python` kernelspecs (default {@link resolvePython}). */
   python?: string;
+  /**
+   * Run the kernel in a bubblewrap sandbox whose only writable folder is `cwd` (see
+   * kernels/zmq/sandbox.ts): the bwrap binary and the operator's binds.
+   */
+  sandbox?: { bwrap: string; binds: SandboxBind[]; devices?: string[] };
+  /**
+   * Environment variables the kernel may see, by name (a service's kernels: never the service's
+   * own); default all of this process's and `env`'s, less nbstage's credentials.
+   */
+  allowEnv?: (name: string) => boolean;
 }
 
 const live = new Set<KernelProcess>();
@@ -76,12 +88,44 @@ export function kernelCommand(
     cmd.push('--HistoryManager.hist_file=:memory:');
   }
   const env = kernelProcessEnv(options.env);
+  if (options.allowEnv !== undefined) {
+    for (const name of Object.keys(env)) {
+      if (!options.allowEnv(name) && name !== 'PYTHONPATH' && name !== 'PYTHONUNBUFFERED') {
+        delete env[name];
+      }
+    }
+  }
   for (const [name, value] of Object.entries(spec.env)) {
     env[name] = expandEnv(value, env);
   }
   // nbstage_init dies with its parent and checks that this is it.
   env.JPY_PARENT_PID = String(process.pid);
-  return { argv: [python, '-m', 'nbstage_init', '--', ...cmd], env };
+  const argv = [python, '-m', 'nbstage_init', '--', ...cmd];
+  if (options.sandbox === undefined) {
+    return { argv, env };
+  }
+  env.HOME = SANDBOX_HOME;
+  env.TMPDIR = '/tmp';
+  // Inside its PID namespace nbstage_init's parent is bwrap, which dies with this process
+  // (--die-with-parent) and takes the namespace with it.
+  delete env.JPY_PARENT_PID;
+  const readOnly = [
+    ...pythonFolders(python),
+    ...(path.isAbsolute(cmd[0]) ? pythonFolders(cmd[0]) : []),
+    pythonHelpersDir(),
+    path.dirname(connectionFile),
+    ...(spec.resourceDir === '' ? [] : [spec.resourceDir]),
+  ];
+  return {
+    argv: sandboxCommand(argv, {
+      bwrap: options.sandbox.bwrap,
+      readOnly,
+      workDir: path.resolve(options.cwd ?? process.cwd()),
+      binds: options.sandbox.binds,
+      devices: options.sandbox.devices,
+    }),
+    env,
+  };
 }
 
 /** A running kernel process; whoever launched it ends it ({@link signal}, {@link exited}). */

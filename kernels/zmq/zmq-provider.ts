@@ -169,8 +169,8 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
   }
 
   /**
-   * A kernel of `name`: the session's when one is named and kept (started if new), else a warm
-   * one when it runs in `cwd` (or none is asked for), else a new one started there.
+   * A kernel of `name`: the session's when one is named and kept (started if new), else the one
+   * adopted or a warm one; a sandboxed provider starts a new one in `cwd`, the run's folder.
    * @throws UsageError for a `session` when this provider keeps none.
    * @throws KernelNotFoundError for an unknown kernelspec.
    */
@@ -195,17 +195,20 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
       this.sessions.delete(session);
       await kept?.kernel.shutdown();
     }
-    const inDefaultCwd = options.cwd === undefined || options.cwd === this.defaultCwd;
-    const adopted = this.adopted?.name === name && inDefaultCwd ? this.adopted : null;
+    // A sandboxed kernel can write only where it started: it starts where the run works. Others
+    // are warm (or new) and move there with the run's setup code.
+    const here =
+      this.options.kernel?.sandbox !== undefined && options.cwd !== undefined ? options.cwd : null;
+    const adopted = this.adopted?.name === name && here === null ? this.adopted : null;
     if (adopted !== null) {
       this.adopted = null;
     }
     const kernel =
       adopted !== null
         ? await adopted.kernel
-        : inDefaultCwd
+        : here === null
           ? await this.pool.acquire(name)
-          : await this.start(name, options.cwd ?? this.defaultCwd);
+          : await this.start(name, here);
     if (this.closed !== null) {
       await kernel.shutdown();
       throw new UnreachableError('the kernel provider is closed');

@@ -10,7 +10,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { remoteProvider } from '../../kernels/jupyter-providers';
 import type { KernelProvider, ProviderHealth } from '../../kernels/provider';
+import {
+  parseSandboxBind,
+  sandboxWanted,
+  type SandboxBind,
+  type SandboxMode,
+} from '../../kernels/zmq/sandbox';
 import { kernelStartTimeoutMs, ZmqKernelProvider } from '../../kernels/zmq/zmq-provider';
+import { UsageError } from '../../pipelines/errors';
 import type { QueueBackend, QueueWorker } from '../queue';
 import { createRunJobHandler } from '../runs/run-job';
 import type { SecretKey } from '../runs/secret-box';
@@ -36,6 +43,13 @@ export interface WorkerRuntimeOptions {
    * gateway; else kernels the worker launches (default this process's environment).
    */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Kernels in a bubblewrap sandbox each: `auto` (the default) where the machine allows it,
+   * with a warning in the log where it does not; `required` refuses to start without it.
+   */
+  sandbox?: SandboxMode;
+  /** Paths every sandbox shows (`--sandbox-bind`), e.g. a dataset mount. */
+  sandboxBinds?: SandboxBind[];
 }
 
 /** Where a worker's runs get kernels: any provider that keeps sessions and reports health. */
@@ -45,18 +59,75 @@ export interface WorkerKernelProvider extends KernelProvider {
   endSession(session: string): Promise<boolean>;
 }
 
+/**
+ * The variables a service's kernel may inherit from the worker's own environment: where programs
+ * and locales are, the terminal and time zone, and the CUDA/NVIDIA settings of the host; never the
+ * service's credentials or configuration. A run's parameters, secrets and GPU lease reach the
+ * kernel through its setup code.
+ */
+export function serviceKernelVariable(name: string): boolean {
+  return /^(PATH|HOME|LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|CUDA_[A-Z_]+|NVIDIA_[A-Z_]+|LD_LIBRARY_PATH)$/.test(
+    name,
+  );
+}
+
+/** `NBSTAGE_SANDBOX_BIND`: `--sandbox-bind` values, separated by commas (a container's mounts). */
+function bindsOfEnv(env: NodeJS.ProcessEnv): SandboxBind[] {
+  return (env.NBSTAGE_SANDBOX_BIND ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean)
+    .map(parseSandboxBind);
+}
+
 /** The worker's kernels: a remote server's when one is named, else launched by the worker. */
-function workerProvider(env: NodeJS.ProcessEnv, workDir: string): WorkerKernelProvider {
+function workerProvider(
+  env: NodeJS.ProcessEnv,
+  workDir: string,
+  options: WorkerRuntimeOptions,
+): { provider: WorkerKernelProvider; sandboxed: boolean } {
+  const mode = options.sandbox ?? 'auto';
+  const warn = (message: string): void => {
+    options.log?.('warning', { warning: message });
+    process.stderr.write(`nbstage: warning: ${message}\n`);
+  };
   const url = env.NBSTAGE_JUPYTER_URL;
   if (url !== undefined && url !== '') {
-    return remoteProvider(url, env.NBSTAGE_JUPYTER_TOKEN ?? '', { poolSize: 1, env });
+    if (mode === 'required') {
+      throw new UsageError(
+        '--sandbox required: the kernels of NBSTAGE_JUPYTER_URL run on that server, outside any sandbox nbstage makes',
+      );
+    }
+    if (mode === 'auto') {
+      warn('kernels of NBSTAGE_JUPYTER_URL are not sandboxed by nbstage');
+    }
+    return {
+      provider: remoteProvider(url, env.NBSTAGE_JUPYTER_TOKEN ?? '', { poolSize: 1, env }),
+      sandboxed: false,
+    };
   }
-  return new ZmqKernelProvider({
-    poolSize: 1,
-    cwd: workDir,
-    sessions: true,
-    kernel: { readyTimeoutMs: kernelStartTimeoutMs(env) },
-  });
+  const support = sandboxWanted(mode, warn, env);
+  return {
+    provider: new ZmqKernelProvider({
+      // A sandboxed kernel starts in its run's folder, so none can be warm.
+      poolSize: support === null ? 1 : 0,
+      cwd: workDir,
+      sessions: true,
+      kernel: {
+        readyTimeoutMs: kernelStartTimeoutMs(env),
+        allowEnv: serviceKernelVariable,
+        ...(support === null
+          ? {}
+          : {
+              sandbox: {
+                bwrap: support.bwrap,
+                binds: [...bindsOfEnv(env), ...(options.sandboxBinds ?? [])],
+              },
+            }),
+      },
+    }),
+    sandboxed: support !== null,
+  };
 }
 
 /** A running worker. */
@@ -65,6 +136,8 @@ export interface WorkerRuntime {
   labels: string[];
   gpus: GpuInfo[];
   provider: WorkerKernelProvider;
+  /** Whether its kernels run in a sandbox each. */
+  sandboxed: boolean;
   close(): Promise<void>;
 }
 
@@ -73,8 +146,8 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const gpus = await listGpus(options.commandRunner);
   const labels = [...new Set([...(options.labels ?? []), ...gpuLabels(gpus)])];
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-work-'));
-  const provider = workerProvider(options.env ?? process.env, workDir);
-  for (const name of options.prewarm ?? ['python3']) {
+  const { provider, sandboxed } = workerProvider(options.env ?? process.env, workDir, options);
+  for (const name of sandboxed ? [] : (options.prewarm ?? ['python3'])) {
     provider.prewarm(name);
   }
   const worker = options.backend.worker({
@@ -98,13 +171,19 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       ),
   });
   await worker.ready();
-  options.log?.('worker ready', { id: worker.id, labels, gpus: gpus.map((g) => g.name) });
+  options.log?.('worker ready', {
+    id: worker.id,
+    labels,
+    gpus: gpus.map((g) => g.name),
+    sandboxed,
+  });
   let closing: Promise<void> | null = null;
   return {
     worker,
     labels,
     gpus,
     provider,
+    sandboxed,
     close: () => {
       closing ??= (async () => {
         await worker.close();

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Cell, Notebook } from '../../pipelines/notebook/model';
 import { tempDir } from './temp-dirs';
 
-export { cleanupDirs, tempDir } from './temp-dirs';
+export { cleanupDirs, gateFile, tempDir } from './temp-dirs';
 
 /** A cell description: source, plus optional tags and metadata. */
 export interface CellSpec {

@@ -45,3 +45,12 @@ export function useTempDir(): () => string {
     return dir;
   };
 }
+
+/**
+ * A path (not yet a file) a waiting cell watches, in the suite's gates folder, which every
+ * service's sandbox shows (NBSTAGE_SANDBOX_BIND): create it to let the cell go on.
+ */
+export function gateFile(): string {
+  const gates = process.env.NBSTAGE_TEST_GATES;
+  return path.join(gates !== undefined && gates !== '' ? gates : tempDir(), `gate-${randomUUID()}`);
+}

@@ -10,7 +10,7 @@ import path from 'node:path';
 import request from 'supertest';
 import type { Notebook } from '../../../pipelines/notebook/model';
 import type { ServiceRun } from '../../../server/runs/service-run';
-import { cleanupDirs, makeNotebook, tempDir } from '../../helpers/notebooks';
+import { cleanupDirs, gateFile, makeNotebook, tempDir } from '../../helpers/notebooks';
 import { alive, descendants, survivors } from '../../helpers/processes';
 import { startServeProcess, type ServeProcess } from '../../helpers/serve-process';
 import { bearer, jobPath, notebookText, openStream, untilOutput } from './service-fixture';
@@ -147,7 +147,7 @@ describe('a service killed mid-run, restarted on the same home', () => {
 
   it('runs notebooks again; SIGTERM drains: not ready, no new runs, the running one finishes', async () => {
     // The run holds until the test has seen the service draining.
-    const go = path.join(tempDir(), 'go');
+    const go = gateFile();
     const res = await request(second.url)
       .post('/api/v1/runs')
       .set('Authorization', bearer(admin))

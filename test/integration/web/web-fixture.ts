@@ -5,10 +5,9 @@
  * gate file so a test can watch a run live, and helpers to wait for runs over HTTP.
  */
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import type { Notebook } from '../../../pipelines/notebook/model';
 import type { ServiceRun } from '../../../server/runs/service-run';
-import { makeNotebook, tempDir } from '../../helpers/notebooks';
+import { gateFile, makeNotebook } from '../../helpers/notebooks';
 
 /** A 4x4 red PNG, base64. */
 export const RED_PNG =
@@ -62,9 +61,9 @@ export function jobName(): string {
   return `team/web e2e ${randomUUID().slice(0, 8)}`;
 }
 
-/** Where a gated run waits: a path in a fresh temp folder (create the file to let it go on). */
+/** Where a gated run waits (create the file to let it go on; sandboxes show it). */
 export function gatePath(): string {
-  return path.join(tempDir(), 'gate');
+  return gateFile();
 }
 
 /** Calls the service's API with a bearer token. */
