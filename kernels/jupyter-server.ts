@@ -82,6 +82,9 @@ export function jupyterServerCommand(
   if (options.ownerPid !== undefined) {
     env.NBSTAGE_OWNER_PID = String(options.ownerPid);
   }
+  // Not on the command line, which every local user can read (`ps`); nbstage_owned takes it
+  // out of the environment before any kernel starts.
+  env.NBSTAGE_SERVER_TOKEN = options.token;
   const rootDir = options.rootDir ?? process.cwd();
   const args = [
     '-m',
@@ -93,7 +96,6 @@ export function jupyterServerCommand(
     `--ServerApp.root_dir=${rootDir}`,
     // Kernels start under nbstage_init: their background processes end with them.
     '--MappingKernelManager.kernel_manager_class=nbstage_owned.OwnedKernelManager',
-    `--IdentityProvider.token=${options.token}`,
     '--ServerApp.log_level=WARN',
     '--ServerApp.terminals_enabled=False',
     // The executor notices a dead kernel itself; no need to wait long on shutdowns.

@@ -16,6 +16,8 @@ Runs jupyter_server with ``ARGS`` and two guarantees nbstage relies on:
   without a connection, are kept. It also turns TCP_NODELAY on for the kernel websocket:
   jupyter_server leaves Nagle's algorithm on, so every small message would wait for the peer's
   delayed ACK (about 40 ms on Linux).
+- **Its token is on no command line.** nbstage passes it in ``NBSTAGE_SERVER_TOKEN``, which is
+  taken out of the environment before any kernel starts (kernels inherit the server's).
 """
 
 import asyncio
@@ -127,9 +129,12 @@ def main():
     owner = os.environ.pop("NBSTAGE_OWNER_PID", "")
     if owner:
         _watch_owner(int(owner))
+    token = os.environ.pop("NBSTAGE_SERVER_TOKEN", None)
     from jupyter_server.serverapp import launch_new_instance
 
-    sys.argv = ["jupyter-server", *sys.argv[1:]]
+    # Set in this process only: /proc/<pid>/cmdline keeps the arguments it was started with.
+    extra = [] if token is None else [f"--IdentityProvider.token={token}"]
+    sys.argv = ["jupyter-server", *sys.argv[1:], *extra]
     launch_new_instance()
 
 
