@@ -6,6 +6,7 @@
 import pino from 'pino';
 import { UsageError } from '../pipelines/errors';
 import { bullmqBackend } from '../server/queue';
+import { takeCredentials } from '../server/credentials';
 import { secretKey } from '../server/runs/secret-box';
 import { parseSandboxBind, parseSandboxMode } from '../kernels/zmq/sandbox';
 import { startWorkerRuntime } from '../server/workers/worker-runtime';
@@ -32,6 +33,8 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
       `--concurrency must be a whole number of at least 1, got "${flags.concurrency}"`,
     );
   }
+  // Read once, then gone from the environment the worker's kernels are started from.
+  const credentials = takeCredentials(process.env);
   const logger = pino({ base: { service: 'nbstage-worker' } }, process.stderr);
   const stalled = Number(process.env.NBSTAGE_STALLED_INTERVAL_MS ?? 30000);
   const runtime = await startWorkerRuntime({
@@ -42,9 +45,9 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
     sandbox: parseSandboxMode(flags.sandbox),
     sandboxBinds: flags.sandboxBind.map(parseSandboxBind),
     log: (msg, fields) => logger.info(fields ?? {}, msg),
-    ...(process.env.NBSTAGE_SECRET_KEY
-      ? { secretKey: secretKey(process.env.NBSTAGE_SECRET_KEY) }
-      : {}),
+    ...(credentials.NBSTAGE_SECRET_KEY === undefined
+      ? {}
+      : { secretKey: secretKey(credentials.NBSTAGE_SECRET_KEY) }),
   });
   process.stderr.write(
     `nbstage: worker ${runtime.worker.id} ready (labels: ${runtime.labels.join(', ') || 'none'})\n`,

@@ -27,6 +27,7 @@ import { RunManager } from './runs/run-manager';
 import { secretKey } from './runs/secret-box';
 import { openVersionStore } from './store/git-version-store';
 import type { SandboxBind, SandboxMode } from '../kernels/zmq/sandbox';
+import { takeCredentials } from './credentials';
 import { startWorkerRuntime, type WorkerRuntime } from './workers/worker-runtime';
 
 /** Options of {@link startService}. */
@@ -93,6 +94,8 @@ function bodyLimitOf(env: NodeJS.ProcessEnv): number | undefined {
 /** Starts the service and resolves once it listens. */
 export async function startService(options: ServiceOptions): Promise<Service> {
   const env = options.env ?? process.env;
+  // Read once, then gone from the environment everything this process starts inherits.
+  const credentials = takeCredentials(env);
   // Limits set in the environment are checked now, not on the first request that meets them.
   maxJsonDepth(env);
   // And the notebook schemas compiled now, not while the first run's request holds the loop.
@@ -104,7 +107,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const log = (msg: string, fields: JSONObject = {}): void => logger.info(fields, msg);
   const store = await openVersionStore(home);
   const tokens = fileTokenStore(tokensFile(home), {
-    adminToken: env.NBSTAGE_ADMIN_TOKEN || undefined,
+    adminToken: credentials.NBSTAGE_ADMIN_TOKEN,
   });
   const audit = fileAuditLog(auditLogFile(home));
   const backend = queueBackend({
@@ -117,7 +120,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   // Secrets travel sealed through the queue. In-process, a key of this process's own; when jobs
   // leave the process the workers need the same NBSTAGE_SECRET_KEY, and without one secrets are
   // refused.
-  const passphrase = env.NBSTAGE_SECRET_KEY;
+  const passphrase = credentials.NBSTAGE_SECRET_KEY;
   const key = secretKey(passphrase);
   const runs = new RunManager({
     home,
@@ -177,7 +180,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         ? new NpmJenkinsApi({
             url: env.NBSTAGE_JENKINS_URL,
             user: env.NBSTAGE_JENKINS_USER,
-            token: env.NBSTAGE_JENKINS_TOKEN,
+            token: credentials.NBSTAGE_JENKINS_TOKEN,
           })
         : null;
   let publicUrl = env.NBSTAGE_PUBLIC_URL?.replace(/\/+$/, '') ?? '';

@@ -20,9 +20,10 @@ export function startServeProcess(
   home: string,
   admin: string,
   args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
 ): Promise<ServeProcess> {
   const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--home', home, ...args], {
-    env: { ...process.env, NBSTAGE_ADMIN_TOKEN: admin, NBSTAGE_HOME: '' },
+    env: { ...process.env, NBSTAGE_ADMIN_TOKEN: admin, NBSTAGE_HOME: '', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
