@@ -24,7 +24,7 @@ export async function serveCommand(flags: ServeFlags, version: string): Promise<
     home: path.resolve(flags.home ?? process.env.NBSTAGE_HOME ?? '.nbstage'),
     port: Number(flags.port),
     host: flags.host,
-    redis: flags.redis,
+    redis: flags.redis ?? (process.env.NBSTAGE_REDIS || undefined),
     workers: Number(flags.workers),
     labels: flags.labels === undefined ? undefined : flags.labels.split(',').filter(Boolean),
     sandbox: parseSandboxMode(flags.sandbox),

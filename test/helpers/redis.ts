@@ -53,7 +53,12 @@ async function freePort(): Promise<number> {
 }
 
 /** Spawns redis-server and resolves once it accepts connections. */
-async function launch(binary: string, port: number, dir: string): Promise<ChildProcess> {
+async function launch(
+  binary: string,
+  port: number,
+  dir: string,
+  extra: string[] = [],
+): Promise<ChildProcess> {
   const args = [
     '--port',
     String(port),
@@ -71,6 +76,7 @@ async function launch(binary: string, port: number, dir: string): Promise<ChildP
     'no',
     '--logfile',
     '',
+    ...extra,
   ];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -111,16 +117,21 @@ async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<v
   });
 }
 
-/** Starts a redis-server with AOF persistence in a fresh temp dir `test-<uuid>`. */
-export async function startRedisServer(): Promise<RedisServer> {
+/**
+ * Starts a redis-server with AOF persistence in a fresh temp dir `test-<uuid>`; with `password`
+ * it requires it (`requirepass`), and its URL carries it.
+ */
+export async function startRedisServer(options: { password?: string } = {}): Promise<RedisServer> {
+  const extra = options.password === undefined ? [] : ['--requirepass', options.password];
   const binary = redisServerBinary();
   const dir = path.join(os.tmpdir(), `test-${randomUUID()}`);
   fs.mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  let child = await launch(binary, port, dir);
+  let child = await launch(binary, port, dir, extra);
   let stopped = false;
+  const auth = options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`;
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${auth}127.0.0.1:${port}`,
     port,
     dir,
     async stop() {
@@ -132,7 +143,7 @@ export async function startRedisServer(): Promise<RedisServer> {
     },
     async restart(signal = 'SIGTERM') {
       await terminate(child, signal);
-      child = await launch(binary, port, dir);
+      child = await launch(binary, port, dir, extra);
     },
   };
 }
