@@ -268,7 +268,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--port <n>', 'port (0: any free one)', '8080')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--home <dir>', 'store, tokens and runs (default NBSTAGE_HOME or ./.nbstage)')
-    .option('--redis <url>', 'queue on Redis (BullMQ) so `nbstage worker` processes can take runs (default NBSTAGE_REDIS; a password belongs there, not on the command line)')
+    .option(
+      '--redis <url>',
+      'queue on Redis (BullMQ) so `nbstage worker` processes can take runs (default NBSTAGE_REDIS; a password belongs there, not on the command line)',
+    )
     .option('--workers <n>', 'runs this service executes at once itself (0: only queue)', '2')
     .option('--labels <a,b>', "labels of this service's own workers")
     .option(...sandboxOption('auto'))
