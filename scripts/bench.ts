@@ -18,6 +18,7 @@
  * worker's warm pool has it, in-process against nbclient's NotebookClient on a kernel started
  * before the clock (bench_nbclient_warm.py): (T201 - T1) / 200 over 1- and 201-cell notebooks
  * (target <= 0.9x).
+ * `sandbox` (bench-sandbox.ts): what a bubblewrap sandbox adds to a kernel's start.
  * `startup`: each command's `--version` (what a process pays before it does anything; `node -e 0`
  * and `python -c pass` as the floors). `nodelay`: the websocket round trip of one trivial cell
  * with TCP_NODELAY off and on, and with pipelined requests.
@@ -34,7 +35,7 @@
  * (BENCH_FLOOD_BIN runs another build's bin/nbstage.js, to compare).
  * BENCH_NBSTAGE_BIN times another build's bin/nbstage.js in the nbstage column (before/after).
  * Repetitions: BENCH_REPEAT (default 5). Only some cases: BENCH_CASES=a,b,c,a-shared,b-warm,
- * b-private,gateway,warm-pool,startup,nodelay,first-output,burst,flood (the default: all), or
+ * b-private,gateway,warm-pool,sandbox,startup,nodelay,first-output,burst,flood (the default: all), or
  * `npm run bench -- --only warm-pool,gateway`. Every server and kernel the bench starts is
  * stopped before it exits.
  */
@@ -64,13 +65,14 @@ import {
   venvBin,
 } from './bench-common';
 import { startKernelGateway, type KernelGateway } from './bench-gateway';
+import { sandboxStart } from './bench-sandbox';
 import { warmPool } from './bench-warm-pool';
 
 // @jupyterlab/services reports every websocket with console.debug (the CLI silences it too).
 console.debug = (): void => undefined;
 const bin = process.env.BENCH_NBSTAGE_BIN ?? path.join(root, 'bin', 'nbstage.js');
 const ALL_CASES =
-  'a,b,c,a-shared,b-warm,b-private,gateway,warm-pool,startup,nodelay,first-output,burst,flood';
+  'a,b,c,a-shared,b-warm,b-private,gateway,warm-pool,sandbox,startup,nodelay,first-output,burst,flood';
 const onlyAt = process.argv.indexOf('--only');
 const cases = new Set(
   (onlyAt >= 0 && process.argv[onlyAt + 1] !== undefined
@@ -465,6 +467,9 @@ async function main(): Promise<void> {
   }
   if (cases.has('warm-pool')) {
     process.stdout.write(`${JSON.stringify(await warmPool())}\n`);
+  }
+  if (cases.has('sandbox')) {
+    process.stdout.write(`${JSON.stringify(await sandboxStart())}\n`);
   }
   if (cases.has('startup')) {
     await startup();
