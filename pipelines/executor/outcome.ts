@@ -70,6 +70,20 @@ export function runErrorInfo(
   return info;
 }
 
+/**
+ * Masks secrets in an error's message (and stack) in place, so that whoever prints or forwards
+ * the error shows it masked; its class and code stay as they are.
+ */
+export function maskError(error: Error, masker: Masker): void {
+  if (!masker.active) {
+    return;
+  }
+  error.message = masker.mask(error.message);
+  if (typeof error.stack === 'string') {
+    error.stack = masker.mask(error.stack);
+  }
+}
+
 /** The `exception` of a run's `metadata.nbstage` (null when it ended without an error). */
 export function exceptionOf(info: RunErrorInfo | undefined): JSONObject | null {
   return info === undefined
