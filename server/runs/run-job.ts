@@ -13,14 +13,14 @@ import type { KernelProvider } from '../../kernels/provider';
 import { UsageError, ValidationError, asNbstageError } from '../../pipelines/errors';
 import type { RunEvent, RunEventListener } from '../../pipelines/executor/events';
 import { FULL_OUTPUT_DIR, resolveOutputLimits } from '../../pipelines/executor/output-limits';
-import type { JSONObject } from '../../pipelines/notebook/model';
+import type { JSONObject, JSONValue } from '../../pipelines/notebook/model';
 import { maskError } from '../../pipelines/executor/outcome';
 import { executeRun, loadRun } from '../../pipelines/runner';
 import { Masker } from '../../pipelines/secrets/mask';
 import type { JobContext, JobHandler } from '../queue/types';
 import { validateArtifactName } from '../store/artifact-store';
 import { runRequestSchema, runSpecOf, type RunRequest } from './run-request';
-import { openSecrets, type SecretKey } from './secret-box';
+import { openSecrets, openValue, type SecretKey } from './secret-box';
 import { samplePeakMemory, type GpuAllocator, type GpuLease } from '../workers/gpus';
 
 /** What a run job's handler needs on the worker. */
@@ -199,6 +199,13 @@ function fullOutputBudget(bytes: number): number {
   return bytes === 0 ? Number.POSITIVE_INFINITY : bytes * 2 + 1024 * 1024;
 }
 
+/** A sealed part of a job's spec, or null when there is none. */
+function sealedPart(value: JSONValue | undefined): JSONObject | null {
+  return value !== undefined && value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? value
+    : null;
+}
+
 /** The queue handler that runs notebooks on this worker. */
 export function createRunJobHandler(options: RunJobOptions): JobHandler {
   const limit = options.maxArtifactBytes ?? maxArtifactBytes();
@@ -216,17 +223,15 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         `invalid run request: ${err?.instancePath ?? ''} ${err?.message ?? ''}`,
       );
     }
-    const sealed = ctx.payload.spec.sealedSecrets;
+    const key = options.secretKey ?? Buffer.alloc(0);
+    const sealed = sealedPart(ctx.payload.spec.sealedSecrets);
+    const sealedParameters = sealedPart(ctx.payload.spec.sealedParameters);
     const req: RunRequest = {
       ...(request as unknown as RunRequest),
-      ...(sealed !== undefined &&
-      sealed !== null &&
-      typeof sealed === 'object' &&
-      !Array.isArray(sealed)
-        ? {
-            secrets: openSecrets(sealed, options.secretKey ?? Buffer.alloc(0)),
-          }
-        : {}),
+      ...(sealed === null ? {} : { secrets: openSecrets(sealed, key) }),
+      ...(sealedParameters === null
+        ? {}
+        : { parameters: openValue(sealedParameters, key) as Record<string, JSONValue> }),
     };
     const masker = new Masker(Object.values(req.secrets ?? {}));
     const dir = path.join(options.workDir, runId);

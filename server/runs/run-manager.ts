@@ -27,7 +27,7 @@ import { RunEventLog } from './event-log';
 import { admitRun, type AdmissionRules } from './run-admission';
 import { finishRun, inputNotebook } from './run-finisher';
 import { RunView, finishedProgress, type RunProgress } from './run-view';
-import { sealSecrets, secretKey, type SecretKey } from './secret-box';
+import { sealSecrets, sealValue, secretKey, type SecretKey } from './secret-box';
 import { SESSION_CLOSE } from './run-job';
 import type { RunRequest } from './run-request';
 import {
@@ -163,7 +163,7 @@ export class RunManager {
         labels: record.labels,
         session: record.session,
         gpus,
-        spec: this.jobSpec(request),
+        spec: this.jobSpec(request, masker),
       });
     } catch (err) {
       // Nothing half-written: a run the queue refused leaves no record behind.
@@ -221,15 +221,26 @@ export class RunManager {
     }
   }
 
-  /** The queued job's spec: the request, its secrets sealed (never in the clear in a queue). */
-  private jobSpec(request: RunRequest): JSONObject {
-    const { secrets, ...rest } = request;
+  /**
+   * The queued job's spec: the request, its secrets sealed (never in the clear in a queue), and
+   * its parameters sealed too when a value holds a secret; the Jenkins build it came from, which
+   * the worker only passes on, masked.
+   */
+  private jobSpec(request: RunRequest, masker: Masker): JSONObject {
+    const { secrets, parameters, jenkins, ...rest } = request;
     if (secrets === undefined || Object.keys(secrets).length === 0) {
-      return { request: rest as unknown as JSONObject };
+      return { request: request as unknown as JSONObject };
     }
+    const sealParameters = parameters !== undefined && masker.reveals(JSON.stringify(parameters));
+    const queued: JSONObject = {
+      ...(rest as unknown as JSONObject),
+      ...(parameters === undefined || sealParameters ? {} : { parameters }),
+      ...(jenkins === undefined ? {} : { jenkins: masker.maskValue(jenkins as JSONObject) }),
+    };
     return {
-      request: rest as unknown as JSONObject,
+      request: queued,
       sealedSecrets: sealSecrets(secrets, this.key),
+      ...(sealParameters ? { sealedParameters: sealValue(parameters, this.key) } : {}),
     };
   }
 
