@@ -78,9 +78,13 @@ export function maskError(error: Error, masker: Masker): void {
   if (!masker.active) {
     return;
   }
-  error.message = masker.mask(error.message);
-  if (typeof error.stack === 'string') {
-    error.stack = masker.mask(error.stack);
+  for (const key of ['message', 'stack'] as const) {
+    const text = error[key];
+    const masked = typeof text === 'string' ? masker.mask(text) : text;
+    if (masked !== text) {
+      // An own property: also where the class only has a getter (DOMException's message).
+      Object.defineProperty(error, key, { value: masked, writable: true, configurable: true });
+    }
   }
 }
 

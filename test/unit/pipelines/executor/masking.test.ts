@@ -8,6 +8,7 @@
  */
 import type { OutputEvent, RunEvent } from '../../../../pipelines/executor/events';
 import { executeNotebook, type ExecuteResult } from '../../../../pipelines/executor/executor';
+import { maskError } from '../../../../pipelines/executor/outcome';
 import { METRIC_MIME } from '../../../../pipelines/notebook/metric';
 import type { CodeCell, Notebook } from '../../../../pipelines/notebook/model';
 import { MASK, Masker } from '../../../../pipelines/secrets/mask';
@@ -232,5 +233,21 @@ describe('masking on a scripted kernel', () => {
     expect(result.metrics).toEqual({ [MASK]: 0.5, acc: MASK });
     expect(result.notebook.metadata.nbstage?.metrics).toEqual({ [MASK]: 0.5, acc: MASK });
     expectMasked(JSON.stringify(events), 4);
+  });
+});
+
+describe('maskError', () => {
+  test('masks the message and stack in place, also of an error whose message is a getter', () => {
+    const masker = new Masker([SECRET]);
+    const plain = new Error(`no ${SECRET}`);
+    maskError(plain, masker);
+    expect(plain.message).toBe(`no ${MASK}`);
+    expect(reversed(plain.stack ?? '')).not.toContain(reversed(SECRET));
+    const dom = new DOMException(`aborted ${SECRET}`, 'AbortError');
+    maskError(dom, masker);
+    expect([dom.message, dom.name]).toEqual([`aborted ${MASK}`, 'AbortError']);
+    const untouched = new DOMException('aborted', 'AbortError');
+    maskError(untouched, masker);
+    expect(Object.getOwnPropertyNames(untouched)).not.toContain('message');
   });
 });
