@@ -11,7 +11,14 @@
  */
 import type { KernelMessage } from '@jupyterlab/services';
 import { metricOf } from '../notebook/metric';
-import type { CodeCell, JSONObject, MimeBundle, Output } from '../notebook/model';
+import type {
+  CodeCell,
+  DisplayDataOutput,
+  ExecuteResultOutput,
+  JSONObject,
+  MimeBundle,
+  Output,
+} from '../notebook/model';
 import type { Masker } from '../secrets/mask';
 import { StreamMasker, type StreamPiece } from '../secrets/stream-mask';
 import type { RunEvent } from './events';
@@ -92,7 +99,7 @@ export class OutputCollector {
         };
         this.flushClear(index, cell);
         this.flushStreams(index);
-        const output: Output =
+        const output: DisplayDataOutput | ExecuteResultOutput =
           type === 'execute_result'
             ? {
                 output_type: 'execute_result',
@@ -102,7 +109,7 @@ export class OutputCollector {
               }
             : { output_type: 'display_data', data: content.data, metadata: content.metadata ?? {} };
         const masked = this.mask(output);
-        this.recordMetric(index, (masked as typeof output & { data: MimeBundle }).data);
+        this.recordMetric(index, masked.data);
         const displayId = content.transient?.display_id;
         if (typeof displayId === 'string') {
           // As nbclient: showing a display id again also updates where it was shown before.
