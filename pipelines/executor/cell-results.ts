@@ -38,7 +38,7 @@ export class CellResults {
     durationMs: number,
     error?: CellError,
   ): void {
-    const output = this.collector.endCell(index, cell);
+    const output = this.collector.endCell(index);
     if (output !== null) {
       cell.metadata.nbstage = {
         ...(cell.metadata.nbstage ?? {}),

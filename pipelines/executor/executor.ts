@@ -6,6 +6,9 @@
  * aborts the rest after an error). Per-cell and per-run timeouts interrupt and then kill; kernel
  * death, cancellation (AbortSignal) and sys.exit(0) end the run cleanly. Everything that happens
  * is emitted as run events; the executed notebook is always complete enough to be written.
+ * Secrets are masked in all of it: the run's notebook is masked from the start (sources, tags,
+ * metadata, the outputs it came with), every output as it arrives, errors and metrics. What the
+ * kernel runs and what the tags do are read from the caller's notebook, never from masked text.
  */
 import { randomUUID } from 'node:crypto';
 import type { NbstageError } from '../errors';
@@ -14,6 +17,7 @@ import {
   cloneNotebook,
   hasTag,
   isEmptyCodeCell,
+  joinSource,
   type CodeCell,
   type JSONObject,
   type JSONValue,
@@ -31,6 +35,7 @@ import type { ExecutorKernel } from './kernel';
 import { kernelTime } from './kernel-clock';
 import {
   RunEventFanout,
+  maskError,
   runEndEvent,
   runErrorInfo,
   runMetadata,
@@ -127,7 +132,14 @@ function segmentsOf(cells: number[], kernelFor: (index: number) => ExecutorKerne
 /** One run of a notebook. Use it once: {@link run} resolves with the result. */
 export class NotebookExecutor {
   private readonly runId: string;
+  /** The caller's notebook: what the kernel runs and what the tags say. */
+  private readonly input: Notebook;
+  /** The run's notebook, masked from the start: what is emitted, stored and returned. */
   private readonly nb: Notebook;
+  /** The masked notebook as it was before the run (what run-start carries). */
+  private readonly startNotebook: Notebook;
+  /** The stage of each cell, masked. */
+  private readonly stageOf: (string | null)[];
   private readonly masker: Masker | null;
   private readonly fanout: RunEventFanout;
   private readonly collector: OutputCollector;
@@ -148,8 +160,12 @@ export class NotebookExecutor {
 
   constructor(private readonly options: ExecuteNotebookOptions) {
     this.runId = options.runId ?? randomUUID();
-    this.nb = cloneNotebook(options.notebook);
     this.masker = options.masker ?? null;
+    const masker = this.masker?.active === true ? this.masker : null;
+    this.input = options.notebook;
+    this.startNotebook = masker === null ? options.notebook : masker.maskNotebook(options.notebook);
+    this.nb = cloneNotebook(this.startNotebook);
+    this.stageOf = (options.stageOf ?? []).map((s) => (s === null ? s : this.mask(s)));
     this.fanout = new RunEventFanout(
       options.listeners ?? [],
       options.onListenerError ?? warnListenerError,
@@ -160,7 +176,7 @@ export class NotebookExecutor {
       fullOutputDir: options.fullOutputDir,
     });
     this.codeCells = options.cells.filter((index) => {
-      const cell = this.nb.cells[index];
+      const cell = this.input.cells[index];
       return cell?.cell_type === 'code' && !isEmptyCodeCell(cell);
     });
     this.positionOf = new Map(this.codeCells.map((index, position) => [index, position]));
@@ -175,7 +191,7 @@ export class NotebookExecutor {
       masker: this.masker,
       positionOf: this.positionOf,
       total: this.codeCells.length,
-      stageOf: options.stageOf ?? [],
+      stageOf: this.stageOf,
       cellTimeoutS: options.cellTimeoutS,
       stopper: this.stopper,
       current: () => this.current,
@@ -227,9 +243,9 @@ export class NotebookExecutor {
       kernel: this.firstKernel?.name ?? '',
       language: this.firstKernel?.language.name ?? '',
       cells: this.codeCells,
-      stages: options.stages ?? [],
-      parameters: (options.metadata?.parameters as JSONObject | undefined) ?? {},
-      notebook: options.notebook,
+      stages: (options.stages ?? []).map((stage) => this.mask(stage)),
+      parameters: this.maskValue((options.metadata?.parameters as JSONObject | undefined) ?? {}),
+      notebook: this.startNotebook,
     });
     return this.stopper.watch({
       kernels: this.kernels,
@@ -242,7 +258,7 @@ export class NotebookExecutor {
   /** Sends a segment's cells at once (skip-execution ones are not sent), then awaits each. */
   private async runSegment(segment: number[]): Promise<boolean> {
     const queue = segment.map((index) =>
-      hasTag(this.nb.cells[index], 'skip-execution') ? index : this.send(index),
+      hasTag(this.input.cells[index], 'skip-execution') ? index : this.send(index),
     );
     for (const item of queue) {
       if (typeof item === 'number') {
@@ -257,11 +273,12 @@ export class NotebookExecutor {
   /** Sends one cell's execute request; does not wait for it. */
   private send(index: number): CellRequest {
     const cell = this.nb.cells[index] as CodeCell;
+    const input = this.input.cells[index];
     resetForRun(cell);
     this.collector.track(index, cell);
     const request = new CellRequest(index, cell, this.options.kernelFor(index));
-    const stopOnError = !(this.options.allowErrors === true || hasTag(cell, 'raises-exception'));
-    const source = Array.isArray(cell.source) ? cell.source.join('') : cell.source;
+    const stopOnError = !(this.options.allowErrors === true || hasTag(input, 'raises-exception'));
+    const source = joinSource(input.source);
     const handle = request.kernel.execute(
       source,
       { stopOnError },
@@ -305,11 +322,9 @@ export class NotebookExecutor {
       this.finishRequest(request, content.status === 'ok' ? 'ok' : 'aborted');
       return true;
     }
-    const mask = (text: string): string =>
-      this.masker?.active === true ? this.masker.mask(text) : text;
-    const ename = content.ename ?? 'Error';
-    const evalue = mask(content.evalue ?? '');
-    const traceback = (content.traceback ?? []).map(mask);
+    const ename = this.mask(content.ename ?? 'Error');
+    const evalue = this.mask(content.evalue ?? '');
+    const traceback = (content.traceback ?? []).map((line) => this.mask(line));
     if (ename === 'SystemExit' && CLEAN_EXIT.has(evalue.trim())) {
       // sys.exit(0): the run ends here, successfully; the exit is not an error output. The
       // requests queued behind it were aborted by the kernel (or may still be running).
@@ -319,7 +334,7 @@ export class NotebookExecutor {
       this.finishRequest(request, 'ok');
       return false;
     }
-    if (hasTag(cell, 'raises-exception')) {
+    if (hasTag(this.input.cells[index], 'raises-exception')) {
       this.finishRequest(request, 'ok');
       return true;
     }
@@ -382,6 +397,16 @@ export class NotebookExecutor {
     await Promise.all([...this.kernels].map((k) => k.shutdown()));
   }
 
+  /** `text` with secrets masked. */
+  private mask(text: string): string {
+    return this.masker?.active === true ? this.masker.mask(text) : text;
+  }
+
+  /** A copy of `value` with secrets masked. */
+  private maskValue<T extends JSONValue>(value: T): T {
+    return this.masker?.active === true ? this.masker.maskValue(value) : value;
+  }
+
   /** Ends a sent cell with `status`. */
   private finishRequest(request: CellRequest, status: CellStatus, error?: CellError): void {
     this.results.end(request.index, request.cell, status, request.durationMs(), error);
@@ -401,16 +426,18 @@ export class NotebookExecutor {
       this.results.abortRest(this.codeCells);
     }
     const durationMs = Date.now() - this.start;
-    this.results.record(this.nb, this.options.stageOf ?? []);
+    this.results.record(this.nb, this.stageOf);
     const metrics: Record<string, JSONValue> = {};
     for (const m of this.collector.metrics) {
       metrics[m.name] = m.value;
     }
     const status: RunStatus = error === null ? 'completed' : statusFromError(error);
+    if (error !== null && this.masker !== null) {
+      // Whoever prints or forwards the run's error (the CLI, a worker's result) shows it masked.
+      maskError(error, this.masker);
+    }
     const errorInfo =
-      error === null
-        ? undefined
-        : runErrorInfo(error, { masker: this.masker, cellIndex: this.current?.index });
+      error === null ? undefined : runErrorInfo(error, { cellIndex: this.current?.index });
     this.nb.metadata.nbstage = runMetadata(this.nb, {
       runId: this.runId,
       kernel: this.firstKernel,

@@ -70,6 +70,24 @@ export function runErrorInfo(
   return info;
 }
 
+/**
+ * Masks secrets in an error's message (and stack) in place, so that whoever prints or forwards
+ * the error shows it masked; its class and code stay as they are.
+ */
+export function maskError(error: Error, masker: Masker): void {
+  if (!masker.active) {
+    return;
+  }
+  for (const key of ['message', 'stack'] as const) {
+    const text = error[key];
+    const masked = typeof text === 'string' ? masker.mask(text) : text;
+    if (masked !== text) {
+      // An own property: also where the class only has a getter (DOMException's message).
+      Object.defineProperty(error, key, { value: masked, writable: true, configurable: true });
+    }
+  }
+}
+
 /** The `exception` of a run's `metadata.nbstage` (null when it ended without an error). */
 export function exceptionOf(info: RunErrorInfo | undefined): JSONObject | null {
   return info === undefined

@@ -2,21 +2,31 @@
  * Turns a cell's iopub messages into nbformat outputs with nbclient's semantics: consecutive
  * stream chunks coalesce, `clear_output(wait=True)` clears on the next output, display ids are
  * updated in place across the whole notebook, transient data is never stored. Every change is
- * reported as a run event; secrets are masked before anything is stored or emitted (stream text
- * chunk by chunk, see `stream-mask.ts`). Every output passes the run's output budget
+ * reported as a run event; secrets are masked before anything is stored or emitted. Stream text
+ * is masked as the text of the cell's streams, not chunk by chunk (`stream-mask.ts`): a secret
+ * printed in pieces is masked whole, the pieces that could start one held back until the next
+ * chunk or the cell's end. Every output passes the run's output budget
  * (`output-budget.ts`), which decides what is kept in the notebook and what goes to the console
  * only; metrics recorded with `nbstage.record` are collected as they arrive.
  */
 import type { KernelMessage } from '@jupyterlab/services';
 import { metricOf } from '../notebook/metric';
-import type { CodeCell, JSONObject, MimeBundle, Output } from '../notebook/model';
+import type {
+  CodeCell,
+  DisplayDataOutput,
+  ExecuteResultOutput,
+  JSONObject,
+  MimeBundle,
+  Output,
+} from '../notebook/model';
 import type { Masker } from '../secrets/mask';
-import { StreamMasker } from '../secrets/stream-mask';
+import { StreamMasker, type StreamPiece } from '../secrets/stream-mask';
 import type { RunEvent } from './events';
 import { OutputBudget, type CellOutputInfo } from './output-budget';
 import type { OutputLimits } from './output-limits';
 
-/** The mimetype of metric display data (`nbstage.record`). */
+/** The name of a stream output. */
+type StreamName = 'stdout' | 'stderr';
 
 /** Options of {@link OutputCollector} beyond the run's identity. */
 export interface OutputCollectorOptions {
@@ -30,8 +40,11 @@ export interface OutputCollectorOptions {
 export class OutputCollector {
   private readonly displays = new Map<string, { cell: CodeCell; index: number }[]>();
   private readonly clearPending = new Set<CodeCell>();
-  /** The stream maskers of each cell (they hold back text that may be a secret's start). */
-  private readonly maskers = new Map<number, Map<'stdout' | 'stderr', StreamMasker>>();
+  /** The stream masker of each cell (it holds back text that may be a secret's start). */
+  private readonly maskers = new Map<
+    number,
+    { cell: CodeCell; masker: StreamMasker<StreamName> }
+  >();
   private readonly cellIndexOf = new Map<CodeCell, number>();
   private readonly masker: Masker | null;
   private readonly budget: OutputBudget;
@@ -67,14 +80,12 @@ export class OutputCollector {
       case 'stream': {
         const content = (msg as KernelMessage.IStreamMsg).content;
         this.flushClear(index, cell);
-        this.flushStreams(index, cell, content.name);
-        const masker = this.streamMasker(index, content.name);
-        this.appendStream(
-          index,
-          cell,
-          content.name,
-          masker === null ? content.text : masker.push(content.text),
-        );
+        const masker = this.streamMasker(index, cell);
+        if (masker === null) {
+          this.appendStream(index, cell, content.name, content.text);
+        } else {
+          this.appendPieces(index, cell, masker.push(content.name, content.text));
+        }
         break;
       }
       case 'display_data':
@@ -87,8 +98,8 @@ export class OutputCollector {
           execution_count?: number;
         };
         this.flushClear(index, cell);
-        this.flushStreams(index, cell, null);
-        const output: Output =
+        this.flushStreams(index);
+        const output: DisplayDataOutput | ExecuteResultOutput =
           type === 'execute_result'
             ? {
                 output_type: 'execute_result',
@@ -97,8 +108,8 @@ export class OutputCollector {
                 metadata: content.metadata ?? {},
               }
             : { output_type: 'display_data', data: content.data, metadata: content.metadata ?? {} };
-        this.recordMetric(index, content.data);
         const masked = this.mask(output);
+        this.recordMetric(index, masked.data);
         const displayId = content.transient?.display_id;
         if (typeof displayId === 'string') {
           // As nbclient: showing a display id again also updates where it was shown before.
@@ -130,7 +141,7 @@ export class OutputCollector {
         break;
       }
       case 'clear_output': {
-        this.flushStreams(index, cell, null);
+        this.flushStreams(index);
         const wait = (msg as KernelMessage.IClearOutputMsg).content.wait;
         if (wait) {
           this.clearPending.add(cell);
@@ -142,7 +153,7 @@ export class OutputCollector {
       case 'error': {
         const content = (msg as KernelMessage.IErrorMsg).content;
         this.flushClear(index, cell);
-        this.flushStreams(index, cell, null);
+        this.flushStreams(index);
         const output = this.mask({
           output_type: 'error' as const,
           ename: content.ename,
@@ -189,30 +200,31 @@ export class OutputCollector {
     this.cellIndexOf.set(cell, index);
   }
 
-  /** The masker of one stream of a cell (null when there is nothing to mask). */
-  private streamMasker(index: number, name: 'stdout' | 'stderr'): StreamMasker | null {
+  /** The stream masker of a cell (null when there is nothing to mask). */
+  private streamMasker(index: number, cell: CodeCell): StreamMasker<StreamName> | null {
     if (this.masker === null || !this.masker.active) {
       return null;
     }
-    let maskers = this.maskers.get(index);
-    if (maskers === undefined) {
-      maskers = new Map();
-      this.maskers.set(index, maskers);
+    let entry = this.maskers.get(index);
+    if (entry === undefined) {
+      entry = { cell, masker: new StreamMasker<StreamName>(this.masker) };
+      this.maskers.set(index, entry);
     }
-    let masker = maskers.get(name);
-    if (masker === undefined) {
-      masker = new StreamMasker(this.masker);
-      maskers.set(name, masker);
-    }
-    return masker;
+    return entry.masker;
   }
 
-  /** Emits the text the stream maskers of a cell hold back (but that of stream `keep`). */
-  private flushStreams(index: number, cell: CodeCell, keep: 'stdout' | 'stderr' | null): void {
-    for (const [name, masker] of this.maskers.get(index) ?? []) {
-      if (name !== keep && masker.pending) {
-        this.appendStream(index, cell, name, masker.flush());
-      }
+  /** Emits the stream text the masker of a cell holds back, masked. */
+  private flushStreams(index: number): void {
+    const entry = this.maskers.get(index);
+    if (entry !== undefined && entry.masker.pending) {
+      this.appendPieces(index, entry.cell, entry.masker.flush());
+    }
+  }
+
+  /** Appends masked stream text, piece by piece. */
+  private appendPieces(index: number, cell: CodeCell, pieces: StreamPiece<StreamName>[]): void {
+    for (const piece of pieces) {
+      this.appendStream(index, cell, piece.name, piece.text);
     }
   }
 
@@ -249,16 +261,22 @@ export class OutputCollector {
   }
 
   /**
-   * Ends a cell's output: emits the text its stream maskers held back and closes its full-output
+   * Ends a cell's output: emits the text its stream masker held back and closes its full-output
    * file. Returns what the limits did to the cell, or null when they did nothing.
    */
-  endCell(index: number, cell: CodeCell): CellOutputInfo | null {
-    this.flushStreams(index, cell, null);
+  endCell(index: number): CellOutputInfo | null {
+    this.flushStreams(index);
     return this.budget.endCell(index);
   }
 
-  /** Finishes every full-output file (before the run's end is reported). */
+  /**
+   * Emits what every cell's stream masker still holds back (text of a cell that came after its
+   * end), then finishes every full-output file (before the run's end is reported).
+   */
   async close(): Promise<void> {
+    for (const index of this.maskers.keys()) {
+      this.flushStreams(index);
+    }
     await this.budget.close();
   }
 
@@ -282,15 +300,11 @@ export class OutputCollector {
     this.emit({ type: 'output-clear', runId: this.runId, index });
   }
 
+  /** Collects the metric of a (masked) mime bundle: its name and value are masked already. */
   private recordMetric(index: number, data: MimeBundle): void {
     const metric = metricOf(data);
     if (metric !== null) {
-      const { name, value } = metric;
-      this.metrics.push({
-        name,
-        value: this.masker === null || !this.masker.active ? value : this.masker.maskValue(value),
-        cell: index,
-      });
+      this.metrics.push({ name: metric.name, value: metric.value, cell: index });
     }
   }
 }

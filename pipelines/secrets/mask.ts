@@ -1,10 +1,18 @@
 /**
- * Masks secret values (`--secret NAME=VALUE`) as `****` in text, JSON values and cell outputs,
- * before anything is streamed, stored or reported. Besides the plain value it masks the forms a
+ * Masks secret values (`--secret NAME=VALUE`) as `****` in text, JSON values, cell outputs and
+ * whole notebooks, before anything is streamed, stored or reported. Besides the plain value it masks the forms a
  * secret takes once escaped: inside JSON strings, in Python reprs and percent-encoded in URLs.
  */
 import { splitLines } from '../notebook/model';
-import type { JSONValue, MultilineString, Output } from '../notebook/model';
+import type {
+  Cell,
+  JSONObject,
+  JSONValue,
+  MimeBundle,
+  MultilineString,
+  Notebook,
+  Output,
+} from '../notebook/model';
 
 /** What a secret is replaced with. */
 export const MASK = '****';
@@ -146,14 +154,67 @@ export class Masker {
         };
       case 'display_data':
       case 'execute_result': {
-        const data: typeof output.data = {};
-        for (const [mime, value] of Object.entries(output.data)) {
-          data[mime] = isBinaryMime(mime) ? value : this.maskMimeData(mime, value);
-        }
+        const data = this.maskBundle(output.data);
         const metadata = this.maskValue(output.metadata);
         return { ...output, data, metadata };
       }
     }
+  }
+
+  /** Whether `text` holds a secret (or an escaped form of one). */
+  reveals(text: string): boolean {
+    return this.pattern !== null && this.mask(text) !== text;
+  }
+
+  /**
+   * A copy of a cell with secrets masked in its source, metadata, attachments (names and text
+   * mimetypes) and, unless `outputs` is false, its outputs.
+   */
+  maskCell<C extends Cell>(cell: C, options: { outputs?: boolean } = {}): C {
+    if (this.pattern === null) {
+      return cell;
+    }
+    const masked = {
+      ...cell,
+      source: this.maskMultiline(cell.source),
+      metadata: this.maskValue(cell.metadata as JSONObject),
+    } as Cell;
+    if (masked.cell_type === 'code') {
+      if (options.outputs !== false) {
+        masked.outputs = masked.outputs.map((o) => this.maskOutput(o));
+      }
+    } else if (masked.attachments !== undefined) {
+      masked.attachments = Object.fromEntries(
+        Object.entries(masked.attachments).map(([name, bundle]) => [
+          this.mask(name),
+          bundle !== null && typeof bundle === 'object' && !Array.isArray(bundle)
+            ? this.maskBundle(bundle)
+            : this.maskJSON(bundle),
+        ]),
+      ) as JSONObject;
+    }
+    return masked as C;
+  }
+
+  /** A copy of a notebook with secrets masked in its metadata and every cell. */
+  maskNotebook(nb: Notebook): Notebook {
+    if (this.pattern === null) {
+      return nb;
+    }
+    return {
+      ...nb,
+      metadata: this.maskValue(nb.metadata as JSONObject) as Notebook['metadata'],
+      cells: nb.cells.map((cell) => this.maskCell(cell)),
+    };
+  }
+
+  /** A copy of a mime bundle with its text and JSON masked; binary data is left as it is. */
+  private maskBundle(bundle: MimeBundle): MimeBundle {
+    const data: MimeBundle = {};
+    for (const [mime, value] of Object.entries(bundle)) {
+      data[mime] = isBinaryMime(mime) ? value : this.maskMimeData(mime, value);
+    }
+    return data;
   }
 
   private maskMultiline(text: MultilineString): MultilineString {

@@ -1,53 +1,81 @@
 /**
- * Masks a text stream that arrives in chunks, each chunk once: a secret split across two chunks
- * is still masked, because the end of a chunk that could be the start of a secret is held back
- * until the next chunk (or {@link StreamMasker.flush}) says what it is. Masking the joined text
- * again on every chunk would cost time in the square of the stream's length.
+ * Masks text that arrives in chunks, each chunk once: a secret split across chunks is still
+ * masked, because the end of the text that could be the start of a secret is held back until the
+ * next chunk (or {@link StreamMasker.flush}) says what it is. The chunks may belong to several
+ * streams (a cell's stdout and stderr, which the console shows as one text): a secret printed
+ * half to one and half to the other is masked too, its mask shown where it started. Masking the
+ * joined text again on every chunk would cost time in the square of the stream's length.
  */
-import type { Masker } from './mask';
+import { MASK, type Masker } from './mask';
 
-/** The masking state of one stream (a cell's stdout, say). */
-export class StreamMasker {
-  private carry = '';
+/** Text of one stream. */
+export interface StreamPiece<N extends string = string> {
+  name: N;
+  text: string;
+}
+
+/**
+ * The masking state of one interleaved text (a cell's streams, say). What it returns, joined, is
+ * what {@link Masker.mask} makes of the whole text; it holds back at most the length of the
+ * longest masked form (a secret, or an escaped form of one) less one character, and only while
+ * those characters could start one.
+ */
+export class StreamMasker<N extends string = string> {
+  /** The text held back, as the streams it came from. */
+  private held: StreamPiece<N>[] = [];
   private readonly matcher: RegExp | null;
 
   constructor(private readonly masker: Masker) {
     this.matcher = masker.matcher();
   }
 
-  /** Takes the next chunk; returns the masked text that is now final (maybe empty). */
-  push(chunk: string): string {
-    const text = this.carry + chunk;
+  /**
+   * Takes the next chunk, of stream `name`; returns the masked text that is now final, in order
+   * (maybe none). Adjacent text of one stream comes as one piece; no piece is empty.
+   */
+  push(name: N, chunk: string): StreamPiece<N>[] {
+    const pieces = [...this.held, { name, text: chunk }];
+    const text = pieces.map((p) => p.text).join('');
     if (this.matcher === null) {
-      this.carry = '';
-      return text;
+      this.held = [];
+      return joinPieces(pieces);
     }
     let cut = text.length - this.heldBack(text);
     // Never cut inside a match: it is masked whole now.
-    this.matcher.lastIndex = 0;
-    for (let m = this.matcher.exec(text); m !== null; m = this.matcher.exec(text)) {
-      if (m.index >= cut) {
-        break;
-      }
-      cut = Math.max(cut, m.index + m[0].length);
-      if (m[0].length === 0) {
-        this.matcher.lastIndex += 1;
-      }
+    const matches = this.matches(this.matcher, text, cut);
+    for (const [, end] of matches) {
+      cut = Math.max(cut, end);
     }
-    this.carry = text.slice(cut);
-    return this.masker.mask(text.slice(0, cut));
+    const [ready, rest] = splitPieces(pieces, cut);
+    this.held = rest;
+    return joinPieces(maskPieces(ready, matches));
   }
 
-  /** The text held back, masked; the stream starts afresh. */
-  flush(): string {
-    const rest = this.carry;
-    this.carry = '';
-    return this.masker.mask(rest);
+  /** The text held back, masked; the text starts afresh. */
+  flush(): StreamPiece<N>[] {
+    const rest = this.held;
+    this.held = [];
+    if (rest.length === 0) {
+      return [];
+    }
+    const text = rest.map((p) => p.text).join('');
+    const matches = this.matcher === null ? [] : this.matches(this.matcher, text, text.length);
+    return joinPieces(maskPieces(rest, matches));
+  }
+
+  /** Where the masked forms are in `text`, those that start before `before`, in order. */
+  private matches(matcher: RegExp, text: string, before: number): [number, number][] {
+    const found: [number, number][] = [];
+    matcher.lastIndex = 0;
+    for (let m = matcher.exec(text); m !== null && m.index < before; m = matcher.exec(text)) {
+      found.push([m.index, m.index + m[0].length]);
+    }
+    return found;
   }
 
   /** Whether text is held back. */
   get pending(): boolean {
-    return this.carry !== '';
+    return this.held.length > 0;
   }
 
   /** Length of the longest end of `text` that is the start (not the whole) of a masked form. */
@@ -64,4 +92,83 @@ export class StreamMasker {
     }
     return best;
   }
+}
+
+/** The pieces before offset `cut` of their joined text, and those from it on. */
+function splitPieces<N extends string>(
+  pieces: StreamPiece<N>[],
+  cut: number,
+): [StreamPiece<N>[], StreamPiece<N>[]] {
+  const before: StreamPiece<N>[] = [];
+  const after: StreamPiece<N>[] = [];
+  let start = 0;
+  for (const piece of pieces) {
+    const end = start + piece.text.length;
+    if (end <= cut) {
+      before.push(piece);
+    } else if (start >= cut) {
+      after.push(piece);
+    } else {
+      before.push({ name: piece.name, text: piece.text.slice(0, cut - start) });
+      after.push({ name: piece.name, text: piece.text.slice(cut - start) });
+    }
+    start = end;
+  }
+  return [before, after.filter((p) => p.text !== '')];
+}
+
+/**
+ * The pieces with the ranges `matches` (offsets in their joined text, in order, not overlapping)
+ * masked: a match becomes {@link MASK} in the piece where it starts and is cut out of the pieces
+ * it runs on into.
+ */
+function maskPieces<N extends string>(
+  pieces: StreamPiece<N>[],
+  matches: [number, number][],
+): StreamPiece<N>[] {
+  if (matches.length === 0) {
+    return pieces;
+  }
+  const out: StreamPiece<N>[] = [];
+  let next = 0;
+  let start = 0;
+  for (const piece of pieces) {
+    const end = start + piece.text.length;
+    let text = '';
+    let pos = start;
+    while (pos < end) {
+      const match = matches[next];
+      if (match === undefined || match[0] >= end) {
+        text += piece.text.slice(pos - start);
+        break;
+      }
+      if (match[0] >= pos) {
+        text += piece.text.slice(pos - start, match[0] - start) + MASK;
+      }
+      pos = Math.min(match[1], end);
+      if (match[1] <= end) {
+        next += 1;
+      }
+    }
+    out.push({ name: piece.name, text });
+    start = end;
+  }
+  return out;
+}
+
+/** The pieces with adjacent ones of one stream joined and empty ones left out. */
+function joinPieces<N extends string>(pieces: StreamPiece<N>[]): StreamPiece<N>[] {
+  const out: StreamPiece<N>[] = [];
+  for (const piece of pieces) {
+    if (piece.text === '') {
+      continue;
+    }
+    const last = out[out.length - 1];
+    if (last !== undefined && last.name === piece.name) {
+      last.text += piece.text;
+    } else {
+      out.push({ name: piece.name, text: piece.text });
+    }
+  }
+  return out;
 }

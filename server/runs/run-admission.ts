@@ -1,7 +1,8 @@
 /**
  * What a run request must pass before anything is written or queued (its notebook, the stages
  * it selects, where it may run, its secrets, the version it will be stored as, its kernels), and
- * the record of the run it becomes.
+ * the record of the run it becomes, with its secrets masked in every field (parameter values,
+ * the notebook's name, the Jenkins build it came from, warnings).
  */
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '../auth/types';
@@ -10,9 +11,15 @@ import { zeppelinToNotebook, validateZeppelinNote } from '../../pipelines/format
 import type { JSONObject, Notebook } from '../../pipelines/notebook/model';
 import { checkNotebook } from '../../pipelines/notebook/check';
 import { planStages } from '../../pipelines/stages/slice';
-import { checkKernels, checkVersionTarget, type KnownKernels } from './run-checks';
+import { Masker } from '../../pipelines/secrets/mask';
+import {
+  checkKernels,
+  checkNamesHoldNoSecret,
+  checkVersionTarget,
+  type KnownKernels,
+} from './run-checks';
 import { notebookFileName } from './run-job';
-import type { RunRequest } from './run-request';
+import type { JenkinsOrigin, RunRequest } from './run-request';
 import { queuedServiceRun, type ServiceRun } from './service-run';
 import { detectFormat } from '../../pipelines/formats/detect';
 
@@ -28,10 +35,14 @@ export interface AdmissionRules {
   kernels?: KnownKernels;
 }
 
-/** A run that passed every check: its new record, and the GPUs its job asks for. */
+/**
+ * A run that passed every check: its new record, the GPUs its job asks for, and its notebook as
+ * nbformat (repaired, a Zeppelin note converted).
+ */
 export interface AdmittedRun {
   record: ServiceRun;
   gpus: number;
+  notebook: Notebook;
 }
 
 /** The request's notebook as nbformat (a Zeppelin note converted), with its repairs. */
@@ -63,6 +74,27 @@ export async function admitRun(
   rules: AdmissionRules,
 ): Promise<AdmittedRun> {
   const notebookName = notebookFileName(request.notebookName);
+  const job = request.job ?? `adhoc/${notebookName.replace(/\.[^.]+$/, '')}`;
+  const build =
+    request.build ??
+    new Date()
+      .toISOString()
+      .replace(/[-:.TZ]/g, '')
+      .slice(0, 14);
+  // First, so that no later message (an unknown stage, say) shows a secret.
+  checkNamesHoldNoSecret(
+    {
+      job,
+      build,
+      session: request.session,
+      kernel: request.kernel,
+      stages: request.stages,
+      labels: request.labels,
+      notebookName: request.job === undefined ? notebookName : undefined,
+    },
+    request.secrets ?? {},
+  );
+  const masker = new Masker(Object.values(request.secrets ?? {}));
   const { notebook: nb, warnings } = notebookOf(request, notebookName);
   const stages = request.stages ?? [];
   // Where it runs: the request's labels and GPUs, else the stages' `metadata.nbstage`
@@ -83,13 +115,6 @@ export async function admitRun(
   if (rules.secretsRefused !== undefined && Object.keys(request.secrets ?? {}).length > 0) {
     throw new ValidationError('body.secrets', `body.secrets: ${rules.secretsRefused}`);
   }
-  const job = request.job ?? `adhoc/${notebookName.replace(/\.[^.]+$/, '')}`;
-  const build =
-    request.build ??
-    new Date()
-      .toISOString()
-      .replace(/[-:.TZ]/g, '')
-      .slice(0, 14);
   // Everything the version needs is known valid before anything is written or queued.
   checkVersionTarget(job, build);
   checkKernels(nb, request.kernel, plan.cells, (await rules.kernels?.()) ?? null);
@@ -97,16 +122,19 @@ export async function admitRun(
     id: randomUUID(),
     job,
     build,
-    notebookName,
+    notebookName: masker.mask(notebookName),
     stages,
     session: request.session ?? null,
     labels: [...labels],
-    parameters: (request.parameters ?? {}) as JSONObject,
+    parameters: masker.maskValue((request.parameters ?? {}) as JSONObject),
     secrets: Object.keys(request.secrets ?? {}),
     createdAt: new Date().toISOString(),
     createdBy: principal.name,
-    jenkins: request.jenkins,
-    warnings,
+    jenkins:
+      request.jenkins === undefined
+        ? undefined
+        : (masker.maskValue(request.jenkins as unknown as JSONObject) as JenkinsOrigin),
+    warnings: warnings.map((w) => masker.mask(w)),
   });
-  return { record, gpus };
+  return { record, gpus, notebook: nb };
 }

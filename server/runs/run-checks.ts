@@ -1,12 +1,13 @@
 /**
  * What the service checks about a run before it queues it, beyond the request's schema:
- * everything its version needs (a job and build name the version store can hold) and the
- * kernels it will ask for. A run that passes can end in any status, but it always ends as one
+ * everything its version needs (a job and build name the version store can hold), the kernels it
+ * will ask for, and that no name it is known by holds one of its secrets. A run that passes can end in any status, but it always ends as one
  * commit; one that does not is refused with a 400 naming the field, and nothing is written.
  */
-import { KernelNotFoundError } from '../../pipelines/errors';
+import { KernelNotFoundError, ValidationError } from '../../pipelines/errors';
 import type { Notebook } from '../../pipelines/notebook/model';
 import { kernelOfCell } from '../../pipelines/runner';
+import { Masker } from '../../pipelines/secrets/mask';
 import { validateBuildName, validateJobName } from '../store/ref-names';
 
 /**
@@ -64,6 +65,53 @@ export function checkKernels(
           known.length === 0 ? 'none' : known.join(', ')
         })`,
       );
+    }
+  }
+}
+
+/** The names a run is known by, as a request gives them. */
+export interface RunNames {
+  /** The notebook's file name, when the job is named after it. */
+  notebookName?: string;
+  job?: string;
+  build?: string;
+  session?: string;
+  kernel?: string;
+  stages?: string[];
+  labels?: string[];
+}
+
+/**
+ * Checks that none of the names a run is known by (job, build, session, kernel, stages, labels,
+ * and the notebook's name when the job is named after it) holds the value of one of its secrets. Those names are identifiers that must stay as they are
+ * (ref names and tags in the history, the job page, the session's kernel, the worker a run goes
+ * to): masked they would no longer name the same thing, and unmasked they would show the secret.
+ * So such a run is refused, before anything is written; the message names the field and the
+ * secret, never the value.
+ *
+ * @param secrets - the run's secrets, by name
+ * @throws ValidationError (400) on the first field that holds a secret
+ */
+export function checkNamesHoldNoSecret(names: RunNames, secrets: Record<string, string>): void {
+  const fields: [string, string | undefined][] = [
+    ['body.notebookName', names.notebookName],
+    ['body.job', names.job],
+    ['body.build', names.build],
+    ['body.session', names.session],
+    ['body.kernel', names.kernel],
+    ...(names.stages ?? []).map((s, i): [string, string] => [`body.stages.${i}`, s]),
+    ...(names.labels ?? []).map((l, i): [string, string] => [`body.labels.${i}`, l]),
+  ];
+  for (const [secret, value] of Object.entries(secrets)) {
+    const masker = new Masker([value]);
+    for (const [field, name] of fields) {
+      if (name !== undefined && masker.reveals(name)) {
+        throw new ValidationError(
+          field,
+          `${field}: holds the value of secret ${secret}; a run's names are kept and shown as ` +
+            'they are (ref names, the history, the job page, logs), so none may hold a secret',
+        );
+      }
     }
   }
 }

@@ -2,7 +2,9 @@
  * What a worker does with one queued run: write the notebook into its work folder, run it on the
  * worker's kernels, forward the run's events to the service in small batches (through the queue's
  * progress channel, so this works the same in-process and across hosts), and resolve with the
- * executed notebook and the artifacts the notebook wrote. A cancelled job aborts the run.
+ * executed notebook and the artifacts the notebook wrote. A cancelled job aborts the run. The
+ * run's secrets are masked in all of it: the executor masks the events, the notebook, the metrics
+ * and the error; artifact names and what the handler throws are masked here.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,12 +13,14 @@ import type { KernelProvider } from '../../kernels/provider';
 import { UsageError, ValidationError, asNbstageError } from '../../pipelines/errors';
 import type { RunEvent, RunEventListener } from '../../pipelines/executor/events';
 import { FULL_OUTPUT_DIR, resolveOutputLimits } from '../../pipelines/executor/output-limits';
-import type { JSONObject } from '../../pipelines/notebook/model';
+import type { JSONObject, JSONValue } from '../../pipelines/notebook/model';
+import { maskError } from '../../pipelines/executor/outcome';
 import { executeRun, loadRun } from '../../pipelines/runner';
+import { Masker } from '../../pipelines/secrets/mask';
 import type { JobContext, JobHandler } from '../queue/types';
 import { validateArtifactName } from '../store/artifact-store';
 import { runRequestSchema, runSpecOf, type RunRequest } from './run-request';
-import { openSecrets, type SecretKey } from './secret-box';
+import { openSecrets, openValue, type SecretKey } from './secret-box';
 import { samplePeakMemory, type GpuAllocator, type GpuLease } from '../workers/gpus';
 
 /** What a run job's handler needs on the worker. */
@@ -130,15 +134,22 @@ function mib(bytes: number): string {
 /**
  * The files under `dir`, in name order, as the job result carries them. Files that would take
  * the total past `limit` are skipped (each with a note), as are names the version store cannot
- * hold; the others are still returned, named `prefix` + their path under `dir`. Never throws: whatever cannot be read is a note.
+ * hold; the others are still returned, named `prefix` + their path under `dir`, with the secrets
+ * of `masker` masked (a name that, masked, is that of an earlier file is skipped). Never throws:
+ * whatever cannot be read is a note.
  */
 export function collectArtifacts(
   dir: string,
   limit: number,
   prefix = '',
+  masker: Masker = new Masker([]),
 ): { artifacts: ArtifactPayload[]; skipped: SkippedArtifact[] } {
   const artifacts: ArtifactPayload[] = [];
   const skipped: SkippedArtifact[] = [];
+  const names = new Set<string>();
+  const skip = (name: string, reason: string): void => {
+    skipped.push({ name: masker.mask(name), reason: masker.mask(reason) });
+  };
   let total = 0;
   const walk = (sub: string): void => {
     const entries = fs
@@ -157,17 +168,23 @@ export function collectArtifacts(
         validateArtifactName(rel, 'artifact');
         const size = fs.statSync(path.join(dir, rel)).size;
         if (total + size > limit) {
-          skipped.push({
-            name: rel,
-            reason: `${mib(size)} would take the run's artifacts past ${mib(limit)} (${MAX_ARTIFACT_BYTES_ENV} on the worker)`,
-          });
+          skip(
+            rel,
+            `${mib(size)} would take the run's artifacts past ${mib(limit)} (${MAX_ARTIFACT_BYTES_ENV} on the worker)`,
+          );
+          continue;
+        }
+        const name = masker.mask(prefix + rel);
+        if (names.has(name)) {
+          skip(prefix + rel, 'with its secrets masked, its name is that of another artifact');
           continue;
         }
         const data = fs.readFileSync(path.join(dir, rel));
         total += data.length;
-        artifacts.push({ name: prefix + rel, size: data.length, base64: data.toString('base64') });
+        names.add(name);
+        artifacts.push({ name, size: data.length, base64: data.toString('base64') });
       } catch (err) {
-        skipped.push({ name: prefix + rel, reason: asNbstageError(err).message });
+        skip(prefix + rel, asNbstageError(err).message);
       }
     }
   };
@@ -180,6 +197,13 @@ export function collectArtifacts(
 /** What the full-output files may take when collected (their own limit is soft). */
 function fullOutputBudget(bytes: number): number {
   return bytes === 0 ? Number.POSITIVE_INFINITY : bytes * 2 + 1024 * 1024;
+}
+
+/** A sealed part of a job's spec, or null when there is none. */
+function sealedPart(value: JSONValue | undefined): JSONObject | null {
+  return value !== undefined && value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? value
+    : null;
 }
 
 /** The queue handler that runs notebooks on this worker. */
@@ -199,18 +223,17 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         `invalid run request: ${err?.instancePath ?? ''} ${err?.message ?? ''}`,
       );
     }
-    const sealed = ctx.payload.spec.sealedSecrets;
+    const key = options.secretKey ?? Buffer.alloc(0);
+    const sealed = sealedPart(ctx.payload.spec.sealedSecrets);
+    const sealedParameters = sealedPart(ctx.payload.spec.sealedParameters);
     const req: RunRequest = {
       ...(request as unknown as RunRequest),
-      ...(sealed !== undefined &&
-      sealed !== null &&
-      typeof sealed === 'object' &&
-      !Array.isArray(sealed)
-        ? {
-            secrets: openSecrets(sealed, options.secretKey ?? Buffer.alloc(0)),
-          }
-        : {}),
+      ...(sealed === null ? {} : { secrets: openSecrets(sealed, key) }),
+      ...(sealedParameters === null
+        ? {}
+        : { parameters: openValue(sealedParameters, key) as Record<string, JSONValue> }),
     };
+    const masker = new Masker(Object.values(req.secrets ?? {}));
     const dir = path.join(options.workDir, runId);
     fs.mkdirSync(path.join(dir, 'artifacts'), { recursive: true });
     let lease: GpuLease | null = null;
@@ -249,12 +272,13 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         meta.environment = { ...environment, gpus: gpuUsage as unknown as JSONObject[] };
         result.notebook.metadata.nbstage = meta;
       }
-      const user = collectArtifacts(path.join(dir, 'artifacts'), limit);
+      const user = collectArtifacts(path.join(dir, 'artifacts'), limit, '', masker);
       // The full output of cut cells: their own budget (the files stop at it themselves).
       const full = collectArtifacts(
         path.join(dir, 'full-output'),
         fullOutputBudget(resolveOutputLimits({}, run.spec.environment).fullOutputBytes),
         `${FULL_OUTPUT_DIR}/`,
+        masker,
       );
       const artifacts = [...user.artifacts, ...full.artifacts];
       const skipped = [...user.skipped, ...full.skipped];
@@ -270,6 +294,12 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         artifactsSkipped: skipped as unknown as JSONObject[],
         gpus: gpuUsage as unknown as JSONObject[],
       };
+    } catch (err) {
+      // What the handler throws is kept on the job and shown: a bad parameter, say, masked.
+      if (err instanceof Error) {
+        maskError(err, masker);
+      }
+      throw err;
     } finally {
       lease?.release();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,9 @@
  * flight (its notebook and progress, let go when it ends), and ends every run, whatever its status,
  * with its executed notebook and one version (run-finisher.ts). A run whose worker vanished, or
  * that was in flight when the service stopped, still ends with a clear reason and its partial
- * notebook versioned.
+ * notebook versioned. What the worker sends is masked by the executor; what the service adds to a
+ * run in flight (why it failed) is masked here, with the run's secrets kept in memory until it
+ * ends.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -16,6 +18,8 @@ import type { RunEvent } from '../../pipelines/executor/events';
 import { ErrorCode } from '../../pipelines/errors';
 import { writeFileAtomic } from '../../pipelines/notebook/io';
 import type { JSONObject, JSONValue, Notebook } from '../../pipelines/notebook/model';
+import { Masker } from '../../pipelines/secrets/mask';
+import { detectFormat } from '../../pipelines/formats/detect';
 import type { QueueEvent, RunQueue } from '../queue/types';
 import type { VersionStore } from '../store/types';
 import { endRunOutsideKernel } from './end-outside-kernel';
@@ -23,7 +27,7 @@ import { RunEventLog } from './event-log';
 import { admitRun, type AdmissionRules } from './run-admission';
 import { finishRun, inputNotebook } from './run-finisher';
 import { RunView, finishedProgress, type RunProgress } from './run-view';
-import { sealSecrets, secretKey, type SecretKey } from './secret-box';
+import { sealSecrets, sealValue, secretKey, type SecretKey } from './secret-box';
 import { SESSION_CLOSE } from './run-job';
 import type { RunRequest } from './run-request';
 import {
@@ -47,6 +51,21 @@ export interface RunManagerOptions extends AdmissionRules {
   secretKey?: SecretKey;
 }
 
+/**
+ * The input a run's folder keeps, with its secrets masked: the notebook as admitted (repaired;
+ * binary outputs left as they are), or every string of the Zeppelin note as it came.
+ */
+function maskedInput(
+  request: RunRequest,
+  admitted: Notebook,
+  name: string,
+  masker: Masker,
+): JSONObject {
+  return detectFormat(name, request.notebook) === 'zeppelin'
+    ? masker.maskValue(request.notebook)
+    : (masker.maskNotebook(admitted) as unknown as JSONObject);
+}
+
 /** The service's run registry and lifecycle. */
 export class RunManager {
   private readonly records = new Map<string, ServiceRun>();
@@ -54,6 +73,8 @@ export class RunManager {
   /** Runs in flight: their notebook and progress so far (finished runs are read from disk). */
   private readonly views = new Map<string, RunView>();
   private readonly finishing = new Map<string, Promise<void>>();
+  /** The maskers of the runs this service admitted that are in flight (never on disk). */
+  private readonly maskers = new Map<string, Masker>();
   private readonly unsubscribe: () => void;
   private readonly runsDir: string;
   private readonly key: SecretKey;
@@ -113,18 +134,21 @@ export class RunManager {
 
   /** Validates and queues a run. Invalid input throws (400) before anything is recorded. */
   async create(request: RunRequest, principal: Principal): Promise<ServiceRun> {
-    const { record, gpus } = await admitRun(request, principal, this.options);
+    const { record, gpus, notebook } = await admitRun(request, principal, this.options);
     const { id, job, notebookName, warnings = [] } = record;
     for (const warning of warnings) {
       this.options.log?.('notebook repaired', { run: id, warning });
     }
+    const masker = new Masker(Object.values(request.secrets ?? {}));
     try {
       fs.mkdirSync(this.dir(id), { recursive: true, mode: 0o700 });
+      // The input stands for the run when nothing of it ran: kept, like everything, masked.
       await writeFileAtomic(
         path.join(this.dir(id), `input-${notebookName}`),
-        JSON.stringify(request.notebook),
+        JSON.stringify(maskedInput(request, notebook, notebookName, masker)),
       );
       this.records.set(id, record);
+      this.maskers.set(id, masker);
       this.logs.set(id, new RunEventLog(path.join(this.dir(id), 'events.jsonl')));
       this.views.set(id, new RunView());
       await this.save(record);
@@ -139,11 +163,12 @@ export class RunManager {
         labels: record.labels,
         session: record.session,
         gpus,
-        spec: this.jobSpec(request),
+        spec: this.jobSpec(request, masker),
       });
     } catch (err) {
       // Nothing half-written: a run the queue refused leaves no record behind.
       this.records.delete(id);
+      this.maskers.delete(id);
       this.logs.delete(id);
       this.views.delete(id);
       fs.rmSync(this.dir(id), { recursive: true, force: true });
@@ -196,16 +221,37 @@ export class RunManager {
     }
   }
 
-  /** The queued job's spec: the request, its secrets sealed (never in the clear in a queue). */
-  private jobSpec(request: RunRequest): JSONObject {
-    const { secrets, ...rest } = request;
+  /**
+   * The queued job's spec: the request, its secrets sealed (never in the clear in a queue), and
+   * its parameters sealed too when a value holds a secret; the Jenkins build it came from, which
+   * the worker only passes on, masked.
+   */
+  private jobSpec(request: RunRequest, masker: Masker): JSONObject {
+    const { secrets, parameters, jenkins, ...rest } = request;
     if (secrets === undefined || Object.keys(secrets).length === 0) {
-      return { request: rest as unknown as JSONObject };
+      return { request: request as unknown as JSONObject };
     }
-    return {
-      request: rest as unknown as JSONObject,
-      sealedSecrets: sealSecrets(secrets, this.key),
+    const sealParameters = parameters !== undefined && masker.reveals(JSON.stringify(parameters));
+    const queued: JSONObject = {
+      ...(rest as unknown as JSONObject),
+      ...(parameters === undefined || sealParameters ? {} : { parameters }),
+      ...(jenkins === undefined ? {} : { jenkins: masker.maskValue(jenkins as JSONObject) }),
     };
+    return {
+      request: queued,
+      sealedSecrets: sealSecrets(secrets, this.key),
+      ...(sealParameters ? { sealedParameters: sealValue(parameters, this.key) } : {}),
+    };
+  }
+
+  /** `text` with the secrets of run `id` masked (as it is, once the run has ended). */
+  private mask(id: string, text: string): string {
+    return this.maskers.get(id)?.mask(text) ?? text;
+  }
+
+  /** A failure of run `id`, masked. */
+  private maskFailure(id: string, failure: RunFailure): RunFailure {
+    return { code: failure.code, message: this.mask(id, failure.message) };
   }
 
   /** A run, or null. */
@@ -369,19 +415,23 @@ export class RunManager {
     const done = p
       .catch(async (err: unknown) => {
         // Never leave a run in flight: it ends as an error that says why.
-        this.options.log?.('finishing a run failed', { run: id, error: String(err) });
+        const why = this.mask(id, String(err));
+        this.options.log?.('finishing a run failed', { run: id, error: why });
         const record = this.records.get(id);
         if (record !== undefined && !isFinished(record.state)) {
           endRunOutsideKernel(record, {
             code: ErrorCode.internal,
-            message: `finishing the run failed: ${String(err)}`,
+            message: `finishing the run failed: ${why}`,
           });
           await this.save(record).catch(() => undefined);
         }
         this.logs.get(id)?.end();
         this.views.delete(id);
       })
-      .finally(() => this.finishing.delete(id));
+      .finally(() => {
+        this.finishing.delete(id);
+        this.maskers.delete(id);
+      });
     this.finishing.set(id, done);
   }
 
@@ -405,7 +455,9 @@ export class RunManager {
       this.views.get(id)?.notebook ??
       // Nothing ran: the input notebook is the record of what was asked.
       inputNotebook(dir, record);
-    await finishRun(record, dir, nb, result, failure, this.options);
+    // The worker's result is masked where it was made; why the queue says it failed is not.
+    const why = failure === null ? null : this.maskFailure(id, failure);
+    await finishRun(record, dir, nb, result, why, this.options);
     log?.append({
       type: 'run-finished',
       runId: id,

@@ -22,6 +22,7 @@ import type { SetupKernel } from '../../../../pipelines/kernel-source';
 export type FakeOutput =
   | { stream: string; name?: 'stdout' | 'stderr' }
   | { display: string; displayId?: string }
+  | { data: Record<string, unknown> }
   | { result: string };
 
 /** What one cell (matched by its source) does. */
@@ -228,6 +229,8 @@ export class FakeKernel implements SetupKernel {
       await sleep(0);
       if ('stream' in out) {
         this.iopub(r, 'stream', { name: out.name ?? 'stdout', text: out.stream });
+      } else if ('data' in out) {
+        this.iopub(r, 'display_data', { data: out.data, metadata: {}, transient: {} });
       } else if ('display' in out) {
         this.iopub(r, 'display_data', {
           data: { 'text/plain': out.display },

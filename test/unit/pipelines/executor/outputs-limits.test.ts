@@ -60,7 +60,7 @@ describe('output limits', () => {
     for (let i = 0; i < 10; i++) {
       collector.handle(0, cell, stream(`${String(i).repeat(29)}\n`));
     }
-    const info = collector.endCell(0, cell);
+    const info = collector.endCell(0);
     await collector.close();
     const kept = textOf(cell);
     expect(
@@ -100,10 +100,10 @@ describe('output limits', () => {
     collector.handle(0, a, stream('x'.repeat(40)));
     collector.handle(0, a, stream('y'.repeat(40)));
     collector.handle(0, a, stream('z'.repeat(40)));
-    collector.endCell(0, a);
+    collector.endCell(0);
     collector.handle(1, b, stream('late output'));
     collector.handle(1, b, display('a table'));
-    collector.endCell(1, b);
+    collector.endCell(1);
     await collector.close();
     expect(textOf(a)).toMatch(
       /^x{40}y{10}\n\[nbstage: output truncated: the run wrote more than 50 B/,
@@ -126,7 +126,7 @@ describe('output limits', () => {
     collector.handle(0, cell, stream('pw=hun'));
     collector.handle(0, cell, stream('ter2 and more text that is over the limit: hunt'));
     collector.handle(0, cell, stream('er2\n'));
-    collector.endCell(0, cell);
+    collector.endCell(0);
     await collector.close();
     const all = JSON.stringify(outputs()) + JSON.stringify(cell);
     expect(all).not.toMatch(/hunter2/);
@@ -139,7 +139,7 @@ describe('output limits', () => {
     const { collector } = setup({}, [], dir);
     const cell = codeCell();
     collector.handle(0, cell, stream('a'.repeat(10_000)));
-    expect(collector.endCell(0, cell)).toBeNull();
+    expect(collector.endCell(0)).toBeNull();
     await collector.close();
     expect(textOf(cell)).toBe('a'.repeat(10_000));
     expect(fs.readdirSync(dir)).toEqual([]);

@@ -1,11 +1,33 @@
-import { Masker } from '../../../../pipelines/secrets/mask';
-import { StreamMasker } from '../../../../pipelines/secrets/stream-mask';
+import { MASK, Masker } from '../../../../pipelines/secrets/mask';
+import { StreamMasker, type StreamPiece } from '../../../../pipelines/secrets/stream-mask';
 
-function masked(secrets: string[], chunks: string[]): { out: string; pieces: string[] } {
-  const stream = new StreamMasker(new Masker(secrets));
-  const pieces = chunks.map((c) => stream.push(c));
-  pieces.push(stream.flush());
-  return { out: pieces.join(''), pieces };
+type Name = 'stdout' | 'stderr';
+
+/** Pushes each chunk (stdout unless named), then flushes; what came out, step by step. */
+function masked(
+  secrets: string[],
+  chunks: (string | StreamPiece<Name>)[],
+): { out: string; steps: StreamPiece<Name>[][]; text: (name: Name) => string } {
+  const stream = new StreamMasker<Name>(new Masker(secrets));
+  const steps = chunks.map((c) =>
+    typeof c === 'string' ? stream.push('stdout', c) : stream.push(c.name, c.text),
+  );
+  steps.push(stream.flush());
+  const all = steps.flat();
+  return {
+    out: all.map((p) => p.text).join(''),
+    steps,
+    text: (name) =>
+      all
+        .filter((p) => p.name === name)
+        .map((p) => p.text)
+        .join(''),
+  };
+}
+
+/** Reversed, so a failing expectation never prints a secret as it is. */
+function reversed(text: string): string {
+  return [...text].reverse().join('');
 }
 
 describe('StreamMasker', () => {
@@ -17,23 +39,107 @@ describe('StreamMasker', () => {
           ['hunter2-abc'],
           [text.slice(0, cut), text.slice(cut, cut2), text.slice(cut2)],
         );
-        expect(out).toBe('token=****; again ****.');
+        expect(reversed(out)).toBe(reversed(`token=${MASK}; again ${MASK}.`));
       }
     }
   });
 
-  it('holds back only what could start a secret', () => {
-    const { pieces } = masked(['s3cret'], ['progress 10%\n', 'loss s3', 'x\n']);
-    expect(pieces[0]).toBe('progress 10%\n');
-    expect(pieces[1]).toBe('loss ');
-    expect(pieces[2]).toBe('s3x\n');
+  it('masks a secret printed one character at a time', () => {
+    const secret = 's3cr3t-XYZ';
+    const { out, steps } = masked([secret], ['pw: ', ...secret, '\n']);
+    expect(reversed(out)).toBe(reversed(`pw: ${MASK}\n`));
+    // Nothing of it came out before the whole of it had.
+    for (const step of steps.slice(1, secret.length)) {
+      expect(step).toEqual([]);
+    }
   });
 
-  it('masks the longer of two secrets that start alike', () => {
-    expect(masked(['abc', 'abcdef'], ['xxabc', 'def yy abc']).out).toBe('xx**** yy ****');
+  it('holds back only what could start a secret, and only until the next chunk', () => {
+    const { steps } = masked(['s3cret'], ['progress 10%\n', 'loss s3', 'x\n']);
+    expect(steps[0]).toEqual([{ name: 'stdout', text: 'progress 10%\n' }]);
+    expect(steps[1]).toEqual([{ name: 'stdout', text: 'loss ' }]);
+    expect(steps[2]).toEqual([{ name: 'stdout', text: 's3x\n' }]);
+    expect(steps[3]).toEqual([]);
+  });
+
+  it('holds back at most the longest secret less one character', () => {
+    const secrets = ['abcdefgh', 'abc'];
+    const stream = new StreamMasker(new Masker(secrets));
+    expect(stream.push('stdout', 'xx' + 'abcdefg')).toEqual([{ name: 'stdout', text: 'xx' }]);
+    expect(stream.pending).toBe(true);
+    expect(stream.flush()).toEqual([{ name: 'stdout', text: `${MASK}defg` }]);
+    expect(stream.pending).toBe(false);
+  });
+
+  it('masks the longer of two secrets that start alike, and the shorter alone', () => {
+    expect(masked(['abc', 'abcdef'], ['xxabc', 'def yy abc']).out).toBe(`xx${MASK} yy ${MASK}`);
+    expect(masked(['abcdef', 'abc'], ['xxab', 'c', ' d']).out).toBe(`xx${MASK} d`);
+    expect(masked(['abc', 'abcdef'], ['abcde', '!']).out).toBe(`${MASK}de!`);
+  });
+
+  it('masks what Masker.mask masks in the joined text, whatever the chunks', () => {
+    const secrets = ['abc', 'bcdef', 'cd', 'xyzxyz'];
+    const masker = new Masker(secrets);
+    const text = 'abcdef xyzxyxyzxyz bcd abcd cdcd abcdefxyz';
+    for (let size = 1; size <= 7; size++) {
+      const chunks: string[] = [];
+      for (let i = 0; i < text.length; i += size) {
+        chunks.push(text.slice(i, i + size));
+      }
+      expect(masked(secrets, chunks).out).toBe(masker.mask(text));
+    }
+  });
+
+  it('masks a secret printed half to stdout and half to stderr, where it started', () => {
+    const secret = 'top-s3cret';
+    const { out, text } = masked(
+      [secret],
+      [
+        { name: 'stdout', text: 'a ' + secret.slice(0, 4) },
+        { name: 'stderr', text: secret.slice(4) + ' b\n' },
+      ],
+    );
+    expect(reversed(out)).toBe(reversed(`a ${MASK} b\n`));
+    expect(text('stdout')).toBe(`a ${MASK}`);
+    expect(text('stderr')).toBe(' b\n');
+  });
+
+  it('keeps the order of the streams and joins adjacent text of one stream', () => {
+    const { steps, out } = masked(
+      ['zz-secret'],
+      [
+        { name: 'stdout', text: 'one ' },
+        { name: 'stderr', text: 'two ' },
+        { name: 'stdout', text: 'zz-' },
+        { name: 'stdout', text: 'sec' },
+        { name: 'stderr', text: 'ret three' },
+      ],
+    );
+    expect(out).toBe(`one two ${MASK} three`);
+    expect(steps.flat()).toEqual([
+      { name: 'stdout', text: 'one ' },
+      { name: 'stderr', text: 'two ' },
+      { name: 'stdout', text: MASK },
+      { name: 'stderr', text: ' three' },
+    ]);
+  });
+
+  it('releases held text unmasked when it turns out not to be a secret', () => {
+    const { steps } = masked(
+      ['secret'],
+      [
+        { name: 'stdout', text: 'se' },
+        { name: 'stderr', text: 'x' },
+      ],
+    );
+    expect(steps.flat()).toEqual([
+      { name: 'stdout', text: 'se' },
+      { name: 'stderr', text: 'x' },
+    ]);
   });
 
   it('passes text through unchanged with nothing to mask', () => {
-    expect(masked([], ['a', 'b']).pieces).toEqual(['a', 'b', '']);
+    const { steps } = masked([], ['a', { name: 'stderr', text: 'b' }]);
+    expect(steps).toEqual([[{ name: 'stdout', text: 'a' }], [{ name: 'stderr', text: 'b' }], []]);
   });
 });
