@@ -17,7 +17,7 @@ import type { Notebook } from '../../../pipelines/notebook/model';
 import { MASK } from '../../../pipelines/secrets/mask';
 import { LOGIN_COOKIE } from '../../../server/auth/middleware';
 import type { ServiceRun } from '../../../server/runs/service-run';
-import { makeNotebook, tempDir } from '../../helpers/notebooks';
+import { gateFile, makeNotebook } from '../../helpers/notebooks';
 import {
   bearer,
   filesUnder,
@@ -89,7 +89,7 @@ describe('a secret printed in pieces, through the service', () => {
   let partialFiles: [string, Buffer][];
 
   beforeAll(async () => {
-    const go = path.join(tempDir(), 'go');
+    const go = gateFile();
     const nb = makeNotebook([
       { source: 'token = ""\ngo = ""', tags: ['parameters'] },
       'import os, sys, time\ns = os.environ["API_KEY"]\n' +

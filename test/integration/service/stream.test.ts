@@ -11,7 +11,7 @@ import request from 'supertest';
 import type { Notebook } from '../../../pipelines/notebook/model';
 import type { AuditEntry } from '../../../server/auth/audit';
 import type { ServiceRun } from '../../../server/runs/service-run';
-import { makeNotebook, tempDir } from '../../helpers/notebooks';
+import { gateFile, makeNotebook } from '../../helpers/notebooks';
 import {
   bearer,
   filesUnder,
@@ -54,7 +54,7 @@ describe('run streams, cancellation, audit and secrets', () => {
     beforeAll(async () => {
       // The second cell waits for a file the test creates once its late client is connected:
       // that client gets the first half replayed and the second half live.
-      const go = path.join(tempDir(), 'go');
+      const go = gateFile();
       const nb = makeNotebook([
         { source: 'go = ""', tags: ['parameters'] },
         'import time\nfor i in range(3):\n    print(f"line {i}", flush=True)\n    time.sleep(0.05)',
