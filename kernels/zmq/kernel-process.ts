@@ -4,6 +4,7 @@
  * in a process group of its own that signals go to; its exit code and signal are kept.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { kernelProcessEnv, pythonHelpersDir, resolvePython } from '../python-env';
 import type { ZmqKernelSpec } from './kernelspecs';
@@ -137,12 +138,15 @@ export class KernelProcess {
   private status: KernelExit | null = null;
   private output = '';
 
-  private constructor(private readonly child: ChildProcess) {
+  private constructor(
+    private readonly child: ChildProcess,
+    sandboxed: boolean,
+  ) {
     this.pid = child.pid ?? -1;
     this.exited = new Promise((resolve) => {
       const done = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (this.status === null) {
-          this.status = { code, signal };
+          this.status = sandboxed ? signalOfSandbox({ code, signal }) : { code, signal };
           live.delete(this);
           resolve(this.status);
         }
@@ -175,7 +179,7 @@ export class KernelProcess {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const kernel = new KernelProcess(child);
+    const kernel = new KernelProcess(child, options.sandbox !== undefined);
     if (kernel.pid > 0) {
       live.add(kernel);
       installExitHook();
@@ -226,6 +230,18 @@ export class KernelProcess {
     clearTimeout(timer);
     return result;
   }
+}
+
+/**
+ * How the kernel in a sandbox ended: bwrap exits with 128 + N when what it runs was killed by
+ * signal N (nbstage_init dies of the kernel's signal), so that is what the exit says.
+ */
+function signalOfSandbox(exit: KernelExit): KernelExit {
+  if (exit.code === null || exit.code <= 128) {
+    return exit;
+  }
+  const name = Object.entries(os.constants.signals).find(([, n]) => n === exit.code! - 128)?.[0];
+  return name === undefined ? exit : { code: null, signal: name as NodeJS.Signals };
 }
 
 /** "exited with code 1" / "was killed by SIGKILL". */
