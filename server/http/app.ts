@@ -2,8 +2,9 @@
  * The HTTP API under /api/v1 (express): runs, their notebooks, reports and artifacts, jobs and
  * their versions, kernels, workers; /healthz, /readyz and /metrics. Every body is validated with
  * ajv against the schemas the OpenAPI document publishes; every error is
- * `{ "error": { "code": "NBSTAGE_...", "message": "..." } }` with its status. Route handlers talk
- * to the run manager, the store and the queue only through their interfaces.
+ * `{ "error": { "code": "NBSTAGE_...", "message": "..." } }` with its status. Everything under
+ * /api is sent as user content (user-content.ts). Route handlers talk to the run manager, the
+ * store and the queue only through their interfaces.
  */
 import path from 'node:path';
 import Ajv from 'ajv';
@@ -36,6 +37,7 @@ import type { ServiceMetrics } from './metrics';
 import { bodyField } from './body-field';
 import { openApiDocument } from './openapi';
 import { notebookBody, notebookUpload, param, wrap } from './route-helpers';
+import { REPORT_CSP, sendReportFile, userContentHeaders } from './user-content';
 
 /** Everything the routes need, passed in. */
 export interface ServiceContext {
@@ -112,6 +114,8 @@ export function createApp(ctx: ServiceContext): express.Express {
     }),
   );
 
+  // Before authentication, so that its refusals carry them too: see user-content.ts.
+  app.use('/api', userContentHeaders);
   const read = requireRole(ctx.tokens, 'read');
   const runRole = requireRole(ctx.tokens, 'run');
   app.use(['/api', '/metrics'], read);
@@ -211,13 +215,7 @@ export function createApp(ctx: ServiceContext): express.Express {
   const report = (req: Request): ReturnType<typeof renderHtml> =>
     renderHtml(notebookOf(req), { title: run(req).notebookName, assetsDirName: 'report_files' });
   api.get('/runs/:id/html', (req, res) => {
-    res
-      .type('text/html')
-      .set(
-        'Content-Security-Policy',
-        "sandbox allow-same-origin; default-src 'none'; img-src 'self'; style-src 'self';",
-      )
-      .send(report(req).html);
+    res.type('text/html').set('Content-Security-Policy', REPORT_CSP).send(report(req).html);
   });
   api.get('/runs/:id/report_files/:name', (req, res) => {
     const wanted = `report_files/${param(req, 'name')}`;
@@ -225,7 +223,7 @@ export function createApp(ctx: ServiceContext): express.Express {
     if (asset === undefined) {
       throw new NotFoundError(`no report file ${param(req, 'name')}`);
     }
-    res.type(path.extname(asset.name) || 'application/octet-stream').send(asset.data);
+    sendReportFile(res, asset.name, asset.data);
   });
   api.get('/runs/:id/artifacts', (req, res) => {
     res.json(run(req).artifacts);
