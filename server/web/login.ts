@@ -15,31 +15,50 @@ import { loginPage } from './pages/login-page';
 /** Stands in for this origin when a `next` value is resolved, to see whether it leaves it. */
 const PROBE_ORIGIN = 'http://nbstage.invalid';
 
+/** The longest `next` kept; a longer one gives `/`. */
+const MAX_NEXT_LENGTH = 2048;
+
 /**
- * Where to go after logging in: `next` when it is a path on this site, else `/`. Anything that
- * could leave it (`//host`, `/\host`, a scheme, control characters) or loop back to the login or
- * logout page gives `/`.
+ * `next` resolved as a path on this site, or `null` when it is not one: it must start with one
+ * `/` and hold no `\` (browsers read it as `/`) and no control character (they drop tabs and
+ * line breaks), and resolving it must stay on this origin.
  */
-export function safeNext(next: unknown): string {
+function sitePath(next: string): string | null {
   if (
-    typeof next !== 'string' ||
+    next.length > MAX_NEXT_LENGTH ||
     !next.startsWith('/') ||
     next.startsWith('//') ||
     next.includes('\\') ||
     hasControlCharacter(next)
   ) {
-    return '/';
+    return null;
   }
   let url: URL;
   try {
     url = new URL(next, PROBE_ORIGIN);
   } catch {
-    return '/';
+    return null;
   }
-  if (url.origin !== PROBE_ORIGIN || /^\/(login|logout)(\/|$)/.test(url.pathname)) {
-    return '/';
+  if (url.origin !== PROBE_ORIGIN || /^\/(login|logout)(\/|$)/i.test(url.pathname)) {
+    return null;
   }
   return `${url.pathname}${url.search}${url.hash}`;
+}
+
+/**
+ * Where to go after logging in: `next` when it is a path on this site, else `/`. Anything that
+ * could leave it (`//host`, `/\host`, a scheme, control characters) or loop back to the login
+ * or logout page gives `/`. Resolving normalizes (`/./x` is `/x`), and a normalized path may
+ * read differently from what was checked (`/.//host` becomes `//host`), so a result is only
+ * kept when it is a fixed point: `safeNext(safeNext(x)) === safeNext(x)` for every `x`, and the
+ * result is always a path of this origin.
+ */
+export function safeNext(next: unknown): string {
+  if (typeof next !== 'string') {
+    return '/';
+  }
+  const resolved = sitePath(next);
+  return resolved !== null && sitePath(resolved) === resolved ? resolved : '/';
 }
 
 /** The login page's URL that comes back to `next`. */
