@@ -1,18 +1,23 @@
 /**
  * Authentication on the service's edges: the express middleware that requires a role of every
- * request (`Authorization: Bearer <token>`, or the web page's login cookie), and plain
- * functions for the websocket upgrade, where browsers, which cannot set headers there, may pass
- * the token as a `token` query parameter or send the cookie. A request that a cookie alone
- * authenticates is one a browser may have been tricked into sending: on unsafe methods it must
- * also carry {@link CSRF_HEADER} (which no cross-origin page can set without a CORS preflight the
- * service never grants) and come from this origin; a websocket joined by cookie must come from
- * this origin. Tokens are never logged, echoed or put in an error message.
+ * request (`Authorization: Bearer <token>`, or the web page's login cookie), and plain functions
+ * for the websocket upgrade, where browsers, which cannot set headers there, may pass the token
+ * as a `token` query parameter or send the cookie. Every check goes through the
+ * {@link Authenticator}, which refuses a client that failed too often (429 with `Retry-After`).
+ * A request that a cookie alone authenticates is one a browser may have been tricked into
+ * sending: on unsafe methods it must also carry {@link CSRF_HEADER} (which no cross-origin page
+ * can set without a CORS preflight the service never grants) and come from this origin; a
+ * websocket joined by cookie must come from this origin. Tokens are never logged, echoed or put
+ * in an error message.
  */
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AuthError, ForbiddenError } from '../../pipelines/errors';
+import type { AuthOutcome, Authenticator, Credential } from './authenticator';
+import { requestClientKey } from './client-address';
+import { sendRateLimited } from './rate-limit';
 import { roleAllows } from './types';
-import type { Principal, Role, TokenStore } from './types';
+import type { Principal, Role } from './types';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace -- express types are augmented this way
@@ -146,31 +151,32 @@ export function redactTokenQuery(url: string): string {
 }
 
 /**
- * The principal of an `Authorization` header value, or `null` when it is missing, not `Bearer`,
- * or the token is unknown or revoked.
+ * What a websocket upgrade request presents: the token of its header or `token` query parameter
+ * (see {@link tokenFromRequest}); else, from a same-origin page only, its login cookie's.
  */
-export async function authenticateToken(
-  store: TokenStore,
-  header: string | undefined,
-): Promise<Principal | null> {
-  const token = bearerToken(header);
-  return token === undefined ? null : store.verify(token);
+export function upgradeCredential(req: IncomingMessage): Credential | undefined {
+  const token = tokenFromRequest(req);
+  if (token !== undefined) {
+    return { kind: 'token', token };
+  }
+  if (req.headers.authorization !== undefined) {
+    return undefined;
+  }
+  // A cookie rides along with any page's websocket to this host: only this origin's count.
+  const cookie = sameOrigin(req, true) ? loginToken(req) : undefined;
+  return cookie === undefined ? undefined : { kind: 'token', token: cookie };
 }
 
 /**
- * The principal of a websocket upgrade request (header or `token` query parameter, see
- * {@link tokenFromRequest}; else the login cookie, from a same-origin page only), or `null`.
+ * Checks the credential of a websocket upgrade request (see {@link upgradeCredential}) for the
+ * client that sent it; `null` when it presents none.
  */
 export async function authenticateRequest(
-  store: TokenStore,
+  auth: Authenticator,
   req: IncomingMessage,
-): Promise<Principal | null> {
-  let token = tokenFromRequest(req);
-  if (token === undefined && req.headers.authorization === undefined) {
-    // A cookie rides along with any page's websocket to this host: only this origin's count.
-    token = sameOrigin(req, true) ? loginToken(req) : undefined;
-  }
-  return token === undefined ? null : store.verify(token);
+): Promise<AuthOutcome | null> {
+  const credential = upgradeCredential(req);
+  return credential === undefined ? null : auth.check(credential, requestClientKey(req));
 }
 
 function unauthorized(res: Response, message: string, invalidToken: boolean): void {
@@ -194,15 +200,17 @@ function forbidden(res: Response, principal: Principal, need: Role): void {
 
 /**
  * Express middleware that lets a request through when its `Authorization: Bearer <token>` (or,
- * without that header, the login cookie) names a token whose role includes `need`, and sets
- * `res.locals.principal`. A missing or invalid token gets 401 `NBSTAGE_UNAUTHORIZED` with
- * `WWW-Authenticate: Bearer`; a weaker role gets 403 `NBSTAGE_FORBIDDEN` naming the role needed;
- * an unsafe request authenticated by cookie without the CSRF header or from another origin gets
- * 403 `NBSTAGE_FORBIDDEN` (see {@link csrfProblem}). When an earlier `requireRole` already set
- * the principal (an app-wide `read`, then `run` on one route), only the role is checked again.
- * Errors of the store itself (a corrupted `tokens.json`) go to `next(err)`.
+ * without that header, the login cookie) stands for a principal whose role includes
+ * `need`, and sets `res.locals.principal`. A missing or invalid credential gets 401
+ * `NBSTAGE_UNAUTHORIZED` with `WWW-Authenticate: Bearer`; a client that failed too often gets 429
+ * `NBSTAGE_RATE_LIMITED` with `Retry-After`, its credential unchecked; a weaker role gets 403
+ * `NBSTAGE_FORBIDDEN` naming the role needed; an unsafe request authenticated by cookie without
+ * the CSRF header or from another origin gets 403 `NBSTAGE_FORBIDDEN` (see {@link csrfProblem}).
+ * When an earlier `requireRole` already set the principal (an app-wide `read`, then `run` on one
+ * route), only the role is checked again. Errors of the stores themselves (a corrupted
+ * `tokens.json`) go to `next(err)`.
  */
-export function requireRole(store: TokenStore, need: Role): RequestHandler {
+export function requireRole(auth: Authenticator, need: Role): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
     const known = res.locals.principal;
     if (known !== undefined) {
@@ -233,15 +241,20 @@ export function requireRole(store: TokenStore, need: Role): RequestHandler {
       );
       return;
     }
-    store.verify(token).then(
-      (principal) => {
-        if (principal === null) {
-          unauthorized(res, 'the token is unknown or revoked', true);
-        } else if (!roleAllows(principal.role, need)) {
-          res.locals.principal = principal;
-          forbidden(res, principal, need);
+    const credential: Credential = { kind: 'token', token };
+    auth.check(credential, requestClientKey(req)).then(
+      (outcome) => {
+        if (!outcome.ok) {
+          if (outcome.limited) {
+            sendRateLimited(res, outcome.retryAfter);
+          } else {
+            unauthorized(res, 'the token is unknown or revoked', true);
+          }
+        } else if (!roleAllows(outcome.principal.role, need)) {
+          res.locals.principal = outcome.principal;
+          forbidden(res, outcome.principal, need);
         } else {
-          res.locals.principal = principal;
+          res.locals.principal = outcome.principal;
           next();
         }
       },

@@ -26,6 +26,9 @@ export interface RateLimitOptions extends BucketOptions {
   key(req: Request, res: Response): string;
 }
 
+/** Slack for the floating-point sums of refills (5/60 per second, 12 times, is not quite 1). */
+const EPSILON = 1e-9;
+
 interface Bucket {
   tokens: number;
   updatedMs: number;
@@ -70,7 +73,7 @@ export class TokenBuckets {
       return 0;
     }
     this.refill(bucket, this.now());
-    return bucket.tokens >= 1 ? 0 : this.wait(bucket);
+    return bucket.tokens >= 1 - EPSILON ? 0 : this.wait(bucket);
   }
 
   /** Draws one from `key`'s bucket even when it is empty (it then goes below 0). */
@@ -81,7 +84,7 @@ export class TokenBuckets {
   /** Draws one from `key`'s bucket when it can: 0 then, else the seconds until it could. */
   take(key: string): number {
     const bucket = this.bucket(key);
-    if (bucket.tokens >= 1) {
+    if (bucket.tokens >= 1 - EPSILON) {
       bucket.tokens -= 1;
       return 0;
     }
@@ -89,7 +92,7 @@ export class TokenBuckets {
   }
 
   private wait(bucket: Bucket): number {
-    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.refillPerSecond));
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.refillPerSecond - EPSILON));
   }
 
   /** `key`'s bucket, refilled to now (a full new one when there was none). */

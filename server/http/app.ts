@@ -22,6 +22,7 @@ import {
 import type { JSONObject } from '../../pipelines/notebook/model';
 import { renderHtml } from '../../pipelines/reports/html';
 import { renderJUnit } from '../../pipelines/reports/junit';
+import { Authenticator } from '../auth/authenticator';
 import { principalOf, requireRole } from '../auth/middleware';
 import { principalOrIp, rateLimit } from '../auth/rate-limit';
 import type { TokenStore } from '../auth/types';
@@ -46,6 +47,11 @@ export interface ServiceContext {
   store: VersionStore;
   queue: RunQueue;
   tokens: TokenStore;
+  /**
+   * Checks credentials, with the failed-authentication limit; share it with the run streams.
+   * Default: one on `tokens` with the default limits.
+   */
+  auth?: Authenticator;
   kernels: () => Promise<{ default: string; specs: KernelSpecInfo[] }>;
   /** Whether the in-process workers can get kernels (their Jupyter server is up). */
   kernelsHealth?: () => { ready: boolean; reason?: string };
@@ -116,8 +122,9 @@ export function createApp(ctx: ServiceContext): express.Express {
 
   // Before authentication, so that its refusals carry them too: see user-content.ts.
   app.use('/api', userContentHeaders);
-  const read = requireRole(ctx.tokens, 'read');
-  const runRole = requireRole(ctx.tokens, 'run');
+  const auth = ctx.auth ?? new Authenticator({ tokens: ctx.tokens });
+  const read = requireRole(auth, 'read');
+  const runRole = requireRole(auth, 'run');
   app.use(['/api', '/metrics'], read);
   app.use(
     ['/api', '/metrics'],
@@ -320,9 +327,9 @@ export function createApp(ctx: ServiceContext): express.Express {
     }),
   );
   app.use('/api/v1', api);
-  app.use('/api/v1', jenkinsRoutes({ jobs: ctx.jobs, tokens: ctx.tokens, draining: ctx.draining }));
+  app.use('/api/v1', jenkinsRoutes({ jobs: ctx.jobs, auth, draining: ctx.draining }));
   // The web page (`/`, `/jobs/...`, `/runs/...`, `/login`): see server/web/routes.ts.
-  app.use(webRoutes(ctx));
+  app.use(webRoutes({ ...ctx, auth }));
 
   app.use((req, _res, next) => {
     next(new NotFoundError(`no route ${req.method} ${req.path}`));

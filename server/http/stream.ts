@@ -3,24 +3,43 @@
  * joins late first gets every event it missed (from `?from=N`, default 0), then live ones, in
  * order, each as `{ "seq": N, "event": {...} }`; the server closes with 1000 when the run is over.
  * Missed events are read back from the run's event log on disk, as fast as the client takes them.
- * Joining needs a token with role read (Authorization header, or `?token=` for browsers).
+ * Joining needs a token with role read (Authorization header, or `?token=` for browsers); a
+ * client that failed to authenticate too often is refused with 429 and `Retry-After`.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ErrorCode } from '../../pipelines/errors';
+import { ErrorCode, RateLimitedError } from '../../pipelines/errors';
+import type { Authenticator } from '../auth/authenticator';
 import { authenticateRequest } from '../auth/middleware';
-import type { TokenStore } from '../auth/types';
 import type { RunManager } from '../runs/run-manager';
 
 const PATH = /^\/api\/v1\/runs\/([0-9a-f-]{36})\/stream$/;
 
-function reject(socket: Duplex, status: number, code: string, message: string): void {
+const REASONS: Readonly<Record<number, string>> = {
+  401: 'Unauthorized',
+  404: 'Not Found',
+  429: 'Too Many Requests',
+};
+
+function reject(
+  socket: Duplex,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   const body = JSON.stringify({ error: { code, message } });
+  const extra = {
+    ...(status === 401 ? { 'WWW-Authenticate': 'Bearer realm="nbstage"' } : {}),
+    ...headers,
+  };
   socket.end(
-    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Not Found'}\r\n` +
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\n` +
       'Content-Type: application/json\r\n' +
-      (status === 401 ? 'WWW-Authenticate: Bearer realm="nbstage"\r\n' : '') +
+      Object.entries(extra)
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join('') +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
@@ -29,7 +48,7 @@ function reject(socket: Duplex, status: number, code: string, message: string): 
 export function attachRunStream(
   server: Server,
   runs: RunManager,
-  tokens: TokenStore,
+  auth: Authenticator,
 ): WebSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -39,9 +58,16 @@ export function attachRunStream(
       reject(socket, 404, ErrorCode.notFound, `no stream at ${url.pathname}`);
       return;
     }
-    authenticateRequest(tokens, req).then(
-      (principal) => {
-        if (principal === null) {
+    authenticateRequest(auth, req).then(
+      (outcome) => {
+        if (outcome !== null && !outcome.ok && outcome.limited) {
+          const error = new RateLimitedError(outcome.retryAfter);
+          reject(socket, 429, error.code, error.message, {
+            'Retry-After': String(outcome.retryAfter),
+          });
+          return;
+        }
+        if (outcome === null || !outcome.ok) {
           reject(socket, 401, ErrorCode.unauthorized, 'joining a stream needs a token');
           return;
         }

@@ -6,8 +6,9 @@
  * so no other site can log a browser in with its own token or out.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { AuthOutcome, Authenticator } from '../auth/authenticator';
+import { requestClientKey } from '../auth/client-address';
 import { bearerToken, LOGIN_COOKIE, sameOrigin, loginToken } from '../auth/middleware';
-import type { TokenStore } from '../auth/types';
 import { hasControlCharacter } from '../store/control-chars';
 import { renderPage, sendPage } from './layout';
 import { loginPage } from './pages/login-page';
@@ -84,18 +85,35 @@ export function loginCookie(token: string, secure: boolean, maxAge?: number): st
   ].join('; ');
 }
 
+/** The answer to a client that failed to authenticate too often: 429 with `Retry-After`. */
+function tooManyFailures(res: Response, retryAfter: number, next: string, fragment: boolean): void {
+  const message = `Too many failed attempts to authenticate from this address: try again in ${retryAfter} s.`;
+  res.set('Retry-After', String(retryAfter));
+  if (fragment) {
+    res.status(429).type('text/plain').set('Cache-Control', 'no-store').send(`${message}\n`);
+  } else {
+    sendPage(res, 429, loginPage({ next, error: message }));
+  }
+}
+
 /**
  * Middleware of the pages: a valid token in the login cookie (or an `Authorization: Bearer`
  * header, for scripts) sets `res.locals.principal`; without one a page redirects (303) to the
- * login form, and a `fragment` (what the page's scripts fetch) answers 401.
+ * login form, and a `fragment` (what the page's scripts fetch) answers 401. A client that failed
+ * too often gets 429 (see `authenticator.ts`).
  */
-export function requireLogin(tokens: TokenStore, fragment = false): RequestHandler {
+export function requireLogin(auth: Authenticator, fragment = false): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const token = bearerToken(req.headers.authorization) ?? loginToken(req);
-    const principal = token === undefined ? null : await tokens.verify(token);
-    if (principal !== null) {
-      res.locals.principal = principal;
+    const outcome: AuthOutcome =
+      token === undefined
+        ? { ok: false, limited: false }
+        : await auth.check({ kind: 'token', token }, requestClientKey(req));
+    if (outcome.ok) {
+      res.locals.principal = outcome.principal;
       next();
+    } else if (outcome.limited) {
+      tooManyFailures(res, outcome.retryAfter, safeNext(req.originalUrl), fragment);
     } else if (fragment) {
       res.status(401).type('text/plain').set('Cache-Control', 'no-store').send('log in again\n');
     } else {
@@ -111,9 +129,10 @@ export function showLogin(req: Request, res: Response): void {
 
 /**
  * `POST /login` (form fields `token`, `next`): a valid token is kept in the cookie and the browser
- * sent on (303); a wrong one gets the form again (401); a post from another site 403.
+ * sent on (303); a wrong one gets the form again (401), and counts as a failed authentication of
+ * the client, which past its budget gets 429; a post from another site 403.
  */
-export function postLogin(tokens: TokenStore): RequestHandler {
+export function postLogin(auth: Authenticator): RequestHandler {
   return async (req: Request, res: Response): Promise<void> => {
     const body = (req.body ?? {}) as { token?: unknown; next?: unknown };
     const next = safeNext(body.next);
@@ -122,8 +141,15 @@ export function postLogin(tokens: TokenStore): RequestHandler {
       return;
     }
     const token = typeof body.token === 'string' ? body.token.trim() : '';
-    const principal = token === '' ? null : await tokens.verify(token);
-    if (principal === null) {
+    const outcome: AuthOutcome =
+      token === ''
+        ? { ok: false, limited: false }
+        : await auth.check({ kind: 'token', token }, requestClientKey(req));
+    if (!outcome.ok && outcome.limited) {
+      tooManyFailures(res, outcome.retryAfter, next, false);
+      return;
+    }
+    if (!outcome.ok) {
       sendPage(
         res,
         401,

@@ -9,6 +9,7 @@
  */
 import express from 'express';
 import request from 'supertest';
+import { Authenticator } from '../../../server/auth/authenticator';
 import { memoryTokenStore } from '../../../server/auth/tokens';
 import { postLogin, safeNext } from '../../../server/web/login';
 
@@ -247,7 +248,11 @@ describe('safeNext', () => {
     const tokens = memoryTokenStore();
     const { token } = await tokens.create({ role: 'read', name: 'test-safe-next' });
     const app = express();
-    app.post('/login', express.urlencoded({ extended: false }), postLogin(tokens));
+    app.post(
+      '/login',
+      express.urlencoded({ extended: false }),
+      postLogin(new Authenticator({ tokens })),
+    );
     const values = [...HAND_MADE, ...PREFIXES.map((p) => `${p}evil.example`)];
     const seen: string[] = [];
     for (const next of values) {
