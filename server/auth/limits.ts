@@ -1,7 +1,7 @@
 /**
  * The limits of authentication, each set by a variable in the environment of `nbstage serve`
  * (an empty one means the default) and checked when the service starts: failed attempts per
- * client.
+ * client, and the life and number of login sessions.
  */
 import { UsageError } from '../../pipelines/errors';
 
@@ -13,16 +13,24 @@ export interface AuthLimits {
    * it has regained one. `NBSTAGE_AUTH_FAILURES_PER_MINUTE`, default 20.
    */
   authFailuresPerMinute: number;
+  /** Seconds a login session lasts from logging in. `NBSTAGE_SESSION_SECONDS`, default 43 200 (12 h). */
+  sessionSeconds: number;
+  /** Login sessions kept at most; the oldest ends first. `NBSTAGE_MAX_SESSIONS`, default 10 000. */
+  maxSessions: number;
 }
 
 /** The defaults of {@link AuthLimits}. */
 export const DEFAULT_AUTH_LIMITS: Readonly<AuthLimits> = {
   authFailuresPerMinute: 20,
+  sessionSeconds: 12 * 60 * 60,
+  maxSessions: 10_000,
 };
 
 /** Each limit's variable. */
 export const AUTH_LIMIT_VARIABLES: Readonly<Record<keyof AuthLimits, string>> = {
   authFailuresPerMinute: 'NBSTAGE_AUTH_FAILURES_PER_MINUTE',
+  sessionSeconds: 'NBSTAGE_SESSION_SECONDS',
+  maxSessions: 'NBSTAGE_MAX_SESSIONS',
 };
 
 /**

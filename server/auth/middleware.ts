@@ -1,7 +1,7 @@
 /**
  * Authentication on the service's edges: the express middleware that requires a role of every
- * request (`Authorization: Bearer <token>`, or the web page's login cookie), and plain functions
- * for the websocket upgrade, where browsers, which cannot set headers there, may pass the token
+ * request (`Authorization: Bearer <token>`, or the web page's login cookie, which holds a login
+ * session's id), and plain functions for the websocket upgrade, where browsers, which cannot set headers there, may pass the token
  * as a `token` query parameter or send the cookie. Every check goes through the
  * {@link Authenticator}, which refuses a client that failed too often (429 with `Retry-After`).
  * A request that a cookie alone authenticates is one a browser may have been tricked into
@@ -33,8 +33,11 @@ declare global {
 const REALM = 'nbstage';
 const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i;
 
-/** Name of the web page's login cookie, which holds the token (HttpOnly, SameSite=Strict). */
-export const LOGIN_COOKIE = 'nbstage_token';
+/**
+ * Name of the web page's login cookie (HttpOnly, SameSite=Strict), which holds the id of a login
+ * session (see `sessions.ts`), never a token.
+ */
+export const LOGIN_COOKIE = 'nbstage_session';
 
 /**
  * The header the web page sends with every unsafe request it authenticates by cookie. Its value
@@ -63,20 +66,9 @@ export function cookieValue(header: string | undefined, name: string): string | 
   return undefined;
 }
 
-/**
- * The token of the login cookie of a request (stored URL-encoded, since a bootstrap admin token
- * may hold characters a cookie cannot), or `undefined`.
- */
-export function loginToken(req: IncomingMessage): string | undefined {
-  const raw = cookieValue(req.headers.cookie, LOGIN_COOKIE);
-  if (raw === undefined) {
-    return undefined;
-  }
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return undefined;
-  }
+/** The login session id the request's cookie holds, or `undefined`. */
+export function loginSessionId(req: IncomingMessage): string | undefined {
+  return cookieValue(req.headers.cookie, LOGIN_COOKIE);
 }
 
 /**
@@ -152,7 +144,7 @@ export function redactTokenQuery(url: string): string {
 
 /**
  * What a websocket upgrade request presents: the token of its header or `token` query parameter
- * (see {@link tokenFromRequest}); else, from a same-origin page only, its login cookie's.
+ * (see {@link tokenFromRequest}); else, from a same-origin page only, its login session.
  */
 export function upgradeCredential(req: IncomingMessage): Credential | undefined {
   const token = tokenFromRequest(req);
@@ -163,8 +155,8 @@ export function upgradeCredential(req: IncomingMessage): Credential | undefined 
     return undefined;
   }
   // A cookie rides along with any page's websocket to this host: only this origin's count.
-  const cookie = sameOrigin(req, true) ? loginToken(req) : undefined;
-  return cookie === undefined ? undefined : { kind: 'token', token: cookie };
+  const id = sameOrigin(req, true) ? loginSessionId(req) : undefined;
+  return id === undefined ? undefined : { kind: 'session', id };
 }
 
 /**
@@ -200,7 +192,7 @@ function forbidden(res: Response, principal: Principal, need: Role): void {
 
 /**
  * Express middleware that lets a request through when its `Authorization: Bearer <token>` (or,
- * without that header, the login cookie) stands for a principal whose role includes
+ * without that header, the login cookie's session) stands for a principal whose role includes
  * `need`, and sets `res.locals.principal`. A missing or invalid credential gets 401
  * `NBSTAGE_UNAUTHORIZED` with `WWW-Authenticate: Bearer`; a client that failed too often gets 429
  * `NBSTAGE_RATE_LIMITED` with `Retry-After`, its credential unchecked; a weaker role gets 403
@@ -222,16 +214,22 @@ export function requireRole(auth: Authenticator, need: Role): RequestHandler {
       return;
     }
     const header = req.headers.authorization;
-    const cookie = header === undefined ? loginToken(req) : undefined;
-    const token = bearerToken(header) ?? cookie;
-    if (cookie !== undefined) {
+    const session = header === undefined ? loginSessionId(req) : undefined;
+    const token = bearerToken(header);
+    if (session !== undefined) {
       const problem = csrfProblem(req);
       if (problem !== null) {
         res.status(403).json(new ForbiddenError(need, problem).toJSON());
         return;
       }
     }
-    if (token === undefined) {
+    const credential: Credential | undefined =
+      token !== undefined
+        ? { kind: 'token', token }
+        : session !== undefined
+          ? { kind: 'session', id: session }
+          : undefined;
+    if (credential === undefined) {
       unauthorized(
         res,
         header === undefined
@@ -241,14 +239,19 @@ export function requireRole(auth: Authenticator, need: Role): RequestHandler {
       );
       return;
     }
-    const credential: Credential = { kind: 'token', token };
     auth.check(credential, requestClientKey(req)).then(
       (outcome) => {
         if (!outcome.ok) {
           if (outcome.limited) {
             sendRateLimited(res, outcome.retryAfter);
           } else {
-            unauthorized(res, 'the token is unknown or revoked', true);
+            unauthorized(
+              res,
+              credential.kind === 'token'
+                ? 'the token is unknown or revoked'
+                : 'the login session is unknown, expired or ended: log in again',
+              true,
+            );
           }
         } else if (!roleAllows(outcome.principal.role, need)) {
           res.locals.principal = outcome.principal;

@@ -2,6 +2,7 @@
  * The OpenAPI 3.1 document of the nbstage HTTP API, served at /api/v1/openapi.json. The request
  * schemas here are the ones ajv enforces, so the document and the validation cannot drift.
  */
+import { LOGIN_COOKIE } from '../auth/middleware';
 import { submitRequestSchema } from '../jobs/submit-request';
 import { runRequestSchema } from '../runs/run-request';
 
@@ -139,9 +140,18 @@ export function openApiDocument(version: string): Record<string, unknown> {
         'Run notebooks on Jupyter kernels as Jenkins pipeline stages. Every request but /healthz and /readyz needs `Authorization: Bearer <token>`; roles: read, run, admin. A client address that fails to authenticate too often (NBSTAGE_AUTH_FAILURES_PER_MINUTE) is answered 429 with Retry-After, its credentials unchecked, until it may try again.',
     },
     servers: [{ url: '/' }],
-    security: [{ bearer: [] }],
+    security: [{ bearer: [] }, { session: [] }],
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer' },
+        session: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: LOGIN_COOKIE,
+          description:
+            "the web page's login session (POST /login); unsafe requests it authenticates also need the X-Nbstage-Request header and this origin",
+        },
+      },
       schemas: {
         Error: errorSchema,
         RunRequest: runRequestSchema,

@@ -78,7 +78,7 @@ export function webRoutes(ctx: WebContext): express.Router {
   router.get('/login', showLogin);
   router.post('/login', limit, form, postLogin(ctx.auth));
   router.get('/logout', showLogout);
-  router.post('/logout', postLogout);
+  router.post('/logout', postLogout(ctx.auth));
 
   router.get('/', ...page, async (_req, res) => {
     const names = await ctx.store.listJobs();

@@ -85,6 +85,40 @@ describe('Authenticator', () => {
     expect(await auth.check(bad, 'ip:10.0.0.2')).toEqual({ ok: false, limited: false });
   });
 
+  it('checks login sessions the same way; a dead one counts as a failure', async () => {
+    const auth = authenticator(2);
+    const principal = await store.verify(good);
+    const { id } = auth.sessions.start(principal ?? { id: '', name: '', role: 'read' });
+    expect(await auth.check({ kind: 'session', id }, 'ip:10.0.0.1')).toMatchObject({
+      ok: true,
+      principal: { name: 'test-reader' },
+    });
+    auth.sessions.end(id);
+    expect(await auth.check({ kind: 'session', id }, 'ip:10.0.0.1')).toEqual({
+      ok: false,
+      limited: false,
+    });
+    await auth.check({ kind: 'session', id: 'forged' }, 'ip:10.0.0.1');
+    expect(await auth.check({ kind: 'token', token: good }, 'ip:10.0.0.1')).toMatchObject({
+      limited: true,
+    });
+  });
+
+  it('lets sessions last the limits’ lifetime', async () => {
+    const auth = new Authenticator({
+      tokens: store,
+      limits: { sessionSeconds: 10 },
+      now: () => now,
+    });
+    const principal = await store.verify(good);
+    const { id, maxAgeSeconds } = auth.sessions.start(
+      principal ?? { id: '', name: '', role: 'read' },
+    );
+    expect(maxAgeSeconds).toBe(10);
+    now += 10_000;
+    expect((await auth.check({ kind: 'session', id }, 'ip:10.0.0.1')).ok).toBe(false);
+  });
+
   it('passes errors of the store on without counting them', async () => {
     const auth = authenticator(1);
     jest.spyOn(store, 'verify').mockRejectedValueOnce(new Error('tokens.json is corrupted'));
@@ -124,6 +158,15 @@ describe('authLimitsFromEnv', () => {
     expect(authLimitsFromEnv({ NBSTAGE_AUTH_FAILURES_PER_MINUTE: ' 300 ' })).toMatchObject({
       authFailuresPerMinute: 300,
     });
+  });
+
+  it('reads the sessions’ lifetime and number', () => {
+    expect(
+      authLimitsFromEnv({ NBSTAGE_SESSION_SECONDS: '3600', NBSTAGE_MAX_SESSIONS: '50' }),
+    ).toMatchObject({ sessionSeconds: 3600, maxSessions: 50 });
+    expect(() => authLimitsFromEnv({ NBSTAGE_SESSION_SECONDS: '12h' })).toThrow(
+      /^NBSTAGE_SESSION_SECONDS: must be a positive integer, got "12h"$/,
+    );
   });
 
   it('refuses what is not a positive integer, naming the variable', () => {

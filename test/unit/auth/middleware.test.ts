@@ -147,6 +147,7 @@ describe('requireRole', () => {
     const broken: TokenStore = {
       create: () => Promise.reject(new Error('no')),
       verify: () => Promise.reject(new NbstageError('NBSTAGE_X', 'secret path', 2, 503)),
+      principal: () => Promise.resolve(null),
       list: () => Promise.resolve([]),
       revoke: () => Promise.resolve(false),
     };
