@@ -1,10 +1,10 @@
 /**
- * Who a credential stands for, with the failed-authentication limit on the way: a token (from
- * the `Authorization` header, a websocket's query or the login form) or a login session's id
- * (the login cookie). Every failed check counts against its client (see `client-address.ts`); a client past its budget is
- * refused with the seconds to wait before its credential is even looked at, so guessing gets no
- * answer either way. The HTTP middleware, the login form and the websocket upgrade all check
- * here, so they share one budget per client.
+ * Who a credential stands for, with the failed-authentication limit on the way: a token (from the
+ * `Authorization` header, a websocket's query or the login form) or a login session's id (the login
+ * cookie). Every failed check counts against its client (see `client-address.ts`); a client past
+ * its budget is refused with the seconds to wait before its credential is even looked at, so
+ * guessing gets no answer either way. The HTTP middleware, the login form and the websocket upgrade
+ * all check here, so they share one budget per client.
  */
 import { DEFAULT_AUTH_LIMITS, type AuthLimits } from './limits';
 import { TokenBuckets } from './rate-limit';

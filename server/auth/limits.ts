@@ -1,7 +1,8 @@
 /**
  * The limits of authentication, each set by a variable in the environment of `nbstage serve`
  * (an empty one means the default) and checked when the service starts: failed attempts per
- * client, and the life and number of login sessions.
+ * client, run streams (websockets) open at once per token, and the life and number of login
+ * sessions.
  */
 import { UsageError } from '../../pipelines/errors';
 
@@ -13,15 +14,21 @@ export interface AuthLimits {
    * it has regained one. `NBSTAGE_AUTH_FAILURES_PER_MINUTE`, default 20.
    */
   authFailuresPerMinute: number;
-  /** Seconds a login session lasts from logging in. `NBSTAGE_SESSION_SECONDS`, default 43 200 (12 h). */
+  /**
+   * Run streams (websockets) one token may hold open at once, its login sessions' included.
+   * `NBSTAGE_MAX_STREAMS_PER_TOKEN`, default 64.
+   */
+  maxStreamsPerToken: number;
+  /** Seconds a login session lasts from logging in. `NBSTAGE_SESSION_SECONDS`, default 43 200. */
   sessionSeconds: number;
-  /** Login sessions kept at most; the oldest ends first. `NBSTAGE_MAX_SESSIONS`, default 10 000. */
+  /** Login sessions kept at most, the oldest ending first. `NBSTAGE_MAX_SESSIONS`, default 10000. */
   maxSessions: number;
 }
 
 /** The defaults of {@link AuthLimits}. */
 export const DEFAULT_AUTH_LIMITS: Readonly<AuthLimits> = {
   authFailuresPerMinute: 20,
+  maxStreamsPerToken: 64,
   sessionSeconds: 12 * 60 * 60,
   maxSessions: 10_000,
 };
@@ -29,6 +36,7 @@ export const DEFAULT_AUTH_LIMITS: Readonly<AuthLimits> = {
 /** Each limit's variable. */
 export const AUTH_LIMIT_VARIABLES: Readonly<Record<keyof AuthLimits, string>> = {
   authFailuresPerMinute: 'NBSTAGE_AUTH_FAILURES_PER_MINUTE',
+  maxStreamsPerToken: 'NBSTAGE_MAX_STREAMS_PER_TOKEN',
   sessionSeconds: 'NBSTAGE_SESSION_SECONDS',
   maxSessions: 'NBSTAGE_MAX_SESSIONS',
 };

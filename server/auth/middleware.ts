@@ -1,14 +1,14 @@
 /**
  * Authentication on the service's edges: the express middleware that requires a role of every
  * request (`Authorization: Bearer <token>`, or the web page's login cookie, which holds a login
- * session's id), and plain functions for the websocket upgrade, where browsers, which cannot set headers there, may pass the token
- * as a `token` query parameter or send the cookie. Every check goes through the
- * {@link Authenticator}, which refuses a client that failed too often (429 with `Retry-After`).
- * A request that a cookie alone authenticates is one a browser may have been tricked into
- * sending: on unsafe methods it must also carry {@link CSRF_HEADER} (which no cross-origin page
- * can set without a CORS preflight the service never grants) and come from this origin; a
- * websocket joined by cookie must come from this origin. Tokens are never logged, echoed or put
- * in an error message.
+ * session's id), and plain functions for the websocket upgrade, where browsers, which cannot set
+ * headers there, may pass the token as a `token` query parameter or send the cookie. Every check
+ * goes through the {@link Authenticator}, which refuses a client that failed too often (429 with
+ * `Retry-After`). A request that a cookie alone authenticates is one a browser may have been
+ * tricked into sending: on unsafe methods it must also carry {@link CSRF_HEADER} (which no
+ * cross-origin page can set without a CORS preflight the service never grants) and come from this
+ * origin; a websocket joined by cookie must come from this origin. Tokens are never logged, echoed
+ * or put in an error message.
  */
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';

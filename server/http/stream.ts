@@ -4,7 +4,9 @@
  * order, each as `{ "seq": N, "event": {...} }`; the server closes with 1000 when the run is over.
  * Missed events are read back from the run's event log on disk, as fast as the client takes them.
  * Joining needs a token with role read (Authorization header, or `?token=` for browsers); a
- * client that failed to authenticate too often is refused with 429 and `Retry-After`.
+ * client that failed to authenticate too often is refused with 429 and `Retry-After`, and so is
+ * a token that already holds `NBSTAGE_MAX_STREAMS_PER_TOKEN` streams open (without
+ * `Retry-After`: a slot comes free when one of them closes, which nothing here can foresee).
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -44,6 +46,33 @@ function reject(
   );
 }
 
+/** How many streams each token holds open, up to `max`. */
+class StreamSlots {
+  private readonly open = new Map<string, number>();
+
+  constructor(readonly max: number) {}
+
+  /** Takes a slot of token `id`; false when it holds `max` already. */
+  take(id: string): boolean {
+    const held = this.open.get(id) ?? 0;
+    if (held >= this.max) {
+      return false;
+    }
+    this.open.set(id, held + 1);
+    return true;
+  }
+
+  /** Gives a slot of token `id` back. */
+  release(id: string): void {
+    const held = (this.open.get(id) ?? 1) - 1;
+    if (held <= 0) {
+      this.open.delete(id);
+    } else {
+      this.open.set(id, held);
+    }
+  }
+}
+
 /** Serves run streams on `server`'s upgrade requests; returns the websocket server. */
 export function attachRunStream(
   server: Server,
@@ -51,6 +80,7 @@ export function attachRunStream(
   auth: Authenticator,
 ): WebSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const slots = new StreamSlots(auth.limits.maxStreamsPerToken);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const match = PATH.exec(url.pathname);
@@ -76,6 +106,22 @@ export function attachRunStream(
           reject(socket, 404, ErrorCode.notFound, `no run ${match[1]}`);
           return;
         }
+        const who = outcome.principal;
+        if (socket.destroyed) {
+          return; // the client left while its token was checked
+        }
+        if (!slots.take(who.id)) {
+          reject(
+            socket,
+            429,
+            ErrorCode.rateLimited,
+            `token ${who.id} ("${who.name}") already has ${slots.max} run streams open, the most ` +
+              'one token may (NBSTAGE_MAX_STREAMS_PER_TOKEN); close one first',
+          );
+          return;
+        }
+        // The socket closes however the stream ends (closed, failed, or a refused handshake).
+        socket.once('close', () => slots.release(who.id));
         const from = Number(url.searchParams.get('from') ?? 0);
         wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
           const unsubscribe = log.subscribe(

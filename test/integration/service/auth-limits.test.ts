@@ -1,14 +1,20 @@
 /**
- * The failed-authentication limit on a real service, from several client addresses on the
+ * The limits of authentication on a real service, from several client addresses on the
  * loopback network (127.0.0.x, each its own client): 300 bad bearer tokens in a row get 401 for
  * the first 20 (NBSTAGE_AUTH_FAILURES_PER_MINUTE's default), then 429 NBSTAGE_RATE_LIMITED
  * with Retry-After, and so does a good token from that address while it waits, but not one from
- * another address; websocket joins and the login form draw on the same budget.
+ * another address; websocket joins and the login form draw on the same budget. Of 300 streams
+ * opened at once on one token, 64 (NBSTAGE_MAX_STREAMS_PER_TOKEN's default) open and the rest
+ * are refused with 429, until one closes. Each limit is set by its variable.
  */
 import http from 'node:http';
 import WebSocket from 'ws';
+import fs from 'node:fs';
 import { generateToken } from '../../../server/auth/tokens';
-import { useService } from './service-fixture';
+import { createRun, gatePath, gatedNotebook } from '../web/web-fixture';
+import { startService } from '../../../server/service';
+import { tempDir } from '../../helpers/notebooks';
+import { untilOutput, useService } from './service-fixture';
 
 /** A request from a given local address (each 127.0.0.x counts as its own client). */
 function send(
@@ -31,6 +37,29 @@ function send(
     );
     req.on('error', reject);
     req.end(options.body);
+  });
+}
+
+/** A stream that opened (and stays open until closed), or the status it was refused with. */
+type Joined = { ws: WebSocket; closed: Promise<number> } | { status: number; body: string };
+
+/** Opens a websocket from a given local address and leaves it open. */
+function openFrom(url: string, route: string, from: string, token: string): Promise<Joined> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}${route}`, {
+      headers: { Authorization: `Bearer ${token}` },
+      localAddress: from,
+    });
+    const closed = new Promise<number>((done) => ws.on('close', (code) => done(code)));
+    ws.on('open', () => resolve({ ws, closed }));
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => {
+        body += d.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.on('error', reject);
   });
 }
 
@@ -141,5 +170,118 @@ describe('the failed-authentication limit', () => {
     expect(last.body).toContain(
       'Too many failed attempts to authenticate from this address: try again in 3 s.',
     );
+  });
+
+  it('opens 64 streams of one token at once and refuses the rest with 429, until one closes', async () => {
+    const gate = gatePath();
+    const run = await createRun(svc().url, svc().run, {
+      notebook: gatedNotebook(),
+      parameters: { gate },
+      job: 'test-stream-cap',
+    });
+    await untilOutput(svc().url, svc().read, run.id, 'first output');
+    const route = `/api/v1/runs/${run.id}/stream`;
+    const from = '127.0.0.21';
+    const joined = await Promise.all(
+      Array.from({ length: 300 }, () => openFrom(svc().url, route, from, svc().read)),
+    );
+    const open = joined.filter((j): j is Extract<Joined, { ws: WebSocket }> => 'ws' in j);
+    const refused = joined.filter((j): j is Extract<Joined, { status: number }> => 'status' in j);
+    process.stdout.write(
+      `300 streams on one token: ${open.length} open, ${refused.length} refused (${[...new Set(refused.map((r) => r.status))].join(',')})\n`,
+    );
+    expect(open).toHaveLength(64);
+    expect(refused).toHaveLength(236);
+    for (const r of refused) {
+      expect(r.status).toBe(429);
+      const error = JSON.parse(r.body).error;
+      expect(error.code).toBe('NBSTAGE_RATE_LIMITED');
+      expect(error.message).toContain('already has 64 run streams open');
+      expect(error.message).not.toContain(svc().read);
+    }
+    // Another token is not held back by this one.
+    const other = await openFrom(svc().url, route, from, svc().run);
+    expect('ws' in other).toBe(true);
+    // A slot comes free when a stream closes.
+    open[0].ws.close();
+    await open[0].closed;
+    const again = await openFrom(svc().url, route, from, svc().read);
+    expect('ws' in again).toBe(true);
+    const refusedAgain = await openFrom(svc().url, route, from, svc().read);
+    expect('status' in refusedAgain && refusedAgain.status).toBe(429);
+    // The run ends: every stream still open is closed with 1000.
+    fs.writeFileSync(gate, '');
+    const still = [...open.slice(1), again, other].filter(
+      (j): j is Extract<Joined, { ws: WebSocket }> => 'ws' in j,
+    );
+    expect(new Set(await Promise.all(still.map((j) => j.closed)))).toEqual(new Set([1000]));
+  });
+});
+
+describe('the limits set in the environment', () => {
+  const svc = useService({
+    env: {
+      NBSTAGE_AUTH_FAILURES_PER_MINUTE: '3',
+      NBSTAGE_MAX_STREAMS_PER_TOKEN: '2',
+      NBSTAGE_SESSION_SECONDS: '1',
+    },
+  });
+
+  it('follows NBSTAGE_AUTH_FAILURES_PER_MINUTE', async () => {
+    const statuses: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await send(svc().url, '/api/v1/jobs', {
+        from: '127.0.0.31',
+        headers: { Authorization: `Bearer ${BAD}` },
+      });
+      statuses.push(`${res.status} ${res.headers['retry-after'] ?? '-'}`);
+    }
+    // 3 per minute: one comes back every 20 s.
+    expect(statuses).toEqual(['401 -', '401 -', '401 -', '429 20', '429 20']);
+  });
+
+  it('follows NBSTAGE_MAX_STREAMS_PER_TOKEN', async () => {
+    const gate = gatePath();
+    const run = await createRun(svc().url, svc().run, {
+      notebook: gatedNotebook(),
+      parameters: { gate },
+      job: 'test-stream-cap-env',
+    });
+    await untilOutput(svc().url, svc().read, run.id, 'first output');
+    const route = `/api/v1/runs/${run.id}/stream`;
+    const joined = await Promise.all(
+      [1, 2, 3].map(() => openFrom(svc().url, route, '127.0.0.32', svc().read)),
+    );
+    expect(joined.map((j) => ('ws' in j ? 101 : j.status)).sort()).toEqual([101, 101, 429]);
+    fs.writeFileSync(gate, '');
+    for (const j of joined) {
+      if ('ws' in j) {
+        expect(await j.closed).toBe(1000);
+      }
+    }
+  });
+
+  it('follows NBSTAGE_SESSION_SECONDS: the cookie lasts that long, and so does the session', async () => {
+    const login = await send(svc().url, '/login', {
+      from: '127.0.0.33',
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: `token=${encodeURIComponent(svc().read)}&next=%2F`,
+    });
+    expect(login.status).toBe(303);
+    const set = String(login.headers['set-cookie']?.[0]);
+    expect(set).toMatch(/; Max-Age=1$/);
+    const session = { Cookie: set.split(';')[0] };
+    const before = await send(svc().url, '/api/v1/jobs', { from: '127.0.0.33', headers: session });
+    expect(before.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1100));
+    const after = await send(svc().url, '/api/v1/jobs', { from: '127.0.0.33', headers: session });
+    expect(after.status).toBe(401);
+  });
+
+  it('refuses to start on a value that is not a positive integer, naming the variable', async () => {
+    await expect(
+      startService({ home: tempDir(), port: 0, env: { NBSTAGE_MAX_STREAMS_PER_TOKEN: 'lots' } }),
+    ).rejects.toThrow(/^NBSTAGE_MAX_STREAMS_PER_TOKEN: must be a positive integer, got "lots"$/);
   });
 });
