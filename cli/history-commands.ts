@@ -1,7 +1,8 @@
 /**
  * `nbstage history`, `nbstage show` and `nbstage diff`: read the version store of an nbstage
  * home (`--home`, else `$NBSTAGE_HOME`, else `./.nbstage`) and print a job's builds, one stored
- * version, or what changed between two builds; `--json` prints one JSON object instead. An
+ * version, or what changed between two builds; `--json` prints one JSON object instead. Stored
+ * text reaches the terminal with its control characters escaped (see `printable.ts`). An
  * unknown home, job or build is a NotFoundError (exit 2, one line on stderr).
  */
 import path from 'node:path';
@@ -14,6 +15,7 @@ import type { VersionStoreOptions } from '../server/store/git-version-store';
 import type { DiffLine } from '../server/store/line-diff';
 import { diffText } from '../server/store/line-diff';
 import type { BuildVersion, NotebookDiff, ShownVersion, VersionStore } from '../server/store/types';
+import { printable, printableLine } from './printable';
 
 /** The home used when neither `--home` nor `NBSTAGE_HOME` names one. */
 export const DEFAULT_HOME = '.nbstage';
@@ -108,8 +110,9 @@ export function keyMetrics(builds: BuildVersion[], max = 4): string[] {
     .map(([name]) => name);
 }
 
-/** Lays out rows as aligned columns, two spaces apart. */
-function table(rows: string[][]): string {
+/** Lays out rows as aligned columns, two spaces apart; each cell {@link printable}. */
+function table(cells: string[][]): string {
+  const rows = cells.map((r) => r.map(printable));
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => Array.from(r[c]).length)));
   return rows
     .map((r) =>
@@ -204,7 +207,7 @@ export function formatShow(job: string, build: string, version: ShownVersion): s
     }
   }
   const width = Math.max(...lines.map(([k]) => k.length));
-  return lines.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
+  return lines.map(([k, v]) => `${k.padEnd(width)}  ${printable(v)}`).join('\n') + '\n';
 }
 
 /**
@@ -284,14 +287,14 @@ function diffBody(lines: DiffLine[], p: Paint, indent: string, context = 3): str
       return;
     }
     skipped = false;
-    const text = `${indent}${l.op} ${l.line}`;
+    const text = `${indent}${l.op} ${printableLine(l.line)}`;
     out.push(l.op === '+' ? p.add(text) : l.op === '-' ? p.del(text) : text);
   });
   return out;
 }
 
 function showValue(value: JSONValue | null): string {
-  return value === null ? '(none)' : formatValue(value);
+  return value === null ? '(none)' : printable(formatValue(value));
 }
 
 /** The human-readable `nbstage diff`. */
@@ -299,11 +302,13 @@ export function formatDiff(diff: NotebookDiff, color: boolean): string {
   const p = paint(color);
   const out: string[] = [
     p.head(
-      `${diff.job} #${diff.a.build} (${diff.a.commit.slice(0, 10)}) -> #${diff.b.build} (${diff.b.commit.slice(0, 10)})`,
+      printable(
+        `${diff.job} #${diff.a.build} (${diff.a.commit.slice(0, 10)}) -> #${diff.b.build} (${diff.b.commit.slice(0, 10)})`,
+      ),
     ),
   ];
-  const status = `status: ${diff.status.a ?? '?'} -> ${diff.status.b ?? '?'}`;
-  out.push(diff.status.changed ? status : `status: ${diff.status.b ?? '?'} (unchanged)`);
+  const status = printable(`status: ${diff.status.a ?? '?'} -> ${diff.status.b ?? '?'}`);
+  out.push(diff.status.changed ? status : printable(`status: ${diff.status.b ?? '?'} (unchanged)`));
   for (const [title, changes] of [
     ['metrics', diff.metrics],
     ['parameters', diff.parameters],
@@ -311,23 +316,25 @@ export function formatDiff(diff: NotebookDiff, color: boolean): string {
     if (changes.length > 0) {
       out.push(`${title}:`);
       for (const c of changes) {
-        out.push(`  ${c.name}: ${p.del(showValue(c.a))} -> ${p.add(showValue(c.b))}`);
+        out.push(`  ${printable(c.name)}: ${p.del(showValue(c.a))} -> ${p.add(showValue(c.b))}`);
       }
     }
   }
   for (const cell of diff.cells) {
     const where = cell.indexB ?? cell.indexA;
     const id = cell.id === null ? '' : ` ${cell.id}`;
-    out.push(p.head(`cell ${where} [${cell.cellType}${id}] ${cell.change}`));
+    out.push(p.head(printable(`cell ${where} [${cell.cellType}${id}] ${cell.change}`)));
     if (cell.source !== null) {
       out.push('  source:');
       out.push(...diffBody(cell.source, p, '    '));
     }
     for (const o of cell.outputs) {
       if (o.kind === 'image') {
-        out.push(`  output ${o.index} (${o.outputType}): ${o.mime ?? 'image'} ${o.change}`);
+        out.push(
+          printable(`  output ${o.index} (${o.outputType}): ${o.mime ?? 'image'} ${o.change}`),
+        );
       } else {
-        out.push(`  output ${o.index} (${o.outputType}) ${o.change}:`);
+        out.push(printable(`  output ${o.index} (${o.outputType}) ${o.change}:`));
         out.push(...diffBody(diffText(o.a ?? '', o.b ?? ''), p, '    '));
       }
     }

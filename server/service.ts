@@ -14,6 +14,8 @@ import { compileSchemas } from '../pipelines/notebook/schema';
 import { UsageError } from '../pipelines/errors';
 import { maxJsonDepth } from '../pipelines/notebook/json-depth';
 import { auditLogFile, fileAuditLog } from './auth/audit';
+import { Authenticator } from './auth/authenticator';
+import { authLimitsFromEnv } from './auth/limits';
 import { fileTokenStore, tokensFile } from './auth/tokens';
 import type { JenkinsApi } from '../jenkins-plugin-bridge/rest/jenkins-api';
 import { NpmJenkinsApi } from '../jenkins-plugin-bridge/rest/npm-jenkins-api';
@@ -98,6 +100,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const credentials = takeCredentials(env);
   // Limits set in the environment are checked now, not on the first request that meets them.
   maxJsonDepth(env);
+  const authLimits = authLimitsFromEnv(env);
   // And the notebook schemas compiled now, not while the first run's request holds the loop.
   compileSchemas();
   const maxBodyBytes = options.maxBodyBytes ?? bodyLimitOf(env);
@@ -109,6 +112,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const tokens = fileTokenStore(tokensFile(home), {
     adminToken: credentials.NBSTAGE_ADMIN_TOKEN,
   });
+  const auth = new Authenticator({ tokens, limits: authLimits });
   const audit = fileAuditLog(auditLogFile(home));
   const backend = queueBackend({
     redisUrl: options.redis,
@@ -198,6 +202,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     store,
     queue,
     tokens,
+    auth,
     metrics,
     kernels: async () =>
       runtime === null ? { default: '', specs: [] } : runtime.provider.kernelSpecs(),
@@ -211,7 +216,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const server = http.createServer(app);
   server.requestTimeout = 120_000;
   server.headersTimeout = 30_000;
-  const wss = attachRunStream(server, runs, tokens);
+  const wss = attachRunStream(server, runs, auth);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => resolve());

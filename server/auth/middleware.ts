@@ -1,18 +1,23 @@
 /**
  * Authentication on the service's edges: the express middleware that requires a role of every
- * request (`Authorization: Bearer <token>`, or the web page's login cookie), and plain
- * functions for the websocket upgrade, where browsers, which cannot set headers there, may pass
- * the token as a `token` query parameter or send the cookie. A request that a cookie alone
- * authenticates is one a browser may have been tricked into sending: on unsafe methods it must
- * also carry {@link CSRF_HEADER} (which no cross-origin page can set without a CORS preflight the
- * service never grants) and come from this origin; a websocket joined by cookie must come from
- * this origin. Tokens are never logged, echoed or put in an error message.
+ * request (`Authorization: Bearer <token>`, or the web page's login cookie, which holds a login
+ * session's id), and plain functions for the websocket upgrade, where browsers, which cannot set
+ * headers there, may pass the token as a `token` query parameter or send the cookie. Every check
+ * goes through the {@link Authenticator}, which refuses a client that failed too often (429 with
+ * `Retry-After`). A request that a cookie alone authenticates is one a browser may have been
+ * tricked into sending: on unsafe methods it must also carry {@link CSRF_HEADER} (which no
+ * cross-origin page can set without a CORS preflight the service never grants) and come from this
+ * origin; a websocket joined by cookie must come from this origin. Tokens are never logged, echoed
+ * or put in an error message.
  */
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AuthError, ForbiddenError } from '../../pipelines/errors';
+import type { AuthOutcome, Authenticator, Credential } from './authenticator';
+import { requestClientKey } from './client-address';
+import { sendRateLimited } from './rate-limit';
 import { roleAllows } from './types';
-import type { Principal, Role, TokenStore } from './types';
+import type { Principal, Role } from './types';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace -- express types are augmented this way
@@ -28,8 +33,11 @@ declare global {
 const REALM = 'nbstage';
 const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i;
 
-/** Name of the web page's login cookie, which holds the token (HttpOnly, SameSite=Strict). */
-export const LOGIN_COOKIE = 'nbstage_token';
+/**
+ * Name of the web page's login cookie (HttpOnly, SameSite=Strict), which holds the id of a login
+ * session (see `sessions.ts`), never a token.
+ */
+export const LOGIN_COOKIE = 'nbstage_session';
 
 /**
  * The header the web page sends with every unsafe request it authenticates by cookie. Its value
@@ -58,20 +66,9 @@ export function cookieValue(header: string | undefined, name: string): string | 
   return undefined;
 }
 
-/**
- * The token of the login cookie of a request (stored URL-encoded, since a bootstrap admin token
- * may hold characters a cookie cannot), or `undefined`.
- */
-export function loginToken(req: IncomingMessage): string | undefined {
-  const raw = cookieValue(req.headers.cookie, LOGIN_COOKIE);
-  if (raw === undefined) {
-    return undefined;
-  }
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return undefined;
-  }
+/** The login session id the request's cookie holds, or `undefined`. */
+export function loginSessionId(req: IncomingMessage): string | undefined {
+  return cookieValue(req.headers.cookie, LOGIN_COOKIE);
 }
 
 /**
@@ -146,31 +143,32 @@ export function redactTokenQuery(url: string): string {
 }
 
 /**
- * The principal of an `Authorization` header value, or `null` when it is missing, not `Bearer`,
- * or the token is unknown or revoked.
+ * What a websocket upgrade request presents: the token of its header or `token` query parameter
+ * (see {@link tokenFromRequest}); else, from a same-origin page only, its login session.
  */
-export async function authenticateToken(
-  store: TokenStore,
-  header: string | undefined,
-): Promise<Principal | null> {
-  const token = bearerToken(header);
-  return token === undefined ? null : store.verify(token);
+export function upgradeCredential(req: IncomingMessage): Credential | undefined {
+  const token = tokenFromRequest(req);
+  if (token !== undefined) {
+    return { kind: 'token', token };
+  }
+  if (req.headers.authorization !== undefined) {
+    return undefined;
+  }
+  // A cookie rides along with any page's websocket to this host: only this origin's count.
+  const id = sameOrigin(req, true) ? loginSessionId(req) : undefined;
+  return id === undefined ? undefined : { kind: 'session', id };
 }
 
 /**
- * The principal of a websocket upgrade request (header or `token` query parameter, see
- * {@link tokenFromRequest}; else the login cookie, from a same-origin page only), or `null`.
+ * Checks the credential of a websocket upgrade request (see {@link upgradeCredential}) for the
+ * client that sent it; `null` when it presents none.
  */
 export async function authenticateRequest(
-  store: TokenStore,
+  auth: Authenticator,
   req: IncomingMessage,
-): Promise<Principal | null> {
-  let token = tokenFromRequest(req);
-  if (token === undefined && req.headers.authorization === undefined) {
-    // A cookie rides along with any page's websocket to this host: only this origin's count.
-    token = sameOrigin(req, true) ? loginToken(req) : undefined;
-  }
-  return token === undefined ? null : store.verify(token);
+): Promise<AuthOutcome | null> {
+  const credential = upgradeCredential(req);
+  return credential === undefined ? null : auth.check(credential, requestClientKey(req));
 }
 
 function unauthorized(res: Response, message: string, invalidToken: boolean): void {
@@ -194,15 +192,17 @@ function forbidden(res: Response, principal: Principal, need: Role): void {
 
 /**
  * Express middleware that lets a request through when its `Authorization: Bearer <token>` (or,
- * without that header, the login cookie) names a token whose role includes `need`, and sets
- * `res.locals.principal`. A missing or invalid token gets 401 `NBSTAGE_UNAUTHORIZED` with
- * `WWW-Authenticate: Bearer`; a weaker role gets 403 `NBSTAGE_FORBIDDEN` naming the role needed;
- * an unsafe request authenticated by cookie without the CSRF header or from another origin gets
- * 403 `NBSTAGE_FORBIDDEN` (see {@link csrfProblem}). When an earlier `requireRole` already set
- * the principal (an app-wide `read`, then `run` on one route), only the role is checked again.
- * Errors of the store itself (a corrupted `tokens.json`) go to `next(err)`.
+ * without that header, the login cookie's session) stands for a principal whose role includes
+ * `need`, and sets `res.locals.principal`. A missing or invalid credential gets 401
+ * `NBSTAGE_UNAUTHORIZED` with `WWW-Authenticate: Bearer`; a client that failed too often gets 429
+ * `NBSTAGE_RATE_LIMITED` with `Retry-After`, its credential unchecked; a weaker role gets 403
+ * `NBSTAGE_FORBIDDEN` naming the role needed; an unsafe request authenticated by cookie without
+ * the CSRF header or from another origin gets 403 `NBSTAGE_FORBIDDEN` (see {@link csrfProblem}).
+ * When an earlier `requireRole` already set the principal (an app-wide `read`, then `run` on one
+ * route), only the role is checked again. Errors of the stores themselves (a corrupted
+ * `tokens.json`) go to `next(err)`.
  */
-export function requireRole(store: TokenStore, need: Role): RequestHandler {
+export function requireRole(auth: Authenticator, need: Role): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
     const known = res.locals.principal;
     if (known !== undefined) {
@@ -214,16 +214,22 @@ export function requireRole(store: TokenStore, need: Role): RequestHandler {
       return;
     }
     const header = req.headers.authorization;
-    const cookie = header === undefined ? loginToken(req) : undefined;
-    const token = bearerToken(header) ?? cookie;
-    if (cookie !== undefined) {
+    const session = header === undefined ? loginSessionId(req) : undefined;
+    const token = bearerToken(header);
+    if (session !== undefined) {
       const problem = csrfProblem(req);
       if (problem !== null) {
         res.status(403).json(new ForbiddenError(need, problem).toJSON());
         return;
       }
     }
-    if (token === undefined) {
+    const credential: Credential | undefined =
+      token !== undefined
+        ? { kind: 'token', token }
+        : session !== undefined
+          ? { kind: 'session', id: session }
+          : undefined;
+    if (credential === undefined) {
       unauthorized(
         res,
         header === undefined
@@ -233,15 +239,25 @@ export function requireRole(store: TokenStore, need: Role): RequestHandler {
       );
       return;
     }
-    store.verify(token).then(
-      (principal) => {
-        if (principal === null) {
-          unauthorized(res, 'the token is unknown or revoked', true);
-        } else if (!roleAllows(principal.role, need)) {
-          res.locals.principal = principal;
-          forbidden(res, principal, need);
+    auth.check(credential, requestClientKey(req)).then(
+      (outcome) => {
+        if (!outcome.ok) {
+          if (outcome.limited) {
+            sendRateLimited(res, outcome.retryAfter);
+          } else {
+            unauthorized(
+              res,
+              credential.kind === 'token'
+                ? 'the token is unknown or revoked'
+                : 'the login session is unknown, expired or ended: log in again',
+              true,
+            );
+          }
+        } else if (!roleAllows(outcome.principal.role, need)) {
+          res.locals.principal = outcome.principal;
+          forbidden(res, outcome.principal, need);
         } else {
-          res.locals.principal = principal;
+          res.locals.principal = outcome.principal;
           next();
         }
       },

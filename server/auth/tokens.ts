@@ -19,6 +19,12 @@ export type { Principal, Role, TokenRecord, TokenStore } from './types';
 export const TOKEN_PREFIX = 'nbs_';
 /** The principal id of the bootstrap admin token (`NBSTAGE_ADMIN_TOKEN`). */
 export const BOOTSTRAP_ADMIN_ID = 'admin-bootstrap';
+/** Who the bootstrap admin token acts as. */
+const BOOTSTRAP_ADMIN: Readonly<Principal> = {
+  id: BOOTSTRAP_ADMIN_ID,
+  name: 'NBSTAGE_ADMIN_TOKEN',
+  role: 'admin',
+};
 /** The shortest `NBSTAGE_ADMIN_TOKEN` accepted: it is hashed fast, so it must not be guessable. */
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
 
@@ -158,7 +164,7 @@ class RecordTokenStore implements TokenStore {
     }
     const digest = createHash('sha256').update(token, 'utf8').digest();
     if (this.adminHash !== undefined && timingSafeEqual(digest, this.adminHash)) {
-      return { id: BOOTSTRAP_ADMIN_ID, name: 'NBSTAGE_ADMIN_TOKEN', role: 'admin' };
+      return { ...BOOTSTRAP_ADMIN };
     }
     const id = tokenId(token);
     if (id === undefined) {
@@ -166,6 +172,18 @@ class RecordTokenStore implements TokenStore {
     }
     const record = (await this.backend.current()).find((r) => r.id === id);
     if (record === undefined || !sameDigest(digest, record.hash)) {
+      return null;
+    }
+    await this.touch(record);
+    return { id: record.id, name: record.name, role: record.role };
+  }
+
+  async principal(id: string): Promise<Principal | null> {
+    if (id === BOOTSTRAP_ADMIN_ID) {
+      return this.adminHash === undefined ? null : { ...BOOTSTRAP_ADMIN };
+    }
+    const record = (await this.backend.current()).find((r) => r.id === id);
+    if (record === undefined) {
       return null;
     }
     await this.touch(record);

@@ -43,6 +43,11 @@ export interface TokenStore {
   create(options: { role: Role; name: string }): Promise<{ token: string; record: TokenRecord }>;
   /** The principal a token stands for, or `null` when it is unknown, revoked or malformed. */
   verify(token: string): Promise<Principal | null>;
+  /**
+   * The principal of the token with id `id` while it is valid (stored, or the bootstrap admin
+   * token when one is configured), else `null`. What a login session checks on every use.
+   */
+  principal(id: string): Promise<Principal | null>;
   /** Every stored token's record (hashes, never tokens), oldest first. */
   list(): Promise<TokenRecord[]>;
   /** Removes a token; `false` when there was none with that id. */

@@ -2,8 +2,9 @@
  * The HTTP API under /api/v1 (express): runs, their notebooks, reports and artifacts, jobs and
  * their versions, kernels, workers; /healthz, /readyz and /metrics. Every body is validated with
  * ajv against the schemas the OpenAPI document publishes; every error is
- * `{ "error": { "code": "NBSTAGE_...", "message": "..." } }` with its status. Route handlers talk
- * to the run manager, the store and the queue only through their interfaces.
+ * `{ "error": { "code": "NBSTAGE_...", "message": "..." } }` with its status. Everything under
+ * /api is sent as user content (user-content.ts). Route handlers talk to the run manager, the
+ * store and the queue only through their interfaces.
  */
 import path from 'node:path';
 import Ajv from 'ajv';
@@ -21,6 +22,7 @@ import {
 import type { JSONObject } from '../../pipelines/notebook/model';
 import { renderHtml } from '../../pipelines/reports/html';
 import { renderJUnit } from '../../pipelines/reports/junit';
+import { Authenticator } from '../auth/authenticator';
 import { principalOf, requireRole } from '../auth/middleware';
 import { principalOrIp, rateLimit } from '../auth/rate-limit';
 import type { TokenStore } from '../auth/types';
@@ -36,6 +38,7 @@ import type { ServiceMetrics } from './metrics';
 import { bodyField } from './body-field';
 import { openApiDocument } from './openapi';
 import { notebookBody, notebookUpload, param, wrap } from './route-helpers';
+import { REPORT_CSP, sendReportFile, userContentHeaders } from './user-content';
 
 /** Everything the routes need, passed in. */
 export interface ServiceContext {
@@ -44,6 +47,11 @@ export interface ServiceContext {
   store: VersionStore;
   queue: RunQueue;
   tokens: TokenStore;
+  /**
+   * Checks credentials, with the failed-authentication limit; share it with the run streams.
+   * Default: one on `tokens` with the default limits.
+   */
+  auth?: Authenticator;
   kernels: () => Promise<{ default: string; specs: KernelSpecInfo[] }>;
   /** Whether the in-process workers can get kernels (their Jupyter server is up). */
   kernelsHealth?: () => { ready: boolean; reason?: string };
@@ -112,8 +120,11 @@ export function createApp(ctx: ServiceContext): express.Express {
     }),
   );
 
-  const read = requireRole(ctx.tokens, 'read');
-  const runRole = requireRole(ctx.tokens, 'run');
+  // Before authentication, so that its refusals carry them too: see user-content.ts.
+  app.use('/api', userContentHeaders);
+  const auth = ctx.auth ?? new Authenticator({ tokens: ctx.tokens });
+  const read = requireRole(auth, 'read');
+  const runRole = requireRole(auth, 'run');
   app.use(['/api', '/metrics'], read);
   app.use(
     ['/api', '/metrics'],
@@ -211,13 +222,7 @@ export function createApp(ctx: ServiceContext): express.Express {
   const report = (req: Request): ReturnType<typeof renderHtml> =>
     renderHtml(notebookOf(req), { title: run(req).notebookName, assetsDirName: 'report_files' });
   api.get('/runs/:id/html', (req, res) => {
-    res
-      .type('text/html')
-      .set(
-        'Content-Security-Policy',
-        "sandbox allow-same-origin; default-src 'none'; img-src 'self'; style-src 'self';",
-      )
-      .send(report(req).html);
+    res.type('text/html').set('Content-Security-Policy', REPORT_CSP).send(report(req).html);
   });
   api.get('/runs/:id/report_files/:name', (req, res) => {
     const wanted = `report_files/${param(req, 'name')}`;
@@ -225,7 +230,7 @@ export function createApp(ctx: ServiceContext): express.Express {
     if (asset === undefined) {
       throw new NotFoundError(`no report file ${param(req, 'name')}`);
     }
-    res.type(path.extname(asset.name) || 'application/octet-stream').send(asset.data);
+    sendReportFile(res, asset.name, asset.data);
   });
   api.get('/runs/:id/artifacts', (req, res) => {
     res.json(run(req).artifacts);
@@ -322,9 +327,9 @@ export function createApp(ctx: ServiceContext): express.Express {
     }),
   );
   app.use('/api/v1', api);
-  app.use('/api/v1', jenkinsRoutes({ jobs: ctx.jobs, tokens: ctx.tokens, draining: ctx.draining }));
+  app.use('/api/v1', jenkinsRoutes({ jobs: ctx.jobs, auth, draining: ctx.draining }));
   // The web page (`/`, `/jobs/...`, `/runs/...`, `/login`): see server/web/routes.ts.
-  app.use(webRoutes(ctx));
+  app.use(webRoutes({ ...ctx, auth }));
 
   app.use((req, _res, next) => {
     next(new NotFoundError(`no route ${req.method} ${req.path}`));

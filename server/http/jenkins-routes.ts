@@ -12,7 +12,7 @@ import {
   ValidationError,
 } from '../../pipelines/errors';
 import { principalOf, requireRole } from '../auth/middleware';
-import type { TokenStore } from '../auth/types';
+import type { Authenticator } from '../auth/authenticator';
 import type { JobSubmitter } from '../jobs/job-submitter';
 import { MAX_SOURCE_BYTES } from '../jobs/job-sources';
 import { parseSubmitRequest } from '../jobs/submit-request';
@@ -22,7 +22,8 @@ import { notebookUpload, notebookBody, param, wrap } from './route-helpers';
 export interface JenkinsRoutesContext {
   /** The submit flow; without it (an app built without Jenkins support) every route answers 503. */
   jobs: JobSubmitter | undefined;
-  tokens: TokenStore;
+  /** Checks credentials (the app's, shared with its other routes). */
+  auth: Authenticator;
   /** Whether the service is shutting down (new submissions are refused with 503). */
   draining: () => boolean;
 }
@@ -48,7 +49,7 @@ export function jenkinsRoutes(ctx: JenkinsRoutesContext): express.Router {
     }
     return ctx.jobs;
   };
-  const runRole = requireRole(ctx.tokens, 'run');
+  const runRole = requireRole(ctx.auth, 'run');
 
   router.post(
     '/jobs',

@@ -2,6 +2,7 @@
  * The OpenAPI 3.1 document of the nbstage HTTP API, served at /api/v1/openapi.json. The request
  * schemas here are the ones ajv enforces, so the document and the validation cannot drift.
  */
+import { LOGIN_COOKIE } from '../auth/middleware';
 import { submitRequestSchema } from '../jobs/submit-request';
 import { runRequestSchema } from '../runs/run-request';
 
@@ -112,6 +113,22 @@ const submissionSchema = {
   },
 };
 
+/**
+ * `paths` with 429 added to every operation that can answer 401: a client that failed to
+ * authenticate too often is refused before its credential is checked (server/auth).
+ */
+function withAuthLimit<T extends Record<string, Record<string, unknown>>>(paths: T): T {
+  for (const operations of Object.values(paths)) {
+    for (const operation of Object.values(operations)) {
+      const responses = (operation as { responses?: Record<string, unknown> }).responses;
+      if (responses !== undefined && '401' in responses && !('429' in responses)) {
+        Object.assign(responses, errors(429));
+      }
+    }
+  }
+  return paths;
+}
+
 /** The OpenAPI document. */
 export function openApiDocument(version: string): Record<string, unknown> {
   return {
@@ -120,12 +137,21 @@ export function openApiDocument(version: string): Record<string, unknown> {
       title: 'nbstage',
       version,
       description:
-        'Run notebooks on Jupyter kernels as Jenkins pipeline stages. Every request but /healthz and /readyz needs `Authorization: Bearer <token>`; roles: read, run, admin.',
+        'Run notebooks on Jupyter kernels as Jenkins pipeline stages. Every request but /healthz and /readyz needs `Authorization: Bearer <token>`; roles: read, run, admin. A client address that fails to authenticate too often (NBSTAGE_AUTH_FAILURES_PER_MINUTE) is answered 429 with Retry-After, its credentials unchecked, until it may try again.',
     },
     servers: [{ url: '/' }],
-    security: [{ bearer: [] }],
+    security: [{ bearer: [] }, { session: [] }],
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer' },
+        session: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: LOGIN_COOKIE,
+          description:
+            "the web page's login session (POST /login); unsafe requests it authenticates also need the X-Nbstage-Request header and this origin",
+        },
+      },
       schemas: {
         Error: errorSchema,
         RunRequest: runRequestSchema,
@@ -147,7 +173,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         },
       },
     },
-    paths: {
+    paths: withAuthLimit({
       '/healthz': {
         get: { security: [], summary: 'liveness', responses: { '200': json({ type: 'object' }) } },
       },
@@ -351,6 +377,6 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { '200': json({ type: 'array' }), ...errors(401) },
         },
       },
-    },
+    }),
   };
 }

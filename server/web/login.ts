@@ -1,13 +1,23 @@
 /**
- * Logging in to the web page: the login form takes a token, checks it against the token store and
- * keeps it in the login cookie (HttpOnly, SameSite=Strict, Path=/, Secure over https); pages
- * without a valid token redirect to the form, which sends the user back where they were going
- * (same-site paths only: never an open redirect). Logging in and out must come from this origin,
- * so no other site can log a browser in with its own token or out.
+ * Logging in to the web page: the login form takes a token, checks it against the token store,
+ * starts a login session for it and keeps the session's id in the login cookie (HttpOnly,
+ * SameSite=Strict, Path=/, Secure over https, Max-Age the session's lifetime); the token itself
+ * never leaves the form's request. Logging out ends the session on the server, so a copy of the
+ * cookie is worth nothing afterwards; revoking the token ends its sessions too. Pages without a
+ * live session redirect to the form, which sends the user back where they were going (same-site
+ * paths only: never an open redirect). Logging in and out must come from this origin, so no
+ * other site can log a browser in with its own token or out.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { bearerToken, LOGIN_COOKIE, sameOrigin, loginToken } from '../auth/middleware';
-import type { TokenStore } from '../auth/types';
+import type { AuthOutcome, Authenticator, Credential } from '../auth/authenticator';
+import { requestClientKey } from '../auth/client-address';
+import {
+  bearerToken,
+  cookieValue,
+  LOGIN_COOKIE,
+  loginSessionId,
+  sameOrigin,
+} from '../auth/middleware';
 import { hasControlCharacter } from '../store/control-chars';
 import { renderPage, sendPage } from './layout';
 import { loginPage } from './pages/login-page';
@@ -15,31 +25,50 @@ import { loginPage } from './pages/login-page';
 /** Stands in for this origin when a `next` value is resolved, to see whether it leaves it. */
 const PROBE_ORIGIN = 'http://nbstage.invalid';
 
+/** The longest `next` kept; a longer one gives `/`. */
+const MAX_NEXT_LENGTH = 2048;
+
 /**
- * Where to go after logging in: `next` when it is a path on this site, else `/`. Anything that
- * could leave it (`//host`, `/\host`, a scheme, control characters) or loop back to the login or
- * logout page gives `/`.
+ * `next` resolved as a path on this site, or `null` when it is not one: it must start with one
+ * `/` and hold no `\` (browsers read it as `/`) and no control character (they drop tabs and
+ * line breaks), and resolving it must stay on this origin.
  */
-export function safeNext(next: unknown): string {
+function sitePath(next: string): string | null {
   if (
-    typeof next !== 'string' ||
+    next.length > MAX_NEXT_LENGTH ||
     !next.startsWith('/') ||
     next.startsWith('//') ||
     next.includes('\\') ||
     hasControlCharacter(next)
   ) {
-    return '/';
+    return null;
   }
   let url: URL;
   try {
     url = new URL(next, PROBE_ORIGIN);
   } catch {
-    return '/';
+    return null;
   }
-  if (url.origin !== PROBE_ORIGIN || /^\/(login|logout)(\/|$)/.test(url.pathname)) {
-    return '/';
+  if (url.origin !== PROBE_ORIGIN || /^\/(login|logout)(\/|$)/i.test(url.pathname)) {
+    return null;
   }
   return `${url.pathname}${url.search}${url.hash}`;
+}
+
+/**
+ * Where to go after logging in: `next` when it is a path on this site, else `/`. Anything that
+ * could leave it (`//host`, `/\host`, a scheme, control characters) or loop back to the login
+ * or logout page gives `/`. Resolving normalizes (`/./x` is `/x`), and a normalized path may
+ * read differently from what was checked (`/.//host` becomes `//host`), so a result is only
+ * kept when it is a fixed point: `safeNext(safeNext(x)) === safeNext(x)` for every `x`, and the
+ * result is always a path of this origin.
+ */
+export function safeNext(next: unknown): string {
+  if (typeof next !== 'string') {
+    return '/';
+  }
+  const resolved = sitePath(next);
+  return resolved !== null && sitePath(resolved) === resolved ? resolved : '/';
 }
 
 /** The login page's URL that comes back to `next`. */
@@ -53,31 +82,80 @@ function overHttps(req: Request): boolean {
   return req.secure || req.headers['x-forwarded-proto'] === 'https';
 }
 
-/** The `Set-Cookie` value that stores `token` (empty with `maxAge` 0: removes it). */
-export function loginCookie(token: string, secure: boolean, maxAge?: number): string {
+/**
+ * The cookie of nbstage before login sessions, which held the token itself: removed whenever
+ * this browser logs in or out, so that no copy of a token lingers in it.
+ */
+export const LEGACY_LOGIN_COOKIE = 'nbstage_token';
+
+/** The `Set-Cookie` value of `name` holding `value` (empty with `maxAge` 0: removes it). */
+function cookie(name: string, value: string, secure: boolean, maxAge: number): string {
   return [
-    `${LOGIN_COOKIE}=${encodeURIComponent(token)}`,
+    `${name}=${value}`,
     'Path=/',
     'HttpOnly',
     'SameSite=Strict',
     ...(secure ? ['Secure'] : []),
-    ...(maxAge === undefined ? [] : [`Max-Age=${maxAge}`]),
+    `Max-Age=${maxAge}`,
   ].join('; ');
 }
 
+/** The `Set-Cookie` value removing the legacy cookie when the browser still sends it. */
+function legacyRemoval(req: Request): string[] {
+  return cookieValue(req.headers.cookie, LEGACY_LOGIN_COOKIE) === undefined
+    ? []
+    : [cookie(LEGACY_LOGIN_COOKIE, '', overHttps(req), 0)];
+}
+
+/** `Set-Cookie` values that remove the login cookie (and the legacy one). */
+function clearedCookies(req: Request): string[] {
+  return [cookie(LOGIN_COOKIE, '', overHttps(req), 0), ...legacyRemoval(req)];
+}
+
+/** The answer to a client that failed to authenticate too often: 429 with `Retry-After`. */
+function tooManyFailures(res: Response, retryAfter: number, next: string, fragment: boolean): void {
+  const message = `Too many failed attempts to authenticate from this address: try again in ${retryAfter} s.`;
+  res.set('Retry-After', String(retryAfter));
+  if (fragment) {
+    res.status(429).type('text/plain').set('Cache-Control', 'no-store').send(`${message}\n`);
+  } else {
+    sendPage(res, 429, loginPage({ next, error: message }));
+  }
+}
+
 /**
- * Middleware of the pages: a valid token in the login cookie (or an `Authorization: Bearer`
- * header, for scripts) sets `res.locals.principal`; without one a page redirects (303) to the
- * login form, and a `fragment` (what the page's scripts fetch) answers 401.
+ * Middleware of the pages: a live login session in the cookie (or an `Authorization: Bearer`
+ * token, for scripts) sets `res.locals.principal`; without one a page redirects (303) to the
+ * login form, and a `fragment` (what the page's scripts fetch) answers 401, both removing a dead
+ * session's cookie. A client that failed too often gets 429 (see `authenticator.ts`).
  */
-export function requireLogin(tokens: TokenStore, fragment = false): RequestHandler {
+export function requireLogin(auth: Authenticator, fragment = false): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const token = bearerToken(req.headers.authorization) ?? loginToken(req);
-    const principal = token === undefined ? null : await tokens.verify(token);
-    if (principal !== null) {
-      res.locals.principal = principal;
+    const token = bearerToken(req.headers.authorization);
+    const session = token === undefined ? loginSessionId(req) : undefined;
+    const credential: Credential | undefined =
+      token !== undefined
+        ? { kind: 'token', token }
+        : session !== undefined
+          ? { kind: 'session', id: session }
+          : undefined;
+    const outcome: AuthOutcome =
+      credential === undefined
+        ? { ok: false, limited: false }
+        : await auth.check(credential, requestClientKey(req));
+    if (outcome.ok) {
+      res.locals.principal = outcome.principal;
       next();
-    } else if (fragment) {
+      return;
+    }
+    if (outcome.limited) {
+      tooManyFailures(res, outcome.retryAfter, safeNext(req.originalUrl), fragment);
+      return;
+    }
+    if (session !== undefined) {
+      res.set('Set-Cookie', clearedCookies(req));
+    }
+    if (fragment) {
       res.status(401).type('text/plain').set('Cache-Control', 'no-store').send('log in again\n');
     } else {
       res.redirect(303, loginHref(req.originalUrl));
@@ -91,10 +169,12 @@ export function showLogin(req: Request, res: Response): void {
 }
 
 /**
- * `POST /login` (form fields `token`, `next`): a valid token is kept in the cookie and the browser
- * sent on (303); a wrong one gets the form again (401); a post from another site 403.
+ * `POST /login` (form fields `token`, `next`): a valid token starts a login session, whose id the
+ * cookie keeps (a session this browser had before ends), and the browser is sent on (303); a
+ * wrong one gets the form again (401), and counts as a failed authentication of the client,
+ * which past its budget gets 429; a post from another site 403.
  */
-export function postLogin(tokens: TokenStore): RequestHandler {
+export function postLogin(auth: Authenticator): RequestHandler {
   return async (req: Request, res: Response): Promise<void> => {
     const body = (req.body ?? {}) as { token?: unknown; next?: unknown };
     const next = safeNext(body.next);
@@ -103,8 +183,15 @@ export function postLogin(tokens: TokenStore): RequestHandler {
       return;
     }
     const token = typeof body.token === 'string' ? body.token.trim() : '';
-    const principal = token === '' ? null : await tokens.verify(token);
-    if (principal === null) {
+    const outcome: AuthOutcome =
+      token === ''
+        ? { ok: false, limited: false }
+        : await auth.check({ kind: 'token', token }, requestClientKey(req));
+    if (!outcome.ok && outcome.limited) {
+      tooManyFailures(res, outcome.retryAfter, next, false);
+      return;
+    }
+    if (!outcome.ok) {
       sendPage(
         res,
         401,
@@ -112,7 +199,17 @@ export function postLogin(tokens: TokenStore): RequestHandler {
       );
       return;
     }
-    res.set('Set-Cookie', loginCookie(token, overHttps(req))).redirect(303, next);
+    const before = loginSessionId(req);
+    if (before !== undefined) {
+      auth.sessions.end(before);
+    }
+    const started = auth.sessions.start(outcome.principal);
+    res
+      .set('Set-Cookie', [
+        cookie(LOGIN_COOKIE, started.id, overHttps(req), started.maxAgeSeconds),
+        ...legacyRemoval(req),
+      ])
+      .redirect(303, next);
   };
 }
 
@@ -131,11 +228,20 @@ export function showLogout(_req: Request, res: Response): void {
   );
 }
 
-/** `POST /logout`: removes the cookie and goes to the login form; 403 from another site. */
-export function postLogout(req: Request, res: Response): void {
-  if (!sameOrigin(req)) {
-    res.status(403).type('text/plain').send("log out from this service's pages\n");
-    return;
-  }
-  res.set('Set-Cookie', loginCookie('', overHttps(req), 0)).redirect(303, '/login');
+/**
+ * `POST /logout`: ends the cookie's login session on the server, removes the cookie and goes to
+ * the login form; 403 from another site.
+ */
+export function postLogout(auth: Authenticator): RequestHandler {
+  return (req: Request, res: Response): void => {
+    if (!sameOrigin(req)) {
+      res.status(403).type('text/plain').send("log out from this service's pages\n");
+      return;
+    }
+    const session = loginSessionId(req);
+    if (session !== undefined) {
+      auth.sessions.end(session);
+    }
+    res.set('Set-Cookie', clearedCookies(req)).redirect(303, '/login');
+  };
 }

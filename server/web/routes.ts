@@ -19,7 +19,8 @@ import { escapeHtml } from '../../pipelines/reports/ansi';
 import type { JSONObject, Notebook } from '../../pipelines/notebook/model';
 import { principalOf } from '../auth/middleware';
 import { principalOrIp, rateLimit } from '../auth/rate-limit';
-import { roleAllows, type Principal, type TokenStore } from '../auth/types';
+import type { Authenticator } from '../auth/authenticator';
+import { roleAllows, type Principal } from '../auth/types';
 import type { RunManager } from '../runs/run-manager';
 import type { VersionStore } from '../store/types';
 import { serveAsset } from './assets';
@@ -36,7 +37,8 @@ import { postLogin, postLogout, requireLogin, showLogin, showLogout } from './lo
 export interface WebContext {
   runs: RunManager;
   store: VersionStore;
-  tokens: TokenStore;
+  /** Checks credentials (the app's, shared with the API and the run streams). */
+  auth: Authenticator;
   /** Requests per second per token (burst = 4x), as for the API; default 50. */
   rateLimitPerSecond?: number;
   log?: (msg: string, fields?: JSONObject) => void;
@@ -68,15 +70,15 @@ export function webRoutes(ctx: WebContext): express.Router {
     refillPerSecond: perSecond,
     key: principalOrIp,
   });
-  const page = [requireLogin(ctx.tokens), limit];
-  const fragment = [requireLogin(ctx.tokens, true), limit];
+  const page = [requireLogin(ctx.auth), limit];
+  const fragment = [requireLogin(ctx.auth, true), limit];
   const form = express.urlencoded({ extended: false, limit: '16kb' });
 
   router.get('/assets/:name', serveAsset);
   router.get('/login', showLogin);
-  router.post('/login', limit, form, postLogin(ctx.tokens));
+  router.post('/login', limit, form, postLogin(ctx.auth));
   router.get('/logout', showLogout);
-  router.post('/logout', postLogout);
+  router.post('/logout', postLogout(ctx.auth));
 
   router.get('/', ...page, async (_req, res) => {
     const names = await ctx.store.listJobs();

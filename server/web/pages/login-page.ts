@@ -24,7 +24,8 @@ export function loginPage(data: LoginPageData): string {
       '<section class="panel narrow login">' +
       '<h1>Log in to nbstage</h1>' +
       '<p class="muted">Paste an nbstage token (made with <code>nbstage token create</code>). ' +
-      'It is kept in a cookie this browser sends to this service only.</p>' +
+      'It starts a session of this browser, kept in a cookie sent to this service only; the ' +
+      'token itself is not kept. Log out to end the session.</p>' +
       error +
       '<form method="post" action="/login">' +
       `<input type="hidden" name="next" value="${escapeHtml(data.next)}">` +

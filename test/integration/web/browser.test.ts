@@ -1,11 +1,12 @@
 /**
  * The web page end to end: headless Chromium (playwright-core) against the real `nbstage serve`
  * started from the compiled CLI (bin/nbstage.js, so the assets must ship with dist/). A user is
- * sent to the login form, logs in (the cookie is HttpOnly and SameSite=Strict, invisible to
- * scripts), opens a job (builds, one trend chart per metric), a version (markdown, ANSI colours,
- * an image, and an HTML output whose script cannot touch the page), a diff, watches a running
- * build fill in live over the websocket, cancels one, and logs out. Each page is saved as a
- * screenshot in docs/screenshots/.
+ * sent to the login form, logs in (the cookie, a session id, is HttpOnly and SameSite=Strict,
+ * invisible to scripts), opens a job (builds, one trend chart per metric), a version (markdown,
+ * ANSI colours, an image, and an HTML output whose script cannot touch the page), a diff,
+ * watches a running build fill in live over the websocket, cancels one, and logs out, which
+ * ends the session for any copy of the cookie. Each page is saved as a screenshot in
+ * docs/screenshots/.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -219,9 +220,13 @@ describe('the web page in Chromium', () => {
 
     const reader = await browser().newContext();
     try {
-      await reader.addCookies([{ name: LOGIN_COOKIE, value: tokens.read, url }]);
       const readPage = await reader.newPage();
       await readPage.goto(`${url}/runs/${run.id}`);
+      await readPage.fill('#token', tokens.read);
+      await Promise.all([
+        readPage.waitForURL(`${url}/runs/${run.id}`),
+        readPage.click('button[type=submit]'),
+      ]);
       await readPage.locator('.run-head').waitFor();
       expect(await readPage.locator('[data-cancel]').count()).toBe(0);
     } finally {
@@ -242,11 +247,25 @@ describe('the web page in Chromium', () => {
     expect(builds.body.find((b) => b.build === '5')?.status).toBe('cancelled');
   });
 
-  it('logs out: the next page asks for the token again', async () => {
+  it('logs out: the next page asks for the token again, and a copy of the cookie is dead', async () => {
     await page.goto(`${url}/`);
+    const copied = (await context.cookies(url)).find((c) => c.name === LOGIN_COOKIE);
+    expect(copied?.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(copied?.value).not.toContain(tokens.run);
     await Promise.all([page.waitForURL(`${url}/login`), page.click('form.logout button')]);
     expect((await context.cookies(url)).some((c) => c.name === LOGIN_COOKIE)).toBe(false);
     await page.goto(jobUrl());
     expect(new URL(page.url()).pathname).toBe('/login');
+
+    // The session ended on the server: the cookie, put back, opens nothing.
+    const thief = await browser().newContext();
+    try {
+      await thief.addCookies([{ name: LOGIN_COOKIE, value: copied?.value ?? '', url }]);
+      const stolen = await thief.newPage();
+      await stolen.goto(jobUrl());
+      expect(new URL(stolen.url()).pathname).toBe('/login');
+    } finally {
+      await thief.close();
+    }
   });
 });

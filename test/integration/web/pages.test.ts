@@ -1,9 +1,11 @@
 /**
  * The web page over HTTP (supertest on one real service; the faster tier under the browser
  * suite): pages redirect to the login form without a valid token and never to another site;
- * logging in sets an HttpOnly, SameSite=Strict cookie (Secure over https) and only from this
- * origin; the cookie authenticates pages, API reads and same-origin websockets, but an unsafe API
- * request it authenticates needs the CSRF header and this origin; every page sends a strict
+ * logging in sets an HttpOnly, SameSite=Strict cookie (Secure over https) holding a session id,
+ * not the token, and only from this origin; logging out ends the session on the server, and
+ * revoking its token ends it too; the cookie authenticates pages, API reads and same-origin
+ * websockets, but an unsafe API request it authenticates needs the CSRF header and this origin;
+ * every page sends a strict
  * policy; the pages show jobs, builds (Jenkins links, metrics, one trend chart per metric), a
  * version with its HTML output in a sandboxed frame, a diff, and a run with its cancel button
  * for run tokens only; assets are served without login.
@@ -12,7 +14,8 @@ import fs from 'node:fs';
 import request from 'supertest';
 import WebSocket from 'ws';
 import { LOGIN_COOKIE } from '../../../server/auth/middleware';
-import { safeNext } from '../../../server/web/login';
+import { fileTokenStore, tokenId, tokensFile } from '../../../server/auth/tokens';
+import { LEGACY_LOGIN_COOKIE, safeNext } from '../../../server/web/login';
 import { bearer, jobPath, untilOutput, useService } from '../service/service-fixture';
 import {
   createRun,
@@ -26,12 +29,30 @@ import {
 describe('the web page over HTTP', () => {
   const svc = useService();
   const job = jobName();
-  const cookie = (token: string): string => `${LOGIN_COOKIE}=${encodeURIComponent(token)}`;
+  /** Logs `token` in through the form; the `Cookie` header of the session it started. */
+  const logIn = async (token: string): Promise<string> => {
+    const res = await request(svc().url).post('/login').type('form').send({ token, next: '/' });
+    expect(res.status).toBe(303);
+    const set = (res.headers['set-cookie'] as unknown as string[])[0];
+    return set.split(';')[0];
+  };
+  /** One logged-in session per token, made in beforeAll. */
+  const sessions = new Map<string, string>();
+  const cookie = (token: string): string => {
+    const header = sessions.get(token);
+    if (header === undefined) {
+      throw new Error('no session for that token');
+    }
+    return header;
+  };
   const page = (route: string, token = svc().read): request.Test =>
     request(svc().url).get(route).set('Cookie', cookie(token));
 
   beforeAll(async () => {
     await seedBuilds(svc().url, svc().run, job);
+    for (const token of [svc().read, svc().run]) {
+      sessions.set(token, await logIn(token));
+    }
   });
 
   describe('login', () => {
@@ -39,7 +60,10 @@ describe('the web page over HTTP', () => {
       const target = `/jobs/${jobPath(job)}/builds/2?x=1`;
       for (const req of [
         request(svc().url).get(target),
-        request(svc().url).get(target).set('Cookie', cookie('nbs_not-a-token')),
+        request(svc().url).get(target).set('Cookie', `${LOGIN_COOKIE}=nbs_not-a-session`),
+        // The cookie of nbstage before sessions held the token itself: it is no credential now.
+        request(svc().url).get(target).set('Cookie', `${LEGACY_LOGIN_COOKIE}=${svc().read}`),
+        request(svc().url).get(target).set('Cookie', `${LOGIN_COOKIE}=${svc().read}`),
         request(svc().url).get(target).set('Authorization', 'Bearer nbs_wrong'),
       ]) {
         const res = await req;
@@ -89,15 +113,25 @@ describe('the web page over HTTP', () => {
       expect(res.text).not.toContain('nbs_wrong');
     });
 
-    it('sets an HttpOnly, SameSite=Strict cookie and goes where the user was going', async () => {
+    it('sets an HttpOnly, SameSite=Strict cookie holding a session id, not the token', async () => {
       const res = await request(svc().url)
         .post('/login')
         .type('form')
+        .set('Cookie', `${LEGACY_LOGIN_COOKIE}=${svc().read}`)
         .send({ token: svc().read, next: `/jobs/${jobPath(job)}` });
       expect(res.status).toBe(303);
       expect(res.headers.location).toBe(`/jobs/${jobPath(job)}`);
-      const set = (res.headers['set-cookie'] as unknown as string[])[0];
-      expect(set).toBe(`${LOGIN_COOKIE}=${svc().read}; Path=/; HttpOnly; SameSite=Strict`);
+      const set = res.headers['set-cookie'] as unknown as string[];
+      expect(set[0]).toMatch(
+        new RegExp(
+          `^${LOGIN_COOKIE}=[A-Za-z0-9_-]{43}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200$`,
+        ),
+      );
+      expect(set.join('\n')).not.toContain(svc().read);
+      // The cookie of nbstage before sessions, which held the token, is removed.
+      expect(set[1]).toBe(`${LEGACY_LOGIN_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
+      const again = await request(svc().url).get('/').set('Cookie', set[0].split(';')[0]);
+      expect(again.status).toBe(200);
 
       const https = await request(svc().url)
         .post('/login')
@@ -106,7 +140,7 @@ describe('the web page over HTTP', () => {
         .send({ token: svc().admin, next: 'https://evil.example/' });
       expect(https.headers.location).toBe('/');
       expect((https.headers['set-cookie'] as unknown as string[])[0]).toMatch(
-        /; HttpOnly; SameSite=Strict; Secure$/,
+        /; HttpOnly; SameSite=Strict; Secure; Max-Age=43200$/,
       );
     });
 
@@ -118,17 +152,62 @@ describe('the web page over HTTP', () => {
         .send({ token: svc().read });
       expect(login.status).toBe(403);
       expect(login.headers['set-cookie']).toBeUndefined();
+      const own = await logIn(svc().read);
       const logout = await request(svc().url)
         .post('/logout')
         .set('Sec-Fetch-Site', 'cross-site')
-        .set('Cookie', cookie(svc().read));
+        .set('Cookie', own);
       expect(logout.status).toBe(403);
-      const ok = await request(svc().url).post('/logout').set('Cookie', cookie(svc().read));
+      // Not logged out: the session still works.
+      expect((await request(svc().url).get('/').set('Cookie', own)).status).toBe(200);
+      const ok = await request(svc().url).post('/logout').set('Cookie', own);
       expect(ok.status).toBe(303);
       expect(ok.headers.location).toBe('/login');
       expect((ok.headers['set-cookie'] as unknown as string[])[0]).toMatch(
         new RegExp(`^${LOGIN_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0$`),
       );
+    });
+
+    it('ends the session on logout: a copy of the cookie is refused everywhere after', async () => {
+      const copy = await logIn(svc().run);
+      const host = new URL(svc().url).host;
+      const apiRead = (): request.Test =>
+        request(svc().url).get('/api/v1/jobs').set('Cookie', copy);
+      expect((await apiRead()).status).toBe(200);
+      expect((await request(svc().url).post('/logout').set('Cookie', copy)).status).toBe(303);
+      const page = await request(svc().url).get('/').set('Cookie', copy);
+      expect(page.status).toBe(303);
+      expect(page.headers.location).toBe('/login');
+      // The dead session's cookie is removed on the way.
+      expect((page.headers['set-cookie'] as unknown as string[])[0]).toMatch(/Max-Age=0$/);
+      const api = await apiRead();
+      expect(api.status).toBe(401);
+      expect(api.body.error.message).toContain('log in again');
+      const stream = await new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(
+          `${svc().url.replace(/^http/, 'ws')}/api/v1/runs/00000000-0000-0000-0000-000000000000/stream`,
+          { headers: { Cookie: copy, Origin: `http://${host}` } },
+        );
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('error', reject);
+      });
+      expect(stream).toBe(401);
+    });
+
+    it('ends the sessions of a token when the token is revoked', async () => {
+      const { token } = await svc().token('read');
+      const first = await logIn(token);
+      const second = await logIn(token);
+      for (const session of [first, second]) {
+        expect((await request(svc().url).get('/').set('Cookie', session)).status).toBe(200);
+      }
+      // Revoked as `nbstage token revoke` does, through the file another process would write.
+      expect(await fileTokenStore(tokensFile(svc().home)).revoke(tokenId(token) ?? '')).toBe(true);
+      for (const session of [first, second]) {
+        const res = await request(svc().url).get('/api/v1/jobs').set('Cookie', session);
+        expect(res.status).toBe(401);
+        expect((await request(svc().url).get('/').set('Cookie', session)).status).toBe(303);
+      }
     });
   });
 

@@ -11,9 +11,9 @@ import type { NextFunction, Request, Response } from 'express';
 import request from 'supertest';
 import type { Response as TestResponse } from 'supertest';
 import { NbstageError } from '../../../pipelines/errors';
+import { Authenticator } from '../../../server/auth/authenticator';
 import {
   authenticateRequest,
-  authenticateToken,
   bearerToken,
   principalOf,
   redactTokenQuery,
@@ -29,18 +29,19 @@ const ADMIN = 'bootstrap-admin-secret-0123456789';
 afterAll(cleanupDirs);
 
 function app(store: TokenStore): express.Express {
+  const auth = new Authenticator({ tokens: store });
   const a = express();
   a.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
-  a.use('/api/v1', requireRole(store, 'read'));
+  a.use('/api/v1', requireRole(auth, 'read'));
   a.get('/api/v1/runs', (_req, res) => {
     res.json({ principal: principalOf(res) });
   });
-  a.post('/api/v1/runs', requireRole(store, 'run'), (_req, res) => {
+  a.post('/api/v1/runs', requireRole(auth, 'run'), (_req, res) => {
     res.status(201).json({ principal: res.locals.principal });
   });
-  a.delete('/api/v1/tokens/:id', requireRole(store, 'admin'), (_req, res) => {
+  a.delete('/api/v1/tokens/:id', requireRole(auth, 'admin'), (_req, res) => {
     res.status(204).end();
   });
   a.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -146,6 +147,7 @@ describe('requireRole', () => {
     const broken: TokenStore = {
       create: () => Promise.reject(new Error('no')),
       verify: () => Promise.reject(new NbstageError('NBSTAGE_X', 'secret path', 2, 503)),
+      principal: () => Promise.resolve(null),
       list: () => Promise.resolve([]),
       revoke: () => Promise.resolve(false),
     };
@@ -169,7 +171,11 @@ describe('requireRole', () => {
 
 describe('websocket helpers', () => {
   const fakeRequest = (url: string, authorization?: string): IncomingMessage =>
-    ({ url, headers: authorization === undefined ? {} : { authorization } }) as IncomingMessage;
+    ({
+      url,
+      headers: authorization === undefined ? {} : { authorization },
+      socket: { remoteAddress: '127.0.0.1' },
+    }) as unknown as IncomingMessage;
 
   it('parses Bearer headers', () => {
     expect(bearerToken('Bearer abc')).toBe('abc');
@@ -186,15 +192,22 @@ describe('websocket helpers', () => {
     expect(tokenFromRequest(fakeRequest('/api/v1/runs/1/stream'))).toBeUndefined();
   });
 
-  it('authenticates headers and upgrade requests', async () => {
+  it('authenticates upgrade requests by header or query', async () => {
     const store = fileTokenStore(tokensFile(path.join(tempDir(), 'home')));
+    const auth = new Authenticator({ tokens: store });
     const { token } = await store.create({ role: 'read', name: 'browser' });
-    expect(await authenticateToken(store, `Bearer ${token}`)).toMatchObject({ name: 'browser' });
-    expect(await authenticateToken(store, undefined)).toBeNull();
-    expect(await authenticateToken(store, `Bearer ${generateToken().token}`)).toBeNull();
+    expect(await authenticateRequest(auth, fakeRequest('/s', `Bearer ${token}`))).toMatchObject({
+      ok: true,
+      principal: { name: 'browser' },
+    });
     const upgrade = fakeRequest(`/api/v1/runs/1/stream?token=${encodeURIComponent(token)}`);
-    expect(await authenticateRequest(store, upgrade)).toMatchObject({ role: 'read' });
-    expect(await authenticateRequest(store, fakeRequest('/stream'))).toBeNull();
+    expect(await authenticateRequest(auth, upgrade)).toMatchObject({
+      ok: true,
+      principal: { role: 'read' },
+    });
+    const wrong = fakeRequest('/s', `Bearer ${generateToken().token}`);
+    expect(await authenticateRequest(auth, wrong)).toEqual({ ok: false, limited: false });
+    expect(await authenticateRequest(auth, fakeRequest('/stream'))).toBeNull();
   });
 
   it('redacts the token query parameter for logs', () => {

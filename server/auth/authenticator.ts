@@ -1,0 +1,82 @@
+/**
+ * Who a credential stands for, with the failed-authentication limit on the way: a token (from the
+ * `Authorization` header, a websocket's query or the login form) or a login session's id (the login
+ * cookie). Every failed check counts against its client (see `client-address.ts`); a client past
+ * its budget is refused with the seconds to wait before its credential is even looked at, so
+ * guessing gets no answer either way. The HTTP middleware, the login form and the websocket upgrade
+ * all check here, so they share one budget per client.
+ */
+import { DEFAULT_AUTH_LIMITS, type AuthLimits } from './limits';
+import { TokenBuckets } from './rate-limit';
+import { memorySessionStore, type SessionStore } from './sessions';
+import type { Principal, TokenStore } from './types';
+
+/** What a request presented. */
+export type Credential = { kind: 'token'; token: string } | { kind: 'session'; id: string };
+
+/** The answer to a credential. */
+export type AuthOutcome =
+  | { ok: true; principal: Principal }
+  /** Unknown, malformed, revoked or expired. */
+  | { ok: false; limited: false }
+  /** Not checked: the client failed too often; it may try again in `retryAfter` seconds. */
+  | { ok: false; limited: true; retryAfter: number };
+
+/** Options of {@link Authenticator}. */
+export interface AuthenticatorOptions {
+  tokens: TokenStore;
+  /** Default: sessions in memory, with the limits' lifetime and count. */
+  sessions?: SessionStore;
+  /** Default: {@link DEFAULT_AUTH_LIMITS}. */
+  limits?: Partial<AuthLimits>;
+  /** Milliseconds clock (default `Date.now`), for tests. */
+  now?: () => number;
+}
+
+/** Checks credentials against the token store and the login sessions, per client. */
+export class Authenticator {
+  /** The token registry. */
+  readonly tokens: TokenStore;
+  /** The login sessions. */
+  readonly sessions: SessionStore;
+  /** The limits in force. */
+  readonly limits: Readonly<AuthLimits>;
+  private readonly failures: TokenBuckets;
+
+  constructor(options: AuthenticatorOptions) {
+    this.tokens = options.tokens;
+    this.limits = { ...DEFAULT_AUTH_LIMITS, ...options.limits };
+    this.sessions =
+      options.sessions ??
+      memorySessionStore(options.tokens, {
+        lifetimeSeconds: this.limits.sessionSeconds,
+        maxSessions: this.limits.maxSessions,
+        now: options.now,
+      });
+    this.failures = new TokenBuckets({
+      capacity: this.limits.authFailuresPerMinute,
+      refillPerSecond: this.limits.authFailuresPerMinute / 60,
+      now: options.now,
+    });
+  }
+
+  /**
+   * Checks `credential` presented by `client` (a client key). Errors of the stores themselves
+   * (a corrupted `tokens.json`) reject and count as nothing.
+   */
+  async check(credential: Credential, client: string): Promise<AuthOutcome> {
+    const retryAfter = this.failures.retryAfter(client);
+    if (retryAfter > 0) {
+      return { ok: false, limited: true, retryAfter };
+    }
+    const principal =
+      credential.kind === 'token'
+        ? await this.tokens.verify(credential.token)
+        : await this.sessions.principal(credential.id);
+    if (principal === null) {
+      this.failures.spend(client);
+      return { ok: false, limited: false };
+    }
+    return { ok: true, principal };
+  }
+}
