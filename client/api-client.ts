@@ -10,6 +10,17 @@ import type { ServiceRun } from '../server/runs/service-run';
 import type { RunRequest } from '../server/runs/run-request';
 import type { Submission, SubmitRequest } from '../server/jobs/submit-request';
 
+/** What a refused stream's HTTP status means (a 429: too many failed logins or streams). */
+function streamRefusal(status: number): string {
+  if (status === 404) {
+    return ErrorCode.notFound;
+  }
+  if (status === 429) {
+    return ErrorCode.rateLimited;
+  }
+  return status === 401 || status === 403 ? ErrorCode.unauthorized : ErrorCode.unreachable;
+}
+
 /**
  * An error the service answered with (or a run ended with), as an NbstageError: its exit code is
  * the catalogue's for the code, its status the one the service answered with.
@@ -118,13 +129,16 @@ export class NbstageClient {
         onEvent(logged.event, logged.seq);
       });
       ws.on('unexpected-response', (_req, res) => {
+        const status = res.statusCode ?? 500;
+        const retry = res.headers['retry-after'];
         reject(
           remoteError(
-            res.statusCode === 404 ? ErrorCode.notFound : ErrorCode.unauthorized,
-            `stream: HTTP ${res.statusCode}`,
-            res.statusCode ?? 500,
+            streamRefusal(status),
+            `stream: HTTP ${status}${retry === undefined ? '' : ` (retry after ${retry} s)`}`,
+            status,
           ),
         );
+        res.resume();
       });
       ws.on('error', (err) => reject(new UnreachableError(`stream: ${err.message}`)));
       ws.on('close', (code) => {
