@@ -47,7 +47,10 @@ export interface KernelProvider<K extends SetupKernel = SetupKernel> {
   /** The kernelspecs on offer and the default. */
   kernelSpecs(): Promise<{ default: string; specs: KernelSpecInfo[] }>;
   /** A kernel of `name`: from the session when given (created if new), else warm or new. */
-  acquire(name: string, options?: { session?: string; cwd?: string }): Promise<AcquiredKernel<K>>;
+  acquire(
+    name: string,
+    options?: { session?: string; cwd?: string; devices?: string[] },
+  ): Promise<AcquiredKernel<K>>;
   /** Starts a kernel of `name` ahead of need; the next {@link acquire} takes it. */
   prewarm(name: string, count?: number): void;
   /** Gives a kernel back: session kernels stay alive when `keep`; others are shut down. */

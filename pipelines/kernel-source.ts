@@ -39,8 +39,14 @@ export interface KernelLease {
 export interface KernelSource<L extends KernelLease = KernelLease> {
   /** The kernelspecs on offer and the default. */
   kernelSpecs(): Promise<{ default: string; specs: KernelSpecInfo[] }>;
-  /** A kernel of `name`, from the session when one is named; the run works in `cwd`. */
-  acquire(name: string, options?: { session?: string; cwd?: string }): Promise<L>;
+  /**
+   * A kernel of `name`, from the session when one is named; the run works in `cwd`; a sandboxed
+   * kernel sees the device nodes `devices` (a GPU lease's).
+   */
+  acquire(
+    name: string,
+    options?: { session?: string; cwd?: string; devices?: string[] },
+  ): Promise<L>;
   /** Gives a kernel back: session kernels stay alive when `keep`; others are shut down. */
   release(lease: L, keep: boolean): Promise<void>;
 }

@@ -57,6 +57,8 @@ export interface RunSpec {
    * (a GPU lease's CUDA_VISIBLE_DEVICES: a worker's warm kernel started before the lease).
    */
   kernelVariables?: Record<string, string>;
+  /** Device nodes a sandboxed kernel of the run sees (a GPU lease's). */
+  kernelDevices?: string[];
 }
 
 /** Variables never copied into a kernel: nbstage's and Jupyter's own, and per-process ones. */
@@ -179,7 +181,14 @@ export async function executeRun<L extends KernelLease>(
   let keep = true;
   try {
     for (const name of names) {
-      acquired.set(name, await source.acquire(name, { session: spec.session, cwd: runCwd(spec) }));
+      acquired.set(
+        name,
+        await source.acquire(name, {
+          session: spec.session,
+          cwd: runCwd(spec),
+          devices: spec.kernelDevices,
+        }),
+      );
     }
     const result = await runOnKernels(
       run,

@@ -3,7 +3,8 @@
 # starts `nbstage serve` (its worker finds the GPUs with nvidia-smi), submits a notebook that
 # asks for one GPU and uses it with torch (or, without torch, asks nvidia-smi from the kernel),
 # and checks what the run recorded: the worker's labels, CUDA_VISIBLE_DEVICES of the kernel, and
-# the GPU model, driver and peak memory in run.json.
+# the GPU model, driver and peak memory in run.json. Where bubblewrap works the kernel runs in
+# its sandbox: the script checks that it sees its GPU's device nodes and not the service's home.
 #   bash scripts/gpu-smoke.sh            (needs nvidia-smi; torch optional in .venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,7 @@ NBSTAGE_ADMIN_TOKEN=$TOKEN node bin/nbstage.js serve --port "$PORT" --home "$WOR
   2>"$WORK/serve.log" &
 SERVE_PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
-.venv/bin/python - "$PORT" "$TOKEN" <<'PY'
+.venv/bin/python - "$PORT" "$TOKEN" "$WORK/home" <<'PY'
 import json, sys, time, urllib.request
 port, token = sys.argv[1], sys.argv[2]
 base = f"http://127.0.0.1:{port}/api/v1"
@@ -29,6 +30,9 @@ def call(method, path, body=None):
         return json.loads(res.read())
 code = """import os, subprocess
 print("CUDA_VISIBLE_DEVICES", os.environ.get("CUDA_VISIBLE_DEVICES"))
+# In a sandbox the kernel sees its lease's device nodes and nothing of the service's home.
+print("sandboxed", not os.path.exists(HOME_PATH + "/tokens.json"),
+      "devices", sorted(d for d in os.listdir("/dev") if d.startswith("nvidia")))
 try:
     import torch
     x = torch.randn(4096, 4096, device="cuda")
@@ -39,6 +43,7 @@ try:
 except ImportError:
     print(subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout)
 """
+code = code.replace("HOME_PATH", repr(sys.argv[3]))
 nb = {"nbformat": 4, "nbformat_minor": 5,
       "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
       "cells": [{"cell_type": "code", "id": "gpu", "source": code, "metadata": {}, "execution_count": None, "outputs": []}]}
@@ -63,5 +68,9 @@ print(text)
 assert "CUDA_VISIBLE_DEVICES GPU-" in text or "CUDA_VISIBLE_DEVICES 0" in text, "the kernel did not get its GPU"
 if "torch" in text:
     assert g["peakMemoryMiB"] > 0, "peak memory not recorded"
+if "sandboxed True" in text:
+    # bubblewrap is there (nbstage doctor: sandbox ok): CUDA worked inside the sandbox.
+    assert "nvidiactl" in text, "the sandbox hid the driver's device nodes"
+    print("gpu-smoke: the kernel ran sandboxed, with its GPU")
 print("gpu-smoke: OK", g["name"], "driver", g["driver"], "peak", g["peakMemoryMiB"], "MiB")
 PY

@@ -124,13 +124,17 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
       : { ready: false, reason: 'the kernel provider is closed' };
   }
 
-  private start(name: string, cwd: string): Promise<ZmqKernel> {
+  private start(name: string, cwd: string, devices: string[] = []): Promise<ZmqKernel> {
     if (this.closed !== null) {
       return Promise.reject(new UnreachableError('the kernel provider is closed'));
     }
+    const sandbox = this.options.kernel?.sandbox;
     return Promise.resolve().then(() =>
       ZmqKernel.start(this.kernelSpec(name), {
         ...this.options.kernel,
+        ...(sandbox === undefined
+          ? {}
+          : { sandbox: { ...sandbox, devices: [...(sandbox.devices ?? []), ...devices] } }),
         env: this.options.env,
         cwd,
       }),
@@ -176,7 +180,7 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
    */
   async acquire(
     name: string,
-    options: { session?: string; cwd?: string } = {},
+    options: { session?: string; cwd?: string; devices?: string[] } = {},
   ): Promise<AcquiredKernel<ZmqKernel>> {
     const session = options.session === '' ? undefined : options.session;
     if (session !== undefined && this.options.sessions !== true) {
@@ -208,7 +212,7 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
         ? await adopted.kernel
         : here === null
           ? await this.pool.acquire(name)
-          : await this.start(name, here);
+          : await this.start(name, here, options.devices);
     if (this.closed !== null) {
       await kernel.shutdown();
       throw new UnreachableError('the kernel provider is closed');

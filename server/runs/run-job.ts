@@ -21,7 +21,12 @@ import type { JobContext, JobHandler } from '../queue/types';
 import { validateArtifactName } from '../store/artifact-store';
 import { runRequestSchema, runSpecOf, type RunRequest } from './run-request';
 import { openSecrets, openValue, type SecretKey } from './secret-box';
-import { samplePeakMemory, type GpuAllocator, type GpuLease } from '../workers/gpus';
+import {
+  gpuDeviceNodes,
+  samplePeakMemory,
+  type GpuAllocator,
+  type GpuLease,
+} from '../workers/gpus';
 
 /** What a run job's handler needs on the worker. */
 export interface RunJobOptions {
@@ -259,6 +264,8 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
       );
       // The lease's GPUs reach the kernel even when it started before the lease (a warm one).
       run.spec.kernelVariables = { ...run.spec.kernelVariables, ...gpuEnv };
+      // A sandboxed kernel sees the device nodes of its lease's GPUs, and no other GPU's.
+      run.spec.kernelDevices = gpuDeviceNodes(lease?.gpus ?? []);
       const forwarder = eventForwarder((data) => ctx.progress(data));
       const result = await executeRun(run, options.provider, {
         listeners: [forwarder.listener],

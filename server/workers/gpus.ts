@@ -72,6 +72,24 @@ export function gpuLabels(gpus: GpuInfo[]): string[] {
   return ['gpu', ...models];
 }
 
+/**
+ * The device nodes a sandboxed kernel needs for `gpus`: the driver's control and unified-memory
+ * nodes and `/dev/nvidia<index>` of each (the index nvidia-smi gives is the node's minor number
+ * on ordinary hosts); none without GPUs. Nodes a host lacks are skipped by the sandbox.
+ */
+export function gpuDeviceNodes(gpus: GpuInfo[]): string[] {
+  if (gpus.length === 0) {
+    return [];
+  }
+  return [
+    '/dev/nvidiactl',
+    '/dev/nvidia-uvm',
+    '/dev/nvidia-uvm-tools',
+    '/dev/nvidia-modeset',
+    ...gpus.map((g) => `/dev/nvidia${g.index}`),
+  ];
+}
+
 /** GPUs handed to one run; `release` gives them back. */
 export interface GpuLease {
   gpus: GpuInfo[];

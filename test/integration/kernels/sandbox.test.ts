@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { sandboxSupport } from '../../../kernels/zmq/sandbox';
+import { ZmqKernelProvider } from '../../../kernels/zmq/zmq-provider';
+import { executeRun, loadRun } from '../../../pipelines/runner';
 import type { Notebook } from '../../../pipelines/notebook/model';
 import {
   cellText,
@@ -158,6 +160,32 @@ describe('kernels in a sandbox (bubblewrap)', () => {
     expect(res.stdout).toContain('1,2');
     expect(res.stdout).toMatch(/write (OSError|PermissionError)/);
     expect(fs.existsSync(path.join(data, 'new.csv'))).toBe(false);
+  });
+});
+
+describe('device nodes in a sandbox (what a GPU lease adds)', () => {
+  afterAll(() => cleanupDirs());
+
+  it('a sandboxed kernel sees the device nodes it is given, and no others', async () => {
+    const support = sandboxSupport();
+    const provider = new ZmqKernelProvider({
+      kernel: { sandbox: { bwrap: support.bwrap, binds: [] } },
+    });
+    const seen = async (devices: string[]): Promise<string> => {
+      const nb = writeNotebook(
+        makeNotebook(['import os\nprint("fuse", os.path.exists("/dev/fuse"))']),
+      );
+      const run = await loadRun({ notebookPath: nb, kernelDevices: devices });
+      const result = await executeRun(run, provider);
+      return cellText(result.notebook, 0);
+    };
+    try {
+      // /dev/fuse stands in for /dev/nvidia0 on a host without a GPU: bwrap's own /dev has neither.
+      expect(await seen(['/dev/fuse', '/dev/nvidia-uvm'])).toBe('fuse True\n');
+      expect(await seen([])).toBe('fuse False\n');
+    } finally {
+      await provider.close();
+    }
   });
 });
 

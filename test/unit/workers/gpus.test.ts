@@ -1,10 +1,12 @@
 import {
   GpuAllocator,
+  gpuDeviceNodes,
   gpuLabels,
   listGpus,
   parseGpuList,
   samplePeakMemory,
   type CommandRunner,
+  type GpuInfo,
 } from '../../../server/workers/gpus';
 
 const CSV = [
@@ -105,6 +107,27 @@ describe('GPUs', () => {
     expect(usage.map((u) => [u.index, u.peakMemoryMiB])).toEqual([
       [1, 900],
       [2, 200],
+    ]);
+  });
+});
+
+describe('gpuDeviceNodes', () => {
+  it("is the driver's nodes and each leased GPU's, none without GPUs", () => {
+    const gpu = (index: number): GpuInfo => ({
+      index,
+      uuid: `GPU-${index}`,
+      name: 'NVIDIA H200',
+      driver: '570.0',
+      memoryTotalMiB: 143_771,
+    });
+    expect(gpuDeviceNodes([])).toEqual([]);
+    expect(gpuDeviceNodes([gpu(0), gpu(3)])).toEqual([
+      '/dev/nvidiactl',
+      '/dev/nvidia-uvm',
+      '/dev/nvidia-uvm-tools',
+      '/dev/nvidia-modeset',
+      '/dev/nvidia0',
+      '/dev/nvidia3',
     ]);
   });
 });
