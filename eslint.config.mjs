@@ -26,7 +26,15 @@ const browserGlobals = {
 
 export default tseslint.config(
   {
-    ignores: ['dist/', 'node_modules/', '.venv/', 'coverage/', 'test-output/', 'examples/out/'],
+    ignores: [
+      'dist/',
+      'node_modules/',
+      '.venv/',
+      '.venv-eg/',
+      'coverage/',
+      'test-output/',
+      'examples/out/',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
