@@ -87,20 +87,30 @@ def normalize_output(output):
 
 
 def streams_in_name_order(outputs):
-    """The outputs with each run of adjacent stream outputs ordered by stream name.
+    """The outputs with each run of adjacent stream outputs as one output per stream name, in
+    name order, each holding all the text of that stream in the run.
 
     ipykernel flushes stdout and stderr on their own, through its IO thread: a cell that prints
-    to both can show them in either order (seen in CI under load: stderr first under one tool
-    while the other, in the same run, had them in order). Which comes first is the kernel's
-    doing, not the client's, so both sides are compared with that order fixed; every byte of
-    every stream is still compared.
+    to both can show them in either order, and one print can arrive in two pieces with the other
+    stream's text between them (seen in CI under load: stderr first under one tool while the
+    other, in the same run, had them in order; "errorred" and its newline on either side of
+    stdout's "hello"). Where the pieces fall is the kernel's doing, not the client's, so both
+    sides are compared with it fixed; every byte of every stream is still compared, in order
+    within its stream.
     """
     result, run = [], []
     for output in outputs + [None]:
         if output is not None and output.get("output_type") == "stream":
             run.append(output)
             continue
-        result.extend(sorted(run, key=lambda o: o.get("name", "")))
+        by_name = {}
+        for stream in run:
+            text = stream.get("text", "")
+            text = "".join(text) if isinstance(text, list) else text
+            by_name[stream.get("name", "")] = by_name.get(stream.get("name", ""), "") + text
+        result.extend(
+            {"name": name, "output_type": "stream", "text": by_name[name]} for name in sorted(by_name)
+        )
         run = []
         if output is not None:
             result.append(output)

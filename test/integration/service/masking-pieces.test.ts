@@ -78,10 +78,21 @@ describe('a secret printed in pieces, through the service', () => {
   const job = `test-${randomUUID()}/masking`;
   const get = (route: string): request.Test =>
     request(svc().url).get(route).set('Authorization', bearer(svc().read));
-  const page = (route: string): request.Test =>
-    request(svc().url)
-      .get(route)
-      .set('Cookie', `${LOGIN_COOKIE}=${encodeURIComponent(svc().read)}`);
+  /** A page as the web page's user sees it: logged in with the read token (a session cookie). */
+  let session: string | null = null;
+  const page = async (route: string): Promise<request.Response> => {
+    if (session === null) {
+      const login = await request(svc().url)
+        .post('/login')
+        .type('form')
+        .send({ token: svc().read, next: '/' });
+      const set = (login.headers['set-cookie'] as unknown as string[]).find((c) =>
+        c.startsWith(`${LOGIN_COOKIE}=`),
+      );
+      session = (set ?? '').split(';')[0];
+    }
+    return request(svc().url).get(route).set('Cookie', session);
+  };
 
   let run: ServiceRun;
   let stream: StreamResult;
