@@ -143,7 +143,11 @@ describe.each(PROVIDERS)('nbstage run on %s', (label, fixture) => {
   });
 
   it('a kernel death: exit 4, blamed on the cell that killed it', async () => {
-    const file = writeNotebook(makeNotebook(['print("a")', 'import os\nos._exit(1)', '1']));
+    // The cell dies a moment after it starts, as real kernels do: a kill within microseconds
+    // of the previous reply can take that reply with it, unsent (see cli/run.test.ts).
+    const file = writeNotebook(
+      makeNotebook(['print("a")', 'import os, time\ntime.sleep(0.2)\nos._exit(1)', '1']),
+    );
     const res = await run([file]);
     expect(res.code).toBe(4);
     expect(res.stderr).toMatch(/kernel python3 died in cell 1/);

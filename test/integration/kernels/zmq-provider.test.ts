@@ -93,7 +93,11 @@ describe('executeRun on ZmqKernelProvider, as on a Jupyter server', () => {
   });
 
   it('a kernel death: exit 4', async () => {
-    const [onZmq, onServer] = await both(makeNotebook(['print("a")', 'import os\nos._exit(1)']));
+    // The cell dies a moment after it starts, as real kernels do: a kill within microseconds
+    // of the previous reply can take that reply with it, unsent (see cli/run.test.ts).
+    const [onZmq, onServer] = await both(
+      makeNotebook(['print("a")', 'import os, time\ntime.sleep(0.2)\nos._exit(1)']),
+    );
     // The same, but a kernel nbstage launched itself also says how its process ended.
     expect(onServer).toMatchObject({ error: { message: 'kernel python3 died in cell 1' } });
     const server = onServer as { error: { message: string } };
