@@ -25,16 +25,21 @@ import {
 } from '../../helpers/notebooks';
 import { bearer, settled, useService } from '../service/service-fixture';
 
+/** Python: `can_read(path)` says "readable" or the name of the error reading it raised. */
+const CAN_READ = [
+  'def can_read(p):',
+  '    try:',
+  '        open(p).read()',
+  '        return "readable"',
+  '    except OSError as e:',
+  '        return type(e).__name__',
+].join('\n');
+
 /** A cell that says what it can reach, each finding on a line of its own. */
 function probe(outside: string, port: number): string {
   return [
     'import os, socket',
-    'def can_read(p):',
-    '    try:',
-    '        open(p).read()',
-    '        return "readable"',
-    '    except OSError as e:',
-    '        return type(e).__name__',
+    CAN_READ,
     `print("outside", can_read(${JSON.stringify(outside)}))`,
     'open("made-inside.txt", "w").write("from the kernel")',
     'print("inside", can_read("made-inside.txt"))',
@@ -197,12 +202,7 @@ describe('kernels of nbstage serve --sandbox required', () => {
     const { home } = t();
     const cell = [
       'import os',
-      'def can_read(p):',
-      '    try:',
-      '        open(p).read()',
-      '        return "readable"',
-      '    except OSError as e:',
-      '        return type(e).__name__',
+      CAN_READ,
       `print("tokens", can_read(${JSON.stringify(path.join(home, 'tokens.json'))}))`,
       `print("home listed", os.path.isdir(${JSON.stringify(home)}))`,
       // Reversed, so that masking cannot hide a leak.
