@@ -14,6 +14,17 @@ import type { Principal, TokenStore } from './types';
 /** What a request presented. */
 export type Credential = { kind: 'token'; token: string } | { kind: 'session'; id: string };
 
+/** What a request presents: its bearer token, else its login session; undefined for neither. */
+export function credentialOf(
+  token: string | undefined,
+  session: string | undefined,
+): Credential | undefined {
+  if (token !== undefined) {
+    return { kind: 'token', token };
+  }
+  return session === undefined ? undefined : { kind: 'session', id: session };
+}
+
 /** The answer to a credential. */
 export type AuthOutcome =
   | { ok: true; principal: Principal }

@@ -13,7 +13,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AuthError, ForbiddenError } from '../../pipelines/errors';
-import type { AuthOutcome, Authenticator, Credential } from './authenticator';
+import {
+  credentialOf,
+  type AuthOutcome,
+  type Authenticator,
+  type Credential,
+} from './authenticator';
 import { requestClientKey } from './client-address';
 import { sendRateLimited } from './rate-limit';
 import { roleAllows } from './types';
@@ -223,12 +228,7 @@ export function requireRole(auth: Authenticator, need: Role): RequestHandler {
         return;
       }
     }
-    const credential: Credential | undefined =
-      token !== undefined
-        ? { kind: 'token', token }
-        : session !== undefined
-          ? { kind: 'session', id: session }
-          : undefined;
+    const credential = credentialOf(token, session);
     if (credential === undefined) {
       unauthorized(
         res,

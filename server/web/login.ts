@@ -9,7 +9,7 @@
  * other site can log a browser in with its own token or out.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { AuthOutcome, Authenticator, Credential } from '../auth/authenticator';
+import { credentialOf, type AuthOutcome, type Authenticator } from '../auth/authenticator';
 import { requestClientKey } from '../auth/client-address';
 import {
   bearerToken,
@@ -133,12 +133,7 @@ export function requireLogin(auth: Authenticator, fragment = false): RequestHand
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const token = bearerToken(req.headers.authorization);
     const session = token === undefined ? loginSessionId(req) : undefined;
-    const credential: Credential | undefined =
-      token !== undefined
-        ? { kind: 'token', token }
-        : session !== undefined
-          ? { kind: 'session', id: session }
-          : undefined;
+    const credential = credentialOf(token, session);
     const outcome: AuthOutcome =
       credential === undefined
         ? { ok: false, limited: false }
