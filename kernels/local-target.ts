@@ -12,7 +12,7 @@ import { executeRun } from '../pipelines/runner';
 import type { KernelProvider } from './provider';
 import { remoteProvider, sharedLocalProvider, startLocalProvider } from './jupyter-providers';
 import { takeEarlyLaunch } from './zmq/early-launch';
-import { sandboxWanted, type SandboxBind, type SandboxMode } from './zmq/sandbox';
+import { sandboxTransport, sandboxWanted, type SandboxBind, type SandboxMode } from './zmq/sandbox';
 import { kernelStartTimeoutMs, ZmqKernelProvider } from './zmq/zmq-provider';
 
 /** Where the local target gets its kernels. */
@@ -93,7 +93,13 @@ function startProvider(options: LocalTargetOptions, signal: AbortSignal): Promis
         readyTimeoutMs: kernelStartTimeoutMs(env),
         ...(support === null
           ? {}
-          : { sandbox: { bwrap: support.bwrap, binds: options.sandboxBinds ?? [] } }),
+          : {
+              sandbox: {
+                bwrap: support.bwrap,
+                binds: options.sandboxBinds ?? [],
+                transport: sandboxTransport(env),
+              },
+            }),
       },
     });
     // The kernel `nbstage run` launched before it loaded the modules that read the notebook

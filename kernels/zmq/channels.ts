@@ -33,6 +33,8 @@ export class KernelChannels {
   private hbTimer: NodeJS.Timeout | null = null;
   private lastPong = Date.now();
   private closed = false;
+  /** Settles once every socket has connected (watched only for `ipc`, see {@link connected}). */
+  private readonly allConnected: Promise<void> | null;
 
   constructor(
     info: ConnectionInfo,
@@ -58,6 +60,37 @@ export class KernelChannels {
     void this.receive('iopub', this.iopub);
     this.hb.connect(channelUrl(info, 'hb'));
     void this.receivePongs();
+    this.allConnected =
+      info.transport === 'ipc'
+        ? Promise.all(
+            [...Object.values(this.sockets), this.iopub, this.hb].map(
+              (socket) =>
+                new Promise<void>((resolve) => {
+                  socket.events.on('connect', () => resolve());
+                }),
+            ),
+          ).then(() => undefined)
+        : null;
+  }
+
+  /**
+   * Resolves once all five sockets are connected (with `ipc`, the socket files can then go: a
+   * connected Unix socket needs its path no more), or after `timeoutMs`, to false. With `tcp`
+   * at once, to true: nothing is watched.
+   */
+  async connected(timeoutMs: number): Promise<boolean> {
+    if (this.allConnected === null) {
+      return true;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.allConnected.then(() => true), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Signs and queues `msg` on `channel` (ZMQ sockets take one send at a time). */

@@ -1,7 +1,10 @@
 /**
- * A kernel's connection file: five free ports on 127.0.0.1, a random key, written 0600 in a
- * private runtime folder (0700) of its own, and removed with that folder once the kernel has
- * read it (it is ready) or failed to start.
+ * A kernel's connection file: a random key and five endpoints, written 0600 in a private runtime
+ * folder (0700) of its own. The endpoints are free ports on 127.0.0.1 (`tcp`, what every kernel
+ * supports) or Unix sockets in that folder (`ipc`, for sandboxed kernels: no other process's
+ * sandbox sees the folder, so none can even subscribe to the kernel's outputs, as any local
+ * process can on a TCP port). The file goes once the kernel has read it (it is ready) or failed
+ * to start; the folder, with the sockets, when the kernel ends.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -11,7 +14,8 @@ import path from 'node:path';
 
 /** The connection file's content (jupyter_client's `connect.py` fields). */
 export interface ConnectionInfo {
-  transport: 'tcp';
+  transport: KernelTransport;
+  /** The address (`tcp`), or the path the socket files are named after (`ipc`: `<ip>-<port>`). */
   ip: string;
   shell_port: number;
   iopub_port: number;
@@ -23,14 +27,22 @@ export interface ConnectionInfo {
   kernel_name: string;
 }
 
+/** How a kernel's channels are reached: TCP ports on 127.0.0.1 or Unix sockets. */
+export type KernelTransport = 'tcp' | 'ipc';
+
 /** The ZMQ channels of a kernel. */
 export type ChannelName = 'shell' | 'iopub' | 'stdin' | 'control' | 'hb';
 
-/** A written connection file; {@link remove} deletes it and its folder. Idempotent. */
+/** A written connection file. */
 export interface ConnectionFile {
   info: ConnectionInfo;
   /** The file's path (the kernel's `{connection_file}`). */
   path: string;
+  /** Its private folder (with `ipc`, where the kernel makes its sockets). */
+  dir: string;
+  /** Deletes the file (the key), keeping the folder for the sockets. Idempotent. */
+  removeFile(): void;
+  /** Deletes the file and its folder. Idempotent. */
   remove(): void;
 }
 
@@ -70,41 +82,61 @@ export function channelUrl(info: ConnectionInfo, channel: ChannelName): string {
     control: info.control_port,
     hb: info.hb_port,
   }[channel];
-  return `${info.transport}://${info.ip}:${port}`;
+  return info.transport === 'ipc'
+    ? `ipc://${info.ip}-${port}`
+    : `${info.transport}://${info.ip}:${port}`;
 }
+
+/** The longest Unix socket path Linux takes (`sun_path` holds 108 bytes with the NUL). */
+const MAX_SOCKET_PATH = 107;
 
 /**
  * Writes a new connection file for a kernel of `kernelName` in a private folder made under
- * `runtimeDir` (default the OS's temporary folder).
+ * `runtimeDir` (default the OS's temporary folder). With `ipc`, a `runtimeDir` too deep for
+ * socket paths gives way to the OS's temporary folder.
  */
 export async function writeConnectionFile(
   kernelName: string,
   runtimeDir: string = os.tmpdir(),
+  transport: KernelTransport = 'tcp',
 ): Promise<ConnectionFile> {
-  const [shell, iopub, stdin, control, hb] = await freePorts(5);
+  const key = randomBytes(32).toString('hex');
+  // 'nbstage-kernel-' + 6 random characters + '/k-5'.
+  const fits = (parent: string): boolean =>
+    Buffer.byteLength(path.join(parent, 'nbstage-kernel-XXXXXX', 'k-5')) <= MAX_SOCKET_PATH;
+  const parent = transport === 'ipc' && !fits(runtimeDir) ? os.tmpdir() : runtimeDir;
+  if (transport === 'ipc' && !fits(parent)) {
+    throw new Error(`no folder short enough for a kernel's sockets: ${parent}`);
+  }
+  fs.mkdirSync(parent, { recursive: true });
+  removeAtExit();
+  // mkdtemp makes the folder 0700: only this user can read the key (or reach the sockets).
+  const dir = fs.mkdtempSync(path.join(parent, 'nbstage-kernel-'));
+  pending.add(dir);
+  const ports = transport === 'ipc' ? [1, 2, 3, 4, 5] : await freePorts(5);
+  const [shell, iopub, stdin, control, hb] = ports;
   const info: ConnectionInfo = {
-    transport: 'tcp',
-    ip: '127.0.0.1',
+    transport,
+    ip: transport === 'ipc' ? path.join(dir, 'k') : '127.0.0.1',
     shell_port: shell,
     iopub_port: iopub,
     stdin_port: stdin,
     control_port: control,
     hb_port: hb,
-    key: randomBytes(32).toString('hex'),
+    key,
     signature_scheme: 'hmac-sha256',
     kernel_name: kernelName,
   };
-  fs.mkdirSync(runtimeDir, { recursive: true });
-  removeAtExit();
-  // mkdtemp makes the folder 0700: only this user can read the key.
-  const dir = fs.mkdtempSync(path.join(runtimeDir, 'nbstage-kernel-'));
-  const file = path.join(dir, `kernel-${info.key.slice(0, 12)}.json`);
+  const file = path.join(dir, `kernel-${key.slice(0, 12)}.json`);
   fs.writeFileSync(file, JSON.stringify(info, null, 1), { mode: 0o600, flag: 'wx' });
-  pending.add(dir);
   let removed = false;
   return {
     info,
     path: file,
+    dir,
+    removeFile() {
+      fs.rmSync(file, { force: true });
+    },
     remove() {
       if (!removed) {
         removed = true;

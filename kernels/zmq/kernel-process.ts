@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { kernelProcessEnv, pythonHelpersDir, resolvePython } from '../python-env';
+import type { KernelTransport } from './connection';
 import type { ZmqKernelSpec } from './kernelspecs';
 import { pythonFolders, SANDBOX_HOME, sandboxCommand, type SandboxBind } from './sandbox';
 
@@ -28,7 +29,13 @@ export interface KernelLaunchOptions {
    * Run the kernel in a bubblewrap sandbox whose only writable folder is `cwd` (see
    * kernels/zmq/sandbox.ts): the bwrap binary and the operator's binds.
    */
-  sandbox?: { bwrap: string; binds: SandboxBind[]; devices?: string[] };
+  sandbox?: {
+    bwrap: string;
+    binds: SandboxBind[];
+    devices?: string[];
+    /** How its channels are reached (default `ipc`: sockets in its private folder). */
+    transport?: KernelTransport;
+  };
   /**
    * Environment variables the kernel may see, by name (a service's kernels: never the service's
    * own); default all of this process's and `env`'s, less nbstage's credentials.
@@ -114,7 +121,6 @@ export function kernelCommand(
     ...pythonFolders(python),
     ...(path.isAbsolute(cmd[0]) ? pythonFolders(cmd[0]) : []),
     pythonHelpersDir(),
-    path.dirname(connectionFile),
     ...(spec.resourceDir === '' ? [] : [spec.resourceDir]),
   ];
   return {
@@ -122,6 +128,8 @@ export function kernelCommand(
       bwrap: options.sandbox.bwrap,
       readOnly,
       workDir: path.resolve(options.cwd ?? process.cwd()),
+      // The connection file's folder, writable: the kernel makes its Unix sockets there.
+      connectionDir: path.dirname(connectionFile),
       binds: options.sandbox.binds,
       devices: options.sandbox.devices,
     }),

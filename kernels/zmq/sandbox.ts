@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../../pipelines/errors';
+import type { KernelTransport } from './connection';
 
 /** `--sandbox`: on where the machine allows it, required, or off. */
 export type SandboxMode = 'auto' | 'required' | 'off';
@@ -36,10 +37,12 @@ export interface SandboxSupport {
 /** What one kernel's sandbox shows. */
 export interface SandboxPlan {
   bwrap: string;
-  /** Read-only paths (the Python environment, kernelspec, helpers, connection folder). */
+  /** Read-only paths (the Python environment, kernelspec, helpers). */
   readOnly: string[];
   /** The kernel's working folder, read-write. */
   workDir: string;
+  /** The private folder of its connection file, read-write (its Unix sockets are made there). */
+  connectionDir?: string;
   /** The operator's binds. */
   binds: SandboxBind[];
   /** Device nodes to show (a GPU lease's). */
@@ -149,6 +152,24 @@ export function parseSandboxMode(value: string): SandboxMode {
   throw new UsageError(`--sandbox must be one of ${SANDBOX_MODES.join(', ')}, not "${value}"`);
 }
 
+/**
+ * `NBSTAGE_SANDBOX_TRANSPORT`: how sandboxed kernels are reached. `ipc` (the default): Unix
+ * sockets in the kernel's private folder, reachable by no other sandbox and, once connected, by
+ * no path at all; `tcp`: ports on 127.0.0.1, for kernels that cannot bind Unix sockets (any
+ * local process can then subscribe to such a kernel's outputs, though not drive it without its
+ * key). @throws UsageError for another value
+ */
+export function sandboxTransport(env: NodeJS.ProcessEnv = process.env): KernelTransport {
+  const value = env.NBSTAGE_SANDBOX_TRANSPORT ?? '';
+  if (value === '' || value === 'ipc') {
+    return 'ipc';
+  }
+  if (value === 'tcp') {
+    return 'tcp';
+  }
+  throw new UsageError(`NBSTAGE_SANDBOX_TRANSPORT must be ipc or tcp, not "${value}"`);
+}
+
 /** Parses `--sandbox-bind PATH[:ro]`. @throws UsageError for a relative or missing path. */
 export function parseSandboxBind(value: string): SandboxBind {
   const readOnly = value.endsWith(':ro');
@@ -207,6 +228,9 @@ export function sandboxCommand(argv: string[], plan: SandboxPlan): string[] {
   }
   for (const device of plan.devices ?? []) {
     args.push('--dev-bind-try', device, device);
+  }
+  if (plan.connectionDir !== undefined) {
+    args.push('--bind', plan.connectionDir, plan.connectionDir);
   }
   args.push('--bind', plan.workDir, plan.workDir, '--chdir', plan.workDir);
   return [plan.bwrap, ...args, '--', ...argv];

@@ -119,7 +119,8 @@ export class ZmqKernel implements SetupKernel {
    * process ends first (the kernel cannot be started: no cell ran on it).
    */
   static async start(spec: ZmqKernelSpec, options: ZmqKernelOptions = {}): Promise<ZmqKernel> {
-    const connection = await writeConnectionFile(spec.name, options.runtimeDir);
+    const transport = options.sandbox === undefined ? 'tcp' : (options.sandbox.transport ?? 'ipc');
+    const connection = await writeConnectionFile(spec.name, options.runtimeDir, transport);
     let child: KernelProcess;
     try {
       child = KernelProcess.launch(spec, connection.path, options);
@@ -145,8 +146,12 @@ export class ZmqKernel implements SetupKernel {
     try {
       await kernel.waitReady(options.readyTimeoutMs ?? 60_000, options.signal);
       // A ready kernel has read its connection file: the key is on disk only while it starts,
-      // so none is left behind when this process is SIGKILLed.
-      connection.remove();
+      // so none is left behind when this process is SIGKILLed. Unix sockets go too once all
+      // are connected: then no other process can reach the kernel, whatever it sees.
+      connection.removeFile();
+      if (await kernel.channels.connected(5000)) {
+        connection.remove();
+      }
     } catch (err) {
       await kernel.shutdown(true);
       throw err;

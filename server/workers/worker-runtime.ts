@@ -12,6 +12,7 @@ import { remoteProvider } from '../../kernels/jupyter-providers';
 import type { KernelProvider, ProviderHealth } from '../../kernels/provider';
 import {
   parseSandboxBind,
+  sandboxTransport,
   sandboxWanted,
   type SandboxBind,
   type SandboxMode,
@@ -122,6 +123,7 @@ function workerProvider(
               sandbox: {
                 bwrap: support.bwrap,
                 binds: [...bindsOfEnv(env), ...(options.sandboxBinds ?? [])],
+                transport: sandboxTransport(env),
               },
             }),
       },

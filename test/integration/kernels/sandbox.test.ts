@@ -3,14 +3,17 @@
  * writes its own folder, reaches the network, and sees neither a file beside it on the host nor
  * the host's processes; `--sandbox off` sees that file (explicitly: the default of embedded runs);
  * `required` without bubblewrap is exit 2 naming it, `auto` warns and runs. Under `nbstage serve`
- * (sandbox required) a run's kernel sees none of the service's home nor its admin token.
+ * (sandbox required) a run's kernel sees none of the service's home nor its admin token. A probe
+ * beside a sandboxed victim hears the victim's outputs over TCP ports (which is why sandboxed
+ * kernels talk over Unix sockets), and finds nothing of it over those.
  */
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { sandboxSupport } from '../../../kernels/zmq/sandbox';
+import { parseSandboxBind, sandboxSupport, type SandboxBind } from '../../../kernels/zmq/sandbox';
 import { ZmqKernelProvider } from '../../../kernels/zmq/zmq-provider';
 import { executeRun, loadRun } from '../../../pipelines/runner';
 import type { Notebook } from '../../../pipelines/notebook/model';
@@ -23,6 +26,8 @@ import {
   tempDir,
   writeNotebook,
 } from '../../helpers/notebooks';
+import { probeCell, reversed, victimCell } from '../../helpers/probe';
+import { gateFile } from '../../helpers/temp-dirs';
 import { bearer, settled, useService } from '../service/service-fixture';
 
 /** Python: `can_read(path)` says "readable" or the name of the error reading it raised. */
@@ -223,5 +228,73 @@ describe('kernels of nbstage serve --sandbox required', () => {
     expect(text).toContain('home listed False');
     expect(text).toContain('admin enon');
     expect(text).not.toContain(t().admin.split('').reverse().join(''));
+  });
+});
+
+/** The binds the suite gives every sandbox (NBSTAGE_SANDBOX_BIND, set by the global setup). */
+function suiteBinds(): SandboxBind[] {
+  return (process.env.NBSTAGE_SANDBOX_BIND ?? '').split(',').filter(Boolean).map(parseSandboxBind);
+}
+
+describe('sandboxed kernels cannot reach each other', () => {
+  afterAll(() => cleanupDirs());
+
+  /**
+   * Runs a victim (printing its secret until its gate opens) and, beside it, the probe, both
+   * sandboxed with `transport`; resolves to what the probe printed and what the victim did.
+   */
+  async function probeBeside(transport: 'tcp' | 'ipc'): Promise<{
+    probe: string;
+    victim: string;
+    secret: string;
+  }> {
+    const support = sandboxSupport();
+    const sandboxed = (): ZmqKernelProvider =>
+      new ZmqKernelProvider({
+        // The gates folder: the victim waits for its gate.
+        kernel: { sandbox: { bwrap: support.bwrap, binds: suiteBinds(), transport } },
+      });
+    const providers = [sandboxed(), sandboxed()];
+    const secret = `victim-${randomUUID()}`;
+    const gate = gateFile();
+    try {
+      const victimRun = await loadRun({
+        notebookPath: writeNotebook(makeNotebook([victimCell('VICTIM_KEY', gate)])),
+        secrets: { VICTIM_KEY: secret },
+      });
+      const victim = executeRun(victimRun, providers[0]);
+      const probeRun = await loadRun({
+        notebookPath: writeNotebook(makeNotebook([probeCell({ unreadable: [] })])),
+      });
+      const probe = await executeRun(probeRun, providers[1]);
+      fs.writeFileSync(gate, '');
+      const done = await victim;
+      return {
+        probe: cellText(probe.notebook, 0),
+        victim: cellText(done.notebook, 0),
+        secret,
+      };
+    } finally {
+      fs.writeFileSync(gate, '');
+      await Promise.all(providers.map((p) => p.close()));
+    }
+  }
+
+  it('over TCP (NBSTAGE_SANDBOX_TRANSPORT=tcp) a probe hears a sibling kernel: the probe works', async () => {
+    const { probe, victim, secret } = await probeBeside('tcp');
+    expect(victim).toContain('victim ****');
+    expect(probe).toContain(reversed(secret));
+    // It cannot drive it: its execute_request is not signed with the kernel's key.
+    expect(victim).not.toContain('reached by the probe');
+  });
+
+  it('over Unix sockets (the default) the probe finds nothing of the sibling', async () => {
+    const { probe, victim, secret } = await probeBeside('ipc');
+    expect(victim).toContain('victim ****');
+    expect(victim).not.toContain('reached by the probe');
+    expect(probe).toMatch(/^endpoints [1-9]/m);
+    expect(probe).toContain('connection-files 0');
+    expect(probe).not.toContain(reversed(secret));
+    expect(probe).not.toContain(secret);
   });
 });
