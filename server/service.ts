@@ -15,6 +15,7 @@ import { UsageError } from '../pipelines/errors';
 import { maxJsonDepth } from '../pipelines/notebook/json-depth';
 import { auditLogFile, fileAuditLog } from './auth/audit';
 import { Authenticator } from './auth/authenticator';
+import { trustProxyOf } from './auth/client-address';
 import { authLimitsFromEnv } from './auth/limits';
 import { fileTokenStore, tokensFile } from './auth/tokens';
 import type { JenkinsApi } from '../jenkins-plugin-bridge/rest/jenkins-api';
@@ -101,6 +102,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   // Limits set in the environment are checked now, not on the first request that meets them.
   maxJsonDepth(env);
   const authLimits = authLimitsFromEnv(env);
+  const trustProxy = trustProxyOf(env.NBSTAGE_TRUST_PROXY);
   // And the notebook schemas compiled now, not while the first run's request holds the loop.
   compileSchemas();
   const maxBodyBytes = options.maxBodyBytes ?? bodyLimitOf(env);
@@ -112,7 +114,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const tokens = fileTokenStore(tokensFile(home), {
     adminToken: credentials.NBSTAGE_ADMIN_TOKEN,
   });
-  const auth = new Authenticator({ tokens, limits: authLimits });
+  const auth = new Authenticator({ tokens, limits: authLimits, trustProxy });
   const audit = fileAuditLog(auditLogFile(home));
   const backend = queueBackend({
     redisUrl: options.redis,

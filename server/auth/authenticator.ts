@@ -6,6 +6,8 @@
  * guessing gets no answer either way. The HTTP middleware, the login form and the websocket upgrade
  * all check here, so they share one budget per client.
  */
+import type { IncomingMessage } from 'node:http';
+import { requestClientKey, type TrustProxy } from './client-address';
 import { DEFAULT_AUTH_LIMITS, type AuthLimits } from './limits';
 import { TokenBuckets } from './rate-limit';
 import { memorySessionStore, type SessionStore } from './sessions';
@@ -42,6 +44,8 @@ export interface AuthenticatorOptions {
   limits?: Partial<AuthLimits>;
   /** Milliseconds clock (default `Date.now`), for tests. */
   now?: () => number;
+  /** Proxies that may say who the client is (`NBSTAGE_TRUST_PROXY`); default none. */
+  trustProxy?: TrustProxy | null;
 }
 
 /** Checks credentials against the token store and the login sessions, per client. */
@@ -52,10 +56,13 @@ export class Authenticator {
   readonly sessions: SessionStore;
   /** The limits in force. */
   readonly limits: Readonly<AuthLimits>;
+  /** The proxies trusted to forward the client's address, or null. */
+  readonly trustProxy: TrustProxy | null;
   private readonly failures: TokenBuckets;
 
   constructor(options: AuthenticatorOptions) {
     this.tokens = options.tokens;
+    this.trustProxy = options.trustProxy ?? null;
     this.limits = { ...DEFAULT_AUTH_LIMITS, ...options.limits };
     this.sessions =
       options.sessions ??
@@ -69,6 +76,11 @@ export class Authenticator {
       refillPerSecond: this.limits.authFailuresPerMinute / 60,
       now: options.now,
     });
+  }
+
+  /** The client a request counts against (its address, as the trusted proxies forward it). */
+  clientOf(req: IncomingMessage): string {
+    return requestClientKey(req, this.trustProxy);
   }
 
   /**

@@ -6,6 +6,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { isIPv4, isIPv6 } from 'node:net';
+import proxyaddr from 'proxy-addr';
+import { ValidationError } from '../../pipelines/errors';
 
 /** The eight 16-bit groups of an IPv6 address, or null when it is not one. */
 function ipv6Groups(address: string): number[] | null {
@@ -49,10 +51,45 @@ export function clientKey(address: string | undefined): string {
     .join(':')}::/64`;
 }
 
+/** Whether the peer at `address`, `hop` proxies away, may tell who the client is. */
+export type TrustProxy = (address: string, hop: number) => boolean;
+
 /**
- * The key of the client that sent `req`: express's `req.ip` when there is one (it honours the
- * app's `trust proxy` setting), else the socket's peer address (websocket upgrades).
+ * `NBSTAGE_TRUST_PROXY`: which reverse proxies in front of the service may say, in
+ * `X-Forwarded-For`, who the client is: a number of hops, or a comma-separated list of
+ * addresses, CIDR ranges and proxy-addr's names (`loopback`, `linklocal`, `uniquelocal`).
+ * Unset: none, and every client is the peer of its socket (behind a proxy, all clients would be
+ * the proxy and share one failed-authentication budget). The same setting is express's
+ * `trust proxy`, so `req.ip` agrees.
+ *
+ * @throws ValidationError naming the variable for a value proxy-addr cannot read
  */
-export function requestClientKey(req: IncomingMessage & { ip?: string }): string {
-  return clientKey(req.ip ?? req.socket?.remoteAddress);
+export function trustProxyOf(value: string | undefined): TrustProxy | null {
+  const text = (value ?? '').trim();
+  if (text === '') {
+    return null;
+  }
+  if (/^\d+$/.test(text)) {
+    const hops = Number(text);
+    return (_address, hop) => hop < hops;
+  }
+  try {
+    return proxyaddr.compile(text.split(',').map((part) => part.trim()));
+  } catch (err) {
+    throw new ValidationError(
+      'NBSTAGE_TRUST_PROXY',
+      `NBSTAGE_TRUST_PROXY: ${(err as Error).message} (a hop count, or addresses, CIDR ranges, loopback, linklocal, uniquelocal separated by commas)`,
+    );
+  }
+}
+
+/**
+ * The key of the client that sent `req` (an HTTP request or a websocket upgrade alike): its
+ * socket's peer, or with `trust` the address the trusted proxies forwarded.
+ */
+export function requestClientKey(req: IncomingMessage, trust: TrustProxy | null = null): string {
+  if (trust !== null && req.socket?.remoteAddress !== undefined) {
+    return clientKey(proxyaddr(req, trust));
+  }
+  return clientKey(req.socket?.remoteAddress);
 }

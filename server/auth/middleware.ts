@@ -19,7 +19,6 @@ import {
   type Authenticator,
   type Credential,
 } from './authenticator';
-import { requestClientKey } from './client-address';
 import { sendRateLimited } from './rate-limit';
 import { roleAllows } from './types';
 import type { Principal, Role } from './types';
@@ -173,7 +172,7 @@ export async function authenticateRequest(
   req: IncomingMessage,
 ): Promise<AuthOutcome | null> {
   const credential = upgradeCredential(req);
-  return credential === undefined ? null : auth.check(credential, requestClientKey(req));
+  return credential === undefined ? null : auth.check(credential, auth.clientOf(req));
 }
 
 function unauthorized(res: Response, message: string, invalidToken: boolean): void {
@@ -239,7 +238,7 @@ export function requireRole(auth: Authenticator, need: Role): RequestHandler {
       );
       return;
     }
-    auth.check(credential, requestClientKey(req)).then(
+    auth.check(credential, auth.clientOf(req)).then(
       (outcome) => {
         if (!outcome.ok) {
           if (outcome.limited) {

@@ -123,6 +123,8 @@ export function createApp(ctx: ServiceContext): express.Express {
   // Before authentication, so that its refusals carry them too: see user-content.ts.
   app.use('/api', userContentHeaders);
   const auth = ctx.auth ?? new Authenticator({ tokens: ctx.tokens });
+  // req.ip (rate limits keyed by address) agrees with the authenticator's client.
+  app.set('trust proxy', auth.trustProxy ?? false);
   const read = requireRole(auth, 'read');
   const runRole = requireRole(auth, 'run');
   app.use(['/api', '/metrics'], read);

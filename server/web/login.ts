@@ -10,7 +10,6 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { credentialOf, type AuthOutcome, type Authenticator } from '../auth/authenticator';
-import { requestClientKey } from '../auth/client-address';
 import {
   bearerToken,
   cookieValue,
@@ -137,7 +136,7 @@ export function requireLogin(auth: Authenticator, fragment = false): RequestHand
     const outcome: AuthOutcome =
       credential === undefined
         ? { ok: false, limited: false }
-        : await auth.check(credential, requestClientKey(req));
+        : await auth.check(credential, auth.clientOf(req));
     if (outcome.ok) {
       res.locals.principal = outcome.principal;
       next();
@@ -181,7 +180,7 @@ export function postLogin(auth: Authenticator): RequestHandler {
     const outcome: AuthOutcome =
       token === ''
         ? { ok: false, limited: false }
-        : await auth.check({ kind: 'token', token }, requestClientKey(req));
+        : await auth.check({ kind: 'token', token }, auth.clientOf(req));
     if (!outcome.ok && outcome.limited) {
       tooManyFailures(res, outcome.retryAfter, next, false);
       return;
