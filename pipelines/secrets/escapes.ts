@@ -95,6 +95,12 @@ export class EscapeReader {
  * cannot reach past that). An unfinished sequence at the end covers the rest of the text.
  */
 export function windowStart(text: string, plain: number, reader: EscapeReader): number {
+  // Most often no sequence starts near the end: none can then cover the last plain + 1
+  // characters, and the answer is plain characters back.
+  const near = Math.max(0, text.length - plain - 1 - MAX_ESCAPE_LENGTH);
+  if (text.indexOf('\x1b', near) < 0 && text.indexOf('\x9b', near) < 0) {
+    return Math.max(0, text.length - plain);
+  }
   // covered[p % size]: whether a sequence starting at q + 1 or later covers offset p.
   const size = MAX_ESCAPE_LENGTH + 1;
   const covered = new Uint8Array(size);
