@@ -2,8 +2,10 @@
  * Masks secret values (`--secret NAME=VALUE`) as `****` in text, JSON values, cell outputs and
  * whole notebooks, before anything is streamed, stored or reported. Besides the plain value it masks the forms a
  * secret takes once escaped: inside JSON strings, in Python reprs and percent-encoded in URLs.
+ * Each form is also masked with terminal escape codes between its characters (`form-matcher.ts`).
  */
 import { splitLines } from '../notebook/model';
+import { FormMatcher } from './form-matcher';
 import type {
   Cell,
   JSONObject,
@@ -72,20 +74,19 @@ function percentEncoded(secret: string): string | undefined {
   }
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /**
  * Replaces secrets with {@link MASK}. Longest secrets are matched first, so a secret that
- * contains another is masked whole. With no secrets every method returns its input unchanged.
+ * contains another is masked whole. A form also matches with terminal escape sequences between
+ * its characters (`ab\x1b[31mcd` for `abcd`; a bounded number in a row), and the whole span,
+ * escapes included, becomes the mask; sequences before or after it are kept. With no secrets
+ * every method returns its input unchanged.
  */
 export class Masker {
   /** Whether there is anything to mask; callers may skip masking when false. */
   readonly active: boolean;
   /** Every text form masked (the secrets and their escaped forms), longest first. */
   readonly forms: readonly string[];
-  private readonly pattern: RegExp | null;
+  private readonly pattern: FormMatcher | null;
 
   /**
    * @param secrets - the secret values; empty strings are ignored
@@ -110,7 +111,7 @@ export class Masker {
     const sorted = [...forms].sort((a, b) => b.length - a.length);
     this.active = sorted.length > 0;
     this.forms = sorted;
-    this.pattern = this.active ? new RegExp(sorted.map(escapeRegExp).join('|'), 'g') : null;
+    this.pattern = this.active ? new FormMatcher(sorted) : null;
   }
 
   /** The text with every occurrence of a secret (or its escaped forms) replaced by `****`. */
@@ -118,12 +119,12 @@ export class Masker {
     if (this.pattern === null || text.length === 0) {
       return text;
     }
-    return text.replace(this.pattern, MASK);
+    return this.pattern.replace(text, MASK);
   }
 
-  /** A fresh global regular expression matching every form (null with nothing to mask). */
-  matcher(): RegExp | null {
-    return this.pattern === null ? null : new RegExp(this.pattern.source, 'g');
+  /** The matcher of every form, also split by escape sequences (null with nothing to mask). */
+  matcher(): FormMatcher | null {
+    return this.pattern;
   }
 
   /** A deep copy of a JSON value with every string (and object key) masked. */

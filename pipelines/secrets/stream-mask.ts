@@ -3,9 +3,12 @@
  * masked, because the end of the text that could be the start of a secret is held back until the
  * next chunk (or {@link StreamMasker.flush}) says what it is. The chunks may belong to several
  * streams (a cell's stdout and stderr, which the console shows as one text): a secret printed
- * half to one and half to the other is masked too, its mask shown where it started. Masking the
- * joined text again on every chunk would cost time in the square of the stream's length.
+ * half to one and half to the other is masked too, its mask shown where it started. A chunk may
+ * also end inside or after an escape sequence between a secret's characters (`ab\x1b[3`): that is
+ * held back too. Masking the joined text again on every chunk would cost time in the square of
+ * the stream's length.
  */
+import type { FormMatcher } from './form-matcher';
 import { MASK, type Masker } from './mask';
 
 /** Text of one stream. */
@@ -17,15 +20,15 @@ export interface StreamPiece<N extends string = string> {
 /**
  * The masking state of one interleaved text (a cell's streams, say). What it returns, joined, is
  * what {@link Masker.mask} makes of the whole text; it holds back at most the length of the
- * longest masked form (a secret, or an escaped form of one) less one character, and only while
- * those characters could start one.
+ * longest masked form (a secret, or an escaped form of one) less one character, plus the escape
+ * sequences between those characters, and only while that text could start a masked form.
  */
 export class StreamMasker<N extends string = string> {
   /** The text held back, as the streams it came from. */
   private held: StreamPiece<N>[] = [];
-  private readonly matcher: RegExp | null;
+  private readonly matcher: FormMatcher | null;
 
-  constructor(private readonly masker: Masker) {
+  constructor(masker: Masker) {
     this.matcher = masker.matcher();
   }
 
@@ -40,9 +43,9 @@ export class StreamMasker<N extends string = string> {
       this.held = [];
       return joinPieces(pieces);
     }
-    let cut = text.length - this.heldBack(text);
+    let cut = text.length - this.matcher.heldBack(text);
     // Never cut inside a match: it is masked whole now.
-    const matches = this.matches(this.matcher, text, cut);
+    const matches = this.matcher.find(text, cut);
     for (const [, end] of matches) {
       cut = Math.max(cut, end);
     }
@@ -59,38 +62,13 @@ export class StreamMasker<N extends string = string> {
       return [];
     }
     const text = rest.map((p) => p.text).join('');
-    const matches = this.matcher === null ? [] : this.matches(this.matcher, text, text.length);
+    const matches = this.matcher === null ? [] : this.matcher.find(text);
     return joinPieces(maskPieces(rest, matches));
-  }
-
-  /** Where the masked forms are in `text`, those that start before `before`, in order. */
-  private matches(matcher: RegExp, text: string, before: number): [number, number][] {
-    const found: [number, number][] = [];
-    matcher.lastIndex = 0;
-    for (let m = matcher.exec(text); m !== null && m.index < before; m = matcher.exec(text)) {
-      found.push([m.index, m.index + m[0].length]);
-    }
-    return found;
   }
 
   /** Whether text is held back. */
   get pending(): boolean {
     return this.held.length > 0;
-  }
-
-  /** Length of the longest end of `text` that is the start (not the whole) of a masked form. */
-  private heldBack(text: string): number {
-    let best = 0;
-    for (const form of this.masker.forms) {
-      const from = Math.max(0, text.length - form.length + 1);
-      for (let i = from; i < text.length && text.length - i > best; i++) {
-        if (text.charCodeAt(i) === form.charCodeAt(0) && form.startsWith(text.slice(i))) {
-          best = text.length - i;
-          break;
-        }
-      }
-    }
-    return best;
   }
 }
 

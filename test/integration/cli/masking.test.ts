@@ -1,8 +1,10 @@
 /**
  * Secrets printed in pieces by an embedded `nbstage run` on a real ipykernel: in two halves
  * (flushed apart), one character at a time, half to stdout and half to stderr; equal to a
- * parameter value (the injected cell); as a metric name. None of it shows the secret on the
- * console, in the executed notebook, the JUnit XML, the HTML report or the `--json` summary;
+ * parameter value (the injected cell); as a metric name; with terminal escape codes between its
+ * characters (also cut inside one between chunks). None of it shows the secret on the console,
+ * in the executed notebook, the JUnit XML, the HTML report or the `--json` summary, also once
+ * escape codes are stripped or rendered;
  * each shows `****` where the secret was. What could start a secret is held back one chunk at
  * most: the text before it is on the console while the cell still runs. Failing expectations
  * show text reversed, so a failure never prints the secret as it is.
@@ -10,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { Notebook } from '../../../pipelines/notebook/model';
+import { stripAnsi } from '../../../pipelines/reports/ansi';
 import { MASK } from '../../../pipelines/secrets/mask';
 import {
   cellText,
@@ -47,6 +50,19 @@ const PIECES = [
     `print(s[${HALF}:], "end", file=sys.stderr, flush=True)`,
   'import nbstage\nnbstage.record(s, 0.5)\nprint("same as the parameter:", token == s)',
 ];
+
+/** Every string in a JSON value, joined: the text of a notebook as its readers decode it. */
+function strings(value: unknown): string {
+  if (typeof value === 'string') {
+    return value;
+  }
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value)
+      .map(([key, item]) => `${key}\n${strings(item)}`)
+      .join('\n');
+  }
+  return '';
+}
 
 describe('nbstage run with a secret printed in pieces', () => {
   afterAll(cleanupDirs);
@@ -127,5 +143,48 @@ describe('nbstage run with a secret printed in pieces', () => {
     // The text before the secret's start came at once; the start itself waited for the rest.
     expect(masked - before).toBeGreaterThan(1000);
     expect(seen.find((s) => s.text.includes('loss 0.5 '))?.text).not.toContain(SECRET.slice(0, 4));
+  });
+
+  it('masks it split by terminal escape codes, also as the console and reports show it', async () => {
+    const file = writeNotebook(
+      makeNotebook([
+        'import os, sys, time\ns = os.environ["API_KEY"]\nprint("sgr", "\\x1b[31m".join(s), flush=True)',
+        `print("cut", s[:${HALF}] + "\\x1b[3", end="", flush=True)\ntime.sleep(0.3)\n` +
+          `print("1m" + s[${HALF}:] + "\\x1b[0m", flush=True)`,
+        `print("\\x1b[1m" + s[:${HALF}] + "\\x1b[0m\\x1b]0;t\\x07" + s[${HALF}:], file=sys.stderr)`,
+      ]),
+    );
+    const junit = file.replace(/\.ipynb$/, '.xml');
+    const html = file.replace(/\.ipynb$/, '.html');
+    const res = await run([
+      file,
+      '--secret',
+      `API_KEY=${SECRET}`,
+      '--junit',
+      junit,
+      '--html',
+      html,
+    ]);
+    expect([res.code, reversed(res.stderr)]).toEqual([0, reversed(res.stderr)]);
+    const outFile = file.replace(/\.ipynb$/, '.executed.ipynb');
+    const out = readJson<Notebook>(outFile);
+    expect(reversed(cellText(out, 0))).toBe(reversed(`sgr ${MASK}\n`));
+    expect(reversed(cellText(out, 1))).toBe(reversed(`cut ${MASK}\x1b[0m\n`));
+    expect(reversed(cellText(out, 2))).toBe(reversed(`\x1b[1m${MASK}\n`));
+    // The console strips the codes (no colour when not a terminal): the characters would meet.
+    for (const [where, text] of [
+      ['stdout', res.stdout],
+      ['stderr', res.stderr],
+      ['stdout+stderr', res.stdout + res.stderr],
+    ]) {
+      expectMasked(where, text, 0);
+      expectMasked(`${where}, stripped`, stripAnsi(text), 0);
+    }
+    expectMasked('stdout', stripAnsi(res.stdout), 2);
+    expectMasked('executed notebook', stripAnsi(strings(out)), 3);
+    expectMasked('executed notebook file', fs.readFileSync(outFile, 'utf8'), 3);
+    expectMasked('junit', fs.readFileSync(junit, 'utf8'));
+    // The report renders the codes as spans: without the tags, the characters would meet.
+    expectMasked('html', fs.readFileSync(html, 'utf8').replace(/<[^>]*>/g, ''));
   });
 });

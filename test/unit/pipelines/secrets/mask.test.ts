@@ -138,3 +138,89 @@ describe('Masker', () => {
     expect(Date.now() - start).toBeLessThan(200);
   });
 });
+
+describe('Masker with terminal escape sequences between the characters', () => {
+  const secret = 'abcdef';
+  const masker = new Masker([secret]);
+
+  it('masks a secret split by an SGR colour, the escape with it', () => {
+    expect(masker.mask('abc\x1b[31mdef')).toBe(MASK);
+    expect(masker.mask('pw=abc\x1b[0;1mdef!')).toBe(`pw=${MASK}!`);
+    expect(masker.mask('ab\x1b[Kcdef')).toBe(MASK);
+  });
+
+  it('masks a secret split by several escapes, in several places and in a row', () => {
+    expect(masker.mask([...secret].join('\x1b[1m'))).toBe(MASK);
+    expect(masker.mask('a\x1b[0m\x1b[1;31m\x1b[4mbcd\x1b[38;2;255;0;0mef')).toBe(MASK);
+    expect(masker.mask(`ab${'\x1b[0m'.repeat(16)}cdef`)).toBe(MASK);
+  });
+
+  it('masks a secret split by OSC sequences (BEL or ST ended) and by the 8-bit CSI', () => {
+    expect(masker.mask('ab\x1b]0;a title\x07cdef')).toBe(MASK);
+    expect(masker.mask('ab\x1b]8;;https://example.org/\x1b\\cd\x1b]8;;\x1b\\ef')).toBe(MASK);
+    expect(masker.mask('abc\x9b31mdef')).toBe(MASK);
+  });
+
+  it('masks a secret split by the escapes that a plain console strips too', () => {
+    // Two-byte sequences and a lone ESC, as stripAnsi removes them.
+    expect(masker.mask('abc\x1bDdef')).toBe(MASK);
+    expect(masker.mask('abc\x1bdef')).toBe(MASK);
+  });
+
+  it('keeps the escapes around a secret and masks the secret', () => {
+    expect(masker.mask('\x1b[31mabcdef\x1b[0m')).toBe(`\x1b[31m${MASK}\x1b[0m`);
+    expect(masker.mask('x \x1b[1m\x1b[31mab\x1b[0mcdef\x1b[0m y')).toBe(
+      `x \x1b[1m\x1b[31m${MASK}\x1b[0m y`,
+    );
+    expect(masker.mask('\x1b]0;abcdef\x07')).toBe(`\x1b]0;${MASK}\x07`);
+  });
+
+  it('leaves text with escapes but without the secret unchanged', () => {
+    const texts = [
+      'abc\x1b[31mdeX',
+      'abc \x1b[31mdef',
+      'ab\x1b[31m\ncdef',
+      'abc\x1b[\x01def',
+      'abc\x1b]0;unended title def',
+      '\x1b[32mINFO\x1b[0m epoch 1 \x1b[1mloss\x1b[0m 0.25\n',
+      'abcde\x1b[31m',
+    ];
+    for (const text of texts) {
+      expect(masker.mask(text)).toBe(text);
+      expect(masker.reveals(text)).toBe(false);
+    }
+    expect(masker.reveals('abc\x1b[31mdef')).toBe(true);
+  });
+
+  it('masks the longest secret first, also split', () => {
+    const two = new Masker(['abc', 'abcdef']);
+    expect(two.mask('ab\x1b[1mcdef abc\x1b[1mde')).toBe(`${MASK} ${MASK}\x1b[1mde`);
+  });
+
+  it('masks escaped forms split by escapes, and a secret holding an escape as it is', () => {
+    const quoted = new Masker(['pa"ss']);
+    expect(quoted.mask('{"pw": "pa\\\x1b[1m"ss"}')).toBe(`{"pw": "${MASK}"}`);
+    const withEscape = new Masker(['x\x1b[1my']);
+    expect(withEscape.mask('a x\x1b[1my b')).toBe(`a ${MASK} b`);
+  });
+
+  it('masks a split secret in a coloured traceback', () => {
+    const masked = masker.maskOutput({
+      output_type: 'error',
+      ename: 'ValueError',
+      evalue: 'bad abcdef',
+      traceback: ['\x1b[31mValueError\x1b[0m: bad \x1b[1mabc\x1b[0mdef'],
+    });
+    expect(masked).toMatchObject({
+      evalue: `bad ${MASK}`,
+      traceback: [`\x1b[31mValueError\x1b[0m: bad \x1b[1m${MASK}`],
+    });
+  });
+
+  it('handles long and many secrets', () => {
+    const long = Array.from({ length: 2500 }, (_, i) => 'Zm9v+/'.charAt(i % 6)).join('');
+    const many = new Masker([long, ...Array.from({ length: 50 }, (_, i) => `token-${i}-xyz`)]);
+    expect(many.mask(`k=${[...long].join('\x1b[1m')};`)).toBe(`k=${MASK};`);
+    expect(many.mask('t\x1b[1moken-7-xyz token-49-x\x1b[0myz')).toBe(`${MASK} ${MASK}`);
+  });
+});
