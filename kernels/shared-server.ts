@@ -5,7 +5,8 @@
  * NBSTAGE_SERVER_IDLE seconds without kernels (default 600; idle kernels are culled after the
  * same time). It listens on 127.0.0.1 only; its token is in a 0600 state file in a 0700 folder.
  * It serves many runs (other jobs' too), so it starts with a scrubbed environment, none of the
- * starting run's own variables (kernels/kernel-env.ts).
+ * starting run's own variables (kernels/kernel-env.ts), and what its kernels write to their real
+ * stdout and stderr stays out of its log once a run uses them (kernels/python/nbstage_owned.py).
  * NBSTAGE_REUSE_SERVER=0 turns all of this off (a private server per run).
  */
 import { spawn } from 'node:child_process';
