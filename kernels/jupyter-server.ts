@@ -23,6 +23,11 @@ export interface LocalJupyterServerOptions {
   tcpNoDelay?: boolean;
   /** Extra environment for the server and so for its kernels. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The environment the server inherits, `env` added (default this process's); the shared
+   * server's is scrubbed (kernels/kernel-env.ts).
+   */
+  inheritedEnv?: NodeJS.ProcessEnv;
   /** How long to wait for the server to answer, in ms (default 60000). */
   startTimeoutMs?: number;
   /** Aborting stops a server that is still starting (start rejects with CancelledError). */
@@ -78,7 +83,7 @@ export function jupyterServerCommand(
   },
 ): { args: string[]; env: NodeJS.ProcessEnv; cwd: string } {
   const noDelay = options.tcpNoDelay ?? process.env.NBSTAGE_TCP_NODELAY !== '0';
-  const env = kernelProcessEnv(options.env);
+  const env = kernelProcessEnv(options.env, options.inheritedEnv);
   if (options.ownerPid !== undefined) {
     env.NBSTAGE_OWNER_PID = String(options.ownerPid);
   }

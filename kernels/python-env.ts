@@ -73,11 +73,15 @@ export function pythonHelpersDir(): string {
 
 /**
  * The environment of a process that runs kernels (a Jupyter server) or is one (a kernel nbstage
- * launches itself): this process's environment and `extra`, nbstage's Python helpers on
- * PYTHONPATH, unbuffered Python, and no owner pid nor credentials of nbstage or Jupyter.
+ * launches itself): `inherited` (this process's environment unless told otherwise: the shared
+ * server passes a scrubbed one) and `extra`, nbstage's Python helpers on PYTHONPATH, unbuffered
+ * Python, and no owner pid nor credentials of nbstage or Jupyter.
  */
-export function kernelProcessEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+export function kernelProcessEnv(
+  extra?: NodeJS.ProcessEnv,
+  inherited: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...inherited, ...extra };
   // The kernels import nbstage's helpers (`from nbstage import record`) from here.
   env.PYTHONPATH = [pythonHelpersDir(), env.PYTHONPATH].filter(Boolean).join(path.delimiter);
   env.PYTHONUNBUFFERED = '1';

@@ -4,6 +4,9 @@
  * and take a spare kernel it keeps warm, so a run waits for neither. It shuts itself down after
  * NBSTAGE_SERVER_IDLE seconds without kernels (default 600; idle kernels are culled after the
  * same time). It listens on 127.0.0.1 only; its token is in a 0600 state file in a 0700 folder.
+ * It serves many runs (other jobs' too), so it starts with a scrubbed environment, none of the
+ * starting run's own variables (kernels/kernel-env.ts), and what its kernels write to their real
+ * stdout and stderr stays out of its log once a run uses them (kernels/python/nbstage_owned.py).
  * NBSTAGE_REUSE_SERVER=0 turns all of this off (a private server per run).
  */
 import { spawn } from 'node:child_process';
@@ -15,6 +18,7 @@ import { UnreachableError } from '../pipelines/errors';
 import { withFileLock } from '../pipelines/file-lock';
 import type { JupyterEndpoint } from './endpoint';
 import { freePort, jupyterServerCommand } from './jupyter-server';
+import { sharedServerEnvironment } from './kernel-env';
 import { createSession, listSessions, renameSession, serverAnswers } from './jupyter-rest';
 import { KernelClient } from './kernel-client';
 import { packageRoot, resolvePython } from './python-env';
@@ -157,6 +161,8 @@ async function startDetached(
     rootDir: dir,
     port,
     token,
+    // Not the environment of the run that happens to start it: its kernels serve later runs.
+    inheritedEnv: sharedServerEnvironment(process.env),
     extraArgs: [
       `--ServerApp.shutdown_no_activity_timeout=${idle}`,
       `--MappingKernelManager.cull_idle_timeout=${idle}`,

@@ -15,7 +15,7 @@ import { completeKernelspec } from './notebook/check';
 import { readNotebookFile, type LoadedNotebook } from './notebook/io';
 import type { JSONObject, JSONValue, Notebook } from './notebook/model';
 import { injectParameters } from './parameters/inject';
-import { envSetupCode } from './parameters/translators';
+import { envSetupCode, INHERITED_ENV_NAMES } from './parameters/translators';
 import { Masker } from './secrets/mask';
 import { listStages, planStages } from './stages/slice';
 import type { KernelLease, KernelSource } from './kernel-source';
@@ -69,7 +69,12 @@ const PRIVATE_ENV =
 export function kernelEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
-    if (value !== undefined && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && !PRIVATE_ENV.test(name)) {
+    if (
+      value !== undefined &&
+      /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) &&
+      !PRIVATE_ENV.test(name) &&
+      name !== INHERITED_ENV_NAMES
+    ) {
       out[name] = value;
     }
   }
@@ -250,12 +255,13 @@ async function runOnKernels(
   }
   for (const [name, a] of acquired) {
     const lang = kernelLanguages.get(name) ?? a.kernel.language.name ?? language;
-    const kernelEnv =
-      a.staleEnv && spec.environment !== undefined
-        ? { ...kernelEnvironment(spec.environment), ...env }
-        : env;
+    // A kernel that started with another process's environment (a shared server's, a session
+    // kernel) gets the run's whole environment, and loses first what it inherited from the run
+    // that started its server (kernels/kernel-env.ts lists it): no run sees another's variables.
+    const whole = a.staleEnv && spec.environment !== undefined;
+    const kernelEnv = whole ? { ...kernelEnvironment(spec.environment ?? {}), ...env } : env;
     try {
-      await a.kernel.run(envSetupCode(lang, kernelEnv, cwd));
+      await a.kernel.run(envSetupCode(lang, kernelEnv, cwd, { replaceInherited: whole }));
       if (loaded.format === 'zeppelin' && /python/i.test(lang)) {
         const params = JSON.stringify(parameters);
         await a.kernel.run(

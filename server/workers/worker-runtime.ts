@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { remoteProvider } from '../../kernels/jupyter-providers';
+import { baseKernelVariable } from '../../kernels/kernel-env';
 import type { KernelProvider, ProviderHealth } from '../../kernels/provider';
 import {
   parseSandboxBind,
@@ -61,16 +62,13 @@ export interface WorkerKernelProvider extends KernelProvider {
 }
 
 /**
- * The variables a service's kernel may inherit from the worker's own environment: where programs
- * and locales are, the terminal and time zone, and the CUDA/NVIDIA settings of the host; never the
- * service's credentials or configuration. A run's parameters, secrets and GPU lease reach the
- * kernel through its setup code.
+ * The variables a service's kernel may inherit from the worker's own environment: the base every
+ * kernel nbstage does not start for one run inherits ({@link baseKernelVariable}: where programs
+ * and locales are, the terminal and time zone, and the CUDA/NVIDIA settings of the host); never
+ * the service's credentials or configuration. A run's parameters, secrets and GPU lease reach
+ * the kernel through its setup code.
  */
-export function serviceKernelVariable(name: string): boolean {
-  return /^(PATH|HOME|LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|CUDA_[A-Z_]+|NVIDIA_[A-Z_]+|LD_LIBRARY_PATH)$/.test(
-    name,
-  );
-}
+export const serviceKernelVariable: (name: string) => boolean = baseKernelVariable;
 
 /** `NBSTAGE_SANDBOX_BIND`: `--sandbox-bind` values, separated by commas (a container's mounts). */
 function bindsOfEnv(env: NodeJS.ProcessEnv): SandboxBind[] {

@@ -52,8 +52,20 @@ function toBash(value: JSONValue, what: string): string {
   return bashWord(value, what);
 }
 
-function envSetupLines(entries: [string, string][], cwd: string | undefined): string[] {
+function envSetupLines(
+  entries: [string, string][],
+  cwd: string | undefined,
+  unsetListedIn?: string,
+): string[] {
   const lines: string[] = [];
+  if (unsetListedIn !== undefined) {
+    // The names split at commas whatever IFS a session's cells left; unset quietly (readonly).
+    lines.push(
+      `IFS=, read -r -a _nbstage_names <<< "\${${unsetListedIn}-}"`,
+      'for _nbstage_k in "${_nbstage_names[@]}"; do unset -v "$_nbstage_k" 2>/dev/null; done',
+      `unset -v _nbstage_k _nbstage_names ${unsetListedIn}`,
+    );
+  }
   for (const [k, v] of entries) {
     lines.push(`export ${k}=${bashString(v, `environment variable "${k}"`)}`);
   }

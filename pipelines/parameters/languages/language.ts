@@ -51,8 +51,12 @@ export interface ParameterLanguage {
    * @throws ParameterError when it cannot
    */
   checkEnvName(name: string): void;
-  /** The lines that set `env` and change to `cwd` (when given); values and cwd are NUL-free. */
-  envSetupLines(env: [string, string][], cwd: string | undefined): string[];
+  /**
+   * The lines that set `env` and change to `cwd` (when given); values and cwd are NUL-free.
+   * With `unsetListedIn` (a variable name), they first unset every variable that variable of
+   * the kernel's environment lists (comma-separated names), and it.
+   */
+  envSetupLines(env: [string, string][], cwd: string | undefined, unsetListedIn?: string): string[];
   /**
    * The simple top-level assignment at `lineStart` of a `parameters` cell's source, or null when
    * that line is not one.

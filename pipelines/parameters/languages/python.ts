@@ -61,8 +61,16 @@ function toPython(value: JSONValue, what: string): string {
   return `{${items.join(', ')}}`;
 }
 
-function envSetupLines(entries: [string, string][], cwd: string | undefined): string[] {
+function envSetupLines(
+  entries: [string, string][],
+  cwd: string | undefined,
+  unsetListedIn?: string,
+): string[] {
   const lines = ['import os as _nbstage_os'];
+  if (unsetListedIn !== undefined) {
+    const listed = `_nbstage_os.environ.pop(${pythonString(unsetListedIn)}, '').split(',')`;
+    lines.push(`[_nbstage_os.environ.pop(_k, None) for _k in ${listed} if _k]`);
+  }
   if (entries.length > 0) {
     const items = entries.map(([k, v]) => `${pythonString(k)}: ${pythonString(v)}`);
     lines.push(`_nbstage_os.environ.update({${items.join(', ')}})`);

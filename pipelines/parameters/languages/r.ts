@@ -62,8 +62,18 @@ function toR(value: JSONValue, what: string): string {
   return `list(${items.join(', ')})`;
 }
 
-function envSetupLines(entries: [string, string][], cwd: string | undefined): string[] {
+function envSetupLines(
+  entries: [string, string][],
+  cwd: string | undefined,
+  unsetListedIn?: string,
+): string[] {
   const lines: string[] = [];
+  if (unsetListedIn !== undefined) {
+    const name = rString(unsetListedIn, 'name');
+    lines.push(
+      `invisible(Sys.unsetenv(c(setdiff(strsplit(Sys.getenv(${name}), ",", fixed = TRUE)[[1]], ""), ${name})))`,
+    );
+  }
   if (entries.length > 0) {
     const items = entries.map(
       ([k, v]) => `${rString(k, 'name')} = ${rString(v, `environment variable "${k}"`)}`,
