@@ -9,43 +9,13 @@ import { createReadStream, existsSync } from 'node:fs';
 import { chmod, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ValidationError } from '../../pipelines/errors';
-import { hasControlCharacter } from './control-chars';
+import { validateArtifactName } from '../../pipelines/paths/relative-path';
 import type { ArtifactInput, StoredArtifact } from './types';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
-/**
- * Checks an artifact's name: relative, `/`-separated, with no `..`, `.` or empty part, no `\`,
- * no NUL or other control character.
- *
- * @param field - the field named in the error (`artifacts/0/name`)
- * @throws ValidationError
- */
-export function validateArtifactName(name: string, field = 'artifacts/name'): void {
-  const reject = (why: string): never => {
-    throw new ValidationError(field, `${field}: ${JSON.stringify(name)} ${why}`);
-  };
-  if (name.length === 0 || name.length > 1024) {
-    reject('must be 1 to 1024 characters');
-  }
-  if (hasControlCharacter(name)) {
-    reject('must not contain NUL or control characters');
-  }
-  if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) {
-    reject('must be relative to the artifacts folder');
-  }
-  if (name.includes('\\')) {
-    reject('must use "/" as separator, not "\\"');
-  }
-  for (const part of name.split('/')) {
-    if (part === '..') {
-      reject('must not leave the artifacts folder ("..")');
-    }
-    if (part === '' || part === '.') {
-      reject('must not have an empty or "." part');
-    }
-  }
-}
+// The check of an artifact's name is pure and lives in the domain; re-exported for the service.
+export { validateArtifactName };
 
 async function sha256OfFile(file: string): Promise<string> {
   const hash = createHash('sha256');
