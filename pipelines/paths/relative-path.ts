@@ -15,36 +15,45 @@ export interface RelativePathRules {
 }
 
 /**
- * Checks a relative path: 1 to `maxLength` characters, `/`-separated, not absolute (nor a
+ * What is wrong with a relative path, in words (`must not leave the workspace ("..")`), or null
+ * when nothing is: it must be 1 to `maxLength` characters, `/`-separated, not absolute (nor a
  * Windows drive path), with no `..`, `.` or empty part, no `\`, no NUL or other control
  * character.
+ */
+export function relativePathProblem(name: string, rules: RelativePathRules): string | null {
+  if (name.length === 0 || name.length > rules.maxLength) {
+    return `must be 1 to ${rules.maxLength} characters`;
+  }
+  if (hasControlCharacter(name)) {
+    return 'must not contain NUL or control characters';
+  }
+  if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) {
+    return `must be relative to ${rules.folder}`;
+  }
+  if (name.includes('\\')) {
+    return 'must use "/" as separator, not "\\"';
+  }
+  for (const part of name.split('/')) {
+    if (part === '..') {
+      return `must not leave ${rules.folder} ("..")`;
+    }
+    if (part === '' || part === '.') {
+      return 'must not have an empty or "." part';
+    }
+  }
+  return null;
+}
+
+/**
+ * Checks a relative path by the rules of {@link relativePathProblem}.
  *
  * @param field - the field named in the error (`entries/3/path`)
  * @throws ValidationError naming `field`
  */
 export function validateRelativePath(name: string, field: string, rules: RelativePathRules): void {
-  const reject = (why: string): never => {
-    throw new ValidationError(field, `${field}: ${JSON.stringify(name)} ${why}`);
-  };
-  if (name.length === 0 || name.length > rules.maxLength) {
-    reject(`must be 1 to ${rules.maxLength} characters`);
-  }
-  if (hasControlCharacter(name)) {
-    reject('must not contain NUL or control characters');
-  }
-  if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) {
-    reject(`must be relative to ${rules.folder}`);
-  }
-  if (name.includes('\\')) {
-    reject('must use "/" as separator, not "\\"');
-  }
-  for (const part of name.split('/')) {
-    if (part === '..') {
-      reject(`must not leave ${rules.folder} ("..")`);
-    }
-    if (part === '' || part === '.') {
-      reject('must not have an empty or "." part');
-    }
+  const problem = relativePathProblem(name, rules);
+  if (problem !== null) {
+    throw new ValidationError(field, `${field}: ${JSON.stringify(name)} ${problem}`);
   }
 }
 
