@@ -6,10 +6,16 @@
  * run made, written back into the caller's root. No HTTP, no service: the layers that send,
  * store and run build on this one.
  */
+export { BUILTIN_EXCLUDES, IGNORE_FILE, loadExcludeRules, outputSelector } from './excludes';
+export type { ExcludeRules } from './excludes';
+export type { FileHasher } from './hasher';
+export { sha256File } from './hasher';
+export { defaultCacheDir, hashCacheFile } from './hash-cache';
 export {
   DEFAULT_MAX_WORKSPACE_BYTES,
   DEFAULT_MAX_WORKSPACE_FILES,
   MAX_WORKSPACE_PATH_LENGTH,
 } from './limits';
 export * from './manifest';
+export * from './scan';
 export * from './validate-manifest';
