@@ -17,5 +17,6 @@ export {
   MAX_WORKSPACE_PATH_LENGTH,
 } from './limits';
 export * from './manifest';
+export * from './root';
 export * from './scan';
 export * from './validate-manifest';
