@@ -6,6 +6,7 @@
  * run made, written back into the caller's root. No HTTP, no service: the layers that send,
  * store and run build on this one.
  */
+export * from './blob-dir';
 export { BUILTIN_EXCLUDES, IGNORE_FILE, loadExcludeRules, outputSelector } from './excludes';
 export type { ExcludeRules } from './excludes';
 export type { FileHasher } from './hasher';
