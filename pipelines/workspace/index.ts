@@ -7,6 +7,7 @@
  * store and run build on this one.
  */
 export * from './blob-dir';
+export * from './changes';
 export { BUILTIN_EXCLUDES, IGNORE_FILE, loadExcludeRules, outputSelector } from './excludes';
 export type { ExcludeRules } from './excludes';
 export type { FileHasher } from './hasher';
@@ -18,6 +19,8 @@ export {
   MAX_WORKSPACE_PATH_LENGTH,
 } from './limits';
 export * from './manifest';
+export * from './materialize';
 export * from './root';
 export * from './scan';
 export * from './validate-manifest';
+export * from './write-back';
