@@ -7,11 +7,11 @@
  */
 import path from 'node:path';
 import { BUILTIN_RULES, outputSelector } from './excludes';
-import { sha256File, type FileHasher } from './hasher';
+import { hashRegularFile, type FileHasher } from './hasher';
 import { DEFAULT_MAX_WORKSPACE_FILES } from './limits';
 import { compareBytes, type Manifest, type ManifestEntry } from './manifest';
 import type { WrittenStats } from './materialize';
-import { DEFAULT_CONCURRENCY, mapLimit } from './pool';
+import { DEFAULT_CONCURRENCY, Yielder, mapLimit } from './pool';
 import { walkTree, type WalkedFile } from './walk';
 
 /** What a run changed under its copy. */
@@ -30,7 +30,7 @@ export interface ChangesOptions {
   readonly outputs?: readonly string[];
   /** Files hashed at once; default 4. */
   readonly concurrency?: number;
-  /** Hashes one file; default {@link sha256File}. */
+  /** Hashes one file; default {@link hashRegularFile}. */
   readonly hashFile?: FileHasher;
   /** The most files and symlinks under the copy; default 200,000. */
   readonly maxFiles?: number;
@@ -75,13 +75,15 @@ export async function workspaceChanges(
     before.set(entry.path, entry);
   }
   const selected = outputSelector(options.outputs);
-  const hashFile = options.hashFile ?? sha256File;
+  const hashFile = options.hashFile ?? hashRegularFile;
+  const yielder = new Yielder();
   const present = new Set<string>();
 
   const fileChanges = await mapLimit(
     walked.files,
     options.concurrency ?? DEFAULT_CONCURRENCY,
     async (file): Promise<ManifestEntry | null> => {
+      await yielder.tick();
       present.add(file.path);
       const old = before.get(file.path);
       if ((old?.type === 'file' && untouched(file, written)) || !selected(file.path)) {
@@ -89,7 +91,7 @@ export async function workspaceChanges(
       }
       let hashed;
       try {
-        hashed = await hashFile(path.join(root, file.path));
+        hashed = await hashFile(path.join(root, file.path), file.size);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
           throw err;

@@ -10,8 +10,8 @@ export * from './blob-dir';
 export * from './changes';
 export { BUILTIN_EXCLUDES, IGNORE_FILE, loadExcludeRules, outputSelector } from './excludes';
 export type { ExcludeRules } from './excludes';
-export type { FileHasher } from './hasher';
-export { sha256File } from './hasher';
+export type { FileHash, FileHasher } from './hasher';
+export { hashRegularFile, sha256File } from './hasher';
 export { defaultCacheDir, hashCacheFile } from './hash-cache';
 export {
   DEFAULT_MAX_WORKSPACE_BYTES,

@@ -16,14 +16,14 @@
  *   process that can ignore permission bits (root) could still write them. Use `link` where the
  *   tree is not written in place, or the blobs are a disposable cache.
  */
-import { constants } from 'node:fs';
-import { copyFile, chmod, link, lstat, mkdir, realpath, stat, symlink } from 'node:fs/promises';
+import { linkSync, lstatSync, statSync, symlinkSync } from 'node:fs';
+import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { NotFoundError, WorkspaceError } from '../errors';
 import type { BlobSource } from './blob-dir';
 import type { FileEntry, Manifest, SymlinkEntry } from './manifest';
-import { DEFAULT_CONCURRENCY, mapLimit } from './pool';
-import { blockedBy, placeEntry, prepareFolders } from './safe-write';
+import { DEFAULT_CONCURRENCY, Yielder, mapLimit } from './pool';
+import { blockedBy, copyBlob, placeEntry, prepareFolders } from './safe-write';
 import { validateManifest } from './validate-manifest';
 
 /** How files are written: hard links from the blobs, or copies (reflinks where possible). */
@@ -60,6 +60,19 @@ export interface MaterializeResult {
 
 /** Errors of `link(2)` after which a copy is the way: another device, not allowed, too many links. */
 const LINK_FALLBACK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'EACCES', 'ENOTSUP', 'EOPNOTSUPP']);
+
+/** Hard-links `blob` at `temp`; false where a link cannot be made here (then copy). */
+function tryLink(blob: string, temp: string): boolean {
+  try {
+    linkSync(blob, temp);
+    return true;
+  } catch (err) {
+    if (LINK_FALLBACK.has((err as NodeJS.ErrnoException).code ?? '')) {
+      return false;
+    }
+    throw err;
+  }
+}
 
 /** The statistics of a written file that {@link WrittenStat} keeps. */
 export function writtenStat(stats: {
@@ -134,10 +147,10 @@ export async function materialize(
 
   const strategy = options.strategy ?? 'copy';
   const blobModes = new Map<string, number>();
-  const blobMode = async (file: string): Promise<number> => {
+  const blobMode = (file: string): number => {
     let mode = blobModes.get(file);
     if (mode === undefined) {
-      mode = (await stat(file)).mode & 0o777;
+      mode = statSync(file).mode & 0o777;
       blobModes.set(file, mode);
     }
     return mode;
@@ -145,7 +158,10 @@ export async function materialize(
   let linked = 0;
   let copied = 0;
   const written = new Map<string, WrittenStat>(); // a file may be named `__proto__`
-  const place = async (rel: string, write: (temp: string) => Promise<void>): Promise<void> => {
+  const place = async (
+    rel: string,
+    write: (temp: string) => void | Promise<void>,
+  ): Promise<void> => {
     const why = await placeEntry(root, rel, write);
     if (why !== null) {
       throw new WorkspaceError(`workspace: cannot write ${rel} under ${dest}: ${why}`, {
@@ -154,33 +170,28 @@ export async function materialize(
     }
   };
 
+  const yielder = new Yielder();
   await mapLimit(files, options.concurrency ?? DEFAULT_CONCURRENCY, async (entry) => {
+    await yielder.tick();
     const blob = sources.get(entry.sha256) as string;
     let wasLinked = false;
     await place(entry.path, async (temp) => {
-      if (strategy === 'link' && (await blobMode(blob)) === entry.mode) {
-        try {
-          await link(blob, temp);
-          wasLinked = true;
-          return;
-        } catch (err) {
-          if (!LINK_FALLBACK.has((err as NodeJS.ErrnoException).code ?? '')) {
-            throw err;
-          }
-        }
+      if (strategy === 'link' && blobMode(blob) === entry.mode && tryLink(blob, temp)) {
+        wasLinked = true;
+        return;
       }
-      await copyFile(blob, temp, constants.COPYFILE_FICLONE);
-      await chmod(temp, entry.mode);
+      await copyBlob(blob, temp, entry.mode, entry.size);
     });
     if (wasLinked) {
       linked += 1;
     } else {
       copied += 1;
     }
-    written.set(entry.path, writtenStat(await lstat(path.join(root, entry.path))));
+    written.set(entry.path, writtenStat(lstatSync(path.join(root, entry.path))));
   });
-  await mapLimit(links, options.concurrency ?? DEFAULT_CONCURRENCY, (entry) =>
-    place(entry.path, (temp) => symlink(entry.target, temp)),
-  );
+  for (const entry of links) {
+    await yielder.tick();
+    await place(entry.path, (temp) => symlinkSync(entry.target, temp));
+  }
   return { written: Object.fromEntries(written), linked, copied, symlinks: links.length };
 }

@@ -7,10 +7,24 @@
  * writeBack (the caller's workspace).
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readlink, rename, unlink } from 'node:fs/promises';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  copyFileSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
+import { chmod, copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readFailureReason } from '../errors';
 import { TEMP_PREFIX } from './excludes';
+import { SMALL_FILE_BYTES, Yielder } from './pool';
 
 /** The folders above a relative path, outermost first: `a/b/c` -> `a`, `a/b`. */
 function foldersAbove(rel: string): string[] {
@@ -38,14 +52,16 @@ export async function prepareFolders(
     (a, b) => a.split('/').length - b.split('/').length || (a < b ? -1 : 1),
   );
   const refused = new Map<string, string>();
+  const yielder = new Yielder();
   for (const folder of ordered) {
+    await yielder.tick();
     const parent = path.posix.dirname(folder);
     const above = parent === '.' ? undefined : refused.get(parent);
     if (above !== undefined) {
       refused.set(folder, above);
       continue;
     }
-    const problem = await ensureFolder(root, folder);
+    const problem = ensureFolder(root, folder);
     if (problem !== null) {
       refused.set(folder, problem);
     }
@@ -54,15 +70,20 @@ export async function prepareFolders(
 }
 
 /** Makes one folder whose parent is known to be a real folder; the reason it cannot, or null. */
-async function ensureFolder(root: string, folder: string): Promise<string | null> {
+function ensureFolder(root: string, folder: string): string | null {
   const abs = path.join(root, folder);
   try {
-    const stats = await lstat(abs);
+    const stats = lstatSync(abs);
     if (stats.isDirectory()) {
       return null;
     }
     if (stats.isSymbolicLink()) {
-      const target = await readlink(abs).catch(() => '?');
+      let target = '?';
+      try {
+        target = readlinkSync(abs);
+      } catch {
+        // shown as '?'
+      }
       return `${folder} is a symlink (to ${target}); nothing is written through a link`;
     }
     return `${folder} is a file, not a folder`;
@@ -72,7 +93,7 @@ async function ensureFolder(root: string, folder: string): Promise<string | null
     }
   }
   try {
-    await mkdir(abs);
+    mkdirSync(abs);
     return null;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
@@ -97,20 +118,49 @@ export function blockedBy(rel: string, refused: ReadonlyMap<string, string>): st
 export async function placeEntry(
   root: string,
   rel: string,
-  write: (temp: string) => Promise<void>,
+  write: (temp: string) => void | Promise<void>,
 ): Promise<string | null> {
   const abs = path.join(root, rel);
-  const existing = await lstat(abs).catch(() => null);
-  if (existing?.isDirectory() === true) {
+  if (lstatSync(abs, { throwIfNoEntry: false })?.isDirectory() === true) {
     return `${rel} is a folder here`;
   }
   const temp = path.join(path.dirname(abs), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
   try {
     await write(temp);
-    await rename(temp, abs);
+    renameSync(temp, abs);
     return null;
   } catch (err) {
-    await unlink(temp).catch(() => undefined);
+    rmSync(temp, { force: true });
     throw err;
+  }
+}
+
+/**
+ * Copies a blob to `temp` with `mode` (`COPYFILE_FICLONE`: a reflink where the filesystem
+ * supports it); synchronously when small, asynchronously when large. With `durable`, the copy is
+ * flushed to disk before it returns (so a rename after it never shows an empty file after a
+ * crash).
+ */
+export async function copyBlob(
+  blob: string,
+  temp: string,
+  mode: number,
+  size: number,
+  durable = false,
+): Promise<void> {
+  if (size <= SMALL_FILE_BYTES) {
+    copyFileSync(blob, temp, constants.COPYFILE_FICLONE);
+    chmodSync(temp, mode);
+  } else {
+    await copyFile(blob, temp, constants.COPYFILE_FICLONE);
+    await chmod(temp, mode);
+  }
+  if (durable) {
+    const fd = openSync(temp, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   }
 }

@@ -7,7 +7,7 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { WorkspaceError, readFailureReason } from '../errors';
 import { loadExcludeRules } from './excludes';
-import { sha256File, type FileHasher } from './hasher';
+import { hashRegularFile, type FileHasher } from './hasher';
 import { HashCache, defaultCacheDir } from './hash-cache';
 import {
   DEFAULT_MAX_WORKSPACE_BYTES,
@@ -21,7 +21,7 @@ import {
   type Manifest,
   type ManifestEntry,
 } from './manifest';
-import { DEFAULT_CONCURRENCY, mapLimit } from './pool';
+import { DEFAULT_CONCURRENCY, Yielder, mapLimit } from './pool';
 import { walkTree, type WalkedFile } from './walk';
 
 /** Options of {@link scanWorkspace}. */
@@ -38,7 +38,7 @@ export interface ScanOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Files hashed at once; default 4. */
   readonly concurrency?: number;
-  /** Hashes one file; default {@link sha256File} (streamed). */
+  /** Hashes one file; default {@link hashRegularFile} (never through a symlink). */
   readonly hashFile?: FileHasher;
 }
 
@@ -111,23 +111,28 @@ export async function scanWorkspace(root: string, options: ScanOptions = {}): Pr
 
   const cache = cacheDir === null ? HashCache.disabled(real) : await HashCache.load(cacheDir, real);
   const notes = [...walked.notes];
-  const hashFile = options.hashFile ?? sha256File;
+  const hashFile = options.hashFile ?? hashRegularFile;
+  const yielder = new Yielder();
   let hashed = 0;
   const fileEntries = await mapLimit(
     walked.files,
     options.concurrency ?? DEFAULT_CONCURRENCY,
     async (file: WalkedFile): Promise<ManifestEntry | null> => {
+      await yielder.tick();
       const cached = cache.lookup(file);
       if (cached !== null) {
         return { path: file.path, type: 'file', sha256: cached, size: file.size, mode: file.mode };
       }
       let result;
       try {
-        result = await hashFile(path.join(real, file.path));
+        result = await hashFile(path.join(real, file.path), file.size);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
           notes.push(`skipped ${file.path}: removed while the workspace was scanned`);
           return null;
+        }
+        if (err instanceof WorkspaceError) {
+          throw err;
         }
         throw new WorkspaceError(`workspace: cannot read ${file.path}: ${readFailureReason(err)}`, {
           path: file.path,

@@ -4,17 +4,17 @@
  * never followed; FIFOs, sockets and devices are skipped with a note; a name that is not valid
  * UTF-8 (names are read as bytes to tell) or not a valid relative path is refused or skipped.
  * Nothing is read but folders and links: the walk is what a size check runs on before hashing.
+ * The calls are synchronous, in slices that yield to the event loop (see `Yielder`).
  */
 import { isUtf8 } from 'node:buffer';
-import type { Dirent, Stats } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstatSync, readdirSync, readlinkSync, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import { WorkspaceError, readFailureReason } from '../errors';
 import { escapeControlCharacters } from '../paths/control-chars';
 import { relativePathProblem } from '../paths/relative-path';
 import type { ExcludeRules } from './excludes';
 import { MAX_WORKSPACE_PATH_LENGTH, tooManyFilesError } from './limits';
-import { mapLimit } from './pool';
+import { Yielder } from './pool';
 
 /** A regular file found by the walk, with the fields of its `lstat` a cache or a change check uses. */
 export interface WalkedFile {
@@ -55,8 +55,6 @@ export interface WalkOptions {
   readonly badNames: 'refuse' | 'skip';
   /** Absolute folders not to enter (the hash cache when it lies inside the root). */
   readonly skipDirs?: ReadonlySet<string>;
-  /** Folders read at once; default 8. */
-  readonly concurrency?: number;
 }
 
 /** A name's bytes shown printable: ASCII as is, anything else (and `\`) as `\xNN`. */
@@ -111,7 +109,7 @@ export async function walkTree(root: string, options: WalkOptions): Promise<Walk
     }
   };
 
-  const visit = async (dir: string, entry: Dirent<Buffer>): Promise<string | null> => {
+  const visit = (dir: string, entry: Dirent<Buffer>): string | null => {
     if (!isUtf8(entry.name)) {
       // A pattern may leave it out: matched with each bad byte read as U+FFFD (`caf*` does).
       const lossy = joinRel(dir, entry.name.toString('utf8'));
@@ -138,7 +136,7 @@ export async function walkTree(root: string, options: WalkOptions): Promise<Walk
       return null;
     }
     if (entry.isSymbolicLink()) {
-      const target = await readlink(abs, { encoding: 'buffer' }).catch(vanished(rel));
+      const target = attempt(() => readlinkSync(abs, { encoding: 'buffer' }), rel);
       if (target === null) {
         return null;
       }
@@ -150,7 +148,7 @@ export async function walkTree(root: string, options: WalkOptions): Promise<Walk
       result.symlinks.push({ path: rel, target: target.toString('utf8') });
       return null;
     }
-    const stats = await lstat(abs).catch(vanished(rel));
+    const stats = attempt(() => lstatSync(abs), rel);
     if (stats === null) {
       return null;
     }
@@ -170,30 +168,33 @@ export async function walkTree(root: string, options: WalkOptions): Promise<Walk
     return null;
   };
 
-  let level = [''];
-  while (level.length > 0) {
-    const below = await mapLimit(level, options.concurrency ?? 8, async (dir) => {
-      const entries = await readdir(path.join(root, dir), {
-        withFileTypes: true,
-        encoding: 'buffer',
-      }).catch(vanished(dir === '' ? '.' : dir));
-      if (entries === null) {
-        return [];
+  const yielder = new Yielder();
+  const pending = [''];
+  for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+    const folder = dir;
+    const entries = attempt(
+      () => readdirSync(path.join(root, folder), { withFileTypes: true, encoding: 'buffer' }),
+      folder === '' ? '.' : folder,
+    );
+    for (const entry of entries ?? []) {
+      const sub = visit(folder, entry);
+      if (sub !== null) {
+        pending.push(sub);
       }
-      const dirs = await mapLimit(entries, 16, (entry) => visit(dir, entry));
-      return dirs.filter((sub): sub is string => sub !== null);
-    });
-    level = below.flat();
+      await yielder.tick();
+    }
   }
   return result;
 }
 
 /**
- * A handler for a failed look at `rel`: `null` for an entry that vanished (or changed type)
- * between the listing and the look, a WorkspaceError naming it for anything else.
+ * `look()`, or `null` when the entry vanished (or changed type) between the listing and the
+ * look; any other failure is a WorkspaceError naming `rel`.
  */
-function vanished(rel: string): (err: unknown) => null {
-  return (err) => {
+function attempt<T>(look: () => T, rel: string): T | null {
+  try {
+    return look();
+  } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       return null;
@@ -201,5 +202,5 @@ function vanished(rel: string): (err: unknown) => null {
     throw new WorkspaceError(`workspace: cannot read ${rel}: ${readFailureReason(err)}`, {
       path: rel,
     });
-  };
+  }
 }

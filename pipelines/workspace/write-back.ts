@@ -6,8 +6,8 @@
  * Files the run deleted are listed, not deleted. A path that cannot be written is refused with
  * its reason, and the others are still written: one odd path does not cost a run its outputs.
  */
-import { constants } from 'node:fs';
-import { chmod, copyFile, open, realpath, symlink } from 'node:fs/promises';
+import { symlinkSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import { readFailureReason } from '../errors';
 import { relativePathProblem } from '../paths/relative-path';
 import type { BlobSource } from './blob-dir';
@@ -15,8 +15,8 @@ import type { WorkspaceChanges } from './changes';
 import { isBuiltinExcluded } from './excludes';
 import { MAX_WORKSPACE_PATH_LENGTH } from './limits';
 import { compareBytes, type ManifestEntry } from './manifest';
-import { DEFAULT_CONCURRENCY, mapLimit } from './pool';
-import { blockedBy, placeEntry, prepareFolders } from './safe-write';
+import { DEFAULT_CONCURRENCY, Yielder, mapLimit } from './pool';
+import { blockedBy, copyBlob, placeEntry, prepareFolders } from './safe-write';
 
 /** A path {@link writeBack} did not write, and why. */
 export interface RefusedWrite {
@@ -64,18 +64,6 @@ function entryProblem(entry: ManifestEntry, paths: ReadonlySet<string>): string 
   return null;
 }
 
-/** Copies a blob to `temp` with `mode`, flushed to disk before it is renamed into place. */
-async function writeFileFrom(blob: string, temp: string, mode: number): Promise<void> {
-  await copyFile(blob, temp, constants.COPYFILE_FICLONE);
-  await chmod(temp, mode);
-  const handle = await open(temp, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /**
  * Writes `changes` (from `workspaceChanges`) into `root` from `blobs`; see the module's header.
  * A path that cannot be written, for whatever reason (a symlink on the way, a folder in the
@@ -109,13 +97,15 @@ export async function writeBack(
     accepted.map((e) => e.path),
   );
   const written: string[] = [];
+  const yielder = new Yielder();
   await mapLimit(accepted, options.concurrency ?? DEFAULT_CONCURRENCY, async (entry) => {
+    await yielder.tick();
     const why =
       blockedBy(entry.path, blocked) ??
       (await placeEntry(real, entry.path, (temp) =>
         entry.type === 'file'
-          ? writeFileFrom(blobs.path(entry.sha256) as string, temp, entry.mode)
-          : symlink(entry.target, temp),
+          ? copyBlob(blobs.path(entry.sha256) as string, temp, entry.mode, entry.size, true)
+          : symlinkSync(entry.target, temp),
       ).catch((err: unknown) => `it cannot be written: ${readFailureReason(err)}`));
     if (why === null) {
       written.push(entry.path);

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { sha256File, type FileHasher } from '../../../pipelines/workspace';
+import { hashRegularFile, type FileHasher } from '../../../pipelines/workspace';
 
 /** Writes `files` (path -> content) under `root`, making folders. */
 export function writeTree(root: string, files: Record<string, string | Buffer>): void {
@@ -33,9 +33,9 @@ export function countingHasher(): { hashFile: FileHasher; files: string[] } {
   const files: string[] = [];
   return {
     files,
-    hashFile: async (file) => {
+    hashFile: async (file, size) => {
       files.push(file);
-      return sha256File(file);
+      return hashRegularFile(file, size);
     },
   };
 }

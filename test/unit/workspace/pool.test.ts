@@ -1,5 +1,8 @@
-/** mapLimit: results in order, never more calls in flight than the limit, the first failure thrown. */
-import { mapLimit } from '../../../pipelines/workspace/pool';
+/**
+ * mapLimit: results in order, never more calls in flight than the limit, the first failure
+ * thrown; Yielder: a long run of synchronous work still lets the event loop turn.
+ */
+import { Yielder, mapLimit } from '../../../pipelines/workspace/pool';
 
 const tick = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -35,5 +38,22 @@ describe('mapLimit', () => {
 
   it('handles no items', async () => {
     expect(await mapLimit([], 4, async () => 1)).toEqual([]);
+  });
+});
+
+describe('Yielder', () => {
+  it('lets timers run during a long stretch of synchronous work', async () => {
+    let fired = 0;
+    const timer = setInterval(() => (fired += 1), 1);
+    try {
+      const yielder = new Yielder();
+      const end = Date.now() + 100;
+      while (Date.now() < end) {
+        await yielder.tick();
+      }
+    } finally {
+      clearInterval(timer);
+    }
+    expect(fired).toBeGreaterThan(3);
   });
 });
