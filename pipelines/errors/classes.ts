@@ -63,6 +63,71 @@ export class ValidationError extends NbstageError {
   }
 }
 
+/**
+ * A workspace cannot be sent or written as it is: a name that is not valid UTF-8 or that would
+ * leave the root, a path that goes through a symlink, a folder where a file belongs (code
+ * NBSTAGE_VALIDATION, exit 2, HTTP 400). `field` is `workspace` unless an option is to blame
+ * (`--workspace`); `path` is the offending path inside the workspace, escaped so that it is
+ * printable (bytes that are not UTF-8 as `\xNN`), when one path is the reason.
+ */
+export class WorkspaceError extends ValidationError {
+  readonly path: string | undefined;
+  constructor(message: string, options: { field?: string; path?: string } = {}) {
+    super(options.field ?? 'workspace', message);
+    this.path = options.path;
+  }
+}
+
+/** One of the entries a {@link WorkspaceLimitError} names: a file or a top-level folder (`data/`). */
+export interface WorkspaceEntrySize {
+  /** The path inside the workspace; a folder's ends with `/`. */
+  readonly path: string;
+  /** Bytes (or, for the file-count limit, files) it holds. */
+  readonly amount: number;
+}
+
+/**
+ * A workspace holds more bytes than `--max-workspace` allows, or more files than the file limit,
+ * found before any file was read. `largest` are the entries that weigh most (files and top-level
+ * folders), so the message can say what to exclude.
+ */
+export class WorkspaceLimitError extends WorkspaceError {
+  readonly limit: 'bytes' | 'files';
+  readonly max: number;
+  readonly total: number;
+  readonly largest: readonly WorkspaceEntrySize[];
+  constructor(
+    limit: 'bytes' | 'files',
+    max: number,
+    total: number,
+    largest: readonly WorkspaceEntrySize[],
+    message: string,
+  ) {
+    super(message);
+    this.limit = limit;
+    this.max = max;
+    this.total = total;
+    this.largest = largest;
+  }
+}
+
+/**
+ * Content that arrived does not have the sha256 it was announced with (field `sha256`, HTTP
+ * 400); nothing was stored. Both digests are in the message and on the error.
+ */
+export class DigestMismatchError extends ValidationError {
+  readonly expected: string;
+  readonly actual: string;
+  constructor(expected: string, actual: string) {
+    super(
+      'sha256',
+      `sha256: the content has sha256 ${actual}, not the announced ${expected}; nothing was stored`,
+    );
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
 /** A parameter is malformed or has a value the kernel language cannot express. */
 export class ParameterError extends withCode(ErrorCode.parameterInvalid) {}
 

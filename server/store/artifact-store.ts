@@ -1,79 +1,39 @@
 /**
  * The artifacts a notebook writes into `$NBSTAGE_ARTIFACTS`, stored beside the history by
- * content: `<home>/artifacts/sha256/<2 hex>/<62 hex>`. The same content is stored once. A file
- * is copied to a temporary name, flushed, then renamed into place, so a stored artifact is
- * always whole; stored files are read-only.
+ * content: `<home>/artifacts/sha256/<2 hex>/<62 hex>`. The same content is stored once. The
+ * content-addressed folder is a {@link BlobDir} (the workspace blobs share it): a file is copied
+ * to a temporary name, flushed, then renamed into place, so a stored artifact is always whole;
+ * stored files are read-only.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { chmod, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
-import path from 'node:path';
+import { stat } from 'node:fs/promises';
 import { ValidationError } from '../../pipelines/errors';
-import { hasControlCharacter } from './control-chars';
+import { validateArtifactName } from '../../pipelines/paths/relative-path';
+import { BlobDir } from '../../pipelines/workspace/blob-dir';
 import type { ArtifactInput, StoredArtifact } from './types';
 
-const SHA256 = /^[0-9a-f]{64}$/;
-
-/**
- * Checks an artifact's name: relative, `/`-separated, with no `..`, `.` or empty part, no `\`,
- * no NUL or other control character.
- *
- * @param field - the field named in the error (`artifacts/0/name`)
- * @throws ValidationError
- */
-export function validateArtifactName(name: string, field = 'artifacts/name'): void {
-  const reject = (why: string): never => {
-    throw new ValidationError(field, `${field}: ${JSON.stringify(name)} ${why}`);
-  };
-  if (name.length === 0 || name.length > 1024) {
-    reject('must be 1 to 1024 characters');
-  }
-  if (hasControlCharacter(name)) {
-    reject('must not contain NUL or control characters');
-  }
-  if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) {
-    reject('must be relative to the artifacts folder');
-  }
-  if (name.includes('\\')) {
-    reject('must use "/" as separator, not "\\"');
-  }
-  for (const part of name.split('/')) {
-    if (part === '..') {
-      reject('must not leave the artifacts folder ("..")');
-    }
-    if (part === '' || part === '.') {
-      reject('must not have an empty or "." part');
-    }
-  }
-}
-
-async function sha256OfFile(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) {
-    hash.update(chunk as Buffer);
-  }
-  return hash.digest('hex');
-}
+// The check of an artifact's name is pure and lives in the domain; re-exported for the service.
+export { validateArtifactName };
 
 /** Content-addressed artifact files under one folder. */
 export class ArtifactStore {
+  /** The content-addressed folder itself, which workspace blobs share. */
+  readonly blobs: BlobDir;
+
   /**
    * @param root - the artifacts folder (`<home>/artifacts`)
    */
-  constructor(readonly root: string) {}
+  constructor(readonly root: string) {
+    this.blobs = new BlobDir(root);
+  }
 
   /** Where the content with this sha256 lives (whether or not it is there). */
   pathOf(sha256: string): string {
-    return path.join(this.root, 'sha256', sha256.slice(0, 2), sha256.slice(2));
+    return this.blobs.pathOf(sha256);
   }
 
   /** The file of stored content, or null when it is not stored (or `sha256` is not a hash). */
   find(sha256: string): string | null {
-    if (!SHA256.test(sha256)) {
-      return null;
-    }
-    const file = this.pathOf(sha256);
-    return existsSync(file) ? file : null;
+    return this.blobs.path(sha256);
   }
 
   /**
@@ -91,47 +51,7 @@ export class ArtifactStore {
     if (!info.isFile()) {
       throw new ValidationError(field, `${field}: ${file} is not a regular file`);
     }
-    const known = await sha256OfFile(file);
-    if (this.find(known) !== null) {
-      return { sha256: known, size: info.size };
-    }
-    return this.copyIn(file);
-  }
-
-  /** Copies a file in under a temporary name while hashing it, then renames it into place. */
-  private async copyIn(file: string): Promise<{ sha256: string; size: number }> {
-    const tmpDir = path.join(this.root, 'tmp');
-    await mkdir(tmpDir, { recursive: true });
-    const temp = path.join(tmpDir, `${process.pid}.${randomBytes(6).toString('hex')}`);
-    const hash = createHash('sha256');
-    let size = 0;
-    const handle = await open(temp, 'wx');
-    try {
-      try {
-        for await (const chunk of createReadStream(file)) {
-          const data = chunk as Buffer;
-          hash.update(data);
-          size += data.length;
-          await handle.write(data);
-        }
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      const sha256 = hash.digest('hex');
-      const target = this.pathOf(sha256);
-      if (existsSync(target)) {
-        await unlink(temp);
-      } else {
-        await chmod(temp, 0o444);
-        await mkdir(path.dirname(target), { recursive: true });
-        await rename(temp, target);
-      }
-      return { sha256, size };
-    } catch (err) {
-      await unlink(temp).catch(() => undefined);
-      throw err;
-    }
+    return this.blobs.put(file);
   }
 
   /**

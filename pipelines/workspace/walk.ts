@@ -1,0 +1,206 @@
+/**
+ * The walk of a workspace tree: every file (with what `lstat` says of it) and every symlink
+ * (with its target text) under a root, minus what the exclude rules leave out. Symlinks are
+ * never followed; FIFOs, sockets and devices are skipped with a note; a name that is not valid
+ * UTF-8 (names are read as bytes to tell) or not a valid relative path is refused or skipped.
+ * Nothing is read but folders and links: the walk is what a size check runs on before hashing.
+ * The calls are synchronous, in slices that yield to the event loop (see `Yielder`).
+ */
+import { isUtf8 } from 'node:buffer';
+import { lstatSync, readdirSync, readlinkSync, type Dirent, type Stats } from 'node:fs';
+import path from 'node:path';
+import { WorkspaceError, readFailureReason } from '../errors';
+import { escapeControlCharacters } from '../paths/control-chars';
+import { relativePathProblem } from '../paths/relative-path';
+import type { ExcludeRules } from './excludes';
+import { MAX_WORKSPACE_PATH_LENGTH, tooManyFilesError } from './limits';
+import { Yielder } from './pool';
+
+/** A regular file found by the walk, with the fields of its `lstat` a cache or a change check uses. */
+export interface WalkedFile {
+  readonly path: string;
+  readonly size: number;
+  /** Permission bits, `mode & 0o777`. */
+  readonly mode: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  readonly ino: number;
+}
+
+/** A symlink found by the walk. */
+export interface WalkedSymlink {
+  readonly path: string;
+  readonly target: string;
+}
+
+/** What a walk found. */
+export interface WalkResult {
+  /** Files in the order found (not sorted). */
+  readonly files: WalkedFile[];
+  readonly symlinks: WalkedSymlink[];
+  /** One line per entry skipped (a FIFO, a socket, a device, a bad name when skipped). */
+  readonly notes: string[];
+}
+
+/** Options of {@link walkTree}. */
+export interface WalkOptions {
+  /** What is left out. */
+  readonly rules: ExcludeRules;
+  /** The most files and symlinks; one more throws a WorkspaceLimitError. */
+  readonly maxEntries: number;
+  /**
+   * What a name that is not valid UTF-8 (or not a valid relative path) does: `refuse` throws a
+   * WorkspaceError naming it (a scan), `skip` leaves it out with a note (a run's outputs).
+   */
+  readonly badNames: 'refuse' | 'skip';
+  /** Absolute folders not to enter (the hash cache when it lies inside the root). */
+  readonly skipDirs?: ReadonlySet<string>;
+}
+
+/** A name's bytes shown printable: ASCII as is, anything else (and `\`) as `\xNN`. */
+function escapeBytes(name: Buffer): string {
+  let out = '';
+  for (const byte of name) {
+    out +=
+      byte >= 0x20 && byte < 0x7f && byte !== 0x5c
+        ? String.fromCharCode(byte)
+        : `\\x${byte.toString(16).padStart(2, '0')}`;
+  }
+  return out;
+}
+
+function joinRel(dir: string, name: string): string {
+  return dir === '' ? name : `${dir}/${name}`;
+}
+
+function describeOther(stats: Stats): string {
+  if (stats.isFIFO()) {
+    return 'a FIFO (named pipe)';
+  }
+  if (stats.isSocket()) {
+    return 'a socket';
+  }
+  return stats.isBlockDevice() || stats.isCharacterDevice() ? 'a device' : 'not a file';
+}
+
+/**
+ * Walks `root` (an absolute, real path) and returns its files and symlinks.
+ *
+ * @throws WorkspaceError (field `workspace`) for a bad name with `badNames: 'refuse'`;
+ *   WorkspaceLimitError past `maxEntries`
+ */
+export async function walkTree(root: string, options: WalkOptions): Promise<WalkResult> {
+  const result: WalkResult = { files: [], symlinks: [], notes: [] };
+  const seen: { path: string; size: number }[] = [];
+  const bad = (shown: string, why: string): void => {
+    if (options.badNames === 'refuse') {
+      throw new WorkspaceError(
+        `workspace: ${shown} ${why}; rename it, or leave it out with --exclude GLOB or a ` +
+          '.nbstageignore at the root',
+        { path: shown },
+      );
+    }
+    result.notes.push(`skipped ${shown}: ${why}`);
+  };
+  const count = (rel: string, size: number): void => {
+    seen.push({ path: rel, size });
+    if (seen.length > options.maxEntries) {
+      throw tooManyFilesError(root, seen, options.maxEntries);
+    }
+  };
+
+  const visit = (dir: string, entry: Dirent<Buffer>): string | null => {
+    if (!isUtf8(entry.name)) {
+      // A pattern may leave it out: matched with each bad byte read as U+FFFD (`caf*` does).
+      const lossy = joinRel(dir, entry.name.toString('utf8'));
+      if (!options.rules.excludes(lossy, entry.isDirectory())) {
+        bad(joinRel(dir, escapeBytes(entry.name)), 'has a name that is not valid UTF-8');
+      }
+      return null;
+    }
+    const name = entry.name.toString('utf8');
+    const rel = joinRel(dir, name);
+    const problem = relativePathProblem(rel, {
+      folder: 'the workspace',
+      maxLength: MAX_WORKSPACE_PATH_LENGTH,
+    });
+    if (problem !== null) {
+      bad(escapeControlCharacters(rel), `cannot travel: a path of a workspace ${problem}`);
+      return null;
+    }
+    const abs = path.join(root, rel);
+    if (entry.isDirectory()) {
+      return options.rules.excludes(rel, true) || options.skipDirs?.has(abs) === true ? null : rel;
+    }
+    if (options.rules.excludes(rel, false)) {
+      return null;
+    }
+    if (entry.isSymbolicLink()) {
+      const target = attempt(() => readlinkSync(abs, { encoding: 'buffer' }), rel);
+      if (target === null) {
+        return null;
+      }
+      if (!isUtf8(target)) {
+        bad(rel, `is a symlink whose target (${escapeBytes(target)}) is not valid UTF-8`);
+        return null;
+      }
+      count(rel, 0);
+      result.symlinks.push({ path: rel, target: target.toString('utf8') });
+      return null;
+    }
+    const stats = attempt(() => lstatSync(abs), rel);
+    if (stats === null) {
+      return null;
+    }
+    if (!stats.isFile()) {
+      result.notes.push(`skipped ${rel}: ${describeOther(stats)}`);
+      return null;
+    }
+    count(rel, stats.size);
+    result.files.push({
+      path: rel,
+      size: stats.size,
+      mode: stats.mode & 0o777,
+      mtimeMs: stats.mtimeMs,
+      ctimeMs: stats.ctimeMs,
+      ino: stats.ino,
+    });
+    return null;
+  };
+
+  const yielder = new Yielder();
+  const pending = [''];
+  for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+    const folder = dir;
+    const entries = attempt(
+      () => readdirSync(path.join(root, folder), { withFileTypes: true, encoding: 'buffer' }),
+      folder === '' ? '.' : folder,
+    );
+    for (const entry of entries ?? []) {
+      const sub = visit(folder, entry);
+      if (sub !== null) {
+        pending.push(sub);
+      }
+      await yielder.tick();
+    }
+  }
+  return result;
+}
+
+/**
+ * `look()`, or `null` when the entry vanished (or changed type) between the listing and the
+ * look; any other failure is a WorkspaceError naming `rel`.
+ */
+function attempt<T>(look: () => T, rel: string): T | null {
+  try {
+    return look();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      return null;
+    }
+    throw new WorkspaceError(`workspace: cannot read ${rel}: ${readFailureReason(err)}`, {
+      path: rel,
+    });
+  }
+}
