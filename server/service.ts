@@ -14,7 +14,9 @@ import { compileSchemas } from '../pipelines/notebook/schema';
 import { UsageError } from '../pipelines/errors';
 import { maxJsonDepth } from '../pipelines/notebook/json-depth';
 import { auditLogFile, fileAuditLog } from './auth/audit';
+import { BlobDir } from '../pipelines/workspace/blob-dir';
 import { Authenticator } from './auth/authenticator';
+import { maxBlobBytesOf } from './http/blob-routes';
 import { trustProxyOf } from './auth/client-address';
 import { authLimitsFromEnv } from './auth/limits';
 import { fileTokenStore, tokensFile } from './auth/tokens';
@@ -28,7 +30,7 @@ import { attachRunStream } from './http/stream';
 import { queueBackend } from './queue';
 import { RunManager } from './runs/run-manager';
 import { secretKey } from './runs/secret-box';
-import { openVersionStore } from './store/git-version-store';
+import { ARTIFACTS_DIR, openVersionStore } from './store/git-version-store';
 import type { SandboxBind, SandboxMode } from '../kernels/zmq/sandbox';
 import { takeCredentials } from './credentials';
 import { startWorkerRuntime, type WorkerRuntime } from './workers/worker-runtime';
@@ -106,11 +108,14 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   // And the notebook schemas compiled now, not while the first run's request holds the loop.
   compileSchemas();
   const maxBodyBytes = options.maxBodyBytes ?? bodyLimitOf(env);
+  const maxBlobBytes = maxBlobBytesOf(env);
   const home = path.resolve(options.home);
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
   const logger = pino({ base: { service: 'nbstage' } }, options.logStream ?? process.stderr);
   const log = (msg: string, fields: JSONObject = {}): void => logger.info(fields, msg);
   const store = await openVersionStore(home);
+  // Workspace blobs live beside the artifacts, in one content store.
+  const blobs = new BlobDir(path.join(home, ARTIFACTS_DIR));
   const tokens = fileTokenStore(tokensFile(home), {
     adminToken: credentials.NBSTAGE_ADMIN_TOKEN,
   });
@@ -214,9 +219,14 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     maxBodyBytes,
     rateLimitPerSecond: options.rateLimitPerSecond,
     jobs,
+    blobs,
+    maxBlobBytes,
   });
   const server = http.createServer(app);
-  server.requestTimeout = 120_000;
+  // A workspace's blob may take longer than any fixed time to arrive: what ends a request is
+  // two minutes without a byte (the socket's idle timeout), not its length.
+  server.requestTimeout = 0;
+  server.setTimeout(120_000);
   server.headersTimeout = 30_000;
   const wss = attachRunStream(server, runs, auth);
   await new Promise<void>((resolve, reject) => {

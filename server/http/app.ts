@@ -35,6 +35,8 @@ import type { JobSubmitter } from '../jobs/job-submitter';
 import { jenkinsRoutes } from './jenkins-routes';
 import { webRoutes } from '../web/routes';
 import type { ServiceMetrics } from './metrics';
+import type { BlobDir } from '../../pipelines/workspace/blob-dir';
+import { blobRoutes, DEFAULT_MAX_BLOB_BYTES } from './blob-routes';
 import { bodyField } from './body-field';
 import { openApiDocument } from './openapi';
 import { notebookBody, notebookUpload, param, wrap } from './route-helpers';
@@ -65,6 +67,10 @@ export interface ServiceContext {
   log?: (msg: string, fields?: JSONObject) => void;
   /** Notebooks submitted as Jenkins jobs (routes in jenkins-routes.ts); the builds merge. */
   jobs?: JobSubmitter;
+  /** The content store workspaces upload to (blob-routes.ts); none: no blob routes. */
+  blobs?: BlobDir;
+  /** Most bytes of one uploaded blob; default {@link DEFAULT_MAX_BLOB_BYTES}. */
+  maxBlobBytes?: number;
 }
 
 const ajv = new Ajv({ allErrors: false, strict: false });
@@ -328,6 +334,17 @@ export function createApp(ctx: ServiceContext): express.Express {
       res.json(await ctx.queue.workers());
     }),
   );
+  if (ctx.blobs !== undefined) {
+    app.use(
+      '/api/v1',
+      blobRoutes({
+        blobs: ctx.blobs,
+        runRole,
+        maxBlobBytes: ctx.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES,
+        draining: ctx.draining,
+      }),
+    );
+  }
   app.use('/api/v1', api);
   app.use('/api/v1', jenkinsRoutes({ jobs: ctx.jobs, auth, draining: ctx.draining }));
   // The web page (`/`, `/jobs/...`, `/runs/...`, `/login`): see server/web/routes.ts.

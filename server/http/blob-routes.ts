@@ -1,0 +1,135 @@
+/**
+ * The content store over HTTP, for workspaces (DESIGN "Workspaces: transfer by content"): a
+ * client asks which of its digests the service lacks (`POST /blobs/missing`), uploads only those,
+ * each as the raw body of `PUT /blobs/{sha256}` (streamed to disk, hashed on the way, refused and
+ * not stored when the content is not what the digest says), and fetches what a run wrote with
+ * `GET /blobs/{sha256}`. Blobs share the store with the artifacts, so a file that came back from
+ * a run is never uploaded again. Asking and uploading need role run (what creating a run needs);
+ * reading needs read, as reading a run's artifacts does.
+ */
+import Ajv from 'ajv';
+import express, { type RequestHandler, type Router } from 'express';
+import { NotFoundError, UnavailableError, ValidationError } from '../../pipelines/errors';
+import { DEFAULT_MAX_WORKSPACE_FILES } from '../../pipelines/workspace/limits';
+import type { BlobDir } from '../../pipelines/workspace/blob-dir';
+import { bodyField } from './body-field';
+import { param, wrap } from './route-helpers';
+
+/** Most bytes of one uploaded blob, unless `NBSTAGE_MAX_BLOB_BYTES` says otherwise: 4 GiB. */
+export const DEFAULT_MAX_BLOB_BYTES = 4 * 1024 ** 3;
+
+const SHA256 = '^[0-9a-f]{64}$';
+
+/** JSON schema of the body of `POST /api/v1/blobs/missing`. */
+export const missingBlobsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['digests'],
+  properties: {
+    digests: {
+      type: 'array',
+      items: { type: 'string', pattern: SHA256 },
+      maxItems: DEFAULT_MAX_WORKSPACE_FILES + 1,
+      description: 'sha256 digests (64 lowercase hex digits) the client could upload',
+    },
+  },
+} as const;
+
+const validateMissing = new Ajv({ allErrors: false, strict: false }).compile<{
+  digests: string[];
+}>(missingBlobsSchema);
+
+/** Options of {@link blobRoutes}. */
+export interface BlobRouteOptions {
+  blobs: BlobDir;
+  /** Guards of role run (asking, uploading) and read (fetching). */
+  runRole: RequestHandler;
+  /** Most bytes of one blob. */
+  maxBlobBytes: number;
+  /** Whether the service is shutting down (uploads are refused then, as new runs are). */
+  draining: () => boolean;
+}
+
+/** `NBSTAGE_MAX_BLOB_BYTES` (bytes), else the default. @throws ValidationError naming it */
+export function maxBlobBytesOf(env: NodeJS.ProcessEnv): number {
+  const raw = env.NBSTAGE_MAX_BLOB_BYTES;
+  if (raw === undefined || raw === '') {
+    return DEFAULT_MAX_BLOB_BYTES;
+  }
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new ValidationError(
+      'NBSTAGE_MAX_BLOB_BYTES',
+      `NBSTAGE_MAX_BLOB_BYTES: must be a positive number of bytes, got "${raw}"`,
+    );
+  }
+  return value;
+}
+
+/** The digest of a blob route, checked. */
+function digestOf(value: string): string {
+  if (!new RegExp(SHA256).test(value)) {
+    throw new ValidationError(
+      'sha256',
+      `sha256: ${JSON.stringify(value.slice(0, 80))} is not 64 lowercase hex digits`,
+    );
+  }
+  return value;
+}
+
+/** The routes under `/api/v1/blobs`. */
+export function blobRoutes(options: BlobRouteOptions): Router {
+  const { blobs } = options;
+  const router = express.Router();
+  router.post(
+    '/blobs/missing',
+    options.runRole,
+    express.json({ limit: '24mb' }),
+    (req, res) => {
+      const body: unknown = req.body;
+      if (!validateMissing(body)) {
+        const err = validateMissing.errors?.[0];
+        const where = bodyField(err);
+        throw new ValidationError(where, `${where}: ${err?.message ?? 'invalid'}`);
+      }
+      const missing = [...new Set(body.digests)].filter((d) => !blobs.has(d));
+      res.json({ missing });
+    },
+  );
+  router.put(
+    '/blobs/:sha256',
+    options.runRole,
+    wrap(async (req, res) => {
+      if (options.draining()) {
+        req.resume();
+        throw new UnavailableError('the service is shutting down; no new uploads');
+      }
+      const sha256 = digestOf(param(req, 'sha256'));
+      const declared = Number(req.headers['content-length'] ?? NaN);
+      if (Number.isFinite(declared) && declared > options.maxBlobBytes) {
+        req.resume();
+        throw new ValidationError(
+          'content-length',
+          `content-length: ${declared} bytes is over the limit of one blob (${options.maxBlobBytes} bytes, NBSTAGE_MAX_BLOB_BYTES)`,
+        );
+      }
+      if (blobs.has(sha256)) {
+        // Known content is not read again: the client learns it and stops sending.
+        req.resume();
+        res.status(200).json({ sha256, stored: false });
+        return;
+      }
+      const stored = await blobs.put(req, sha256, { maxBytes: options.maxBlobBytes });
+      res.status(201).json({ sha256: stored.sha256, size: stored.size, stored: true });
+    }),
+  );
+  router.get('/blobs/:sha256', (req, res) => {
+    const sha256 = digestOf(param(req, 'sha256'));
+    const file = blobs.path(sha256);
+    if (file === null) {
+      throw new NotFoundError(`no blob ${sha256}`);
+    }
+    res.type('application/octet-stream').sendFile(file, { dotfiles: 'allow' });
+  });
+  return router;
+}
