@@ -182,6 +182,28 @@ export async function main(argv: string[]): Promise<number> {
     .option('--build <n>', 'build number recorded in the run')
     .option('--artifacts <dir>', 'directory exported to the notebook as $NBSTAGE_ARTIFACTS')
     .option('--server <url>', 'submit to an nbstage service instead of running embedded')
+    .option(
+      '--workspace <dir>',
+      'with --server: the folder whose files travel with the run (default $WORKSPACE, the git work tree, the notebook folder)',
+    )
+    .option(
+      '--exclude <glob>',
+      'with --server: leave matching files out of the workspace (gitignore syntax; repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--outputs <glob>',
+      'with --server: bring back only the outputs matching (gitignore syntax; repeatable)',
+      collect,
+      [],
+    )
+    .option('--no-outputs', 'with --server: bring nothing the run wrote back into the workspace')
+    .option(
+      '--max-workspace <size>',
+      'with --server: refuse a workspace larger than this (default 4 GiB)',
+      size('--max-workspace'),
+    )
     .option('--json', 'print one JSON summary on stdout at the end instead of the outputs')
     .option('--no-progress', 'no progress bar')
     .option(

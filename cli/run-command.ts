@@ -5,6 +5,7 @@
  * README's table gives. SIGINT/SIGTERM cancel the run: the kernel is interrupted and shut down
  * and the partial notebook is written, well within Jenkins' 5 s.
  */
+import { printable } from './printable';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { NbstageError } from '../pipelines/errors';
@@ -50,6 +51,10 @@ export interface RunFlags {
   build?: string;
   artifacts?: string;
   server?: string;
+  workspace?: string;
+  exclude?: string[];
+  outputs?: string[] | false;
+  maxWorkspace?: number;
   json?: boolean;
   progress: boolean;
   color?: boolean;
@@ -225,6 +230,26 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
         token,
         jenkins: jenkinsOrigin(env),
         artifactsDir: flags.artifacts,
+        workspace: {
+          dir: flags.workspace,
+          exclude: flags.exclude ?? [],
+          outputs: flags.outputs === false ? [] : (flags.outputs ?? []),
+          noOutputs: flags.outputs === false,
+          maxBytes: flags.maxWorkspace,
+          ownFiles: [
+            flags.output ?? defaultOutputPath(notebook),
+            flags.junit,
+            flags.html,
+            flags.zeppelinOut,
+          ].filter((f): f is string => f !== undefined),
+          env,
+        },
+        onWorkspace: (line) => {
+          if (flags.json !== true) {
+            stderr.write(`nbstage: ${printable(line)}
+`);
+          }
+        },
         onListenerError,
         onArtifacts: (files) => {
           if (flags.json !== true && files.length > 0) {

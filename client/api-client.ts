@@ -40,7 +40,12 @@ export class NbstageClient {
     this.base = url.endsWith('/') ? url.slice(0, -1) : url;
   }
 
-  private async request(method: string, route: string, body?: unknown): Promise<Response> {
+  private async request(
+    method: string,
+    route: string,
+    body?: unknown,
+    raw?: { data: AsyncIterable<Uint8Array> | Buffer; size: number },
+  ): Promise<Response> {
     let res: Response;
     try {
       res = await fetch(`${this.base}${route}`, {
@@ -48,10 +53,23 @@ export class NbstageClient {
         headers: {
           Authorization: `Bearer ${this.token}`,
           ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+          ...(raw === undefined
+            ? {}
+            : { 'Content-Type': 'application/octet-stream', 'Content-Length': String(raw.size) }),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(120_000),
-      });
+        body:
+          raw !== undefined
+            ? (raw.data as unknown as RequestInit['body'])
+            : body === undefined
+              ? undefined
+              : JSON.stringify(body),
+        ...(raw === undefined ? {} : { duplex: 'half' }),
+        // A blob takes as long as it takes; the service ends a transfer that stalls.
+        signal:
+          raw === undefined && !route.startsWith('/api/v1/blobs/')
+            ? AbortSignal.timeout(120_000)
+            : undefined,
+      } as RequestInit);
     } catch (err) {
       throw new UnreachableError(
         `cannot reach the nbstage service at ${this.base}: ${(err as Error).message}`,
@@ -71,6 +89,31 @@ export class NbstageClient {
       throw remoteError(code, message, res.status);
     }
     return res;
+  }
+
+  /** Which of `digests` the service's content store lacks. */
+  async missingBlobs(digests: readonly string[]): Promise<string[]> {
+    const res = await this.request('POST', '/api/v1/blobs/missing', { digests });
+    return ((await res.json()) as { missing: string[] }).missing;
+  }
+
+  /** Uploads one blob (`size` bytes with sha256 `sha256`), streamed. */
+  async putBlob(
+    sha256: string,
+    data: AsyncIterable<Uint8Array> | Buffer,
+    size: number,
+  ): Promise<void> {
+    const res = await this.request('PUT', `/api/v1/blobs/${sha256}`, undefined, { data, size });
+    await res.arrayBuffer();
+  }
+
+  /** One blob's content, as a stream. */
+  async blob(sha256: string): Promise<AsyncIterable<Uint8Array>> {
+    const res = await this.request('GET', `/api/v1/blobs/${sha256}`);
+    if (res.body === null) {
+      throw new UnreachableError(`the service sent no content for blob ${sha256}`);
+    }
+    return res.body as unknown as AsyncIterable<Uint8Array>;
   }
 
   /** Creates a run. */

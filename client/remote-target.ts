@@ -21,6 +21,12 @@ import type { LoadedRun, RunResult } from '../pipelines/runner';
 import type { ServiceRun } from '../server/runs/service-run';
 import { runRequestOf, type JenkinsOrigin } from '../server/runs/run-request';
 import { NbstageClient, remoteError } from './api-client';
+import { receiveOutputs, sendWorkspace, type WorkspaceOptions } from './workspace-transfer';
+
+/** Bytes as MiB with one decimal. */
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
 
 /**
  * Writes a finished run's artifacts under `dir`, keeping their relative names. A name that would
@@ -57,6 +63,10 @@ export interface RemoteTargetOptions {
   onArtifacts?: (files: string[]) => void;
   /** Where a failing output sink is reported (default: a process warning). */
   onListenerError?: (err: unknown) => void;
+  /** The workspace sent with the run (default: found as DESIGN says); false: none. */
+  workspace?: WorkspaceOptions | false;
+  /** Told what the workspace transfer did, one line at a time (the CLI prints it on stderr). */
+  onWorkspace?: (line: string) => void;
 }
 
 /** Runs on the nbstage service at `options.url`. */
@@ -76,9 +86,23 @@ async function executeRemote(
   const client = new NbstageClient(options.url, options.token);
   const { spec } = run;
   const notebook = JSON.parse(fs.readFileSync(spec.notebookPath, 'utf8')) as JSONObject;
-  const record = await client.createRun(
-    runRequestOf(spec, notebook, path.basename(spec.notebookPath), options.jenkins),
-  );
+  const tell = options.onWorkspace ?? ((): void => undefined);
+  const sent =
+    options.workspace === false
+      ? null
+      : await sendWorkspace(client, spec.notebookPath, options.workspace ?? {});
+  if (sent !== null) {
+    tell(
+      `workspace ${sent.root}: ${sent.files} files, ${mib(sent.bytes)}; sent ${sent.uploaded} new contents (${mib(sent.uploadedBytes)}), hashed ${sent.hashed}`,
+    );
+    for (const note of sent.notes) {
+      tell(`workspace: ${note}`);
+    }
+  }
+  const record = await client.createRun({
+    ...runRequestOf(spec, notebook, path.basename(spec.notebookPath), options.jenkins),
+    ...(sent === null ? {} : { workspace: sent.request }),
+  });
   const onAbort = (): void => {
     void client.cancel(record.id).catch(() => undefined);
   };
@@ -103,6 +127,23 @@ async function executeRemote(
   const nb: Notebook = await client.notebook(record.id);
   if (options.artifactsDir !== undefined) {
     options.onArtifacts?.(await downloadArtifacts(client, final, options.artifactsDir));
+  }
+  if (sent !== null && final.workspace !== undefined && final.workspace.outputs.length > 0) {
+    const back = await receiveOutputs(client, sent.root, final.workspace);
+    tell(
+      `workspace: wrote ${back.written.length} outputs: ${back.written.slice(0, 10).join(', ')}${back.written.length > 10 ? ', ...' : ''}`,
+    );
+    for (const refused of back.refused) {
+      tell(`workspace: did not write ${refused.path}: ${refused.reason}`);
+    }
+  }
+  if (sent !== null && final.workspace !== undefined) {
+    for (const gone of final.workspace.deleted) {
+      tell(`workspace: the run deleted ${gone} (left in place here)`);
+    }
+    for (const note of final.workspace.notes ?? []) {
+      tell(`workspace: ${note}`);
+    }
   }
   const status = final.state as RunStatus;
   const error =

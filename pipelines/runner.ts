@@ -59,6 +59,11 @@ export interface RunSpec {
   kernelVariables?: Record<string, string>;
   /** Device nodes a sandboxed kernel of the run sees (a GPU lease's). */
   kernelDevices?: string[];
+  /**
+   * The folder a sandboxed kernel of the run may write, holding its `cwd` (a workspace copy and
+   * the run's artifacts folder); default the cwd itself.
+   */
+  writable?: string;
 }
 
 /** Variables never copied into a kernel: nbstage's and Jupyter's own, and per-process ones. */
@@ -191,6 +196,7 @@ export async function executeRun<L extends KernelLease>(
         await source.acquire(name, {
           session: spec.session,
           cwd: runCwd(spec),
+          writable: spec.writable,
           devices: spec.kernelDevices,
         }),
       );

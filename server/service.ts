@@ -34,6 +34,7 @@ import { ARTIFACTS_DIR, openVersionStore } from './store/git-version-store';
 import type { SandboxBind, SandboxMode } from '../kernels/zmq/sandbox';
 import { takeCredentials } from './credentials';
 import { startWorkerRuntime, type WorkerRuntime } from './workers/worker-runtime';
+import { localContent } from './workers/workspace-content';
 
 /** Options of {@link startService}. */
 export interface ServiceOptions {
@@ -146,6 +147,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     store,
     audit,
     log,
+    blobs,
     // Kernels are checked before a run is queued when every worker is this process's own;
     // workers on other hosts offer kernelspecs of their own, and the one that takes the run
     // refuses an unknown kernel (NBSTAGE_KERNEL_NOT_FOUND).
@@ -180,6 +182,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       secretKey: key,
       sandbox: options.sandbox,
       sandboxBinds: options.sandboxBinds,
+      content: localContent(blobs),
       log: (msg, fields) => log(msg, (fields ?? {}) as JSONObject),
     });
   }

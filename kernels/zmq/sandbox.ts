@@ -39,8 +39,10 @@ export interface SandboxPlan {
   bwrap: string;
   /** Read-only paths (the Python environment, kernelspec, helpers). */
   readOnly: string[];
-  /** The kernel's working folder, read-write. */
+  /** The folder the kernel may write (its cwd, or a folder holding it). */
   workDir: string;
+  /** Where it starts (default `workDir`). */
+  cwd?: string;
   /** The private folder of its connection file, read-write (its Unix sockets are made there). */
   connectionDir?: string;
   /** The operator's binds. */
@@ -232,7 +234,7 @@ export function sandboxCommand(argv: string[], plan: SandboxPlan): string[] {
   if (plan.connectionDir !== undefined) {
     args.push('--bind', plan.connectionDir, plan.connectionDir);
   }
-  args.push('--bind', plan.workDir, plan.workDir, '--chdir', plan.workDir);
+  args.push('--bind', plan.workDir, plan.workDir, '--chdir', plan.cwd ?? plan.workDir);
   return [plan.bwrap, ...args, '--', ...argv];
 }
 

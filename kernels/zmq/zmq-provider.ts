@@ -124,7 +124,12 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
       : { ready: false, reason: 'the kernel provider is closed' };
   }
 
-  private start(name: string, cwd: string, devices: string[] = []): Promise<ZmqKernel> {
+  private start(
+    name: string,
+    cwd: string,
+    devices: string[] = [],
+    writable?: string,
+  ): Promise<ZmqKernel> {
     if (this.closed !== null) {
       return Promise.reject(new UnreachableError('the kernel provider is closed'));
     }
@@ -134,7 +139,13 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
         ...this.options.kernel,
         ...(sandbox === undefined
           ? {}
-          : { sandbox: { ...sandbox, devices: [...(sandbox.devices ?? []), ...devices] } }),
+          : {
+              sandbox: {
+                ...sandbox,
+                devices: [...(sandbox.devices ?? []), ...devices],
+                ...(writable === undefined ? {} : { writable }),
+              },
+            }),
         env: this.options.env,
         cwd,
       }),
@@ -180,7 +191,7 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
    */
   async acquire(
     name: string,
-    options: { session?: string; cwd?: string; devices?: string[] } = {},
+    options: { session?: string; cwd?: string; writable?: string; devices?: string[] } = {},
   ): Promise<AcquiredKernel<ZmqKernel>> {
     const session = options.session === '' ? undefined : options.session;
     if (session !== undefined && this.options.sessions !== true) {
@@ -212,7 +223,7 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
         ? await adopted.kernel
         : here === null
           ? await this.pool.acquire(name)
-          : await this.start(name, here, options.devices);
+          : await this.start(name, here, options.devices, options.writable);
     if (this.closed !== null) {
       await kernel.shutdown();
       throw new UnreachableError('the kernel provider is closed');

@@ -81,21 +81,16 @@ function digestOf(value: string): string {
 export function blobRoutes(options: BlobRouteOptions): Router {
   const { blobs } = options;
   const router = express.Router();
-  router.post(
-    '/blobs/missing',
-    options.runRole,
-    express.json({ limit: '24mb' }),
-    (req, res) => {
-      const body: unknown = req.body;
-      if (!validateMissing(body)) {
-        const err = validateMissing.errors?.[0];
-        const where = bodyField(err);
-        throw new ValidationError(where, `${where}: ${err?.message ?? 'invalid'}`);
-      }
-      const missing = [...new Set(body.digests)].filter((d) => !blobs.has(d));
-      res.json({ missing });
-    },
-  );
+  router.post('/blobs/missing', options.runRole, express.json({ limit: '24mb' }), (req, res) => {
+    const body: unknown = req.body;
+    if (!validateMissing(body)) {
+      const err = validateMissing.errors?.[0];
+      const where = bodyField(err);
+      throw new ValidationError(where, `${where}: ${err?.message ?? 'invalid'}`);
+    }
+    const missing = [...new Set(body.digests)].filter((d) => !blobs.has(d));
+    res.json({ missing });
+  });
   router.put(
     '/blobs/:sha256',
     options.runRole,

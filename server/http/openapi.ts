@@ -2,6 +2,8 @@
  * The OpenAPI 3.1 document of the nbstage HTTP API, served at /api/v1/openapi.json. The request
  * schemas here are the ones ajv enforces, so the document and the validation cannot drift.
  */
+import { missingBlobsSchema } from './blob-routes';
+import { MANIFEST_SCHEMA } from '../../pipelines/workspace/validate-manifest';
 import { LOGIN_COOKIE } from '../auth/middleware';
 import { submitRequestSchema } from '../jobs/submit-request';
 import { runRequestSchema } from '../runs/run-request';
@@ -48,6 +50,8 @@ const pathParam = (
 });
 
 const runId = pathParam('id', { type: 'string', format: 'uuid' });
+
+const sha256Param = pathParam('sha256', { type: 'string', pattern: '^[0-9a-f]{64}$' });
 const job = pathParam('job', { type: 'string' }, 'Jenkins full name, URL-encoded');
 /** The `{name}` of a file under a run (an artifact, a report file). */
 const fileName = pathParam('name', { type: 'string' });
@@ -156,6 +160,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
         Error: errorSchema,
         RunRequest: runRequestSchema,
         SubmitRequest: submitRequestSchema,
+        MissingBlobs: missingBlobsSchema,
+        Manifest: MANIFEST_SCHEMA,
         Submission: submissionSchema,
         Run: {
           type: 'object',
@@ -242,6 +248,51 @@ export function openApiDocument(version: string): Record<string, unknown> {
         { description: 'the file' },
         fileName,
       ),
+      '/api/v1/blobs/missing': {
+        post: {
+          summary:
+            'which of these digests the content store lacks (role run): upload only those before creating a run with a workspace',
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: { $ref: '#/components/schemas/MissingBlobs' } },
+            },
+          },
+          responses: {
+            '200': json({
+              type: 'object',
+              properties: { missing: { type: 'array', items: { type: 'string' } } },
+            }),
+            ...errors(400, 401, 403, 413, 429),
+          },
+        },
+      },
+      '/api/v1/blobs/{sha256}': {
+        put: {
+          parameters: [sha256Param],
+          summary:
+            'upload one blob as the raw body (role run): a file of a workspace, or its manifest (canonical JSON, #/components/schemas/Manifest); hashed on arrival, refused (400, nothing stored) when the content is not what the digest says; at most NBSTAGE_MAX_BLOB_BYTES',
+          requestBody: {
+            required: true,
+            content: {
+              'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+            },
+          },
+          responses: {
+            '200': json({ type: 'object' }, 'already stored: nothing was read'),
+            '201': json({ type: 'object' }, 'stored'),
+            ...errors(400, 401, 403, 413, 429, 503),
+          },
+        },
+        get: {
+          parameters: [sha256Param],
+          summary: 'one blob (a run input or output), as stored',
+          responses: {
+            '200': { description: 'application/octet-stream' },
+            ...errors(400, 401, 404, 429),
+          },
+        },
+      },
       '/api/v1/runs/{id}/stream': {
         get: {
           parameters: [

@@ -22,6 +22,8 @@ import { notebookFileName } from './run-job';
 import type { JenkinsOrigin, RunRequest } from './run-request';
 import { queuedServiceRun, type ServiceRun } from './service-run';
 import { detectFormat } from '../../pipelines/formats/detect';
+import type { BlobSource } from '../../pipelines/workspace/blob-dir';
+import { checkWorkspace } from './run-workspace';
 
 /** What the service decides about every run it admits. */
 export interface AdmissionRules {
@@ -33,6 +35,8 @@ export interface AdmissionRules {
   secretsRefused?: string;
   /** The kernels the workers offer, checked before a run is queued (default: not checked). */
   kernels?: KnownKernels;
+  /** The content store workspaces were uploaded to; none: runs with a workspace are refused. */
+  blobs?: BlobSource;
 }
 
 /**
@@ -118,6 +122,8 @@ export async function admitRun(
   // Everything the version needs is known valid before anything is written or queued.
   checkVersionTarget(job, build);
   checkKernels(nb, request.kernel, plan.cells, (await rules.kernels?.()) ?? null);
+  const workspace =
+    request.workspace === undefined ? undefined : checkWorkspace(request.workspace, rules.blobs);
   const record = queuedServiceRun({
     id: randomUUID(),
     job,
@@ -135,6 +141,7 @@ export async function admitRun(
         ? undefined
         : (masker.maskValue(request.jenkins as unknown as JSONObject) as JenkinsOrigin),
     warnings: warnings.map((w) => masker.mask(w)),
+    workspace,
   });
   return { record, gpus, notebook: nb };
 }

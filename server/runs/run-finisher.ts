@@ -14,12 +14,23 @@ import { validateArtifactName } from '../store/artifact-store';
 import type { VersionStore } from '../store/types';
 import { endRunOutsideKernel } from './end-outside-kernel';
 import type { ArtifactPayload, SkippedArtifact } from './run-job';
-import { saveServiceRun, type RunFailure, type RunState, type ServiceRun } from './service-run';
+import {
+  saveServiceRun,
+  type RunFailure,
+  type RunState,
+  type RunWorkspace,
+  type ServiceRun,
+  type WorkspaceOutput,
+} from './service-run';
+import type { BlobSource } from '../../pipelines/workspace/blob-dir';
+import { relativePathProblem } from '../../pipelines/paths/relative-path';
 import { detectFormat } from '../../pipelines/formats/detect';
 
 /** What {@link finishRun} needs besides the run. */
 export interface RunFinishing {
   store: VersionStore;
+  /** The content store a run's workspace manifest is read from (for the version's inputs.json). */
+  blobs?: BlobSource;
   log?: (msg: string, fields?: JSONObject) => void;
 }
 
@@ -65,6 +76,48 @@ function keptArtifacts(
   return { kept, skipped };
 }
 
+/**
+ * The outputs a worker reported for a run's workspace, those that are well formed (a worker's
+ * result is checked like any input): the others are dropped with a note.
+ */
+function workspaceResult(value: JSONValue | undefined): Partial<RunWorkspace> {
+  if (value === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return {};
+  }
+  const raw = value as { outputs?: unknown; deleted?: unknown; notes?: unknown };
+  const notes = Array.isArray(raw.notes) ? raw.notes.filter((n) => typeof n === 'string') : [];
+  const outputs: WorkspaceOutput[] = [];
+  for (const entry of Array.isArray(raw.outputs) ? (raw.outputs as WorkspaceOutput[]) : []) {
+    const problem =
+      typeof entry?.path !== 'string'
+        ? 'no path'
+        : relativePathProblem(entry.path, { folder: 'the workspace', maxLength: 4096 });
+    const ok =
+      problem === null &&
+      ((entry.type === 'file' &&
+        /^[0-9a-f]{64}$/.test(String(entry.sha256)) &&
+        Number.isSafeInteger(entry.size) &&
+        Number.isSafeInteger(entry.mode)) ||
+        (entry.type === 'symlink' && typeof entry.target === 'string'));
+    if (ok) {
+      outputs.push(entry);
+    } else {
+      notes.push(`an output the worker reported was dropped: ${problem ?? 'malformed'}`);
+    }
+  }
+  const deleted = Array.isArray(raw.deleted)
+    ? raw.deleted.filter((d): d is string => typeof d === 'string')
+    : [];
+  return { outputs, deleted, ...(notes.length === 0 ? {} : { notes }) };
+}
+
+/** The manifest of a run's workspace as stored, for the version's inputs.json. */
+function manifestText(record: ServiceRun, blobs: BlobSource | undefined): string | undefined {
+  const file =
+    record.workspace === undefined ? null : (blobs?.path(record.workspace.digest) ?? null);
+  return file === null ? undefined : fs.readFileSync(file, 'utf8');
+}
+
 /** Sets how the run ended: from the worker's result, else as a run no kernel ended. */
 function endRun(
   record: ServiceRun,
@@ -86,6 +139,9 @@ function endRun(
   record.metrics = (result?.metrics as JSONObject | undefined) ?? {};
   if (Array.isArray(result?.gpus) && result.gpus.length > 0) {
     record.gpus = result.gpus as JSONObject[];
+  }
+  if (record.workspace !== undefined) {
+    Object.assign(record.workspace, workspaceResult(result?.workspace));
   }
 }
 
@@ -167,6 +223,7 @@ export async function finishRun(
       run: versionRunJson(record),
       artifacts,
       author: record.createdBy,
+      inputs: manifestText(record, options.blobs),
     });
     record.version = { commit: version.commit, tag: version.tag };
   } catch (err) {

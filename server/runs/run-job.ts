@@ -20,6 +20,8 @@ import { Masker } from '../../pipelines/secrets/mask';
 import type { JobContext, JobHandler } from '../queue/types';
 import { validateArtifactName } from '../store/artifact-store';
 import { runRequestSchema, runSpecOf, type RunRequest } from './run-request';
+import { checkoutWorkspace, workspaceOutputs, type WorkspaceCopy } from './run-job-workspace';
+import type { WorkspaceContent } from '../workers/workspace-content';
 import { openSecrets, openValue, type SecretKey } from './secret-box';
 import {
   gpuDeviceNodes,
@@ -44,6 +46,8 @@ export interface RunJobOptions {
   gpus?: GpuAllocator;
   /** Opens the secrets the service sealed into the job. */
   secretKey?: SecretKey;
+  /** Where runs' workspaces come from and their outputs go; none: runs with one are refused. */
+  content?: WorkspaceContent;
 }
 
 /** One artifact as the job result carries it. */
@@ -242,6 +246,7 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
     const dir = path.join(options.workDir, runId);
     fs.mkdirSync(path.join(dir, 'artifacts'), { recursive: true });
     let lease: GpuLease | null = null;
+    let copy: WorkspaceCopy | null = null;
     try {
       const gpuEnv: Record<string, string> = {};
       if (options.gpus !== undefined && options.gpus.gpus.length > 0) {
@@ -252,11 +257,16 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
       const sampler = samplePeakMemory(lease?.gpus ?? []);
       const file = path.join(dir, notebookFileName(req.notebookName));
       fs.writeFileSync(file, JSON.stringify(req.notebook));
+      copy =
+        req.workspace === undefined
+          ? null
+          : await checkoutWorkspace(req.workspace, path.join(dir, 'workspace'), options.content);
       const run = await loadRun(
         runSpecOf(req, {
           notebookPath: file,
           runId,
-          cwd: dir,
+          cwd: copy?.cwd ?? dir,
+          writable: dir,
           artifactsDir: path.join(dir, 'artifacts'),
           fullOutputDir: path.join(dir, 'full-output'),
           environment: { ...process.env, ...options.environment?.(), ...gpuEnv },
@@ -289,6 +299,10 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
       );
       const artifacts = [...user.artifacts, ...full.artifacts];
       const skipped = [...user.skipped, ...full.skipped];
+      const workspace =
+        copy === null || req.workspace === undefined
+          ? null
+          : await workspaceOutputs(copy, req.workspace, options.content, masker);
       return {
         status: result.status,
         exitCode: result.error === null ? 0 : result.error.exitCode,
@@ -300,6 +314,7 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         artifacts: artifacts as unknown as JSONObject[],
         artifactsSkipped: skipped as unknown as JSONObject[],
         gpus: gpuUsage as unknown as JSONObject[],
+        ...(workspace === null ? {} : { workspace: workspace as unknown as JSONObject }),
       };
     } catch (err) {
       // What the handler throws is kept on the job and shown: a bad parameter, say, masked.

@@ -32,6 +32,24 @@ export interface RunRequest {
   maxRunOutput?: number;
   /** The Jenkins build that asked for the run (from its environment), linked from the version. */
   jenkins?: JenkinsOrigin;
+  /** The files beside the notebook, by content (see {@link WorkspaceRequest}). */
+  workspace?: WorkspaceRequest;
+}
+
+/**
+ * A run's workspace: its manifest, uploaded beforehand as a blob (`PUT /blobs/{sha256}`, the
+ * canonical JSON of pipelines/workspace/manifest.ts) with every file it lists; the kernel works
+ * in `cwd` inside it; what the run writes there comes back unless `noOutputs`.
+ */
+export interface WorkspaceRequest {
+  /** sha256 of the manifest blob. */
+  manifest: string;
+  /** The notebook's folder relative to the root, `/`-separated; `.` or absent: the root. */
+  cwd?: string;
+  /** `--outputs` globs (gitignore syntax): only matching outputs come back. */
+  outputs?: string[];
+  /** `--no-outputs`: nothing comes back. */
+  noOutputs?: boolean;
 }
 
 /** The Jenkins build a run belongs to, as the agent's environment describes it. */
@@ -100,6 +118,32 @@ export const runRequestSchema = {
       minimum: 0,
       description: 'output bytes the run streams and keeps (0: no limit; default 32 MiB)',
     },
+    workspace: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['manifest'],
+      description: 'the files beside the notebook, uploaded by content before the run',
+      properties: {
+        manifest: {
+          type: 'string',
+          pattern: '^[0-9a-f]{64}$',
+          description: 'sha256 of the manifest, uploaded as a blob with every file it lists',
+        },
+        cwd: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 4096,
+          description: "the notebook's folder relative to the root ('.' the root)",
+        },
+        outputs: {
+          type: 'array',
+          items: { type: 'string', minLength: 1, maxLength: 1000 },
+          maxItems: 100,
+          description: 'gitignore-style globs: only matching outputs come back',
+        },
+        noOutputs: { type: 'boolean', description: 'bring nothing back' },
+      },
+    },
     jenkins: {
       type: 'object',
       additionalProperties: false,
@@ -151,6 +195,8 @@ export interface RunPlace {
   runId: string;
   /** The kernel's working directory. */
   cwd: string;
+  /** The folder a sandboxed kernel may write (holding `cwd`). */
+  writable?: string;
   artifactsDir: string;
   fullOutputDir: string;
   environment: NodeJS.ProcessEnv;

@@ -51,6 +51,29 @@ export interface ServiceRun {
   jenkins?: JenkinsOrigin;
   /** What the notebook had that nbformat only warns about, and how it was repaired. */
   warnings?: string[];
+  /** The run's workspace: its inputs by digest and, once it ended, what it wrote. */
+  workspace?: RunWorkspace;
+}
+
+/** A file or symlink a run created or changed in its workspace (path relative to the root). */
+export type WorkspaceOutput =
+  | { path: string; type: 'file'; sha256: string; size: number; mode: number }
+  | { path: string; type: 'symlink'; target: string };
+
+/** The workspace part of a run's record (and of the version's run.json). */
+export interface RunWorkspace {
+  /** sha256 of the manifest (the version keeps it as `inputs.json`). */
+  digest: string;
+  files: number;
+  bytes: number;
+  /** The kernel's folder relative to the root. */
+  cwd: string;
+  /** What the run created or changed, by content; empty until it ended (and with noOutputs). */
+  outputs: WorkspaceOutput[];
+  /** Manifest paths the run deleted: listed, never deleted in the caller's workspace. */
+  deleted: string[];
+  /** Outputs not kept, and why (a name that is not UTF-8, over a limit). */
+  notes?: string[];
 }
 
 /** What a run is created with; everything else about it starts empty. */
@@ -69,11 +92,12 @@ export type NewRunFields = Pick<
   | 'createdBy'
   | 'jenkins'
   | 'warnings'
+  | 'workspace'
 >;
 
 /** The record of a run just admitted: `queued`, not yet started, run or versioned. */
 export function queuedServiceRun(fields: NewRunFields): ServiceRun {
-  const { jenkins, warnings = [] } = fields;
+  const { jenkins, warnings = [], workspace } = fields;
   return {
     id: fields.id,
     state: 'queued',
@@ -97,6 +121,7 @@ export function queuedServiceRun(fields: NewRunFields): ServiceRun {
     artifacts: [],
     ...(jenkins === undefined ? {} : { jenkins }),
     ...(warnings.length === 0 ? {} : { warnings }),
+    ...(workspace === undefined ? {} : { workspace }),
   };
 }
 

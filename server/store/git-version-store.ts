@@ -75,6 +75,8 @@ export const LOCK_FILE = 'history.lock';
 
 const NOTEBOOK_FILE = 'notebook.ipynb';
 const RUN_FILE = 'run.json';
+/** A version's workspace manifest: the exact inputs of the run, by content. */
+export const INPUTS_FILE = 'inputs.json';
 /** Ref moves retried when another writer got in between (only without the lock file). */
 const MAX_ATTEMPTS = 5;
 
@@ -179,10 +181,14 @@ export class GitVersionStore implements VersionStore {
     return this.lock.run(async () => {
       const nbBlob = await writeBlob(this.git, notebookText);
       const runBlob = await writeBlob(this.git, runText);
-      const tree = await mkTree(this.git, [
+      const entries = [
         { name: NOTEBOOK_FILE, blob: nbBlob },
         { name: RUN_FILE, blob: runBlob },
-      ]);
+      ];
+      if (input.inputs !== undefined) {
+        entries.push({ name: INPUTS_FILE, blob: await writeBlob(this.git, input.inputs) });
+      }
+      const tree = await mkTree(this.git, entries);
       for (let attempt = 1; ; attempt++) {
         const refs = await this.jobRefs();
         const jobPath = jobPathForWrite(input.job, refs);

@@ -47,7 +47,15 @@ export async function removeStaleGitLocks(gitDir: string): Promise<void> {
     }
   };
   await walk(path.join(gitDir, 'refs'));
-  for (const name of ['packed-refs.lock', 'config.lock', 'HEAD.lock', 'shallow.lock']) {
+  // packed-refs.new: the new packed-refs git writes (O_EXCL) before it renames it into place;
+  // left by a pack-refs that was killed, it makes every later pack-refs fail ("File exists").
+  for (const name of [
+    'packed-refs.lock',
+    'packed-refs.new',
+    'config.lock',
+    'HEAD.lock',
+    'shallow.lock',
+  ]) {
     await unlink(path.join(gitDir, name)).catch(() => undefined);
   }
   const packDir = path.join(gitDir, 'objects', 'pack');

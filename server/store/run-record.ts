@@ -23,6 +23,7 @@ interface InputShape {
   run: object;
   artifacts?: { name: string; path: string }[];
   author?: string;
+  inputs?: string;
 }
 
 const INPUT_SCHEMA: JSONSchemaType<InputShape> = {
@@ -48,6 +49,7 @@ const INPUT_SCHEMA: JSONSchemaType<InputShape> = {
       },
     },
     author: { type: 'string', nullable: true, maxLength: 500 },
+    inputs: { type: 'string', nullable: true },
   },
   required: ['job', 'build', 'runId', 'notebook', 'run'],
   additionalProperties: false,

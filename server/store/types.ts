@@ -48,6 +48,8 @@ export interface RunVersionInput {
   artifacts?: ArtifactInput[];
   /** Who ran it (a Jenkins user id, or `Name <email>`); default `nbstage`. */
   author?: string;
+  /** The run's workspace manifest (canonical JSON), kept beside run.json as `inputs.json`. */
+  inputs?: string;
 }
 
 /** Where a committed version landed. */

@@ -22,6 +22,7 @@ import { kernelStartTimeoutMs, ZmqKernelProvider } from '../../kernels/zmq/zmq-p
 import { UsageError } from '../../pipelines/errors';
 import type { QueueBackend, QueueWorker } from '../queue';
 import { createRunJobHandler } from '../runs/run-job';
+import type { WorkspaceContent } from './workspace-content';
 import type { SecretKey } from '../runs/secret-box';
 import { GpuAllocator, gpuLabels, listGpus, type CommandRunner, type GpuInfo } from './gpus';
 
@@ -52,6 +53,8 @@ export interface WorkerRuntimeOptions {
   sandbox?: SandboxMode;
   /** Paths every sandbox shows (`--sandbox-bind`), e.g. a dataset mount. */
   sandboxBinds?: SandboxBind[];
+  /** Where runs' workspaces come from and their outputs go (none: such runs are refused). */
+  content?: WorkspaceContent;
 }
 
 /** Where a worker's runs get kernels: any provider that keeps sessions and reports health. */
@@ -158,6 +161,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       workDir,
       gpus: new GpuAllocator(gpus),
       secretKey: options.secretKey,
+      content: options.content,
     }),
     sessionIdleMs: options.sessionIdleMs,
     onSessionReleased: (session) =>

@@ -1,0 +1,219 @@
+/**
+ * Workspaces through a real `nbstage serve` (embedded queue, sandboxed kernels) and `nbstage run
+ * --server`, from a git checkout: the notebook imports a module and reads data of the
+ * repository at the same relative paths as embedded; excluded folders and `.nbstageignore`
+ * patterns do not travel; a symlink to a file outside arrives as the same link, its target's
+ * bytes unsent; what the run writes lands in the caller's checkout, also when a cell fails; an
+ * unchanged second run uploads no content; the version keeps the manifest as inputs.json. Bad
+ * input (a digest mismatch, a manifest naming `../x`, content not uploaded, an upload without
+ * the run role) is refused naming the field, with nothing stored.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { canonicalManifestJson, createManifest } from '../../../pipelines/workspace/manifest';
+import { fileTokenStore, tokensFile } from '../../../server/auth/tokens';
+import type { ServiceRun } from '../../../server/runs/service-run';
+import { cleanupDirs, makeNotebook, runCli, tempDir } from '../../helpers/notebooks';
+import { startServeProcess, type ServeProcess } from '../../helpers/serve-process';
+
+const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
+
+/** A git checkout: data, a module, a notebook in a subfolder, things that must not travel. */
+function checkout(outside: string): string {
+  const root = tempDir();
+  const write = (rel: string, text: string | Buffer): void => {
+    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    fs.writeFileSync(path.join(root, rel), text);
+  };
+  write('data/train.csv', 'x,y\n1,2\n3,4\n');
+  write('src/__init__.py', '');
+  write('src/helper.py', 'def double(v):\n    return 2 * v\n');
+  write('node_modules/left/index.js', 'left out');
+  write('scratch/big.bin', Buffer.alloc(1024, 7));
+  write('.nbstageignore', 'scratch/\n');
+  fs.symlinkSync(outside, path.join(root, 'data', 'external.csv'));
+  execFileSync('git', ['init', '-q', root]);
+  return root;
+}
+
+/** The probe notebook of the checkout: what it sees, and what it writes. */
+function notebook(fail: boolean): object {
+  return makeNotebook([
+    [
+      'import os, sys, json',
+      'sys.path.insert(0, "..")',
+      'from src.helper import double',
+      'rows = open("../data/train.csv").read().splitlines()',
+      'print("rows", len(rows) - 1, "double", double(21))',
+      'print("node_modules", os.path.exists("../node_modules"), "scratch", os.path.exists("../scratch"))',
+      'print("link", os.path.islink("../data/external.csv"), os.readlink("../data/external.csv"))',
+      'os.makedirs("../model", exist_ok=True)',
+      'json.dump({"weights": [0.5, 1.5]}, open("../model/model.json", "w"))',
+    ].join('\n'),
+    fail ? 'raise RuntimeError("after writing")' : 'print("done")',
+  ]);
+}
+
+describe('workspaces through nbstage serve', () => {
+  let serve: ServeProcess | undefined;
+  const home = tempDir();
+  const admin = `test-${randomUUID()}`;
+  let runToken = '';
+  let readToken = '';
+  beforeAll(async () => {
+    serve = await startServeProcess(home, admin, ['--workers', '1']);
+    const store = fileTokenStore(tokensFile(home));
+    runToken = (await store.create({ role: 'run', name: `test-${randomUUID()}-run` })).token;
+    readToken = (await store.create({ role: 'read', name: `test-${randomUUID()}-read` })).token;
+  }, 60_000);
+  afterAll(async () => {
+    serve?.child.kill('SIGTERM');
+    await serve?.exited;
+    cleanupDirs();
+  });
+
+  const url = (): string => serve?.url ?? '';
+  const run = (nb: string, extra: string[] = []): ReturnType<typeof runCli> =>
+    runCli(['run', '--no-progress', '--server', url(), ...extra, nb], {
+      env: { NBSTAGE_TOKEN: runToken, WORKSPACE: '' },
+    });
+  const api = async (route: string, init: RequestInit = {}, token = runToken): Promise<Response> =>
+    fetch(`${url()}${route}`, {
+      ...init,
+      headers: { Authorization: `Bearer ${token}`, ...(init.headers ?? {}) },
+    });
+
+  it('runs in a copy of the checkout and brings back what it wrote', async () => {
+    const outside = path.join(tempDir(), 'external.csv');
+    fs.writeFileSync(outside, 'outside bytes that must not travel');
+    const root = checkout(outside);
+    const nb = path.join(root, 'notebooks', 'probe.ipynb');
+    fs.mkdirSync(path.dirname(nb));
+    fs.writeFileSync(nb, JSON.stringify(notebook(false)));
+
+    const first = await run(nb);
+    expect([first.code, first.stderr]).toEqual([0, expect.any(String)]);
+    expect(first.stdout).toContain('rows 2 double 42');
+    expect(first.stdout).toContain('node_modules False scratch False');
+    expect(first.stdout).toContain(`link True ${outside}`);
+    expect(JSON.parse(fs.readFileSync(path.join(root, 'model', 'model.json'), 'utf8'))).toEqual({
+      weights: [0.5, 1.5],
+    });
+    // Five files and the link; the checkout's executed notebook is this run's own, left out.
+    expect(first.stderr).toMatch(/workspace .*: 5 files/);
+    expect(first.stderr).toContain('wrote 1 outputs: model/model.json');
+
+    // The run's record and version: the inputs by digest, the outputs by content.
+    const runs = (await (await api('/api/v1/runs')).json()) as ServiceRun[];
+    const record = runs.find((r) => r.workspace !== undefined) as ServiceRun;
+    const ws = record.workspace;
+    expect(ws?.cwd).toBe('notebooks');
+    expect(ws?.outputs.map((o) => o.path)).toEqual(['model/model.json']);
+    const inputs = execFileSync(
+      'git',
+      [
+        '--git-dir',
+        path.join(home, 'history.git'),
+        'show',
+        `${record.version?.commit}:inputs.json`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(sha256(inputs)).toBe(ws?.digest);
+    const paths = (JSON.parse(inputs) as { entries: { path: string; type: string }[] }).entries;
+    expect(paths.map((e) => `${e.path}:${e.type}`)).toEqual([
+      '.nbstageignore:file',
+      'data/external.csv:symlink',
+      'data/train.csv:file',
+      'notebooks/probe.ipynb:file',
+      'src/__init__.py:file',
+      'src/helper.py:file',
+    ]);
+    // The outside file's bytes never reached the content store.
+    const stored = (await api(`/api/v1/blobs/${sha256(fs.readFileSync(outside))}`)).status;
+    expect(stored).toBe(404);
+
+    // Unchanged, a second run sends the manifest only.
+    fs.rmSync(path.join(root, 'model'), { recursive: true });
+    const second = await run(nb);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain('sent 0 new contents (0.0 MiB)');
+  });
+
+  it('brings back what a failing run wrote; --no-outputs brings nothing', async () => {
+    const outside = path.join(tempDir(), 'external.csv');
+    fs.writeFileSync(outside, 'x');
+    const root = checkout(outside);
+    const nb = path.join(root, 'notebooks', 'probe.ipynb');
+    fs.mkdirSync(path.dirname(nb));
+    fs.writeFileSync(nb, JSON.stringify(notebook(true)));
+    const failed = await run(nb);
+    expect(failed.code).toBe(1);
+    expect(fs.existsSync(path.join(root, 'model', 'model.json'))).toBe(true);
+    fs.rmSync(path.join(root, 'model'), { recursive: true });
+    const none = await run(nb, ['--no-outputs']);
+    expect(none.code).toBe(1);
+    expect(fs.existsSync(path.join(root, 'model'))).toBe(false);
+  });
+
+  it('refuses bad input naming the field, storing nothing', async () => {
+    const content = Buffer.from(`test-${randomUUID()}`);
+    const digest = sha256(content);
+    const wrong = await api(`/api/v1/blobs/${sha256('other')}`, { method: 'PUT', body: content });
+    expect(wrong.status).toBe(400);
+    expect(((await wrong.json()) as { error: { message: string } }).error.message).toContain(
+      `has sha256 ${digest}`,
+    );
+    expect((await api(`/api/v1/blobs/${sha256('other')}`)).status).toBe(404);
+    expect(
+      (await api(`/api/v1/blobs/${digest}`, { method: 'PUT', body: content }, readToken)).status,
+    ).toBe(403);
+    expect((await api(`/api/v1/blobs/${digest}`)).status).toBe(404);
+
+    // A manifest naming ../x, uploaded as a blob, is refused when the run is created.
+    const escape = canonicalManifestJson(
+      createManifest([
+        { path: 'ok.txt', type: 'file', sha256: digest, size: content.length, mode: 0o644 },
+      ]),
+    ).replace('"ok.txt"', '"../x"');
+    expect(
+      (await api(`/api/v1/blobs/${sha256(escape)}`, { method: 'PUT', body: escape })).status,
+    ).toBe(201);
+    const created = await api('/api/v1/runs', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        notebook: makeNotebook(['1']),
+        workspace: { manifest: sha256(escape) },
+      }),
+    });
+    expect(created.status).toBe(400);
+    expect(((await created.json()) as { error: { message: string } }).error.message).toMatch(
+      /^body\.workspace\.manifest\/entries\/0\/path: .*\.\./,
+    );
+
+    // A manifest whose content was never uploaded is refused before anything is queued.
+    const unsent = canonicalManifestJson(
+      createManifest([
+        { path: 'data.csv', type: 'file', sha256: digest, size: content.length, mode: 0o644 },
+      ]),
+    );
+    await api(`/api/v1/blobs/${sha256(unsent)}`, { method: 'PUT', body: unsent });
+    const before = ((await (await api('/api/v1/runs')).json()) as unknown[]).length;
+    const missing = await api('/api/v1/runs', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        notebook: makeNotebook(['1']),
+        workspace: { manifest: sha256(unsent) },
+      }),
+    });
+    expect(missing.status).toBe(400);
+    expect(((await missing.json()) as { error: { message: string } }).error.message).toContain(
+      'the content of "data.csv" was not uploaded',
+    );
+    expect(((await (await api('/api/v1/runs')).json()) as unknown[]).length).toBe(before);
+  });
+});
