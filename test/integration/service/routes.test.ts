@@ -4,12 +4,13 @@
  * multipart upload, their notebook, JUnit, HTML report and artifacts, jobs and their builds
  * (a job name with slashes), the diff of two builds, kernels and workers.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import request from 'supertest';
 import type { Notebook } from '../../../pipelines/notebook/model';
+import { BlobDir } from '../../../pipelines/workspace/blob-dir';
 import { memoryTokenStore } from '../../../server/auth/tokens';
 import { createApp } from '../../../server/http/app';
 import { createServiceMetrics } from '../../../server/http/metrics';
@@ -375,6 +376,7 @@ describe('HTTP API routes', () => {
           metrics: createServiceMetrics({ queue }),
           kernels: async () => ({ default: '', specs: [] }),
           draining: () => false,
+          blobs: new BlobDir(tempDir()),
         });
         type Layer = {
           rawPath?: string;
@@ -421,6 +423,8 @@ describe('HTTP API routes', () => {
       };
       const queries: Record<string, string> = { '/api/v1/jobs/{job}/diff': '?a=1&b=2' };
       values.session = `test-${randomUUID()}`;
+      const blob = Buffer.from(`test-${randomUUID()}`);
+      values.sha256 = createHash('sha256').update(blob).digest('hex');
       // This service has no Jenkins: the routes of submitted jobs answer with documented errors
       // (test/integration/jenkins covers their successes against the Jenkins double).
       const withoutJenkins: Record<string, number> = {
@@ -460,6 +464,30 @@ describe('HTTP API routes', () => {
               );
             expect([method, route, res.status]).toEqual([method, route, expected]);
             expect(Object.keys(op.responses)).toContain(String(expected));
+            hit.push(`${method} ${route}`);
+            continue;
+          }
+          if (route.startsWith('/api/v1/blobs/')) {
+            // Uploads need role run; a new blob is 201 (documented beside 200, already stored).
+            const agent = request(svc().url);
+            res =
+              method === 'put'
+                ? await agent
+                    .put(url)
+                    .set('Authorization', bearer(svc().run))
+                    .type('application/octet-stream')
+                    .send(blob)
+                : method === 'post'
+                  ? await agent
+                      .post(url)
+                      .set('Authorization', bearer(svc().run))
+                      .send({ digests: [values.sha256] })
+                  : await get(url);
+            const status = method === 'put' ? 201 : 200;
+            expect([method, route, res.status]).toEqual([method, route, status]);
+            expect(success).toContain(String(status));
+            const anonymous = await agent[method as 'get' | 'post' | 'put'](url);
+            expect([route, anonymous.status]).toEqual([route, 401]);
             hit.push(`${method} ${route}`);
             continue;
           }
