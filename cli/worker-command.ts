@@ -3,12 +3,16 @@
  * `gpu` and the model) until SIGINT/SIGTERM; then it stops taking runs and lets the running ones
  * finish (a second signal leaves at once; the queue then fails those runs as stalled).
  */
+import path from 'node:path';
 import pino from 'pino';
+import { NbstageClient } from '../client/api-client';
+import { defaultCacheDir } from '../pipelines/workspace/hash-cache';
 import { UsageError } from '../pipelines/errors';
 import { bullmqBackend } from '../server/queue';
 import { takeCredentials } from '../server/credentials';
 import { secretKey } from '../server/runs/secret-box';
 import { parseSandboxBind, parseSandboxMode } from '../kernels/zmq/sandbox';
+import { remoteContent } from '../server/workers/remote-content';
 import { startWorkerRuntime } from '../server/workers/worker-runtime';
 import { untilStopSignal } from './stop-signal';
 
@@ -37,6 +41,20 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
   const credentials = takeCredentials(process.env);
   const logger = pino({ base: { service: 'nbstage-worker' } }, process.stderr);
   const stalled = Number(process.env.NBSTAGE_STALLED_INTERVAL_MS ?? 30000);
+  // Workspaces come from the service's content store over HTTP, into a cache of this host.
+  const service = process.env.NBSTAGE_URL;
+  const content =
+    service === undefined || service === ''
+      ? undefined
+      : remoteContent(
+          new NbstageClient(service, credentials.NBSTAGE_TOKEN ?? ''),
+          path.join(defaultCacheDir(process.env), 'blobs'),
+        );
+  if (content !== undefined && (credentials.NBSTAGE_TOKEN ?? '') === '') {
+    throw new UsageError(
+      'NBSTAGE_URL needs a token of role run in NBSTAGE_TOKEN (or NBSTAGE_TOKEN_FILE)',
+    );
+  }
   const runtime = await startWorkerRuntime({
     backend: bullmqBackend({ url, stalledIntervalMs: stalled }),
     // Every host has a CPU: without --labels a worker takes `cpu` stages (and unlabelled runs).
@@ -45,6 +63,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
     sandbox: parseSandboxMode(flags.sandbox),
     sandboxBinds: flags.sandboxBind.map(parseSandboxBind),
     log: (msg, fields) => logger.info(fields ?? {}, msg),
+    content,
     ...(credentials.NBSTAGE_SECRET_KEY === undefined
       ? {}
       : { secretKey: secretKey(credentials.NBSTAGE_SECRET_KEY) }),

@@ -19,6 +19,7 @@ import { writeFileAtomic } from '../pipelines/notebook/io';
 import type { RunTarget } from '../pipelines/run-target';
 import type { LoadedRun, RunResult } from '../pipelines/runner';
 import type { ServiceRun } from '../server/runs/service-run';
+import { hostIdOf } from '../server/queue/labels';
 import { runRequestOf, type JenkinsOrigin } from '../server/runs/run-request';
 import { NbstageClient, remoteError } from './api-client';
 import { receiveOutputs, sendWorkspace, type WorkspaceOptions } from './workspace-transfer';
@@ -102,6 +103,7 @@ async function executeRemote(
   const record = await client.createRun({
     ...runRequestOf(spec, notebook, path.basename(spec.notebookPath), options.jenkins),
     ...(sent === null ? {} : { workspace: sent.request }),
+    hostId: hostIdOf(process.env),
   });
   const onAbort = (): void => {
     void client.cancel(record.id).catch(() => undefined);

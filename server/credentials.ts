@@ -12,6 +12,8 @@ export const CREDENTIAL_VARIABLES = [
   'NBSTAGE_ADMIN_TOKEN',
   'NBSTAGE_JENKINS_TOKEN',
   'NBSTAGE_SECRET_KEY',
+  // A worker's token for the service's content store (workspaces), role run.
+  'NBSTAGE_TOKEN',
 ] as const;
 
 /** One of {@link CREDENTIAL_VARIABLES}. */

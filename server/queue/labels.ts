@@ -54,6 +54,27 @@ export function sessionWorkerLacks(
   );
 }
 
+/** What every worker's host label starts with (`host.<host id>`). */
+export const HOST_LABEL_PREFIX = 'host.';
+
+/**
+ * The id of this host as runs and workers give it: `NBSTAGE_HOST_ID`, else the host name, made
+ * safe as a label (letters, digits, `.`, `_`, `-`; at most 59 characters).
+ */
+export function hostIdOf(env: NodeJS.ProcessEnv): string {
+  const raw =
+    env.NBSTAGE_HOST_ID !== undefined && env.NBSTAGE_HOST_ID !== ''
+      ? env.NBSTAGE_HOST_ID
+      : os.hostname();
+  const safe = raw.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64 - HOST_LABEL_PREFIX.length);
+  return safe === '' ? 'unknown' : safe;
+}
+
+/** The label of the workers of host `hostId`: a run from that host goes to them first. */
+export function hostLabel(hostId: string): string {
+  return `${HOST_LABEL_PREFIX}${hostId}`;
+}
+
 /** A default worker id: host name, process id and a random suffix, safe as a queue name. */
 export function defaultWorkerId(): string {
   const host = os

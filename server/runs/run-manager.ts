@@ -25,6 +25,7 @@ import type { VersionStore } from '../store/types';
 import { endRunOutsideKernel } from './end-outside-kernel';
 import { RunEventLog } from './event-log';
 import { admitRun, type AdmissionRules } from './run-admission';
+import { canTake, hostLabel } from '../queue/labels';
 import { finishRun, inputNotebook } from './run-finisher';
 import { RunView, finishedProgress, type RunProgress } from './run-view';
 import { sealSecrets, sealValue, secretKey, type SecretKey } from './secret-box';
@@ -132,6 +133,24 @@ export class RunManager {
     return { resumed, ended };
   }
 
+  /**
+   * The labels a run is queued with: its own, and its host's label when a live worker of that
+   * host has them all (then that worker takes it; otherwise any worker with the labels does).
+   * A session's runs go to the session's worker anyway.
+   */
+  private async withAffinity(record: ServiceRun, hostId: string | undefined): Promise<string[]> {
+    if (hostId === undefined || record.session !== null) {
+      return record.labels;
+    }
+    const wanted = [...record.labels, hostLabel(hostId)];
+    const workers = await this.options.queue.workers().catch(() => []);
+    if (!workers.some((w) => canTake(w.labels, wanted))) {
+      return record.labels;
+    }
+    record.host = hostId;
+    return wanted;
+  }
+
   /** Validates and queues a run. Invalid input throws (400) before anything is recorded. */
   async create(request: RunRequest, principal: Principal): Promise<ServiceRun> {
     const { record, gpus, notebook } = await admitRun(request, principal, this.options);
@@ -160,7 +179,7 @@ export class RunManager {
       });
       await this.options.queue.enqueue({
         runId: id,
-        labels: record.labels,
+        labels: await this.withAffinity(record, request.hostId),
         session: record.session,
         gpus,
         spec: this.jobSpec(request, masker),

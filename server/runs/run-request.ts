@@ -34,6 +34,11 @@ export interface RunRequest {
   jenkins?: JenkinsOrigin;
   /** The files beside the notebook, by content (see {@link WorkspaceRequest}). */
   workspace?: WorkspaceRequest;
+  /**
+   * The host the run comes from (`NBSTAGE_HOST_ID`, default its host name): a worker of that host
+   * with the run's labels takes it before any other (its own GPUs, its own disk).
+   */
+  hostId?: string;
 }
 
 /**
@@ -117,6 +122,11 @@ export const runRequestSchema = {
       type: 'integer',
       minimum: 0,
       description: 'output bytes the run streams and keeps (0: no limit; default 32 MiB)',
+    },
+    hostId: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9._-]{1,59}$',
+      description: 'the host the run comes from: a worker of that host takes it first',
     },
     workspace: {
       type: 'object',

@@ -53,6 +53,8 @@ export interface ServiceRun {
   warnings?: string[];
   /** The run's workspace: its inputs by digest and, once it ended, what it wrote. */
   workspace?: RunWorkspace;
+  /** The host whose worker was asked to take the run (affinity), when one was. */
+  host?: string;
 }
 
 /** A file or symlink a run created or changed in its workspace (path relative to the root). */

@@ -21,6 +21,7 @@ import {
 import { kernelStartTimeoutMs, ZmqKernelProvider } from '../../kernels/zmq/zmq-provider';
 import { UsageError } from '../../pipelines/errors';
 import type { QueueBackend, QueueWorker } from '../queue';
+import { hostIdOf, hostLabel } from '../queue/labels';
 import { createRunJobHandler } from '../runs/run-job';
 import type { WorkspaceContent } from './workspace-content';
 import type { SecretKey } from '../runs/secret-box';
@@ -147,7 +148,14 @@ export interface WorkerRuntime {
 /** Starts a worker: kernels, GPUs, labels, handler. */
 export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise<WorkerRuntime> {
   const gpus = await listGpus(options.commandRunner);
-  const labels = [...new Set([...(options.labels ?? []), ...gpuLabels(gpus)])];
+  // Its host's label too: a run from this host comes here first (see RunManager's affinity).
+  const labels = [
+    ...new Set([
+      ...(options.labels ?? []),
+      ...gpuLabels(gpus),
+      hostLabel(hostIdOf(options.env ?? process.env)),
+    ]),
+  ];
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-work-'));
   const { provider, sandboxed } = workerProvider(options.env ?? process.env, workDir, options);
   for (const name of sandboxed ? [] : (options.prewarm ?? ['python3'])) {
