@@ -21,6 +21,7 @@ export {
 export * from './manifest';
 export * from './materialize';
 export * from './root';
+export { removeEntry } from './safe-write';
 export * from './scan';
 export * from './validate-manifest';
 export * from './write-back';
