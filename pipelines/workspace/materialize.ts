@@ -84,8 +84,15 @@ export function writtenStat(stats: {
   return { ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs };
 }
 
-/** The blob files of every file entry, or a NotFoundError naming the first missing ones. */
-function blobFiles(files: readonly FileEntry[], blobs: BlobSource): Map<string, string> {
+/**
+ * The blob file of each distinct sha256 of `files`, asked of `blobs` once per digest.
+ *
+ * @throws NotFoundError naming the first files (path and sha256) whose content `blobs` lacks
+ */
+export function locateBlobs(
+  files: readonly FileEntry[],
+  blobs: BlobSource,
+): ReadonlyMap<string, string> {
   const found = new Map<string, string>();
   const missing: string[] = [];
   for (const entry of files) {
@@ -108,6 +115,81 @@ function blobFiles(files: readonly FileEntry[], blobs: BlobSource): Map<string, 
   return found;
 }
 
+/** What {@link writeEntries} wrote. */
+export interface WrittenEntries {
+  /** The `lstat` of each file once written, by path (a Map: a file may be named `__proto__`). */
+  readonly written: Map<string, WrittenStat>;
+  readonly linked: number;
+  readonly copied: number;
+}
+
+/**
+ * Writes `files` (from their blobs in `sources`, see {@link locateBlobs}) and `links` under
+ * `root` (an absolute, real path), each under a temporary name in its folder and renamed over
+ * whatever non-folder is at its path, and returns each file's `lstat` once written. The folders
+ * above every entry must have been prepared (`prepareFolders`); `dest` is how messages name
+ * the tree.
+ *
+ * @throws WorkspaceError for a path where a folder is in the way
+ */
+export async function writeEntries(
+  root: string,
+  dest: string,
+  entries: { readonly files: readonly FileEntry[]; readonly links: readonly SymlinkEntry[] },
+  sources: ReadonlyMap<string, string>,
+  options: MaterializeOptions = {},
+): Promise<WrittenEntries> {
+  const strategy = options.strategy ?? 'copy';
+  const blobModes = new Map<string, number>();
+  const blobMode = (file: string): number => {
+    let mode = blobModes.get(file);
+    if (mode === undefined) {
+      mode = statSync(file).mode & 0o777;
+      blobModes.set(file, mode);
+    }
+    return mode;
+  };
+  let linked = 0;
+  let copied = 0;
+  const written = new Map<string, WrittenStat>();
+  const place = async (
+    rel: string,
+    write: (temp: string) => void | Promise<void>,
+  ): Promise<void> => {
+    const why = await placeEntry(root, rel, write);
+    if (why !== null) {
+      throw new WorkspaceError(`workspace: cannot write ${rel} under ${dest}: ${why}`, {
+        path: rel,
+      });
+    }
+  };
+
+  const yielder = new Yielder();
+  await mapLimit(entries.files, options.concurrency ?? DEFAULT_CONCURRENCY, async (entry) => {
+    await yielder.tick();
+    const blob = sources.get(entry.sha256) as string;
+    let wasLinked = false;
+    await place(entry.path, async (temp) => {
+      if (strategy === 'link' && blobMode(blob) === entry.mode && tryLink(blob, temp)) {
+        wasLinked = true;
+        return;
+      }
+      await copyBlob(blob, temp, entry.mode, entry.size);
+    });
+    if (wasLinked) {
+      linked += 1;
+    } else {
+      copied += 1;
+    }
+    written.set(entry.path, writtenStat(lstatSync(path.join(root, entry.path))));
+  });
+  for (const entry of entries.links) {
+    await yielder.tick();
+    await place(entry.path, (temp) => symlinkSync(entry.target, temp));
+  }
+  return { written, linked, copied };
+}
+
 /**
  * Writes the tree of `manifest` under `dest` (made when missing): folders, files with their
  * recorded modes, symlinks with their recorded targets. Entries already under `dest` at the
@@ -128,7 +210,7 @@ export async function materialize(
   const checked = validateManifest(manifest, { maxEntries: Number.MAX_SAFE_INTEGER });
   const files = checked.entries.filter((e): e is FileEntry => e.type === 'file');
   const links = checked.entries.filter((e): e is SymlinkEntry => e.type === 'symlink');
-  const sources = blobFiles(files, blobs);
+  const sources = locateBlobs(files, blobs);
   await mkdir(dest, { recursive: true });
   const root = await realpath(dest);
 
@@ -145,53 +227,12 @@ export async function materialize(
     }
   }
 
-  const strategy = options.strategy ?? 'copy';
-  const blobModes = new Map<string, number>();
-  const blobMode = (file: string): number => {
-    let mode = blobModes.get(file);
-    if (mode === undefined) {
-      mode = statSync(file).mode & 0o777;
-      blobModes.set(file, mode);
-    }
-    return mode;
-  };
-  let linked = 0;
-  let copied = 0;
-  const written = new Map<string, WrittenStat>(); // a file may be named `__proto__`
-  const place = async (
-    rel: string,
-    write: (temp: string) => void | Promise<void>,
-  ): Promise<void> => {
-    const why = await placeEntry(root, rel, write);
-    if (why !== null) {
-      throw new WorkspaceError(`workspace: cannot write ${rel} under ${dest}: ${why}`, {
-        path: rel,
-      });
-    }
-  };
-
-  const yielder = new Yielder();
-  await mapLimit(files, options.concurrency ?? DEFAULT_CONCURRENCY, async (entry) => {
-    await yielder.tick();
-    const blob = sources.get(entry.sha256) as string;
-    let wasLinked = false;
-    await place(entry.path, async (temp) => {
-      if (strategy === 'link' && blobMode(blob) === entry.mode && tryLink(blob, temp)) {
-        wasLinked = true;
-        return;
-      }
-      await copyBlob(blob, temp, entry.mode, entry.size);
-    });
-    if (wasLinked) {
-      linked += 1;
-    } else {
-      copied += 1;
-    }
-    written.set(entry.path, writtenStat(lstatSync(path.join(root, entry.path))));
-  });
-  for (const entry of links) {
-    await yielder.tick();
-    await place(entry.path, (temp) => symlinkSync(entry.target, temp));
-  }
+  const { written, linked, copied } = await writeEntries(
+    root,
+    dest,
+    { files, links },
+    sources,
+    options,
+  );
   return { written: Object.fromEntries(written), linked, copied, symlinks: links.length };
 }

@@ -4,7 +4,9 @@
  * inside the folder or out of it, and each entry is written under a temporary name in its own
  * folder and renamed into place, so a reader sees the old file or the new one, and a symlink
  * already at the path is replaced, not written through. Used by materialize (a run's copy) and
- * writeBack (the caller's workspace).
+ * writeBack (the caller's workspace). Also the removal of whatever a run left in a tree
+ * ({@link removeEntry}): links unlinked, never followed, folders the run made unreadable opened
+ * up again, nests too deep for one path moved up before they are entered.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -17,8 +19,11 @@ import {
   mkdirSync,
   openSync,
   readlinkSync,
+  readdirSync,
   renameSync,
   rmSync,
+  rmdirSync,
+  unlinkSync,
 } from 'node:fs';
 import { chmod, copyFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -124,7 +129,7 @@ export async function placeEntry(
   if (lstatSync(abs, { throwIfNoEntry: false })?.isDirectory() === true) {
     return `${rel} is a folder here`;
   }
-  const temp = path.join(path.dirname(abs), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+  const temp = path.join(path.dirname(abs), tempName());
   try {
     await write(temp);
     renameSync(temp, abs);
@@ -163,4 +168,64 @@ export async function copyBlob(
       closeSync(fd);
     }
   }
+}
+
+/**
+ * Paths longer than this (bytes) are not entered by {@link removeEntry}: the entry is first
+ * renamed to a short name, so that no path it uses nears Linux's PATH_MAX (4096), however deep
+ * a run nested its folders.
+ */
+const DEEP_PATH_BYTES = 3072;
+
+const SLASH = Buffer.from('/');
+
+/**
+ * Removes whatever is at `target` (an absolute path, as text or as bytes for a name that is not
+ * UTF-8) and everything below it, never following a symlink: a link, a FIFO, a socket or a file
+ * is unlinked, a folder emptied and removed. A folder without read, write or search permission
+ * for its owner (a run's `chmod 000`) gets them back first. Returns the number of entries
+ * removed (0 when there was nothing). The calls are synchronous, in slices that yield to the
+ * event loop.
+ *
+ * @throws the failing call's error (EACCES for a folder of another user, EPERM for an immutable
+ *   file)
+ */
+export async function removeEntry(
+  target: string | Buffer,
+  yielder: Yielder = new Yielder(),
+): Promise<number> {
+  const top = typeof target === 'string' ? Buffer.from(target) : target;
+  return removeBytes(top, top, yielder);
+}
+
+async function removeBytes(abs: Buffer, top: Buffer, yielder: Yielder): Promise<number> {
+  const stats = lstatSync(abs, { throwIfNoEntry: false });
+  if (stats === undefined) {
+    return 0;
+  }
+  if (!stats.isDirectory()) {
+    unlinkSync(abs);
+    return 1;
+  }
+  if ((stats.mode & 0o700) !== 0o700) {
+    chmodSync(abs, (stats.mode & 0o777) | 0o700);
+  }
+  let removed = 0;
+  for (const name of readdirSync(abs, { encoding: 'buffer' })) {
+    await yielder.tick();
+    let child = Buffer.concat([abs, SLASH, name]);
+    if (child.length > DEEP_PATH_BYTES && top.length + 64 < DEEP_PATH_BYTES) {
+      const hoisted = Buffer.concat([top, SLASH, Buffer.from(tempName())]);
+      renameSync(child, hoisted);
+      child = hoisted;
+    }
+    removed += await removeBytes(child, top, yielder);
+  }
+  rmdirSync(abs);
+  return removed + 1;
+}
+
+/** A name for an entry on its way in or out, never sent nor brought back. */
+function tempName(): string {
+  return `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`;
 }

@@ -69,7 +69,8 @@ function escapeBytes(name: Buffer): string {
   return out;
 }
 
-function joinRel(dir: string, name: string): string {
+/** `dir/name`, or `name` at the root (`dir` is `''`). */
+export function joinRel(dir: string, name: string): string {
   return dir === '' ? name : `${dir}/${name}`;
 }
 
@@ -168,6 +169,24 @@ export async function walkTree(root: string, options: WalkOptions): Promise<Walk
     return null;
   };
 
+  await walkFolders(root, visit);
+  return result;
+}
+
+/**
+ * Lists the folders under `root` (an absolute, real path), depth first, starting with `root`
+ * itself: `visit` is called with each entry of a folder (`dir` relative to `root`, `''` for the
+ * root; names as bytes, as `readdir` read them, never decoded) and returns the relative path of
+ * a subfolder to list next, or null. Nothing is followed but what `visit` returns; a folder
+ * that vanished meanwhile is passed over. The calls are synchronous, in slices that yield to the
+ * event loop.
+ *
+ * @throws WorkspaceError naming a folder that cannot be listed (permission denied)
+ */
+export async function walkFolders(
+  root: string,
+  visit: (dir: string, entry: Dirent<Buffer>) => string | null,
+): Promise<void> {
   const yielder = new Yielder();
   const pending = [''];
   for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
@@ -184,7 +203,6 @@ export async function walkTree(root: string, options: WalkOptions): Promise<Walk
       await yielder.tick();
     }
   }
-  return result;
 }
 
 /**

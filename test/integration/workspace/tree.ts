@@ -1,7 +1,10 @@
 /**
- * Helpers of the workspace tests: build a tree of files from a spec, count what the process
- * reads (the kernel's own count, /proc/self/io), and a hasher that counts its calls.
+ * Helpers of the workspace tests: build a tree of files from a spec, list a tree in full
+ * (everything in it, links not followed), count what the process reads (the kernel's own count,
+ * /proc/self/io), and a hasher that counts its calls.
  */
+import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { hashRegularFile, type FileHasher } from '../../../pipelines/workspace';
@@ -13,6 +16,39 @@ export function writeTree(root: string, files: Record<string, string | Buffer>):
     fs.mkdirSync(path.dirname(abs), { recursive: true });
     fs.writeFileSync(abs, content);
   }
+}
+
+/**
+ * Everything under `root`, links never followed, by path (names that are not UTF-8 with their
+ * bytes as `\\xNN`): `dir 755`, `file 644 <sha256>`, `link -> <target>`, `fifo`, `socket`,
+ * `other`. Two trees with the same listing hold the same entries, contents, modes and targets.
+ */
+export function listTree(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const visit = (abs: Buffer, rel: string): void => {
+    for (const name of fs.readdirSync(abs, { encoding: 'buffer' })) {
+      const child = Buffer.concat([abs, Buffer.from('/'), name]);
+      const shown = isUtf8(name)
+        ? name.toString('utf8')
+        : [...name].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
+      const childRel = rel === '' ? shown : `${rel}/${shown}`;
+      const stats = fs.lstatSync(child);
+      const mode = (stats.mode & 0o7777).toString(8);
+      if (stats.isDirectory()) {
+        out[childRel] = `dir ${mode}`;
+        visit(child, childRel);
+      } else if (stats.isSymbolicLink()) {
+        out[childRel] = `link -> ${fs.readlinkSync(child, 'utf8')}`;
+      } else if (stats.isFile()) {
+        const sha = createHash('sha256').update(fs.readFileSync(child)).digest('hex');
+        out[childRel] = `file ${mode} ${sha}`;
+      } else {
+        out[childRel] = stats.isFIFO() ? 'fifo' : stats.isSocket() ? 'socket' : 'other';
+      }
+    }
+  };
+  visit(Buffer.from(root), '');
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /**
