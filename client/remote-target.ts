@@ -140,6 +140,12 @@ async function executeRemote(
     }
   }
   if (sent !== null && final.workspace !== undefined) {
+    const made = final.workspace.copy;
+    if (made !== undefined) {
+      tell(
+        `workspace: ${made.reused ? 'the copy an earlier run left on the worker, synced' : 'a new copy on the worker'}: ${made.written} files written, ${made.kept} kept`,
+      );
+    }
     for (const gone of final.workspace.deleted) {
       tell(`workspace: the run deleted ${gone} (left in place here)`);
     }

@@ -49,7 +49,7 @@ export interface KernelProvider<K extends SetupKernel = SetupKernel> {
   /** A kernel of `name`: from the session when given (created if new), else warm or new. */
   acquire(
     name: string,
-    options?: { session?: string; cwd?: string; writable?: string; devices?: string[] },
+    options?: { session?: string; cwd?: string; writable?: string[]; devices?: string[] },
   ): Promise<AcquiredKernel<K>>;
   /** Starts a kernel of `name` ahead of need; the next {@link acquire} takes it. */
   prewarm(name: string, count?: number): void;

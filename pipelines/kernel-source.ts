@@ -45,7 +45,7 @@ export interface KernelSource<L extends KernelLease = KernelLease> {
    */
   acquire(
     name: string,
-    options?: { session?: string; cwd?: string; writable?: string; devices?: string[] },
+    options?: { session?: string; cwd?: string; writable?: string[]; devices?: string[] },
   ): Promise<L>;
   /** Gives a kernel back: session kernels stay alive when `keep`; others are shut down. */
   release(lease: L, keep: boolean): Promise<void>;

@@ -60,10 +60,10 @@ export interface RunSpec {
   /** Device nodes a sandboxed kernel of the run sees (a GPU lease's). */
   kernelDevices?: string[];
   /**
-   * The folder a sandboxed kernel of the run may write, holding its `cwd` (a workspace copy and
-   * the run's artifacts folder); default the cwd itself.
+   * The folders a sandboxed kernel of the run may write: the run's folder (its artifacts) and
+   * its workspace copy, which holds its `cwd`; default the cwd itself.
    */
-  writable?: string;
+  writable?: string[];
 }
 
 /** Variables never copied into a kernel: nbstage's and Jupyter's own, and per-process ones. */

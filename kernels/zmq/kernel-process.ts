@@ -35,8 +35,8 @@ export interface KernelLaunchOptions {
     devices?: string[];
     /** How its channels are reached (default `ipc`: sockets in its private folder). */
     transport?: KernelTransport;
-    /** The folder it may write, holding its cwd (default the cwd). */
-    writable?: string;
+    /** The folders it may write, one holding its cwd (default the cwd). */
+    writable?: string[];
   };
   /**
    * Environment variables the kernel may see, by name (a service's kernels: never the service's
@@ -129,7 +129,8 @@ export function kernelCommand(
     argv: sandboxCommand(argv, {
       bwrap: options.sandbox.bwrap,
       readOnly,
-      workDir: path.resolve(options.sandbox.writable ?? options.cwd ?? process.cwd()),
+      workDir: path.resolve(options.sandbox.writable?.[0] ?? options.cwd ?? process.cwd()),
+      moreWritable: (options.sandbox.writable ?? []).slice(1).map((w) => path.resolve(w)),
       cwd: path.resolve(options.cwd ?? process.cwd()),
       // The connection file's folder, writable: the kernel makes its Unix sockets there.
       connectionDir: path.dirname(connectionFile),

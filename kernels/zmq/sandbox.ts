@@ -43,6 +43,8 @@ export interface SandboxPlan {
   workDir: string;
   /** Where it starts (default `workDir`). */
   cwd?: string;
+  /** Other folders it may write (a run's workspace copy beside the run's folder). */
+  moreWritable?: string[];
   /** The private folder of its connection file, read-write (its Unix sockets are made there). */
   connectionDir?: string;
   /** The operator's binds. */
@@ -233,6 +235,9 @@ export function sandboxCommand(argv: string[], plan: SandboxPlan): string[] {
   }
   if (plan.connectionDir !== undefined) {
     args.push('--bind', plan.connectionDir, plan.connectionDir);
+  }
+  for (const dir of plan.moreWritable ?? []) {
+    args.push('--bind', dir, dir);
   }
   args.push('--bind', plan.workDir, plan.workDir, '--chdir', plan.cwd ?? plan.workDir);
   return [plan.bwrap, ...args, '--', ...argv];

@@ -128,7 +128,7 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
     name: string,
     cwd: string,
     devices: string[] = [],
-    writable?: string,
+    writable?: string[],
   ): Promise<ZmqKernel> {
     if (this.closed !== null) {
       return Promise.reject(new UnreachableError('the kernel provider is closed'));
@@ -191,7 +191,7 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
    */
   async acquire(
     name: string,
-    options: { session?: string; cwd?: string; writable?: string; devices?: string[] } = {},
+    options: { session?: string; cwd?: string; writable?: string[]; devices?: string[] } = {},
   ): Promise<AcquiredKernel<ZmqKernel>> {
     const session = options.session === '' ? undefined : options.session;
     if (session !== undefined && this.options.sessions !== true) {

@@ -84,7 +84,15 @@ function workspaceResult(value: JSONValue | undefined): Partial<RunWorkspace> {
   if (value === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) {
     return {};
   }
-  const raw = value as { outputs?: unknown; deleted?: unknown; notes?: unknown };
+  const raw = value as { outputs?: unknown; deleted?: unknown; notes?: unknown; copy?: unknown };
+  const copy = raw.copy as RunWorkspace['copy'] | undefined;
+  const made =
+    copy !== undefined &&
+    typeof copy?.reused === 'boolean' &&
+    Number.isSafeInteger(copy.written) &&
+    Number.isSafeInteger(copy.kept)
+      ? { copy: { reused: copy.reused, written: copy.written, kept: copy.kept } }
+      : {};
   const notes = Array.isArray(raw.notes) ? raw.notes.filter((n) => typeof n === 'string') : [];
   const outputs: WorkspaceOutput[] = [];
   for (const entry of Array.isArray(raw.outputs) ? (raw.outputs as WorkspaceOutput[]) : []) {
@@ -108,7 +116,7 @@ function workspaceResult(value: JSONValue | undefined): Partial<RunWorkspace> {
   const deleted = Array.isArray(raw.deleted)
     ? raw.deleted.filter((d): d is string => typeof d === 'string')
     : [];
-  return { outputs, deleted, ...(notes.length === 0 ? {} : { notes }) };
+  return { outputs, deleted, ...(notes.length === 0 ? {} : { notes }), ...made };
 }
 
 /** The manifest of a run's workspace as stored, for the version's inputs.json. */

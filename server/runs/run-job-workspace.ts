@@ -7,7 +7,10 @@
 import fs from 'node:fs';
 import { ValidationError } from '../../pipelines/errors';
 import type { Masker } from '../../pipelines/secrets/mask';
-import { workspaceChanges } from '../../pipelines/workspace/changes';
+import { workspaceChanges, type WorkspaceChanges } from '../../pipelines/workspace/changes';
+import { outputSelector } from '../../pipelines/workspace/excludes';
+import { treeStateAfter, treeWrittenStats } from '../../pipelines/workspace/sync-tree';
+import type { CheckedOutTree, WorkspaceTrees } from '../workers/workspace-trees';
 import type { Manifest } from '../../pipelines/workspace/manifest';
 import { materialize, type WrittenStats } from '../../pipelines/workspace/materialize';
 import type { WorkspaceContent } from '../workers/workspace-content';
@@ -24,6 +27,10 @@ export interface WorkspaceCopy {
   manifest: Manifest;
   /** What was written, to tell what the run changed. */
   written: WrittenStats;
+  /** The kept tree the copy is, when the worker keeps trees; given back by {@link releaseWorkspace}. */
+  tree?: CheckedOutTree;
+  /** What the run changed, once known (the tree's next sync keeps those it recorded). */
+  changes?: WorkspaceChanges;
 }
 
 /**
@@ -32,7 +39,7 @@ export interface WorkspaceCopy {
  */
 export async function checkoutWorkspace(
   request: WorkspaceRequest,
-  root: string,
+  where: { root: string } | { trees: WorkspaceTrees; key: string },
   content: WorkspaceContent | undefined,
 ): Promise<WorkspaceCopy> {
   if (content === undefined) {
@@ -48,11 +55,35 @@ export async function checkoutWorkspace(
   );
   const digests = manifest.entries.flatMap((e) => (e.type === 'file' ? [e.sha256] : []));
   const blobs = await content.fetch(digests);
-  fs.mkdirSync(root, { recursive: true });
-  const { written } = await materialize(manifest, root, blobs, { strategy: 'copy' });
-  const cwd = kernelFolder(root, workspaceCwd(request.cwd));
+  const rel = workspaceCwd(request.cwd);
+  if ('trees' in where) {
+    // A tree an earlier run of the same job (or session) left, brought back to this manifest.
+    const tree = await where.trees.checkout(where.key, manifest, blobs);
+    const cwd = kernelFolder(tree.dir, rel);
+    fs.mkdirSync(cwd, { recursive: true });
+    return { root: tree.dir, cwd, manifest, written: treeWrittenStats(tree.state), tree };
+  }
+  fs.mkdirSync(where.root, { recursive: true });
+  const { written } = await materialize(manifest, where.root, blobs, { strategy: 'copy' });
+  const cwd = kernelFolder(where.root, rel);
   fs.mkdirSync(cwd, { recursive: true });
-  return { root, cwd, manifest, written };
+  return { root: where.root, cwd, manifest, written };
+}
+
+/**
+ * Gives a kept tree back once the run's kernel is gone, with what it holds now (so that the
+ * next sync keeps what is unchanged, the run's outputs included); unknown changes make the next
+ * sync write every file.
+ */
+export async function releaseWorkspace(copy: WorkspaceCopy | null): Promise<void> {
+  if (copy?.tree === undefined) {
+    return;
+  }
+  const after =
+    copy.changes === undefined
+      ? null
+      : await treeStateAfter(copy.root, copy.tree.state, copy.changes).catch(() => null);
+  copy.tree.release(after);
 }
 
 /** What the run left in its copy: outputs stored by content, deletions listed. */
@@ -61,13 +92,26 @@ export async function workspaceOutputs(
   request: WorkspaceRequest,
   content: WorkspaceContent | undefined,
   masker: Masker,
-): Promise<Pick<RunWorkspace, 'outputs' | 'deleted' | 'notes'>> {
-  if (request.noOutputs === true || content === undefined) {
-    return { outputs: [], deleted: [] };
+): Promise<Pick<RunWorkspace, 'outputs' | 'deleted' | 'notes' | 'copy'>> {
+  const made: Pick<RunWorkspace, 'copy'> =
+    copy.tree === undefined
+      ? { copy: { reused: false, written: Object.keys(copy.written).length, kept: 0 } }
+      : { copy: { reused: copy.tree.reused, written: copy.tree.rewritten, kept: copy.tree.kept } };
+  if (content === undefined) {
+    return { outputs: [], deleted: [], ...made };
   }
-  const changes = await workspaceChanges(copy.root, copy.manifest, copy.written, {
-    outputs: request.outputs,
-  });
+  // All of them, for the kept tree's state; then the ones asked for.
+  const all = await workspaceChanges(copy.root, copy.manifest, copy.written);
+  copy.changes = all;
+  if (request.noOutputs === true) {
+    return { outputs: [], deleted: [], ...made };
+  }
+  const selected = outputSelector(request.outputs);
+  const changes = {
+    changed: all.changed.filter((e) => selected(e.path)),
+    deleted: all.deleted.filter((p) => selected(p)),
+    notes: all.notes,
+  };
   const outputs: WorkspaceOutput[] = [];
   const notes = [...changes.notes];
   for (const entry of changes.changed) {
@@ -96,5 +140,5 @@ export async function workspaceOutputs(
     });
   }
   const deleted = changes.deleted.filter((p) => masker.mask(p) === p);
-  return { outputs, deleted, ...(notes.length === 0 ? {} : { notes }) };
+  return { outputs, deleted, ...(notes.length === 0 ? {} : { notes }), ...made };
 }

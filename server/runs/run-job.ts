@@ -6,6 +6,7 @@
  * run's secrets are masked in all of it: the executor masks the events, the notebook, the metrics
  * and the error; artifact names and what the handler throws are masked here.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv';
@@ -20,7 +21,13 @@ import { Masker } from '../../pipelines/secrets/mask';
 import type { JobContext, JobHandler } from '../queue/types';
 import { validateArtifactName } from '../store/artifact-store';
 import { runRequestSchema, runSpecOf, type RunRequest } from './run-request';
-import { checkoutWorkspace, workspaceOutputs, type WorkspaceCopy } from './run-job-workspace';
+import {
+  checkoutWorkspace,
+  releaseWorkspace,
+  workspaceOutputs,
+  type WorkspaceCopy,
+} from './run-job-workspace';
+import type { WorkspaceTrees } from '../workers/workspace-trees';
 import type { WorkspaceContent } from '../workers/workspace-content';
 import { openSecrets, openValue, type SecretKey } from './secret-box';
 import {
@@ -48,6 +55,11 @@ export interface RunJobOptions {
   secretKey?: SecretKey;
   /** Where runs' workspaces come from and their outputs go; none: runs with one are refused. */
   content?: WorkspaceContent;
+  /**
+   * The worker's kept workspace trees: a run gets the tree the last run of its job (or its
+   * session) left, synced to its manifest; none: a fresh copy per run.
+   */
+  trees?: WorkspaceTrees;
 }
 
 /** One artifact as the job result carries it. */
@@ -243,7 +255,12 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         : { parameters: openValue(sealedParameters, key) as Record<string, JSONValue> }),
     };
     const masker = new Masker(Object.values(req.secrets ?? {}));
-    const dir = path.join(options.workDir, runId);
+    // A session's runs share one folder: its kernel, sandboxed, can write only the folders it
+    // started with. What a run leaves in its artifacts goes with the run.
+    const dir = runFolder(options.workDir, runId, req.session);
+    for (const sub of ['artifacts', 'full-output']) {
+      fs.rmSync(path.join(dir, sub), { recursive: true, force: true });
+    }
     fs.mkdirSync(path.join(dir, 'artifacts'), { recursive: true });
     let lease: GpuLease | null = null;
     let copy: WorkspaceCopy | null = null;
@@ -260,13 +277,20 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
       copy =
         req.workspace === undefined
           ? null
-          : await checkoutWorkspace(req.workspace, path.join(dir, 'workspace'), options.content);
+          : await checkoutWorkspace(
+              req.workspace,
+              options.trees === undefined
+                ? { root: path.join(dir, 'workspace') }
+                : { trees: options.trees, key: treeKey(req) },
+              options.content,
+            );
       const run = await loadRun(
         runSpecOf(req, {
           notebookPath: file,
           runId,
           cwd: copy?.cwd ?? dir,
-          writable: dir,
+          writable:
+            copy === null || copy.root.startsWith(`${dir}${path.sep}`) ? [dir] : [dir, copy.root],
           artifactsDir: path.join(dir, 'artifacts'),
           fullOutputDir: path.join(dir, 'full-output'),
           environment: { ...process.env, ...options.environment?.(), ...gpuEnv },
@@ -324,7 +348,33 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
       throw err;
     } finally {
       lease?.release();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await releaseWorkspace(copy);
+      if (req.session === undefined) {
+        fs.rmSync(dir, { recursive: true, force: true });
+      } else {
+        fs.rmSync(path.join(dir, 'artifacts'), { recursive: true, force: true });
+        fs.rmSync(path.join(dir, 'full-output'), { recursive: true, force: true });
+      }
     }
   };
+}
+
+/**
+ * A run's folder on the worker: its own, or its session's (named by a hash of the session, which
+ * may hold any character), kept until the session ends.
+ */
+export function runFolder(workDir: string, runId: string, session: string | undefined): string {
+  return session === undefined || session === ''
+    ? path.join(workDir, runId)
+    : path.join(
+        workDir,
+        `session-${createHash('sha256').update(session).digest('hex').slice(0, 32)}`,
+      );
+}
+
+/** The kept tree a run's workspace is synced into: its session's, else its job's and host's. */
+function treeKey(req: RunRequest): string {
+  return req.session !== undefined && req.session !== ''
+    ? `session\0${req.session}`
+    : `job\0${req.job ?? ''}\0${req.hostId ?? ''}`;
 }

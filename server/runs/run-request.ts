@@ -205,8 +205,8 @@ export interface RunPlace {
   runId: string;
   /** The kernel's working directory. */
   cwd: string;
-  /** The folder a sandboxed kernel may write (holding `cwd`). */
-  writable?: string;
+  /** The folders a sandboxed kernel may write (one holds `cwd`). */
+  writable?: string[];
   artifactsDir: string;
   fullOutputDir: string;
   environment: NodeJS.ProcessEnv;

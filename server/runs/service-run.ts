@@ -76,6 +76,11 @@ export interface RunWorkspace {
   deleted: string[];
   /** Outputs not kept, and why (a name that is not UTF-8, over a limit). */
   notes?: string[];
+  /**
+   * How the worker made the copy: a kept tree of the job (or session) reused and synced, and the
+   * files it wrote and kept doing so.
+   */
+  copy?: { reused: boolean; written: number; kept: number };
 }
 
 /** What a run is created with; everything else about it starts empty. */

@@ -22,7 +22,8 @@ import { kernelStartTimeoutMs, ZmqKernelProvider } from '../../kernels/zmq/zmq-p
 import { UsageError } from '../../pipelines/errors';
 import type { QueueBackend, QueueWorker } from '../queue';
 import { hostIdOf, hostLabel } from '../queue/labels';
-import { createRunJobHandler } from '../runs/run-job';
+import { createRunJobHandler, runFolder } from '../runs/run-job';
+import { DEFAULT_WORKSPACE_TREES, WorkspaceTrees } from './workspace-trees';
 import type { WorkspaceContent } from './workspace-content';
 import type { SecretKey } from '../runs/secret-box';
 import { GpuAllocator, gpuLabels, listGpus, type CommandRunner, type GpuInfo } from './gpus';
@@ -73,6 +74,24 @@ export interface WorkerKernelProvider extends KernelProvider {
  * the kernel through its setup code.
  */
 export const serviceKernelVariable: (name: string) => boolean = baseKernelVariable;
+
+/**
+ * `NBSTAGE_WORKSPACE_TREES`: how many workspace copies a worker keeps for the next run of their
+ * job or session (default 8). @throws UsageError for a value that is not a whole number >= 1
+ */
+export function workspaceTreesOf(env: NodeJS.ProcessEnv): number {
+  const raw = env.NBSTAGE_WORKSPACE_TREES;
+  if (raw === undefined || raw === '') {
+    return DEFAULT_WORKSPACE_TREES;
+  }
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new UsageError(
+      `NBSTAGE_WORKSPACE_TREES must be a whole number of at least 1, not "${raw}"`,
+    );
+  }
+  return value;
+}
 
 /** `NBSTAGE_SANDBOX_BIND`: `--sandbox-bind` values, separated by commas (a container's mounts). */
 function bindsOfEnv(env: NodeJS.ProcessEnv): SandboxBind[] {
@@ -158,6 +177,9 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   ];
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-work-'));
   const { provider, sandboxed } = workerProvider(options.env ?? process.env, workDir, options);
+  const trees = new WorkspaceTrees(path.join(workDir, 'trees'), {
+    maxTrees: workspaceTreesOf(options.env ?? process.env),
+  });
   for (const name of sandboxed ? [] : (options.prewarm ?? ['python3'])) {
     provider.prewarm(name);
   }
@@ -170,17 +192,23 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       gpus: new GpuAllocator(gpus),
       secretKey: options.secretKey,
       content: options.content,
+      trees,
     }),
     sessionIdleMs: options.sessionIdleMs,
     onSessionReleased: (session) =>
-      provider.endSession(session).then(
-        (ended) => {
-          if (ended) {
-            options.log?.('session released', { session });
-          }
-        },
-        () => undefined,
-      ),
+      provider
+        .endSession(session)
+        .finally(() => {
+          fs.rmSync(runFolder(workDir, '', session), { recursive: true, force: true });
+        })
+        .then(
+          (ended) => {
+            if (ended) {
+              options.log?.('session released', { session });
+            }
+          },
+          () => undefined,
+        ),
   });
   await worker.ready();
   options.log?.('worker ready', {
@@ -200,6 +228,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       closing ??= (async () => {
         await worker.close();
         await provider.close();
+        await trees.close();
         fs.rmSync(workDir, { recursive: true, force: true });
       })();
       return closing;

@@ -120,7 +120,7 @@ describe('workspaces on Redis workers of two hosts', () => {
         headers: { Authorization: `Bearer ${runToken}` },
       })
     ).json()) as ServiceRun;
-    return { code: res.code, record, root };
+    return { code: res.code ?? -1, record, root };
   }
 
   it('runs a run from host B on B’s worker, with its workspace, and brings back its output', async () => {

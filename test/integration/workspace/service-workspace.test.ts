@@ -140,6 +140,36 @@ describe('workspaces through nbstage serve', () => {
     const second = await run(nb);
     expect(second.code).toBe(0);
     expect(second.stderr).toContain('sent 0 new contents (0.0 MiB)');
+    // The worker kept the first run's copy and synced it: nothing to write (5 files, 1 link).
+    expect(second.stderr).toContain(
+      'the copy an earlier run left on the worker, synced: 0 files written, 6 kept',
+    );
+  });
+
+  it("shares a session's copy: stage two sees what stage one wrote, and sends nothing new", async () => {
+    const root = tempDir();
+    execFileSync('git', ['init', '-q', root]);
+    fs.writeFileSync(path.join(root, 'input.txt'), 'seed\n');
+    const stage = (source: string): string => {
+      const file = path.join(root, `stage-${randomUUID()}.ipynb`);
+      fs.writeFileSync(file, JSON.stringify(makeNotebook([source])));
+      return file;
+    };
+    const session = `test-${randomUUID()}`;
+    const one = stage(
+      'kept = open("input.txt").read().strip()\nopen("stage1.txt", "w").write(kept + "-one")',
+    );
+    const two = stage('print("two sees", open("stage1.txt").read(), kept)');
+    expect((await run(one, ['--session', session])).code).toBe(0);
+    expect(fs.readFileSync(path.join(root, 'stage1.txt'), 'utf8')).toBe('seed-one');
+    const second = await run(two, ['--session', session]);
+    expect([second.code, second.stdout]).toEqual([
+      0,
+      expect.stringContaining('two sees seed-one seed'),
+    ]);
+    // Only the new notebook's content was new to the service.
+    expect(second.stderr).toContain('sent 1 new contents');
+    expect(second.stderr).toContain('the copy an earlier run left on the worker, synced');
   });
 
   it('brings back what a failing run wrote; --no-outputs brings nothing', async () => {
