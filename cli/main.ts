@@ -309,6 +309,12 @@ export async function main(argv: string[]): Promise<number> {
     .option('--redis <url>', 'the queue (default NBSTAGE_REDIS)')
     .option('--labels <a,b>', 'labels of this worker (its GPUs add gpu and the model)')
     .option('--concurrency <n>', 'runs at once', '1')
+    .option(
+      '--workspace-root <dir>',
+      'run workspaces of this host under DIR in place: no copy, no upload (repeatable)',
+      collect,
+      [],
+    )
     .option(...sandboxOption('auto'))
     .option(...sandboxBindOption, collect, [])
     .action(async (flags: WorkerFlags) => {

@@ -3,6 +3,7 @@
  * `gpu` and the model) until SIGINT/SIGTERM; then it stops taking runs and lets the running ones
  * finish (a second signal leaves at once; the queue then fails those runs as stalled).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { NbstageClient } from '../client/api-client';
@@ -23,6 +24,7 @@ export interface WorkerFlags {
   concurrency: string;
   sandbox: string;
   sandboxBind: string[];
+  workspaceRoot: string[];
 }
 
 /** Runs a worker until a signal; resolves to the exit code. */
@@ -64,6 +66,13 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
     sandboxBinds: flags.sandboxBind.map(parseSandboxBind),
     log: (msg, fields) => logger.info(fields ?? {}, msg),
     content,
+    workspaceRoots: flags.workspaceRoot.map((dir) => {
+      try {
+        return fs.realpathSync(dir);
+      } catch {
+        throw new UsageError(`--workspace-root ${dir}: no such folder`);
+      }
+    }),
     ...(credentials.NBSTAGE_SECRET_KEY === undefined
       ? {}
       : { secretKey: secretKey(credentials.NBSTAGE_SECRET_KEY) }),

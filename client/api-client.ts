@@ -93,8 +93,22 @@ export class NbstageClient {
 
   /** Which of `digests` the service's content store lacks. */
   async missingBlobs(digests: readonly string[]): Promise<string[]> {
-    const res = await this.request('POST', '/api/v1/blobs/missing', { digests });
-    return ((await res.json()) as { missing: string[] }).missing;
+    return (await this.planUpload(digests)).missing;
+  }
+
+  /**
+   * Which of `digests` the content store lacks and, with `inPlace`, the first of its labels a
+   * worker of that host runs in place (then nothing but the manifest needs uploading).
+   */
+  async planUpload(
+    digests: readonly string[],
+    inPlace?: { hostId: string; labels: string[] },
+  ): Promise<{ missing: string[]; inPlace?: string }> {
+    const res = await this.request('POST', '/api/v1/blobs/missing', {
+      digests,
+      ...(inPlace === undefined ? {} : { inPlace }),
+    });
+    return (await res.json()) as { missing: string[]; inPlace?: string };
   }
 
   /** Uploads one blob (`size` bytes with sha256 `sha256`), streamed. */

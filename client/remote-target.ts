@@ -130,7 +130,11 @@ async function executeRemote(
   if (options.artifactsDir !== undefined) {
     options.onArtifacts?.(await downloadArtifacts(client, final, options.artifactsDir));
   }
-  if (sent !== null && final.workspace !== undefined && final.workspace.outputs.length > 0) {
+  if (sent !== null && sent.request.inPlace !== undefined) {
+    tell(
+      `workspace: ran in place on this host's worker: ${final.workspace?.outputs.length ?? 0} outputs`,
+    );
+  } else if (sent !== null && final.workspace !== undefined && final.workspace.outputs.length > 0) {
     const back = await receiveOutputs(client, sent.root, final.workspace);
     tell(
       `workspace: wrote ${back.written.length} outputs: ${back.written.slice(0, 10).join(', ')}${back.written.length > 10 ? ', ...' : ''}`,

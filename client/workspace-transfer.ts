@@ -19,6 +19,8 @@ import {
 import { workspaceRoot } from '../pipelines/workspace/root';
 import { scanWorkspace } from '../pipelines/workspace/scan';
 import { writeBack, type WriteBackResult } from '../pipelines/workspace/write-back';
+import { hostIdOf } from '../server/queue/labels';
+import { inPlaceCandidates } from '../server/runs/run-in-place';
 import type { WorkspaceRequest } from '../server/runs/run-request';
 import type { RunWorkspace } from '../server/runs/service-run';
 import type { NbstageClient } from './api-client';
@@ -88,7 +90,13 @@ export async function sendWorkspace(
       byDigest.set(entry.sha256, entry);
     }
   }
-  const missing = await client.missingBlobs([digest, ...byDigest.keys()]);
+  const plan = await client.planUpload([digest, ...byDigest.keys()], {
+    hostId: hostIdOf(env),
+    labels: inPlaceCandidates(scan.root),
+  });
+  // A worker of this host runs the folder in place: only the manifest goes (for the record).
+  const missing =
+    plan.inPlace === undefined ? plan.missing : plan.missing.filter((d) => d === digest);
   let uploadedBytes = 0;
   for (const wanted of missing) {
     if (wanted === digest) {
@@ -112,6 +120,7 @@ export async function sendWorkspace(
         ? {}
         : { outputs: options.outputs }),
       ...(options.noOutputs === true ? { noOutputs: true } : {}),
+      ...(plan.inPlace === undefined ? {} : { inPlace: { root: scan.root, label: plan.inPlace } }),
     },
     root: scan.root,
     files: totals.files,

@@ -36,6 +36,7 @@ import { jenkinsRoutes } from './jenkins-routes';
 import { webRoutes } from '../web/routes';
 import type { ServiceMetrics } from './metrics';
 import type { BlobDir } from '../../pipelines/workspace/blob-dir';
+import { hostLabel } from '../queue/labels';
 import { blobRoutes, DEFAULT_MAX_BLOB_BYTES } from './blob-routes';
 import { bodyField } from './body-field';
 import { openApiDocument } from './openapi';
@@ -342,6 +343,12 @@ export function createApp(ctx: ServiceContext): express.Express {
         runRole,
         maxBlobBytes: ctx.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES,
         draining: ctx.draining,
+        inPlaceWorker: async (hostId, labels) => {
+          const workers = await ctx.queue.workers();
+          const host = hostLabel(hostId);
+          const ofHost = workers.filter((w) => w.labels.includes(host));
+          return labels.find((l) => ofHost.some((w) => w.labels.includes(l))) ?? null;
+        },
       }),
     );
   }

@@ -32,11 +32,27 @@ export const missingBlobsSchema = {
       maxItems: DEFAULT_MAX_WORKSPACE_FILES + 1,
       description: 'sha256 digests (64 lowercase hex digits) the client could upload',
     },
+    inPlace: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['hostId', 'labels'],
+      description:
+        "the caller's host and the in-place labels of its workspace's folders: when a worker of that host runs one of them in place, the answer names it and nothing needs uploading",
+      properties: {
+        hostId: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,59}$' },
+        labels: {
+          type: 'array',
+          items: { type: 'string', pattern: '^inplace\\.[0-9a-f]{24}$' },
+          maxItems: 256,
+        },
+      },
+    },
   },
 } as const;
 
 const validateMissing = new Ajv({ allErrors: false, strict: false }).compile<{
   digests: string[];
+  inPlace?: { hostId: string; labels: string[] };
 }>(missingBlobsSchema);
 
 /** Options of {@link blobRoutes}. */
@@ -48,6 +64,8 @@ export interface BlobRouteOptions {
   maxBlobBytes: number;
   /** Whether the service is shutting down (uploads are refused then, as new runs are). */
   draining: () => boolean;
+  /** The first of `labels` a live worker of host `hostId` has (it runs that folder in place). */
+  inPlaceWorker?: (hostId: string, labels: readonly string[]) => Promise<string | null>;
 }
 
 /** `NBSTAGE_MAX_BLOB_BYTES` (bytes), else the default. @throws ValidationError naming it */
@@ -81,16 +99,25 @@ function digestOf(value: string): string {
 export function blobRoutes(options: BlobRouteOptions): Router {
   const { blobs } = options;
   const router = express.Router();
-  router.post('/blobs/missing', options.runRole, express.json({ limit: '24mb' }), (req, res) => {
-    const body: unknown = req.body;
-    if (!validateMissing(body)) {
-      const err = validateMissing.errors?.[0];
-      const where = bodyField(err);
-      throw new ValidationError(where, `${where}: ${err?.message ?? 'invalid'}`);
-    }
-    const missing = [...new Set(body.digests)].filter((d) => !blobs.has(d));
-    res.json({ missing });
-  });
+  router.post(
+    '/blobs/missing',
+    options.runRole,
+    express.json({ limit: '24mb' }),
+    wrap(async (req, res) => {
+      const body: unknown = req.body;
+      if (!validateMissing(body)) {
+        const err = validateMissing.errors?.[0];
+        const where = bodyField(err);
+        throw new ValidationError(where, `${where}: ${err?.message ?? 'invalid'}`);
+      }
+      const missing = [...new Set(body.digests)].filter((d) => !blobs.has(d));
+      const inPlace =
+        body.inPlace === undefined || options.inPlaceWorker === undefined
+          ? null
+          : await options.inPlaceWorker(body.inPlace.hostId, body.inPlace.labels);
+      res.json(inPlace === null ? { missing } : { missing, inPlace });
+    }),
+  );
   router.put(
     '/blobs/:sha256',
     options.runRole,

@@ -14,6 +14,8 @@ import type { CheckedOutTree, WorkspaceTrees } from '../workers/workspace-trees'
 import type { Manifest } from '../../pipelines/workspace/manifest';
 import { materialize, type WrittenStats } from '../../pipelines/workspace/materialize';
 import type { WorkspaceContent } from '../workers/workspace-content';
+import type { WalkResult } from '../../pipelines/workspace/walk';
+import { changesSince, inPlaceRoot, snapshot } from './run-in-place';
 import type { WorkspaceRequest } from './run-request';
 import { kernelFolder, readManifest, workspaceCwd } from './run-workspace';
 import type { RunWorkspace, WorkspaceOutput } from './service-run';
@@ -31,6 +33,8 @@ export interface WorkspaceCopy {
   tree?: CheckedOutTree;
   /** What the run changed, once known (the tree's next sync keeps those it recorded). */
   changes?: WorkspaceChanges;
+  /** In place: the files under the caller's folder before the run (no copy was made). */
+  before?: WalkResult;
 }
 
 /**
@@ -41,7 +45,19 @@ export async function checkoutWorkspace(
   request: WorkspaceRequest,
   where: { root: string } | { trees: WorkspaceTrees; key: string },
   content: WorkspaceContent | undefined,
+  workspaceRoots: readonly string[] = [],
 ): Promise<WorkspaceCopy> {
+  if (request.inPlace !== undefined) {
+    // The caller's own folder, on this host: no copy, no content fetched.
+    const root = inPlaceRoot(request.inPlace.root, workspaceRoots);
+    const manifest = readManifest(
+      request.manifest,
+      await (content?.fetch([request.manifest]) ?? Promise.resolve({ path: () => null })),
+      'workspace.manifest',
+    );
+    const cwd = kernelFolder(root, workspaceCwd(request.cwd));
+    return { root, cwd, manifest, written: {}, before: await snapshot(root) };
+  }
   if (content === undefined) {
     throw new ValidationError(
       'workspace',
@@ -94,14 +110,21 @@ export async function workspaceOutputs(
   masker: Masker,
 ): Promise<Pick<RunWorkspace, 'outputs' | 'deleted' | 'notes' | 'copy'>> {
   const made: Pick<RunWorkspace, 'copy'> =
-    copy.tree === undefined
-      ? { copy: { reused: false, written: Object.keys(copy.written).length, kept: 0 } }
-      : { copy: { reused: copy.tree.reused, written: copy.tree.rewritten, kept: copy.tree.kept } };
+    copy.before !== undefined
+      ? {}
+      : copy.tree === undefined
+        ? { copy: { reused: false, written: Object.keys(copy.written).length, kept: 0 } }
+        : {
+            copy: { reused: copy.tree.reused, written: copy.tree.rewritten, kept: copy.tree.kept },
+          };
   if (content === undefined) {
     return { outputs: [], deleted: [], ...made };
   }
   // All of them, for the kept tree's state; then the ones asked for.
-  const all = await workspaceChanges(copy.root, copy.manifest, copy.written);
+  const all =
+    copy.before !== undefined
+      ? await changesSince(copy.root, copy.before)
+      : await workspaceChanges(copy.root, copy.manifest, copy.written);
   copy.changes = all;
   if (request.noOutputs === true) {
     return { outputs: [], deleted: [], ...made };

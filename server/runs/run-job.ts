@@ -60,6 +60,8 @@ export interface RunJobOptions {
    * session) left, synced to its manifest; none: a fresh copy per run.
    */
   trees?: WorkspaceTrees;
+  /** Folders whose workspaces this worker runs in place (`--workspace-root`, real paths). */
+  workspaceRoots?: string[];
 }
 
 /** One artifact as the job result carries it. */
@@ -283,6 +285,7 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
                 ? { root: path.join(dir, 'workspace') }
                 : { trees: options.trees, key: treeKey(req) },
               options.content,
+              options.workspaceRoots,
             );
       const run = await loadRun(
         runSpecOf(req, {

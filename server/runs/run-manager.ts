@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { Principal } from '../auth/types';
 import type { AuditLog } from '../auth/audit';
 import type { RunEvent } from '../../pipelines/executor/events';
-import { ErrorCode } from '../../pipelines/errors';
+import { ErrorCode, ValidationError } from '../../pipelines/errors';
 import { writeFileAtomic } from '../../pipelines/notebook/io';
 import type { JSONObject, JSONValue, Notebook } from '../../pipelines/notebook/model';
 import { Masker } from '../../pipelines/secrets/mask';
@@ -138,7 +138,20 @@ export class RunManager {
    * host has them all (then that worker takes it; otherwise any worker with the labels does).
    * A session's runs go to the session's worker anyway.
    */
-  private async withAffinity(record: ServiceRun, hostId: string | undefined): Promise<string[]> {
+  private async withAffinity(record: ServiceRun, request: RunRequest): Promise<string[]> {
+    const { hostId } = request;
+    const inPlace = request.workspace?.inPlace;
+    if (inPlace !== undefined) {
+      // Only the worker that runs the caller's folder in place can run it.
+      if (hostId === undefined) {
+        throw new ValidationError(
+          'body.hostId',
+          'body.hostId: an in-place workspace needs the host it is on',
+        );
+      }
+      record.host = hostId;
+      return [...record.labels, hostLabel(hostId), inPlace.label];
+    }
     if (hostId === undefined || record.session !== null) {
       return record.labels;
     }
@@ -179,7 +192,7 @@ export class RunManager {
       });
       await this.options.queue.enqueue({
         runId: id,
-        labels: await this.withAffinity(record, request.hostId),
+        labels: await this.withAffinity(record, request),
         session: record.session,
         gpus,
         spec: this.jobSpec(request, masker),

@@ -55,6 +55,11 @@ export interface WorkspaceRequest {
   outputs?: string[];
   /** `--no-outputs`: nothing comes back. */
   noOutputs?: boolean;
+  /**
+   * Run it in place: the caller's folder (on the host of the run) and the label of the worker
+   * that runs workspaces under it in place (`nbstage worker --workspace-root`); nothing uploaded.
+   */
+  inPlace?: { root: string; label: string };
 }
 
 /** The Jenkins build a run belongs to, as the agent's environment describes it. */
@@ -152,6 +157,17 @@ export const runRequestSchema = {
           description: 'gitignore-style globs: only matching outputs come back',
         },
         noOutputs: { type: 'boolean', description: 'bring nothing back' },
+        inPlace: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['root', 'label'],
+          description:
+            "run in the caller's folder on its own host, by the worker whose label this is (POST /blobs/missing says which)",
+          properties: {
+            root: { type: 'string', minLength: 2, maxLength: 4096, pattern: '^/' },
+            label: { type: 'string', pattern: '^inplace\\.[0-9a-f]{24}$' },
+          },
+        },
       },
     },
     jenkins: {

@@ -86,9 +86,13 @@ export function checkWorkspace(
     throw new ValidationError(FIELD, `${FIELD}: this service takes no workspaces`);
   }
   const manifest = readManifest(request.manifest, blobs);
-  const missing = manifest.entries.filter(
-    (e): e is FileEntry => e.type === 'file' && blobs.path(e.sha256) === null,
-  );
+  // In place, the contents stay in the caller's folder: nothing was uploaded.
+  const missing =
+    request.inPlace !== undefined
+      ? []
+      : manifest.entries.filter(
+          (e): e is FileEntry => e.type === 'file' && blobs.path(e.sha256) === null,
+        );
   if (missing.length > 0) {
     const named = missing.slice(0, 3).map((e) => JSON.stringify(e.path));
     const more = missing.length > 3 ? ` and ${missing.length - 3} more` : '';
@@ -105,6 +109,7 @@ export function checkWorkspace(
     cwd: workspaceCwd(request.cwd),
     outputs: [],
     deleted: [],
+    ...(request.inPlace === undefined ? {} : { inPlace: true }),
   };
 }
 

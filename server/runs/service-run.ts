@@ -81,6 +81,8 @@ export interface RunWorkspace {
    * files it wrote and kept doing so.
    */
   copy?: { reused: boolean; written: number; kept: number };
+  /** It ran in the caller's folder, on the worker of the caller's host (no copy, no upload). */
+  inPlace?: boolean;
 }
 
 /** What a run is created with; everything else about it starts empty. */

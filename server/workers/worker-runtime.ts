@@ -23,6 +23,7 @@ import { UsageError } from '../../pipelines/errors';
 import type { QueueBackend, QueueWorker } from '../queue';
 import { hostIdOf, hostLabel } from '../queue/labels';
 import { createRunJobHandler, runFolder } from '../runs/run-job';
+import { inPlaceLabel } from '../runs/run-in-place';
 import { DEFAULT_WORKSPACE_TREES, WorkspaceTrees } from './workspace-trees';
 import type { WorkspaceContent } from './workspace-content';
 import type { SecretKey } from '../runs/secret-box';
@@ -57,6 +58,8 @@ export interface WorkerRuntimeOptions {
   sandboxBinds?: SandboxBind[];
   /** Where runs' workspaces come from and their outputs go (none: such runs are refused). */
   content?: WorkspaceContent;
+  /** Folders (real paths) whose workspaces of this host it runs in place (`--workspace-root`). */
+  workspaceRoots?: string[];
 }
 
 /** Where a worker's runs get kernels: any provider that keeps sessions and reports health. */
@@ -173,6 +176,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       ...(options.labels ?? []),
       ...gpuLabels(gpus),
       hostLabel(hostIdOf(options.env ?? process.env)),
+      ...(options.workspaceRoots ?? []).map(inPlaceLabel),
     ]),
   ];
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-work-'));
@@ -193,6 +197,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       secretKey: options.secretKey,
       content: options.content,
       trees,
+      workspaceRoots: options.workspaceRoots,
     }),
     sessionIdleMs: options.sessionIdleMs,
     onSessionReleased: (session) =>

@@ -3,7 +3,9 @@
  * (`NBSTAGE_HOST_ID`), which fetch the workspace from the service over HTTP into a cache of
  * their own and upload what the run wrote: a run from host B goes to B's worker (affinity), a
  * run from a host without a worker to either; each reads its workspace and hands back its
- * outputs. A worker without NBSTAGE_URL refuses a run with a workspace, saying why.
+ * outputs. A worker without NBSTAGE_URL refuses a run with a workspace, saying why. A worker with
+ * `--workspace-root` runs a workspace of its own host under it in place: the kernel works in the
+ * caller's folder, and nothing is uploaded.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -40,8 +42,8 @@ function startWorker(
 }
 
 /** A workspace: data, and a notebook in a subfolder that reads it and writes a result. */
-function workspace(): { root: string; nb: string } {
-  const root = tempDir();
+function workspace(parent?: string): { root: string; nb: string } {
+  const root = parent === undefined ? tempDir() : fs.mkdtempSync(path.join(parent, 'ws-'));
   fs.mkdirSync(path.join(root, 'data'));
   fs.mkdirSync(path.join(root, 'nb'));
   fs.writeFileSync(path.join(root, 'data', 'values.txt'), '3\n4\n5\n');
@@ -52,6 +54,7 @@ function workspace(): { root: string; nb: string } {
       makeNotebook([
         'total = sum(int(v) for v in open("../data/values.txt").read().split())\n' +
           'print("total", total)\n' +
+          'import os\nprint("cwd", os.getcwd())\n' +
           'open("../result.txt", "w").write(str(total))',
       ]),
     ),
@@ -173,6 +176,46 @@ describe('workspaces on Redis workers of two hosts', () => {
     // It would take unlabelled runs too: gone before the next test.
     lone.child.kill('SIGTERM');
     await new Promise((resolve) => lone.child.on('exit', resolve));
+  });
+
+  it('runs a workspace of its own host under --workspace-root in place: no copy, no upload', async () => {
+    const base = fs.realpathSync(tempDir());
+    const place = await startWorker(
+      {
+        NBSTAGE_REDIS: redis?.url ?? '',
+        NBSTAGE_SECRET_KEY: secretKey,
+        NBSTAGE_HOST_ID: 'test-host-c',
+        NBSTAGE_URL: serve?.url ?? '',
+        NBSTAGE_TOKEN: runToken,
+        NBSTAGE_CACHE_DIR: tempDir(),
+      },
+      ['--workspace-root', base],
+    );
+    workers.push({ ...place, host: 'test-host-c' });
+    try {
+      const { root, nb } = workspace(base);
+      const res = await runCli(
+        ['run', '--no-progress', '--server', serve?.url ?? '', '--workspace', root, nb],
+        { env: { NBSTAGE_TOKEN: runToken, NBSTAGE_HOST_ID: 'test-host-c', WORKSPACE: '' } },
+      );
+      expect([res.code, res.stderr]).toEqual([0, expect.stringContaining('sent 0 new contents')]);
+      // The kernel worked in the caller's own folder, and wrote there directly.
+      expect(res.stdout).toContain(`cwd ${path.join(root, 'nb')}`);
+      expect(res.stderr).toContain("ran in place on this host's worker: 1 outputs");
+      expect(fs.readFileSync(path.join(root, 'result.txt'), 'utf8')).toBe('12');
+      const runs = (await (
+        await fetch(`${serve?.url ?? ''}/api/v1/runs`, {
+          headers: { Authorization: `Bearer ${runToken}` },
+        })
+      ).json()) as ServiceRun[];
+      const record = runs.find((r) => r.workspace?.inPlace === true);
+      expect(record?.workerId).toBe(place.id);
+      expect(record?.workspace?.outputs.map((o) => o.path)).toEqual(['result.txt']);
+    } finally {
+      // It would take the other tests' runs too.
+      place.child.kill('SIGTERM');
+      await new Promise((resolve) => place.child.on('exit', resolve));
+    }
   });
 
   it('runs a run from a host without a worker on any worker', async () => {
