@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Notebook } from '../../../pipelines/notebook/model';
 import { fileTokenStore, tokensFile } from '../../../server/auth/tokens';
+import { runFolder } from '../../../server/runs/run-job';
 import { cellText, cleanupDirs, makeNotebook, tempDir } from '../../helpers/notebooks';
 import { probeCell, reversed, victimCell } from '../../helpers/probe';
 import { startRedisServer, type RedisServer } from '../../helpers/redis';
@@ -160,22 +161,25 @@ async function probeAndCheck(s: Scenario): Promise<void> {
     .token;
   const victimSecret = `victim-${randomBytes(12).toString('hex')}`;
   const gate = gateFile();
+  const session = `test-${randomUUID()}`;
   const victimId = await submit(s, victimToken, {
     notebook: makeNotebook([victimCell('VICTIM_KEY', gate)]),
     secrets: { VICTIM_KEY: victimSecret },
-    session: `test-${randomUUID()}`,
+    session,
     job: `test-${randomUUID()}`,
   });
   try {
     await untilOutput(s.url, victimToken, victimId, 'victim ****');
     // The victim's kernel, from outside: its folder, and what its environment holds.
     const tree = processTree(s.roots());
+    // A session's runs share a folder on their worker, named by a hash of the session.
+    const folder = path.basename(runFolder('/', victimId, session));
     const bwrap = tree.find(
-      (p) => p.cmdline.startsWith('bwrap') && p.cmdline.includes(`/${victimId} --chdir`),
+      (p) => p.cmdline.startsWith('bwrap') && p.cmdline.includes(`/${folder} --chdir`),
     );
     expect(bwrap).toBeDefined();
     const victimFolder = /--chdir (\S+)/.exec(bwrap?.cmdline ?? '')?.[1] ?? '';
-    expect(victimFolder).toContain(victimId);
+    expect(victimFolder).toContain(folder);
 
     const probeId = await submit(s, probeToken, {
       notebook: makeNotebook([
