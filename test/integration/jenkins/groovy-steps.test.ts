@@ -3,9 +3,11 @@
  * steps stubbed: the exact `nbstage` command lines, credentials bound by variable (no secret in a
  * command), what is published (JUnit, archive, HTML Publisher only when installed, ansiColor only
  * when installed), the build description linking to the version, exit codes turned into stage
- * results, sessions opened and closed; and Jenkinsfile.example plus a generated Jenkinsfile run
+ * results, sessions opened and closed, the workspace arguments as the CLI's flags (the step's own
+ * nbstage/ folder always left out); and Jenkinsfile.example plus a generated Jenkinsfile run
  * stage by stage as Jenkins would run them.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { generateJenkinsfile } from '../../../jenkins-plugin-bridge/jenkinsfile/generate';
@@ -76,6 +78,54 @@ const scenarios: Record<string, StepScenario> = {
     credentials: CREDENTIALS,
   },
   noCredentials: { script: "nbstageRun(notebook: 'a.ipynb')", env: ENV, credentials: {} },
+  workspaceArgs: {
+    script: `nbstageRun(notebook: 'nb/a.ipynb', workspace: "it's here", exclude: 'data/raw/',
+      outputs: ['model/', '!model/*.tmp', 'reports/$HOME *.md'])`,
+    env: ENV,
+    credentials: CREDENTIALS,
+  },
+  workspaceWords: {
+    script: `nbstageRun(notebook: 'a.ipynb', workspace: 'ws $(id)', exclude: ['*.tmp', '!keep.tmp'],
+      outputs: ["it's", 'say "$x" \\\\ now'])`,
+    // The command's words as the shell hands them over, one a line.
+    env: { ...ENV, NBSTAGE_CLI: "printf '%s\\n'" },
+    credentials: CREDENTIALS,
+  },
+  excludeList: {
+    script: "nbstageRun(notebook: 'a.ipynb', exclude: ['data/', \"it's\"], noOutputs: true)",
+    env: ENV,
+    credentials: CREDENTIALS,
+  },
+  noOutputsFalse: {
+    script: "nbstageRun(notebook: 'a.ipynb', noOutputs: false, outputs: [])",
+    env: ENV,
+    credentials: CREDENTIALS,
+  },
+  outputsAndNoOutputs: {
+    script: "nbstageRun(notebook: 'a.ipynb', outputs: 'model/', noOutputs: true)",
+    env: ENV,
+    credentials: CREDENTIALS,
+  },
+  badExclude: {
+    script: "nbstageRun(notebook: 'a.ipynb', exclude: ['data/', 3])",
+    env: ENV,
+    credentials: CREDENTIALS,
+  },
+  blankOutputs: {
+    script: "nbstageRun(notebook: 'a.ipynb', outputs: ' ')",
+    env: ENV,
+    credentials: CREDENTIALS,
+  },
+  badNoOutputs: {
+    script: "nbstageRun(notebook: 'a.ipynb', noOutputs: 'yes')",
+    env: ENV,
+    credentials: CREDENTIALS,
+  },
+  badWorkspace: {
+    script: "nbstageRun(notebook: 'a.ipynb', workspace: '')",
+    env: ENV,
+    credentials: CREDENTIALS,
+  },
   session: {
     script: `nbstageSession {
       nbstageRun(notebook: 'a.ipynb', stage: 'prepare')
@@ -144,7 +194,8 @@ describe('the shared library under Groovy', () => {
         " -o 'nbstage/train/train.ipynb' --junit 'nbstage/train/junit.xml'" +
         " --html 'nbstage/train/report.html' --artifacts 'nbstage/train/artifacts'" +
         " --stage 'train' -p 'lr=0.1' -p 'layers=[64,32]' -p 'name=it'\"'\"'s' -r 'tag=007'" +
-        " --secret WANDB_KEY -k 'python3' --timeout '600' --cell-timeout '60'",
+        " --secret WANDB_KEY -k 'python3' --timeout '600' --cell-timeout '60'" +
+        " --exclude '/nbstage/'",
     );
     expect(sh.returnStatus).toBe(true);
     expect(sh.script).not.toContain('hunter2');
@@ -221,6 +272,57 @@ describe('the shared library under Groovy', () => {
       expect(callsOf(outcomes[name], 'sh')).toEqual([]);
     }
     expect(outcomes.noCredentials.error).toMatch(/credentials entry with ID 'nbstage-token'/);
+  });
+
+  it('passes exclude:, outputs:, noOutputs: and workspace: as the CLI flags, each word quoted', () => {
+    const script = (name: string): string => String(callsOf(outcomes[name], 'sh')[0]?.script);
+    expect(outcomes.workspaceArgs.error).toBeNull();
+    expect(script('workspaceArgs')).toMatch(
+      / --artifacts 'nbstage\/a\/artifacts' --workspace 'it'"'"'s here' --exclude '\/nbstage\/'/,
+    );
+    expect(script('workspaceArgs').split(" --workspace 'it")[1]).toBe(
+      `'"'"'s here' --exclude '/nbstage/' --exclude 'data/raw/'` +
+        ` --outputs 'model/' --outputs '!model/*.tmp' --outputs 'reports/$HOME *.md'`,
+    );
+    expect(script('excludeList')).toMatch(
+      / --exclude '\/nbstage\/' --exclude 'data\/' --exclude 'it'"'"'s' --no-outputs$/,
+    );
+    expect(outcomes.excludeList.error).toBeNull();
+    // noOutputs: false and empty lists: the defaults, nothing added.
+    expect(script('noOutputsFalse')).toMatch(/'nbstage\/a\/artifacts' --exclude '\/nbstage\/'$/);
+    expect(outcomes.outputsAndNoOutputs.error).toMatch(
+      /outputs and noOutputs: true exclude each other/,
+    );
+    expect(outcomes.badExclude.error).toMatch(/exclude must be a glob or a list of globs/);
+    expect(outcomes.blankOutputs.error).toMatch(/outputs must be a glob or a list of globs/);
+    expect(outcomes.badNoOutputs.error).toBe('nbstageRun: noOutputs must be true or false');
+    expect(outcomes.badWorkspace.error).toBe('nbstageRun: workspace must be the path of a folder');
+    // What the shell hands the CLI: the words as given, nothing expanded.
+    const words = execFileSync('sh', ['-c', script('workspaceWords')], { encoding: 'utf8' });
+    expect(words.slice(words.indexOf('--workspace\n')).split('\n')).toEqual([
+      '--workspace',
+      'ws $(id)',
+      '--exclude',
+      '/nbstage/',
+      '--exclude',
+      '*.tmp',
+      '--exclude',
+      '!keep.tmp',
+      '--outputs',
+      "it's",
+      '--outputs',
+      'say "$x" \\ now',
+      '',
+    ]);
+    for (const name of [
+      'outputsAndNoOutputs',
+      'badExclude',
+      'blankOutputs',
+      'badNoOutputs',
+      'badWorkspace',
+    ]) {
+      expect(callsOf(outcomes[name], 'sh')).toEqual([]);
+    }
   });
 
   it('shares one session between runs and closes it even when a run fails', () => {
