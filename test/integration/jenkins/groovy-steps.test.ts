@@ -351,37 +351,46 @@ describe('the shared library under Groovy', () => {
   it('runs Jenkinsfile.example stage by stage on the agents it names', () => {
     expect(example.error).toBeNull();
     const flow = example.calls
-      .filter((c) => ['stage', 'agent', 'sh'].includes(c.step))
+      .filter((c) => ['stage', 'agent', 'sh', 'stash', 'unstash'].includes(c.step))
       .map((c) =>
         c.step === 'stage'
           ? `stage ${String(c.name)}`
           : c.step === 'agent'
             ? `agent ${JSON.stringify(c.agent)}`
-            : `sh ${String(c.script).split(' --server')[0]} ${
-                (c.env as Record<string, string>).NBSTAGE_SESSION ?? '-'
-              }`,
+            : c.step === 'sh'
+              ? `sh ${/--stage '(\w+)'/.exec(String(c.script))?.[1]}`
+              : `${c.step} ${String(c.name)}`,
       );
     expect(flow).toEqual([
       'agent "none"',
-      'stage Prepare data',
-      'agent {"label":"cpu"}',
-      "sh nbstage run 'examples/ml-pipeline/train.ipynb' -",
-      'stage Train and evaluate',
+      'stage Prepare, train and evaluate',
       'agent {"label":"gpu"}',
+      'stage Prepare data',
+      'sh prepare',
       'stage Train',
-      "sh nbstage run 'examples/ml-pipeline/train.ipynb' jenkins-ml-churn-12-gpu",
+      'sh train',
       'stage Evaluate',
-      "sh nbstage run 'examples/ml-pipeline/train.ipynb' jenkins-ml-churn-12-gpu",
-      "sh nbstage session close 'jenkins-ml-churn-12-gpu' jenkins-ml-churn-12-gpu",
+      'sh evaluate',
+      'stash model',
       'stage Publish',
       'agent {"label":"cpu"}',
-      "sh nbstage run 'examples/ml-pipeline/train.ipynb' -",
+      'unstash model',
+      'sh publish',
     ]);
+    const sh = callsOf(example, 'sh').map((c) => String(c.script));
+    expect(sh[0]).toContain("nbstage run 'examples/ml-pipeline/train.ipynb' --server");
+    expect(sh[0]).toContain("--stage 'prepare' -r 'dataset=raw' --exclude '/nbstage/'");
     const train = callsOf(example, 'sh')[1];
     expect(train.script).toContain("--stage 'train' -p 'epochs=3' -p 'learning_rate=0.05'");
     expect(train.script).toContain('--secret WANDB_API_KEY --cell-timeout');
+    expect(train.script).toMatch(/ --outputs 'examples\/ml-pipeline\/model\/'$/);
     expect((train.env as Record<string, string>).WANDB_API_KEY).toBe('wk');
-    expect(callsOf(example, 'sh')[2].script).toContain("-p 'full_eval=false'");
+    expect(sh[2]).toContain("-p 'full_eval=false'");
+    expect(callsOf(example, 'stash')[0].includes).toBe('examples/ml-pipeline/model/**');
+    expect(sh[3]).toMatch(/ --exclude 'examples\/ml-pipeline\/data\/'$/);
+    expect(callsOf(example, 'archiveArtifacts').pop()?.artifacts).toBe(
+      'examples/ml-pipeline/model/**',
+    );
   });
 
   it('runs a generated Jenkinsfile: parameters with defaults, a stage per notebook stage', () => {
@@ -389,7 +398,7 @@ describe('the shared library under Groovy', () => {
     expect(callsOf(generated, 'library')[0].name).toBe('nbstage');
     expect(
       callsOf(generated, 'parameter').map((p) => `${String(p.name)}=${String(p.defaultValue)}`),
-    ).toEqual(['epochs=5', 'learning_rate=0.05', 'dataset=synthetic-v1', 'full_eval=false']);
+    ).toEqual(['epochs=5', 'learning_rate=0.05', 'dataset=raw', 'full_eval=false']);
     expect(callsOf(generated, 'timeout')[0]).toMatchObject({ time: 3600, unit: 'SECONDS' });
     expect(callsOf(generated, 'stage').map((s) => s.name)).toEqual([
       'notebook',
@@ -401,7 +410,7 @@ describe('the shared library under Groovy', () => {
     expect(callsOf(generated, 'agent').map((a) => JSON.stringify(a.agent))).toEqual([
       '"none"',
       '"any"',
-      '{"label":"cpu"}',
+      '{"label":"gpu"}',
       '{"label":"gpu"}',
       '{"label":"gpu"}',
       '{"label":"cpu"}',
@@ -416,7 +425,7 @@ describe('the shared library under Groovy', () => {
     ]);
     expect(callsOf(generated, 'unstash')).toHaveLength(4);
     expect(sh[2]).toContain(
-      "--stage 'train' -p 'epochs=5' -p 'learning_rate=0.5' -p 'full_eval=false' -r 'dataset=synthetic-v1' --cell-timeout '1800'",
+      "--stage 'train' -p 'epochs=5' -p 'learning_rate=0.5' -p 'full_eval=false' -r 'dataset=raw' --cell-timeout '1800'",
     );
   });
 });
