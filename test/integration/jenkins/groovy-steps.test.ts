@@ -5,7 +5,7 @@
  * when installed), the build description linking to the version, exit codes turned into stage
  * results, sessions opened and closed, the workspace arguments as the CLI's flags (the step's own
  * nbstage/ folder always left out); and Jenkinsfile.example plus a generated Jenkinsfile run
- * stage by stage as Jenkins would run them.
+ * stage by stage as Jenkins would run them (example-pipeline.test.ts runs the example for real).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
