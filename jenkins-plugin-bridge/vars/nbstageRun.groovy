@@ -6,6 +6,16 @@
 //   nbstageRun(notebook: 'train.ipynb', stage: 'train', parameters: [lr: params.lr],
 //              secrets: ['wandb-key'], credentialsId: 'nbstage-token')
 //
+// The run sees this agent's workspace: nbstage sends the files under $WORKSPACE (by content:
+// only what the service lacks), the kernel works in the notebook's folder there, and what the
+// run writes comes back into the workspace, also when a cell fails. The step's own nbstage/
+// folder at the root of the workspace does not travel. Arguments for it, all optional:
+//   exclude:   'data/raw/' or a list: left out of what is sent (gitignore syntax, relative to
+//              the workspace root, as .nbstageignore)
+//   outputs:   'model/' or a list: only what the run wrote that matches comes back
+//   noOutputs: true: nothing the run wrote comes back
+//   workspace: the folder that travels (default: nbstage's choice, $WORKSPACE)
+//
 // Aborting the build sends SIGTERM to the `sh` step: nbstage cancels the remote run and writes
 // the partial notebook within Jenkins' 5 s, and it is still archived.
 
@@ -38,7 +48,8 @@ Map nbstageOptions(Map args) {
         error('nbstageRun: notebook is required (the path of the notebook in the workspace)')
     }
     Set known = ['notebook', 'stage', 'parameters', 'rawParameters', 'secrets', 'kernel', 'session',
-        'timeout', 'cellTimeout', 'allowErrors', 'server', 'credentialsId', 'nbstage'] as Set
+        'timeout', 'cellTimeout', 'allowErrors', 'server', 'credentialsId', 'nbstage',
+        'exclude', 'outputs', 'noOutputs', 'workspace'] as Set
     List unknown = args.keySet().findAll { !known.contains(it) } as List
     if (!unknown.isEmpty()) {
         error("nbstageRun: unknown argument(s) ${unknown.join(', ')} (known: ${known.join(', ')})")
@@ -48,7 +59,7 @@ Map nbstageOptions(Map args) {
         error('nbstageRun: no nbstage service: pass server: or set NBSTAGE_URL')
     }
     List stages = args.stage == null ? [] : (args.stage instanceof List ? args.stage : [args.stage])
-    return [
+    return workspaceOptions(args) + [
         notebook: args.notebook.toString(),
         stages: stages.collect { it.toString() },
         parameters: (args.parameters ?: [:]) as Map,
@@ -63,6 +74,39 @@ Map nbstageOptions(Map args) {
         credentialsId: (args.credentialsId ?: 'nbstage-token').toString(),
         nbstage: (args.nbstage ?: env.NBSTAGE_CLI ?: 'nbstage').toString(),
     ]
+}
+
+/** The workspace arguments (exclude, outputs, noOutputs, workspace), checked. */
+Map workspaceOptions(Map args) {
+    if (args.noOutputs != null && !(args.noOutputs instanceof Boolean)) {
+        error('nbstageRun: noOutputs must be true or false')
+    }
+    List outputs = globList('outputs', args.outputs)
+    if (args.noOutputs && !outputs.isEmpty()) {
+        error('nbstageRun: outputs and noOutputs: true exclude each other (noOutputs brings nothing back)')
+    }
+    boolean folder = args.workspace instanceof CharSequence && !args.workspace.toString().trim().isEmpty()
+    if (args.workspace != null && !folder) {
+        error('nbstageRun: workspace must be the path of a folder')
+    }
+    return [
+        exclude: globList('exclude', args.exclude),
+        outputs: outputs,
+        noOutputs: args.noOutputs == true,
+        workspace: args.workspace?.toString(),
+    ]
+}
+
+/** `'model/'` or `['model/', '*.json']` as a list of globs; anything else is refused. */
+List globList(String name, Object value) {
+    if (value == null) {
+        return []
+    }
+    List globs = value instanceof List ? value : [value]
+    if (globs.any { !(it instanceof CharSequence) || it.toString().trim().isEmpty() }) {
+        error("nbstageRun: ${name} must be a glob or a list of globs (gitignore syntax), not ${value}")
+    }
+    return globs.collect { it.toString() }
 }
 
 /** `['wandb-key']` or `[[credentialsId: 'wandb-key', name: 'WANDB_API_KEY']]` as bindings. */
@@ -109,7 +153,17 @@ String runCommand(Map opts, String out) {
     if (opts.timeout) { words += ['--timeout', shellQuote(opts.timeout)] }
     if (opts.cellTimeout) { words += ['--cell-timeout', shellQuote(opts.cellTimeout)] }
     if (opts.allowErrors) { words << '--allow-errors' }
-    return words.join(' ')
+    return (words + workspaceWords(opts)).join(' ')
+}
+
+/** The workspace flags: the step's own folder never travels; then the step's arguments. */
+List workspaceWords(Map opts) {
+    List words = opts.workspace ? ['--workspace', shellQuote(opts.workspace)] : []
+    words += ['--exclude', shellQuote('/nbstage/')]
+    opts.exclude.each { words += ['--exclude', shellQuote(it)] }
+    opts.outputs.each { words += ['--outputs', shellQuote(it)] }
+    if (opts.noOutputs) { words << '--no-outputs' }
+    return words
 }
 
 /** JUnit, archived files, the HTML report and the build description, for whatever exists. */

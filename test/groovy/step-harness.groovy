@@ -6,12 +6,29 @@
 //   groovy -cp test/groovy/stubs test/groovy/step-harness.groovy <vars dir> <scenarios.json>
 //
 // scenarios.json is a list of {script | jenkinsfile, env, params, credentials, shStatus, plugins,
-// workspace, files}; for each it prints one JSON line: {calls, error, result, description,
-// buildResult}. A `jenkinsfile` runs as Jenkins would run a declarative pipeline of this shape:
-// `@Library` loads the library, `parameters` fill `params` with their defaults, `environment`
-// sets `env`, and each stage records its name and agent before its steps run, in order.
+// workspace, files, agents, runSh}; for each it prints one JSON line: {calls, error, result,
+// description, buildResult}. A `jenkinsfile` runs as Jenkins would run a declarative pipeline of
+// this shape: `@Library` loads the library, `parameters` fill `params` with their defaults,
+// `environment` sets `env`, and each stage records its name and agent before its steps run, in
+// order.
+//
+// Agents and their workspaces, for a scenario with `agents` (label -> folder): `agent { label 'x' }`
+// makes that folder the workspace until its stage ends, as Jenkins allocates a node, and sets
+// WORKSPACE to it. There `fileExists` looks, `sh` runs (with `runSh`), and `stash`/`unstash` copy
+// files: `stash(name:, includes:, excludes:, allowEmpty:)` keeps a copy of the workspace's
+// regular files matching the comma-separated Ant patterns (`**` any folders, `*` and `?` within a
+// name; Ant's default excludes are not applied) and fails when none matches, unless allowEmpty;
+// `unstash(name)` writes them into the then current workspace at the same paths (replacing files,
+// keeping their modes) and fails for a name never stashed. Without a workspace, both are only
+// recorded. With `runSh`, `sh` really runs its script as Jenkins does (`/bin/sh -xe -c`) in the
+// workspace with this process's environment plus `env`; its exit status is the script's, and the
+// call records the status and the script's output (stdout and stderr together, as the console).
+import groovy.io.FileType
 import groovy.json.JsonOutput
 import groovy.json.JsonSlurper
+import java.nio.file.Files
+import java.nio.file.StandardCopyOption
+import java.util.regex.Pattern
 
 /** Raised by the `error` step, as Jenkins' AbortException. */
 class StepError extends RuntimeException {
@@ -52,6 +69,66 @@ class EnvironmentBlock {
     }
 }
 
+// An Ant pattern (`model/**`, `**/*.json`, `dist/`) as a regular expression on `/` paths.
+String antRegex(String pattern) {
+    String p = pattern.trim().replace('\\', '/')
+    p = p.endsWith('/') ? p + '**' : p
+    List parts = p.split('/') as List
+    StringBuilder re = new StringBuilder()
+    parts.eachWithIndex { String part, int i ->
+        boolean last = i == parts.size() - 1
+        if (part == '**') {
+            re << (last ? '.*' : '(?:[^/]+/)*')
+        } else {
+            part.each { String c -> re << (c == '*' ? '[^/]*' : c == '?' ? '[^/]' : Pattern.quote(c)) }
+            re << (last ? '' : '/')
+        }
+    }
+    return re.toString()
+}
+
+/** The regular files under `dir` (relative, `/`-separated, sorted) that match as stash does. */
+List stashFiles(File dir, String includes, String excludes) {
+    Closure patterns = { String list -> (list ?: '').split(',').findAll { it.trim() }.collect { antRegex(it) } }
+    List wanted = patterns(includes ?: '**')
+    List unwanted = patterns(excludes)
+    List found = []
+    dir.eachFileRecurse(FileType.FILES) { File f ->
+        String rel = dir.toPath().relativize(f.toPath()).toString().replace(File.separator, '/')
+        if (wanted.any { rel ==~ it } && !unwanted.any { rel ==~ it }) {
+            found << rel
+        }
+    }
+    return found.sort()
+}
+
+/** Copies the files `rel` from one folder to the same paths in another, modes kept. */
+void copyFiles(List rels, File from, File to) {
+    rels.each { String rel ->
+        File target = new File(to, rel)
+        target.parentFile.mkdirs()
+        Files.copy(new File(from, rel).toPath(), target.toPath(), StandardCopyOption.REPLACE_EXISTING,
+            StandardCopyOption.COPY_ATTRIBUTES)
+    }
+}
+
+/** Runs `script` as Jenkins' `sh` does, its output also on stderr as it comes; [status, output]. */
+List runShell(String script, File dir, Map env) {
+    ProcessBuilder builder = new ProcessBuilder('/bin/sh', '-xe', '-c', script)
+    builder.directory(dir ?: new File('.').absoluteFile)
+    builder.redirectErrorStream(true)
+    env.each { k, v -> builder.environment().put(k.toString(), v.toString()) }
+    Process process = builder.start()
+    StringBuilder output = new StringBuilder()
+    process.inputStream.withReader('UTF-8') { Reader reader ->
+        reader.eachLine { String line ->
+            output << line << '\n'
+            System.err.println(line)
+        }
+    }
+    return [process.waitFor(), output.toString()]
+}
+
 File varsDir = new File(args[0])
 List scenarios = new JsonSlurper().parse(new File(args[1])) as List
 GroovyShell shell = new GroovyShell(this.class.classLoader)
@@ -62,6 +139,11 @@ scenarios.each { Map scenario ->
     Map credentials = scenario.credentials ?: [:]
     List shStatus = (scenario.shStatus instanceof List ? scenario.shStatus : [scenario.shStatus ?: 0]) as List
     File workspace = scenario.workspace ? new File(scenario.workspace as String) : null
+    Map agents = (scenario.agents ?: [:]).collectEntries { k, v -> [(k): new File(v as String)] }
+    boolean runSh = scenario.runSh == true
+    // Where stashes are kept (made on the first stash, removed when the scenario ends).
+    File stashes = new File(System.getProperty('java.io.tmpdir'), "test-${UUID.randomUUID()}")
+    Map stashed = [:]
     Set files = (scenario.files ?: []) as Set
     Expando currentBuild = new Expando(description: scenario.description, result: null,
         currentResult: 'SUCCESS')
@@ -80,9 +162,18 @@ scenarios.each { Map scenario ->
     binding.setVariable('params', new LinkedHashMap(scenario.params ?: [:]))
     binding.setVariable('currentBuild', currentBuild)
     binding.setVariable('sh', { Map a ->
-        calls << [step: 'sh', script: a.script, label: a.label, returnStatus: a.returnStatus == true,
-                  env: new LinkedHashMap(env)]
-        int status = (shStatus.size() > 1 ? shStatus.remove(0) : shStatus[0]) as int
+        Map call = [step: 'sh', script: a.script, label: a.label, returnStatus: a.returnStatus == true,
+                    env: new LinkedHashMap(env)]
+        calls << call
+        int status
+        if (runSh) {
+            List ran = runShell(a.script as String, workspace, env)
+            status = ran[0] as int
+            call.status = status
+            call.output = ran[1]
+        } else {
+            status = (shStatus.size() > 1 ? shStatus.remove(0) : shStatus[0]) as int
+        }
         if (a.returnStatus != true && status != 0) {
             throw new StepError("script returned exit code ${status}")
         }
@@ -138,6 +229,11 @@ scenarios.each { Map scenario ->
     binding.setVariable('agent', { Object a ->
         Object value = a instanceof Closure ? a() : a
         calls << [step: 'agent', agent: value]
+        File allocated = value instanceof Map ? agents[value.label] : null
+        if (allocated != null) {
+            workspace = allocated
+            env.WORKSPACE = allocated.absolutePath
+        }
     })
     binding.setVariable('options', { Closure c -> c() })
     binding.setVariable('timeout', { Map a -> calls << ([step: 'timeout'] + a) })
@@ -161,12 +257,14 @@ scenarios.each { Map scenario ->
         calls << [step: 'stage', name: name]
         skipping = false
         Map outside = new LinkedHashMap(env)
+        File outsideWorkspace = workspace
         try {
             c()
         } finally {
-            // A stage's `environment` ends with the stage.
+            // A stage's `environment`, and the agent it allocated, end with the stage.
             env.clear()
             env.putAll(outside)
+            workspace = outsideWorkspace
         }
     })
     boolean skipping = false
@@ -193,8 +291,33 @@ scenarios.each { Map scenario ->
     binding.setVariable('logRotator', { Map a -> a })
     binding.setVariable('checkout', { Object a -> calls << [step: 'checkout'] })
     binding.setVariable('scm', 'scm')
-    binding.setVariable('stash', { Map a -> calls << ([step: 'stash'] + a) })
-    binding.setVariable('unstash', { String name -> calls << [step: 'unstash', name: name] })
+    binding.setVariable('stash', { Map a ->
+        Map call = [step: 'stash'] + a
+        calls << call
+        if (workspace != null) {
+            List found = stashFiles(workspace, a.includes as String, a.excludes as String)
+            if (found.isEmpty() && a.allowEmpty != true) {
+                throw new StepError("No files included in stash '${a.name}'")
+            }
+            File kept = new File(stashes, a.name as String)
+            kept.deleteDir()
+            copyFiles(found, workspace, kept)
+            stashed[a.name] = found
+            call.files = found
+        }
+    })
+    binding.setVariable('unstash', { Object a ->
+        String name = a instanceof Map ? a.name : a
+        Map call = [step: 'unstash', name: name]
+        calls << call
+        if (workspace != null) {
+            if (!stashed.containsKey(name)) {
+                throw new StepError("No such saved stash '${name}'")
+            }
+            copyFiles(stashed[name] as List, new File(stashes, name), workspace)
+            call.files = stashed[name]
+        }
+    })
     varsDir.listFiles().findAll { it.name.endsWith('.groovy') }.sort { it.name }.each { File f ->
         Script step = shell.parse(f)
         step.binding = binding
@@ -211,6 +334,7 @@ scenarios.each { Map scenario ->
     } catch (StepError e) {
         outcome.error = e.message
     }
+    stashes.deleteDir()
     outcome.description = currentBuild.description
     outcome.buildResult = currentBuild.result
     println(JsonOutput.toJson(outcome))

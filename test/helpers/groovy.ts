@@ -23,14 +23,24 @@ export interface StepScenario {
   shStatus?: number | number[];
   /** Installed plugins' short names (`htmlpublisher`, `ansicolor`). */
   plugins?: string[];
-  /** A folder `fileExists` looks in. */
+  /** A folder `fileExists` looks in (and `sh` runs in, with `runSh`). */
   workspace?: string;
+  /**
+   * Agents by label, each a workspace folder: `agent { label 'x' }` makes it the workspace (and
+   * `WORKSPACE`) until its stage ends; there `stash` and `unstash` really copy files.
+   */
+  agents?: Record<string, string>;
+  /** `sh` really runs its script (`/bin/sh -xe -c`) in the workspace; see the harness. */
+  runSh?: boolean;
   /** Paths `fileExists` reports as present. */
   files?: string[];
   description?: string;
 }
 
-/** One stubbed step call, with its arguments (`sh` also carries the environment it ran with). */
+/**
+ * One stubbed step call, with its arguments (`sh` also carries the environment it ran with, and
+ * with `runSh` its exit `status` and `output`; `stash`/`unstash` in a workspace the `files`).
+ */
 export interface StepCall {
   step: string;
   [key: string]: unknown;
@@ -58,8 +68,15 @@ export function javaHome(env: NodeJS.ProcessEnv = process.env): string {
   return path.dirname(path.dirname(java));
 }
 
-/** Runs the scenarios in one Groovy process; rejects with Groovy's stderr when it fails. */
-export async function runSteps(scenarios: StepScenario[]): Promise<StepOutcome[]> {
+/**
+ * Runs the scenarios in one Groovy process; rejects with Groovy's stderr when it fails. With
+ * `timeoutMs`, the process and what its `sh` steps started (its process group) get SIGTERM when
+ * the time is up (SIGKILL 5 s later), and it rejects with the console so far.
+ */
+export async function runSteps(
+  scenarios: StepScenario[],
+  options: { timeoutMs?: number } = {},
+): Promise<StepOutcome[]> {
   const file = path.join(tempDir(), 'scenarios.json');
   fs.writeFileSync(file, JSON.stringify(scenarios));
   const args = [
@@ -73,9 +90,28 @@ export async function runSteps(scenarios: StepScenario[]): Promise<StepOutcome[]
     const child = spawn('groovy', args, {
       env: { ...process.env, JAVA_HOME: javaHome() },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.timeoutMs !== undefined,
     });
     let stdout = '';
     let stderr = '';
+    let timedOut = false;
+    const group = (signal: NodeJS.Signals): void => {
+      try {
+        process.kill(-(child.pid ?? 0), signal);
+      } catch {
+        // already gone
+      }
+    };
+    const timers =
+      options.timeoutMs === undefined
+        ? []
+        : [
+            setTimeout(() => {
+              timedOut = true;
+              group('SIGTERM');
+            }, options.timeoutMs),
+            setTimeout(() => group('SIGKILL'), options.timeoutMs + 5000),
+          ];
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
     });
@@ -84,6 +120,11 @@ export async function runSteps(scenarios: StepScenario[]): Promise<StepOutcome[]
     });
     child.on('error', reject);
     child.on('close', (code) => {
+      timers.forEach(clearTimeout);
+      if (timedOut) {
+        reject(new Error(`groovy timed out after ${options.timeoutMs} ms: ${stderr}${stdout}`));
+        return;
+      }
       const lines = stdout.split('\n').filter((l) => l.startsWith('{'));
       if (code !== 0 || lines.length !== scenarios.length) {
         reject(new Error(`groovy exited ${code}: ${stderr}${stdout}`));

@@ -3,9 +3,11 @@
  * steps stubbed: the exact `nbstage` command lines, credentials bound by variable (no secret in a
  * command), what is published (JUnit, archive, HTML Publisher only when installed, ansiColor only
  * when installed), the build description linking to the version, exit codes turned into stage
- * results, sessions opened and closed; and Jenkinsfile.example plus a generated Jenkinsfile run
- * stage by stage as Jenkins would run them.
+ * results, sessions opened and closed, the workspace arguments as the CLI's flags (the step's own
+ * nbstage/ folder always left out); and Jenkinsfile.example plus a generated Jenkinsfile run
+ * stage by stage as Jenkins would run them (example-pipeline.test.ts runs the example for real).
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { generateJenkinsfile } from '../../../jenkins-plugin-bridge/jenkinsfile/generate';
@@ -76,6 +78,54 @@ const scenarios: Record<string, StepScenario> = {
     credentials: CREDENTIALS,
   },
   noCredentials: { script: "nbstageRun(notebook: 'a.ipynb')", env: ENV, credentials: {} },
+  workspaceArgs: {
+    script: `nbstageRun(notebook: 'nb/a.ipynb', workspace: "it's here", exclude: 'data/raw/',
+      outputs: ['model/', '!model/*.tmp', 'reports/$HOME *.md'])`,
+    env: ENV,
+    credentials: CREDENTIALS,
+  },
+  workspaceWords: {
+    script: `nbstageRun(notebook: 'a.ipynb', workspace: 'ws $(id)', exclude: ['*.tmp', '!keep.tmp'],
+      outputs: ["it's", 'say "$x" \\\\ now'])`,
+    // The command's words as the shell hands them over, one a line.
+    env: { ...ENV, NBSTAGE_CLI: "printf '%s\\n'" },
+    credentials: CREDENTIALS,
+  },
+  excludeList: {
+    script: "nbstageRun(notebook: 'a.ipynb', exclude: ['data/', \"it's\"], noOutputs: true)",
+    env: ENV,
+    credentials: CREDENTIALS,
+  },
+  noOutputsFalse: {
+    script: "nbstageRun(notebook: 'a.ipynb', noOutputs: false, outputs: [])",
+    env: ENV,
+    credentials: CREDENTIALS,
+  },
+  outputsAndNoOutputs: {
+    script: "nbstageRun(notebook: 'a.ipynb', outputs: 'model/', noOutputs: true)",
+    env: ENV,
+    credentials: CREDENTIALS,
+  },
+  badExclude: {
+    script: "nbstageRun(notebook: 'a.ipynb', exclude: ['data/', 3])",
+    env: ENV,
+    credentials: CREDENTIALS,
+  },
+  blankOutputs: {
+    script: "nbstageRun(notebook: 'a.ipynb', outputs: ' ')",
+    env: ENV,
+    credentials: CREDENTIALS,
+  },
+  badNoOutputs: {
+    script: "nbstageRun(notebook: 'a.ipynb', noOutputs: 'yes')",
+    env: ENV,
+    credentials: CREDENTIALS,
+  },
+  badWorkspace: {
+    script: "nbstageRun(notebook: 'a.ipynb', workspace: '')",
+    env: ENV,
+    credentials: CREDENTIALS,
+  },
   session: {
     script: `nbstageSession {
       nbstageRun(notebook: 'a.ipynb', stage: 'prepare')
@@ -144,7 +194,8 @@ describe('the shared library under Groovy', () => {
         " -o 'nbstage/train/train.ipynb' --junit 'nbstage/train/junit.xml'" +
         " --html 'nbstage/train/report.html' --artifacts 'nbstage/train/artifacts'" +
         " --stage 'train' -p 'lr=0.1' -p 'layers=[64,32]' -p 'name=it'\"'\"'s' -r 'tag=007'" +
-        " --secret WANDB_KEY -k 'python3' --timeout '600' --cell-timeout '60'",
+        " --secret WANDB_KEY -k 'python3' --timeout '600' --cell-timeout '60'" +
+        " --exclude '/nbstage/'",
     );
     expect(sh.returnStatus).toBe(true);
     expect(sh.script).not.toContain('hunter2');
@@ -223,6 +274,57 @@ describe('the shared library under Groovy', () => {
     expect(outcomes.noCredentials.error).toMatch(/credentials entry with ID 'nbstage-token'/);
   });
 
+  it('passes exclude:, outputs:, noOutputs: and workspace: as the CLI flags, each word quoted', () => {
+    const script = (name: string): string => String(callsOf(outcomes[name], 'sh')[0]?.script);
+    expect(outcomes.workspaceArgs.error).toBeNull();
+    expect(script('workspaceArgs')).toMatch(
+      / --artifacts 'nbstage\/a\/artifacts' --workspace 'it'"'"'s here' --exclude '\/nbstage\/'/,
+    );
+    expect(script('workspaceArgs').split(" --workspace 'it")[1]).toBe(
+      `'"'"'s here' --exclude '/nbstage/' --exclude 'data/raw/'` +
+        ` --outputs 'model/' --outputs '!model/*.tmp' --outputs 'reports/$HOME *.md'`,
+    );
+    expect(script('excludeList')).toMatch(
+      / --exclude '\/nbstage\/' --exclude 'data\/' --exclude 'it'"'"'s' --no-outputs$/,
+    );
+    expect(outcomes.excludeList.error).toBeNull();
+    // noOutputs: false and empty lists: the defaults, nothing added.
+    expect(script('noOutputsFalse')).toMatch(/'nbstage\/a\/artifacts' --exclude '\/nbstage\/'$/);
+    expect(outcomes.outputsAndNoOutputs.error).toMatch(
+      /outputs and noOutputs: true exclude each other/,
+    );
+    expect(outcomes.badExclude.error).toMatch(/exclude must be a glob or a list of globs/);
+    expect(outcomes.blankOutputs.error).toMatch(/outputs must be a glob or a list of globs/);
+    expect(outcomes.badNoOutputs.error).toBe('nbstageRun: noOutputs must be true or false');
+    expect(outcomes.badWorkspace.error).toBe('nbstageRun: workspace must be the path of a folder');
+    // What the shell hands the CLI: the words as given, nothing expanded.
+    const words = execFileSync('sh', ['-c', script('workspaceWords')], { encoding: 'utf8' });
+    expect(words.slice(words.indexOf('--workspace\n')).split('\n')).toEqual([
+      '--workspace',
+      'ws $(id)',
+      '--exclude',
+      '/nbstage/',
+      '--exclude',
+      '*.tmp',
+      '--exclude',
+      '!keep.tmp',
+      '--outputs',
+      "it's",
+      '--outputs',
+      'say "$x" \\ now',
+      '',
+    ]);
+    for (const name of [
+      'outputsAndNoOutputs',
+      'badExclude',
+      'blankOutputs',
+      'badNoOutputs',
+      'badWorkspace',
+    ]) {
+      expect(callsOf(outcomes[name], 'sh')).toEqual([]);
+    }
+  });
+
   it('shares one session between runs and closes it even when a run fails', () => {
     const s = outcomes.session;
     const sh = callsOf(s, 'sh');
@@ -249,37 +351,46 @@ describe('the shared library under Groovy', () => {
   it('runs Jenkinsfile.example stage by stage on the agents it names', () => {
     expect(example.error).toBeNull();
     const flow = example.calls
-      .filter((c) => ['stage', 'agent', 'sh'].includes(c.step))
+      .filter((c) => ['stage', 'agent', 'sh', 'stash', 'unstash'].includes(c.step))
       .map((c) =>
         c.step === 'stage'
           ? `stage ${String(c.name)}`
           : c.step === 'agent'
             ? `agent ${JSON.stringify(c.agent)}`
-            : `sh ${String(c.script).split(' --server')[0]} ${
-                (c.env as Record<string, string>).NBSTAGE_SESSION ?? '-'
-              }`,
+            : c.step === 'sh'
+              ? `sh ${/--stage '(\w+)'/.exec(String(c.script))?.[1]}`
+              : `${c.step} ${String(c.name)}`,
       );
     expect(flow).toEqual([
       'agent "none"',
-      'stage Prepare data',
-      'agent {"label":"cpu"}',
-      "sh nbstage run 'examples/ml-pipeline/train.ipynb' -",
-      'stage Train and evaluate',
+      'stage Prepare, train and evaluate',
       'agent {"label":"gpu"}',
+      'stage Prepare data',
+      'sh prepare',
       'stage Train',
-      "sh nbstage run 'examples/ml-pipeline/train.ipynb' jenkins-ml-churn-12-gpu",
+      'sh train',
       'stage Evaluate',
-      "sh nbstage run 'examples/ml-pipeline/train.ipynb' jenkins-ml-churn-12-gpu",
-      "sh nbstage session close 'jenkins-ml-churn-12-gpu' jenkins-ml-churn-12-gpu",
+      'sh evaluate',
+      'stash model',
       'stage Publish',
       'agent {"label":"cpu"}',
-      "sh nbstage run 'examples/ml-pipeline/train.ipynb' -",
+      'unstash model',
+      'sh publish',
     ]);
+    const sh = callsOf(example, 'sh').map((c) => String(c.script));
+    expect(sh[0]).toContain("nbstage run 'examples/ml-pipeline/train.ipynb' --server");
+    expect(sh[0]).toContain("--stage 'prepare' -r 'dataset=raw' --exclude '/nbstage/'");
     const train = callsOf(example, 'sh')[1];
     expect(train.script).toContain("--stage 'train' -p 'epochs=3' -p 'learning_rate=0.05'");
     expect(train.script).toContain('--secret WANDB_API_KEY --cell-timeout');
+    expect(train.script).toMatch(/ --outputs 'examples\/ml-pipeline\/model\/'$/);
     expect((train.env as Record<string, string>).WANDB_API_KEY).toBe('wk');
-    expect(callsOf(example, 'sh')[2].script).toContain("-p 'full_eval=false'");
+    expect(sh[2]).toContain("-p 'full_eval=false'");
+    expect(callsOf(example, 'stash')[0].includes).toBe('examples/ml-pipeline/model/**');
+    expect(sh[3]).toMatch(/ --exclude 'examples\/ml-pipeline\/data\/'$/);
+    expect(callsOf(example, 'archiveArtifacts').pop()?.artifacts).toBe(
+      'examples/ml-pipeline/model/**',
+    );
   });
 
   it('runs a generated Jenkinsfile: parameters with defaults, a stage per notebook stage', () => {
@@ -287,7 +398,7 @@ describe('the shared library under Groovy', () => {
     expect(callsOf(generated, 'library')[0].name).toBe('nbstage');
     expect(
       callsOf(generated, 'parameter').map((p) => `${String(p.name)}=${String(p.defaultValue)}`),
-    ).toEqual(['epochs=5', 'learning_rate=0.05', 'dataset=synthetic-v1', 'full_eval=false']);
+    ).toEqual(['epochs=5', 'learning_rate=0.05', 'dataset=raw', 'full_eval=false']);
     expect(callsOf(generated, 'timeout')[0]).toMatchObject({ time: 3600, unit: 'SECONDS' });
     expect(callsOf(generated, 'stage').map((s) => s.name)).toEqual([
       'notebook',
@@ -299,7 +410,7 @@ describe('the shared library under Groovy', () => {
     expect(callsOf(generated, 'agent').map((a) => JSON.stringify(a.agent))).toEqual([
       '"none"',
       '"any"',
-      '{"label":"cpu"}',
+      '{"label":"gpu"}',
       '{"label":"gpu"}',
       '{"label":"gpu"}',
       '{"label":"cpu"}',
@@ -314,7 +425,7 @@ describe('the shared library under Groovy', () => {
     ]);
     expect(callsOf(generated, 'unstash')).toHaveLength(4);
     expect(sh[2]).toContain(
-      "--stage 'train' -p 'epochs=5' -p 'learning_rate=0.5' -p 'full_eval=false' -r 'dataset=synthetic-v1' --cell-timeout '1800'",
+      "--stage 'train' -p 'epochs=5' -p 'learning_rate=0.5' -p 'full_eval=false' -r 'dataset=raw' --cell-timeout '1800'",
     );
   });
 });
