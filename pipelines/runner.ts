@@ -13,8 +13,8 @@ import type { ExecutorKernel } from './executor/kernel';
 import { FULL_OUTPUT_DIR, resolveOutputLimits } from './executor/output-limits';
 import { completeKernelspec } from './notebook/check';
 import { readNotebookFile, type LoadedNotebook } from './notebook/io';
-import type { JSONObject, JSONValue, Notebook } from './notebook/model';
-import { injectParameters } from './parameters/inject';
+import { hasTag, type JSONObject, type JSONValue, type Notebook } from './notebook/model';
+import { INJECTED_TAG, injectParameters } from './parameters/inject';
 import { envSetupCode, INHERITED_ENV_NAMES } from './parameters/translators';
 import { Masker } from './secrets/mask';
 import { listStages, planStages } from './stages/slice';
@@ -236,9 +236,16 @@ async function runOnKernels(
   const fresh = [...acquired.values()].every((a) => a.fresh);
   // The preamble is skipped only for selected stages on a kernel that already ran it: a run of
   // the whole notebook (no stage named) runs every cell, even in a session's kernel.
-  const plan = planStages(notebook, spec.stages ?? [], {
-    includePreamble: fresh || (spec.stages ?? []).length === 0,
-  });
+  const includePreamble = fresh || (spec.stages ?? []).length === 0;
+  const plan = planStages(notebook, spec.stages ?? [], { includePreamble });
+  if (!includePreamble && Object.keys(parameters).length > 0) {
+    // The kernel ran the preamble already, but this run's parameters are its own: their
+    // injected cell (in the preamble) runs first, as papermill's would.
+    const injected = notebook.cells.findIndex((c) => hasTag(c, INJECTED_TAG));
+    if (injected >= 0 && !plan.cells.includes(injected)) {
+      plan.cells.unshift(injected);
+    }
+  }
   if ((spec.stages ?? []).length > 0 && plan.stages.length === 0) {
     throw new StageNotFoundError(`no stage selected`);
   }

@@ -39,6 +39,37 @@ describe('sessions on the service', () => {
       .map((w) => w.id);
   }
 
+  it("gives a later stage on the session's kernel its own parameters", async () => {
+    const session = `test-${randomUUID()}`;
+    const notebook = makeNotebook([
+      { source: 'n = 1', tags: ['parameters'] },
+      { source: 'print("a", n)', tags: ['stage:a'] },
+      { source: 'print("b", n)', tags: ['stage:b'] },
+    ]);
+    const stage = async (name: string, n: number): Promise<string> => {
+      const created = await request(svc().url)
+        .post('/api/v1/runs')
+        .set('Authorization', bearer(svc().run))
+        .send({
+          notebook,
+          session,
+          stages: [name],
+          parameters: { n },
+          job: `test-${randomUUID()}`,
+        });
+      expect(created.status).toBe(201);
+      const run = await settled(svc(), created.body.id as string);
+      expect(run.state).toBe('completed');
+      const nb = await request(svc().url)
+        .get(`/api/v1/runs/${run.id}/notebook`)
+        .set('Authorization', bearer(svc().read));
+      return (nb.body as Notebook).cells.map((_, i) => cellText(nb.body as Notebook, i)).join('');
+    };
+    expect(await stage('a', 2)).toContain('a 2');
+    // The preamble already ran on this kernel; the injected parameters run again, as new.
+    expect(await stage('b', 5)).toContain('b 5');
+  });
+
   it('keeps state across runs of a session until it is closed', async () => {
     const session = `test-${randomUUID()}`;
     expect((await runIn(session, 'carried = 41')).run.state).toBe('completed');
