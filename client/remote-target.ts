@@ -105,6 +105,12 @@ async function executeRemote(
     ...(sent === null ? {} : { workspace: sent.request }),
     hostId: hostIdOf(process.env),
   });
+  // What the service warns of that this side did not already say (a notebook's repairs it did).
+  for (const warning of record.warnings ?? []) {
+    if (!run.loaded.warnings.includes(warning)) {
+      tell(`warning: ${warning}`);
+    }
+  }
   const onAbort = (): void => {
     void client.cancel(record.id).catch(() => undefined);
   };

@@ -164,9 +164,27 @@ export class RunManager {
     return wanted;
   }
 
+  /**
+   * A run that no live worker can take waits until one comes: its record says so (and the CLI
+   * prints it), rather than leaving the caller waiting without a word.
+   */
+  private async warnWithoutWorker(record: ServiceRun): Promise<void> {
+    const workers = await this.options.queue.workers().catch(() => null);
+    if (workers === null || workers.some((w) => canTake(w.labels, record.labels))) {
+      return;
+    }
+    const labels =
+      record.labels.length === 0 ? 'any labels' : `label(s) ${record.labels.join(', ')}`;
+    record.warnings = [
+      ...(record.warnings ?? []),
+      `no worker with ${labels} is up now: the run waits in the queue until one is`,
+    ];
+  }
+
   /** Validates and queues a run. Invalid input throws (400) before anything is recorded. */
   async create(request: RunRequest, principal: Principal): Promise<ServiceRun> {
     const { record, gpus, notebook } = await admitRun(request, principal, this.options);
+    await this.warnWithoutWorker(record);
     const { id, job, notebookName, warnings = [] } = record;
     for (const warning of warnings) {
       this.options.log?.('notebook repaired', { run: id, warning });
