@@ -6,7 +6,7 @@
  * messages show them), C1 (U+0080 to U+009F, which some terminals also read as escapes) as
  * `\uNNNN`. Only the CLI's own colours reach the terminal as escapes.
  */
-import { escapeControlCharacters } from '../server/store/control-chars';
+import { escapeControlCharacters } from '../pipelines/paths/control-chars';
 
 const C1 = /[\u0080-\u009f]/g;
 

@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { Principal } from '../auth/types';
 import type { AuditLog } from '../auth/audit';
 import type { RunEvent } from '../../pipelines/executor/events';
-import { ErrorCode, ValidationError } from '../../pipelines/errors';
+import { ErrorCode } from '../../pipelines/errors';
 import { writeFileAtomic } from '../../pipelines/notebook/io';
 import type { JSONObject, JSONValue, Notebook } from '../../pipelines/notebook/model';
 import { Masker } from '../../pipelines/secrets/mask';
@@ -25,7 +25,7 @@ import type { VersionStore } from '../store/types';
 import { endRunOutsideKernel } from './end-outside-kernel';
 import { RunEventLog } from './event-log';
 import { admitRun, type AdmissionRules } from './run-admission';
-import { canTake, hostLabel } from '../queue/labels';
+import { queueLabels, warnWithoutWorker } from './run-placement';
 import { finishRun, inputNotebook } from './run-finisher';
 import { RunView, finishedProgress, type RunProgress } from './run-view';
 import { sealSecrets, sealValue, secretKey, type SecretKey } from './secret-box';
@@ -133,58 +133,10 @@ export class RunManager {
     return { resumed, ended };
   }
 
-  /**
-   * The labels a run is queued with: its own, and its host's label when a live worker of that
-   * host has them all (then that worker takes it; otherwise any worker with the labels does).
-   * A session's runs go to the session's worker anyway.
-   */
-  private async withAffinity(record: ServiceRun, request: RunRequest): Promise<string[]> {
-    const { hostId } = request;
-    const inPlace = request.workspace?.inPlace;
-    if (inPlace !== undefined) {
-      // Only the worker that runs the caller's folder in place can run it.
-      if (hostId === undefined) {
-        throw new ValidationError(
-          'body.hostId',
-          'body.hostId: an in-place workspace needs the host it is on',
-        );
-      }
-      record.host = hostId;
-      return [...record.labels, hostLabel(hostId), inPlace.label];
-    }
-    if (hostId === undefined || record.session !== null) {
-      return record.labels;
-    }
-    const wanted = [...record.labels, hostLabel(hostId)];
-    const workers = await this.options.queue.workers().catch(() => []);
-    if (!workers.some((w) => canTake(w.labels, wanted))) {
-      return record.labels;
-    }
-    record.host = hostId;
-    return wanted;
-  }
-
-  /**
-   * A run that no live worker can take waits until one comes: its record says so (and the CLI
-   * prints it), rather than leaving the caller waiting without a word.
-   */
-  private async warnWithoutWorker(record: ServiceRun): Promise<void> {
-    const workers = await this.options.queue.workers().catch(() => null);
-    if (workers === null || workers.some((w) => canTake(w.labels, record.labels))) {
-      return;
-    }
-    const labels =
-      record.labels.length === 0 ? 'any labels' : `label(s) ${record.labels.join(', ')}`;
-    record.warnings = [
-      ...(record.warnings ?? []),
-      `no worker with ${labels} is up now: the run waits in the queue until one is`,
-    ];
-  }
-
   /** Validates and queues a run. Invalid input throws (400) before anything is recorded. */
   async create(request: RunRequest, principal: Principal): Promise<ServiceRun> {
     const { record, gpus, notebook } = await admitRun(request, principal, this.options);
-    await this.warnWithoutWorker(record);
+    await warnWithoutWorker(record, this.options.queue);
     const { id, job, notebookName, warnings = [] } = record;
     for (const warning of warnings) {
       this.options.log?.('notebook repaired', { run: id, warning });
@@ -210,7 +162,7 @@ export class RunManager {
       });
       await this.options.queue.enqueue({
         runId: id,
-        labels: await this.withAffinity(record, request),
+        labels: await queueLabels(record, request, this.options.queue),
         session: record.session,
         gpus,
         spec: this.jobSpec(request, masker),
