@@ -25,6 +25,9 @@ import type { WorkspaceRequest } from '../server/runs/run-request';
 import type { RunWorkspace } from '../server/runs/service-run';
 import type { NbstageClient } from './api-client';
 
+/** Blobs uploaded at once. */
+const UPLOADS_AT_ONCE = 4;
+
 /** What the caller asked of the workspace (`--workspace`, `--exclude`, `--outputs`, ...). */
 export interface WorkspaceOptions {
   /** `--workspace DIR`: the root; default `$WORKSPACE`, the git work tree, the notebook's folder. */
@@ -98,19 +101,33 @@ export async function sendWorkspace(
   const missing =
     plan.inPlace === undefined ? plan.missing : plan.missing.filter((d) => d === digest);
   let uploadedBytes = 0;
-  for (const wanted of missing) {
+  const upload = async (wanted: string): Promise<void> => {
     if (wanted === digest) {
       const data = Buffer.from(manifestJson, 'utf8');
       await client.putBlob(wanted, data, data.length);
-      continue;
+      return;
     }
     const entry = byDigest.get(wanted);
     if (entry === undefined) {
-      continue;
+      return;
     }
     const file = path.join(scan.root, ...entry.path.split('/'));
     await client.putBlob(wanted, fs.createReadStream(file), entry.size);
     uploadedBytes += entry.size;
+  };
+  // A few at a time: many small files cost round trips more than bytes. The manifest goes last,
+  // once everything it lists is there.
+  const files = missing.filter((d) => d !== digest);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(UPLOADS_AT_ONCE, files.length) }, async () => {
+      while (next < files.length) {
+        await upload(files[next++]);
+      }
+    }),
+  );
+  if (missing.includes(digest)) {
+    await upload(digest);
   }
   return {
     request: {
