@@ -74,7 +74,13 @@ export async function startWireProxy(targetPort: number): Promise<WireProxy> {
       open.delete(client);
       settle();
     });
-    upstream.on('close', () => client.end());
+    // Once the service has gone, what it sent is handed on and the connection ends, also when
+    // the client's side is paused with bytes the service never read (it answered early).
+    upstream.on('close', () => {
+      if (!client.destroyed) {
+        client.end(() => client.destroy());
+      }
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
