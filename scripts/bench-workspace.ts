@@ -3,7 +3,8 @@
  * (embedded queue, one worker) through a byte-counting TCP proxy, so what a run sends is counted
  * on the wire, not by the code under test. Each case has its own service, proxy, hash cache
  * (`NBSTAGE_CACHE_DIR`) and temporary folders, all removed when it ends. Series repeat
- * BENCH_WS_REPEAT times (default 3).
+ * BENCH_WS_REPEAT times (default 3). During every run the service's `GET /healthz` is timed
+ * every 100 ms: the longest says how long its event loop was held.
  *
  * - `workspace-bytes`: a workspace with a 48 MiB data file (deterministic random bytes), a few
  *   small files and a notebook that reads them. The first run (empty cache, empty service), then
@@ -49,6 +50,8 @@ const DATA_BYTES = 48 * MIB;
 const SMALL_RUN_BYTES = 2 * 1000 * 1000;
 const FILE_FOLDERS = 250;
 const FILES_PER_FOLDER = 40;
+/** How often `GET /healthz` is timed during a run. */
+const HEALTHZ_EVERY_MS = 100;
 /** Files the bench stores through `BlobDir.put` to time it, when the cold run left some unsent. */
 const PUT_SAMPLE = 200;
 /** How long an emptied rate-limit bucket of the service takes to fill (200 at 50 a second). */
@@ -96,6 +99,8 @@ interface WireRun extends TimedRun {
   wire: WireCounts;
   /** Null when no run was created (the command failed before). */
   phases: RunPhases | null;
+  /** The longest `GET /healthz` of the service while the run went on (sampled every 100 ms). */
+  healthzMaxMs: number;
   /** What the client said it uploaded (its `workspace ...: sent N new contents` line). */
   said: { uploaded: number; mib: number; hashed: number } | null;
 }
@@ -145,6 +150,7 @@ class Rig {
     const before = this.proxy.counts();
     const out = path.join(this.base, 'executed.ipynb');
     const startMs = Date.now();
+    const healthz = this.sampleHealthz();
     const result = await runTimed(
       process.execPath,
       [
@@ -163,16 +169,41 @@ class Rig {
       { keepStdout: true, allowFailure },
     );
     const endMs = Date.now();
+    const healthzMaxMs = await healthz.stop();
     await this.proxy.idle();
     const said = /sent (\d+) new contents \(([\d.]+) MiB\), hashed (\d+)/.exec(result.stderr);
     return {
       ...result,
       wire: wireDelta(before, this.proxy.counts()),
       phases: await this.phases(startMs, endMs),
+      healthzMaxMs,
       said:
         said === null
           ? null
           : { uploaded: Number(said[1]), mib: Number(said[2]), hashed: Number(said[3]) },
+    };
+  }
+
+  /** Times `GET /healthz` (straight to the service) every 100 ms until `stop()`: the longest. */
+  private sampleHealthz(): { stop(): Promise<number> } {
+    let on = true;
+    let longest = 0;
+    const loop = (async (): Promise<void> => {
+      while (on) {
+        const start = process.hrtime.bigint();
+        await fetch(`${this.serve.url}/healthz`)
+          .then((res) => res.arrayBuffer())
+          .catch(() => undefined);
+        longest = Math.max(longest, msSince(start));
+        await pause(HEALTHZ_EVERY_MS);
+      }
+    })();
+    return {
+      stop: async () => {
+        on = false;
+        await loop;
+        return longest;
+      },
     };
   }
 
@@ -240,6 +271,7 @@ function series(runs: WireRun[]): Record<string, number> {
     down_bytes_median: median(runs.map((r) => r.wire.down)),
     median_s: seconds(median(ms)),
     min_s: seconds(Math.min(...ms)),
+    healthz_max_ms: Math.round(Math.max(...runs.map((r) => r.healthzMaxMs))),
   };
 }
 
@@ -304,6 +336,7 @@ export async function workspaceBytes(bin: string): Promise<Record<string, unknow
         up_bytes: first.wire.up,
         down_bytes: first.wire.down,
         s: seconds(first.ms),
+        healthz_max_ms: Math.round(first.healthzMaxMs),
         client_said: first.said,
       },
       unchanged: { ...unchangedSeries, client_said: unchanged[0].said },
@@ -525,6 +558,10 @@ export async function workspaceFiles(bin: string): Promise<Record<string, unknow
       up_bytes_median: {
         tiny: median(runs.tiny.map((r) => r.wire.up)),
         files: median(runs.files.map((r) => r.wire.up)),
+      },
+      healthz_max_ms: {
+        tiny: round(Math.max(...runs.tiny.map((r) => r.healthzMaxMs))),
+        files: round(Math.max(...runs.files.map((r) => r.healthzMaxMs))),
       },
       phases_median_s: { tiny: phasesTiny, files: phasesFiles },
       client_added_s: {
