@@ -76,30 +76,73 @@ export function msSince(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
+/** What {@link runTimed} saw of a command: its wall time, exit code and the tails of its output. */
+export interface TimedRun {
+  ms: number;
+  /** The exit code (null when a signal ended it). */
+  code: number | null;
+  /** The last 4000 characters of stdout (empty unless asked for). */
+  stdout: string;
+  /** The last 4000 characters of stderr. */
+  stderr: string;
+}
+
+/** Options of {@link runTimed}. */
+export interface RunTimedOptions {
+  /** Keep the tail of stdout (default: discarded). */
+  keepStdout?: boolean;
+  /** Resolve when the command fails too (default: reject). */
+  allowFailure?: boolean;
+}
+
+const TAIL = 4000;
+
+/**
+ * Runs a command with `.venv/bin` first on PATH; resolves to its wall time in ms, exit code and
+ * the tails of its stderr and (with `keepStdout`) stdout; rejects with the tail of its stderr when
+ * it fails, unless `allowFailure`. Variables set to `undefined` in `env` are removed.
+ */
+export function runTimed(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  options: RunTimedOptions = {},
+): Promise<TimedRun> {
+  const start = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', options.keepStdout === true ? 'pipe' : 'ignore', 'pipe'],
+      env: { ...process.env, ...env, PATH: `${venvBin}${path.delimiter}${process.env.PATH ?? ''}` },
+    });
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out = (out + d.toString()).slice(-TAIL);
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-TAIL);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = msSince(start);
+      if (code !== 0 && options.allowFailure !== true) {
+        reject(new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${code}: ${err}`));
+      } else {
+        resolve({ ms, code, stdout: out, stderr: err });
+      }
+    });
+  });
+}
+
 /**
  * Runs a command with stdout discarded and `.venv/bin` first on PATH; resolves to its wall time
  * in ms, rejects with the tail of its stderr when it fails. Variables set to `undefined` in `env`
  * are removed.
  */
-export function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<number> {
-  const start = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ...env, PATH: `${venvBin}${path.delimiter}${process.env.PATH ?? ''}` },
-    });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-2000);
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = msSince(start);
-      if (code !== 0) {
-        reject(new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${code}: ${err}`));
-      } else {
-        resolve(ms);
-      }
-    });
-  });
+export async function timed(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<number> {
+  return (await runTimed(cmd, args, env)).ms;
 }

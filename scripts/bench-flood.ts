@@ -5,13 +5,11 @@
  * RSS when idle, the sizes of the run's events file and executed notebook, and what one visit to
  * the run's page costs. Figures only: nothing here is asserted.
  */
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { NbstageClient } from '../client/api-client';
+import { startServe } from './bench-serve';
 
 const SAMPLE_MS = 100;
 const MB = 1024 * 1024;
@@ -66,24 +64,8 @@ const round = (n: number, digits = 1): number => Number(n.toFixed(digits));
 /** Runs the flood case against `bin` (a build's bin/nbstage.js); resolves to its figures. */
 export async function flood(bin: string): Promise<Record<string, unknown>> {
   const timeoutS = Number(process.env.BENCH_FLOOD_TIMEOUT_S ?? 25);
-  const token = randomBytes(18).toString('hex');
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'nbstage-bench-flood-'));
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--home', home], {
-    env: { ...process.env, NBSTAGE_ADMIN_TOKEN: token, NBSTAGE_HOME: '' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const match = /nbstage: serving on (\S+)/.exec(stderr);
-      if (match !== null) {
-        resolve(match[1]);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`nbstage serve exited (${code}): ${stderr}`)));
-  });
-  const pid = child.pid ?? 0;
+  const serve = await startServe(bin);
+  const { url, token, pid, home } = serve;
   try {
     const client = new NbstageClient(url, token);
     const startRss = rssBytes(pid);
@@ -173,11 +155,6 @@ export async function flood(bin: string): Promise<Record<string, unknown>> {
       full_output_artifact_mb: round(fullOutput.reduce((n, a) => n + a.size, 0) / MB, 2),
     };
   } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
-    fs.rmSync(home, { recursive: true, force: true });
+    await serve.close();
   }
 }

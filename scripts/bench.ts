@@ -33,13 +33,21 @@
  * timeout (BENCH_FLOOD_TIMEOUT_S, default 25); the service's RSS and /healthz latency are sampled
  * every 100 ms, then the sizes of its events file, executed notebook and run page are reported
  * (BENCH_FLOOD_BIN runs another build's bin/nbstage.js, to compare).
+ * Workspaces (bench-workspace.ts), `nbstage run --server` on a real `nbstage serve` (one worker)
+ * through a byte-counting TCP proxy: `workspace-bytes` the bytes each way and the wall time of
+ * the first, unchanged and one-line-changed runs of a workspace with a 48 MiB data file;
+ * `workspace-files` what an unchanged 10,000-file workspace adds to a run (warm hash cache), in
+ * total and on the client, with the cold first run and the service's share (check, copy, walk,
+ * removal). Their series repeat BENCH_WS_REPEAT times (default 3).
  * BENCH_NBSTAGE_BIN times another build's bin/nbstage.js in the nbstage column (before/after).
  * Repetitions: BENCH_REPEAT (default 5). Only some cases: BENCH_CASES=a,b,c,a-shared,b-warm,
- * b-private,gateway,warm-pool,sandbox,startup,nodelay,first-output,burst,flood (the default: all), or
+ * b-private,gateway,warm-pool,sandbox,startup,nodelay,first-output,burst,flood,workspace-bytes,
+ * workspace-files (the default: all), or
  * `npm run bench -- --only warm-pool,gateway`. Every server and kernel the bench starts is
  * stopped before it exits.
  */
 import { flood } from './bench-flood';
+import { workspaceBytes, workspaceFiles } from './bench-workspace';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,7 +80,9 @@ import { warmPool } from './bench-warm-pool';
 console.debug = (): void => undefined;
 const bin = process.env.BENCH_NBSTAGE_BIN ?? path.join(root, 'bin', 'nbstage.js');
 const ALL_CASES =
-  'a,b,c,a-shared,b-warm,b-private,gateway,warm-pool,sandbox,startup,nodelay,first-output,burst,flood';
+  'a,b,c,a-shared,b-warm,b-private,gateway,warm-pool,sandbox,startup,nodelay,first-output,burst,flood,workspace-bytes,workspace-files';
+/** Cases that run nbstage alone, without nbclient and papermill. */
+const NBSTAGE_ONLY = new Set(['flood', 'workspace-bytes', 'workspace-files']);
 const onlyAt = process.argv.indexOf('--only');
 const cases = new Set(
   (onlyAt >= 0 && process.argv[onlyAt + 1] !== undefined
@@ -415,7 +425,9 @@ async function main(): Promise<void> {
   if (unknownCases.length > 0) {
     throw new Error(`unknown case ${unknownCases.join(', ')} (the cases: ${ALL_CASES})`);
   }
-  const tools = cases.has('flood') && cases.size === 1 ? [] : ['jupyter-execute', 'papermill'];
+  const tools = [...cases].every((c) => NBSTAGE_ONLY.has(c))
+    ? []
+    : ['jupyter-execute', 'papermill'];
   if (cases.has('gateway')) {
     tools.push('jupyter-kernelgateway');
   }
@@ -485,6 +497,12 @@ async function main(): Promise<void> {
   }
   if (cases.has('flood')) {
     process.stdout.write(`${JSON.stringify(await flood(process.env.BENCH_FLOOD_BIN ?? bin))}\n`);
+  }
+  if (cases.has('workspace-bytes')) {
+    process.stdout.write(`${JSON.stringify(await workspaceBytes(bin))}\n`);
+  }
+  if (cases.has('workspace-files')) {
+    process.stdout.write(`${JSON.stringify(await workspaceFiles(bin))}\n`);
   }
 }
 
