@@ -10,7 +10,7 @@ import { BUILTIN_RULES, outputSelector } from './excludes';
 import { hashRegularFile, type FileHasher } from './hasher';
 import { DEFAULT_MAX_WORKSPACE_FILES } from './limits';
 import { compareBytes, type Manifest, type ManifestEntry } from './manifest';
-import type { WrittenStats } from './materialize';
+import { sameStat, writtenStat, type WrittenStats } from './materialize';
 import { DEFAULT_CONCURRENCY, Yielder, mapLimit } from './pool';
 import { walkTree, type WalkedFile } from './walk';
 
@@ -36,23 +36,18 @@ export interface ChangesOptions {
   readonly maxFiles?: number;
 }
 
-/** Whether a file's `lstat` is the one materialize recorded (then it was not touched). */
+/** Whether a file's `lstat` is the one recorded before the run (then it was not touched). */
 function untouched(file: WalkedFile, written: WrittenStats): boolean {
   const before = Object.prototype.hasOwnProperty.call(written, file.path)
     ? written[file.path]
     : undefined;
-  return (
-    before !== undefined &&
-    before.ino === file.ino &&
-    before.size === file.size &&
-    before.mtimeMs === file.mtimeMs &&
-    before.ctimeMs === file.ctimeMs
-  );
+  return before !== undefined && sameStat(file, before);
 }
 
 /**
  * The changes under `dest` since it was materialized from `manifest` (`written` is what
- * materialize returned). A file whose `lstat` changed is hashed and reported when its content
+ * materialize returned, or the `lstat` of every file of a folder used in place, see
+ * {@link recordedStats}). A file whose `lstat` changed is hashed and reported when its content
  * or mode differs from the manifest's; a path that changed type (a file that became a symlink)
  * is reported with its new type; a manifest path that no longer exists as a file or symlink is
  * deleted. A name that is not valid UTF-8 is skipped with a note, not an error: the other
@@ -86,7 +81,9 @@ export async function workspaceChanges(
       await yielder.tick();
       present.add(file.path);
       const old = before.get(file.path);
-      if ((old?.type === 'file' && untouched(file, written)) || !selected(file.path)) {
+      // A file recorded before the run and not touched since is no output, whether or not the
+      // manifest lists it (an in-place run's folder holds files the manifest left out).
+      if (untouched(file, written) || !selected(file.path)) {
         return null;
       }
       let hashed;
@@ -118,4 +115,20 @@ export async function workspaceChanges(
   changed.sort((a, b) => compareBytes(a.path, b.path));
   deleted.sort(compareBytes);
   return { changed, deleted, notes: walked.notes };
+}
+
+/**
+ * The `lstat` of every file under `root` (built-in folders apart), to tell afterwards what a run
+ * that works in the folder itself changed: `workspaceChanges(root, manifest, recorded)`.
+ */
+export async function recordedStats(
+  root: string,
+  maxFiles = DEFAULT_MAX_WORKSPACE_FILES,
+): Promise<WrittenStats> {
+  const walked = await walkTree(path.resolve(root), {
+    rules: BUILTIN_RULES,
+    maxEntries: maxFiles,
+    badNames: 'skip',
+  });
+  return Object.fromEntries(walked.files.map((f) => [f.path, writtenStat(f)]));
 }

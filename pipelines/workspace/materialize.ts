@@ -74,6 +74,16 @@ function tryLink(blob: string, temp: string): boolean {
   }
 }
 
+/** Whether `stats` is the `lstat` that `before` recorded (then the file was not written since). */
+export function sameStat(stats: WrittenStat, before: WrittenStat): boolean {
+  return (
+    stats.ino === before.ino &&
+    stats.size === before.size &&
+    stats.mtimeMs === before.mtimeMs &&
+    stats.ctimeMs === before.ctimeMs
+  );
+}
+
 /** The statistics of a written file that {@link WrittenStat} keeps. */
 export function writtenStat(stats: {
   ino: number;

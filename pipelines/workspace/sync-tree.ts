@@ -22,6 +22,7 @@ import type { WorkspaceChanges } from './changes';
 import type { FileEntry, Manifest, ManifestEntry, SymlinkEntry } from './manifest';
 import {
   locateBlobs,
+  sameStat,
   writeEntries,
   writtenStat,
   type WrittenStat,
@@ -109,16 +110,6 @@ function foldersOf(entries: readonly ManifestEntry[]): Set<string> {
     }
   }
   return folders;
-}
-
-/** Whether `stats` is the `lstat` that `before` recorded. */
-function sameStat(stats: Stats, before: WrittenStat): boolean {
-  return (
-    stats.ino === before.ino &&
-    stats.size === before.size &&
-    stats.mtimeMs === before.mtimeMs &&
-    stats.ctimeMs === before.ctimeMs
-  );
 }
 
 /**

@@ -2,18 +2,13 @@
  * A workspace run in place (`nbstage worker --workspace-root DIR`): when a run comes from this
  * worker's own host and its workspace lies under one of its roots, the kernel works in the
  * caller's folder itself, with no copy and no upload. What the run changed is found by the
- * `lstat` of every file before and after it (built-in excludes apart) and stored by content for
- * the record; it is already where the caller wants it.
+ * `lstat` of every file before and after it (`recordedStats`, `workspaceChanges`) and stored by
+ * content for the record; it is already where the caller wants it.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ValidationError } from '../../pipelines/errors';
-import { BUILTIN_RULES } from '../../pipelines/workspace/excludes';
-import { hashRegularFile } from '../../pipelines/workspace/hasher';
-import { DEFAULT_MAX_WORKSPACE_FILES } from '../../pipelines/workspace/limits';
-import type { ManifestEntry } from '../../pipelines/workspace/manifest';
-import { walkTree, type WalkResult } from '../../pipelines/workspace/walk';
 
 /** What every in-place worker label starts with (`inplace.<hash of the root>`). */
 export const IN_PLACE_LABEL_PREFIX = 'inplace.';
@@ -56,52 +51,4 @@ export function inPlaceRoot(root: string, roots: readonly string[]): string {
     );
   }
   return real;
-}
-
-/** The files under `root` and their `lstat`, before a run. */
-export function snapshot(root: string): Promise<WalkResult> {
-  return walkTree(root, {
-    rules: BUILTIN_RULES,
-    maxEntries: DEFAULT_MAX_WORKSPACE_FILES,
-    badNames: 'skip',
-  });
-}
-
-/** What changed under `root` since `before`: created or changed files and links, deleted paths. */
-export async function changesSince(
-  root: string,
-  before: WalkResult,
-): Promise<{ changed: ManifestEntry[]; deleted: string[]; notes: string[] }> {
-  const after = await snapshot(root);
-  const was = new Map(before.files.map((f) => [f.path, f]));
-  const links = new Map(before.symlinks.map((l) => [l.path, l.target]));
-  const changed: ManifestEntry[] = [];
-  for (const file of after.files) {
-    const old = was.get(file.path);
-    if (
-      old !== undefined &&
-      old.ino === file.ino &&
-      old.size === file.size &&
-      old.mtimeMs === file.mtimeMs &&
-      old.ctimeMs === file.ctimeMs
-    ) {
-      continue;
-    }
-    const hashed = await hashRegularFile(path.join(root, ...file.path.split('/')), file.size);
-    changed.push({
-      path: file.path,
-      type: 'file',
-      sha256: hashed.sha256,
-      size: hashed.size,
-      mode: file.mode,
-    });
-  }
-  for (const link of after.symlinks) {
-    if (links.get(link.path) !== link.target) {
-      changed.push({ path: link.path, type: 'symlink', target: link.target });
-    }
-  }
-  const now = new Set([...after.files.map((f) => f.path), ...after.symlinks.map((l) => l.path)]);
-  const deleted = [...was.keys(), ...links.keys()].filter((p) => !now.has(p)).sort();
-  return { changed, deleted, notes: after.notes };
 }

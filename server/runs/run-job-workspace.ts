@@ -7,15 +7,18 @@
 import fs from 'node:fs';
 import { ValidationError } from '../../pipelines/errors';
 import type { Masker } from '../../pipelines/secrets/mask';
-import { workspaceChanges, type WorkspaceChanges } from '../../pipelines/workspace/changes';
+import {
+  recordedStats,
+  workspaceChanges,
+  type WorkspaceChanges,
+} from '../../pipelines/workspace/changes';
 import { outputSelector } from '../../pipelines/workspace/excludes';
 import { treeStateAfter, treeWrittenStats } from '../../pipelines/workspace/sync-tree';
 import type { CheckedOutTree, WorkspaceTrees } from '../workers/workspace-trees';
 import type { Manifest } from '../../pipelines/workspace/manifest';
 import { materialize, type WrittenStats } from '../../pipelines/workspace/materialize';
 import type { WorkspaceContent } from '../workers/workspace-content';
-import type { WalkResult } from '../../pipelines/workspace/walk';
-import { changesSince, inPlaceRoot, snapshot } from './run-in-place';
+import { inPlaceRoot } from './run-in-place';
 import type { WorkspaceRequest } from './run-request';
 import { kernelFolder, readManifest, workspaceCwd } from './run-workspace';
 import type { RunWorkspace, WorkspaceOutput } from './service-run';
@@ -33,8 +36,8 @@ export interface WorkspaceCopy {
   tree?: CheckedOutTree;
   /** What the run changed, once known (the tree's next sync keeps those it recorded). */
   changes?: WorkspaceChanges;
-  /** In place: the files under the caller's folder before the run (no copy was made). */
-  before?: WalkResult;
+  /** It is the caller's folder itself (no copy was made; `written` is its files before the run). */
+  inPlace?: boolean;
 }
 
 /**
@@ -56,7 +59,7 @@ export async function checkoutWorkspace(
       'workspace.manifest',
     );
     const cwd = kernelFolder(root, workspaceCwd(request.cwd));
-    return { root, cwd, manifest, written: {}, before: await snapshot(root) };
+    return { root, cwd, manifest, written: await recordedStats(root), inPlace: true };
   }
   if (content === undefined) {
     throw new ValidationError(
@@ -110,7 +113,7 @@ export async function workspaceOutputs(
   masker: Masker,
 ): Promise<Pick<RunWorkspace, 'outputs' | 'deleted' | 'notes' | 'copy'>> {
   const made: Pick<RunWorkspace, 'copy'> =
-    copy.before !== undefined
+    copy.inPlace === true
       ? {}
       : copy.tree === undefined
         ? { copy: { reused: false, written: Object.keys(copy.written).length, kept: 0 } }
@@ -121,10 +124,7 @@ export async function workspaceOutputs(
     return { outputs: [], deleted: [], ...made };
   }
   // All of them, for the kept tree's state; then the ones asked for.
-  const all =
-    copy.before !== undefined
-      ? await changesSince(copy.root, copy.before)
-      : await workspaceChanges(copy.root, copy.manifest, copy.written);
+  const all = await workspaceChanges(copy.root, copy.manifest, copy.written);
   copy.changes = all;
   if (request.noOutputs === true) {
     return { outputs: [], deleted: [], ...made };
