@@ -8,7 +8,7 @@
  * the service has `token=` or a credential on its command line, and no kernel's environment
  * holds any of the service's.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,12 +17,12 @@ import { fileTokenStore, tokensFile } from '../../../server/auth/tokens';
 import { runFolder } from '../../../server/runs/run-job';
 import { cellText, cleanupDirs, makeNotebook, tempDir } from '../../helpers/notebooks';
 import { probeCell, reversed, victimCell } from '../../helpers/probe';
+import { commandLine, descendants } from '../../helpers/processes';
 import { startRedisServer, type RedisServer } from '../../helpers/redis';
 import { startServeProcess, type ServeProcess } from '../../helpers/serve-process';
+import { startWorkerProcess, stopWorkerProcesses } from '../../helpers/worker-process';
 import { gateFile } from '../../helpers/temp-dirs';
 import { bearer, untilOutput } from './service-fixture';
-
-const BIN = path.resolve(__dirname, '../../../bin/nbstage.js');
 
 /** What the service holds that no notebook may learn. */
 interface Credentials {
@@ -56,56 +56,15 @@ function serviceEnv(c: Credentials): NodeJS.ProcessEnv {
 
 /** Every process below `roots` (and they): pid, command line, environment where readable. */
 function processTree(roots: number[]): { pid: number; cmdline: string; environ: string }[] {
-  const parent = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) {
-      continue;
-    }
+  const environ = (pid: number): string => {
     try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  const inTree = (pid: number): boolean => {
-    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parent.get(p)) {
-      if (roots.includes(p)) {
-        return true;
-      }
-    }
-    return false;
-  };
-  const read = (file: string): string => {
-    try {
-      return fs.readFileSync(file, 'utf8').replace(/\0/g, ' ');
+      return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').replace(/\0/g, ' ');
     } catch {
       return '';
     }
   };
-  return [...parent.keys()].filter(inTree).map((pid) => ({
-    pid,
-    cmdline: read(`/proc/${pid}/cmdline`),
-    environ: read(`/proc/${pid}/environ`),
-  }));
-}
-
-/** Starts `nbstage worker` on the Redis of `env.NBSTAGE_REDIS`; resolves once it is ready. */
-function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'worker', '--concurrency', '1'], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (/worker \S+ ready/.test(err)) {
-        resolve(child);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`worker exited ${code}: ${err}`)));
-  });
+  const pids = [...new Set(roots.flatMap((root) => [root, ...descendants(root)]))];
+  return pids.map((pid) => ({ pid, cmdline: commandLine(pid), environ: environ(pid) }));
 }
 
 /** One scenario: a service and the processes it runs on. */
@@ -290,15 +249,7 @@ describe('the probe on nbstage serve with Redis and nbstage worker processes', (
   const credentials = { ...newCredentials(), redisPassword: randomBytes(12).toString('hex') };
   const home = tempDir();
   afterAll(async () => {
-    for (const w of workers) {
-      w.kill('SIGTERM');
-    }
-    await Promise.all(
-      workers.map(
-        (w) =>
-          new Promise((resolve) => (w.exitCode === null ? w.on('exit', resolve) : resolve(null))),
-      ),
-    );
+    await stopWorkerProcesses(workers);
     serve?.child.kill('SIGTERM');
     await serve?.exited;
     await redis?.stop();
@@ -310,7 +261,7 @@ describe('the probe on nbstage serve with Redis and nbstage worker processes', (
     // The Redis URL (with its password) in the environment, never on a command line.
     const env = { ...serviceEnv(credentials), NBSTAGE_REDIS: redis.url };
     serve = await startServeProcess(home, credentials.admin, ['--workers', '0'], env);
-    workers.push(await startWorker(env), await startWorker(env));
+    workers.push((await startWorkerProcess(env)).child, (await startWorkerProcess(env)).child);
     const roots = [serve.child.pid ?? 0, ...workers.map((w) => w.pid ?? 0)];
     await probeAndCheck({ url: serve.url, home, credentials, roots: () => roots });
   }, 120_000);

@@ -7,7 +7,7 @@
  * `--workspace-root` runs a workspace of its own host under it in place: the kernel works in the
  * caller's folder, and nothing is uploaded.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,30 +16,7 @@ import type { ServiceRun } from '../../../server/runs/service-run';
 import { cleanupDirs, makeNotebook, runCli, tempDir } from '../../helpers/notebooks';
 import { startRedisServer, type RedisServer } from '../../helpers/redis';
 import { startServeProcess, type ServeProcess } from '../../helpers/serve-process';
-
-const BIN = path.resolve(__dirname, '../../../bin/nbstage.js');
-
-/** Starts `nbstage worker`; resolves with its id once it is ready. */
-function startWorker(
-  env: NodeJS.ProcessEnv,
-  args: string[] = [],
-): Promise<{ child: ChildProcess; id: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'worker', '--concurrency', '1', ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /worker (\S+) ready/.exec(err);
-      if (m !== null) {
-        resolve({ child, id: m[1] });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`worker exited ${code}: ${err}`)));
-  });
-}
+import { startWorkerProcess, stopWorkerProcesses } from '../../helpers/worker-process';
 
 /** A workspace: data, and a notebook in a subfolder that reads it and writes a result. */
 function workspace(parent?: string): { root: string; nb: string } {
@@ -79,7 +56,7 @@ describe('workspaces on Redis workers of two hosts', () => {
       await fileTokenStore(tokensFile(home)).create({ role: 'run', name: `test-${randomUUID()}` })
     ).token;
     for (const host of ['test-host-a', 'test-host-b']) {
-      const worker = await startWorker({
+      const worker = await startWorkerProcess({
         ...env,
         NBSTAGE_HOST_ID: host,
         NBSTAGE_URL: serve.url,
@@ -90,17 +67,7 @@ describe('workspaces on Redis workers of two hosts', () => {
     }
   }, 60_000);
   afterAll(async () => {
-    for (const w of workers) {
-      w.child.kill('SIGTERM');
-    }
-    await Promise.all(
-      workers.map(
-        (w) =>
-          new Promise((resolve) =>
-            w.child.exitCode === null ? w.child.on('exit', resolve) : resolve(null),
-          ),
-      ),
-    );
+    await stopWorkerProcesses(workers.map((w) => w.child));
     serve?.child.kill('SIGTERM');
     await serve?.exited;
     await redis?.stop();
@@ -138,7 +105,7 @@ describe('workspaces on Redis workers of two hosts', () => {
   });
 
   it('a worker without NBSTAGE_URL refuses a run with a workspace, saying why', async () => {
-    const lone = await startWorker(
+    const lone = await startWorkerProcess(
       {
         NBSTAGE_REDIS: redis?.url ?? '',
         NBSTAGE_SECRET_KEY: secretKey,
@@ -180,7 +147,7 @@ describe('workspaces on Redis workers of two hosts', () => {
 
   it('runs a workspace of its own host under --workspace-root in place: no copy, no upload', async () => {
     const base = fs.realpathSync(tempDir());
-    const place = await startWorker(
+    const place = await startWorkerProcess(
       {
         NBSTAGE_REDIS: redis?.url ?? '',
         NBSTAGE_SECRET_KEY: secretKey,
