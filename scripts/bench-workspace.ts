@@ -15,11 +15,12 @@
  *   runs (warm hash cache): the time the files add to a run in total, split by the run's record
  *   (to its creation, queued, on the worker, after), and on the client alone (scan, then manifest
  *   and missing check, timed in fresh processes); the service's share timed with its own code
- *   on its own content store in this process (the check before queueing, the worker's copy, the
- *   walk for outputs, the removal). Also the cold first run (empty cache, empty service; it
- *   reports how it ended: the service's rate limit can refuse its one-PUT-per-file upload, and
- *   the bench then puts the rest into the store itself, timing a sample of `BlobDir.put`) and a
- *   run with a cold hash cache on a service that has the content.
+ *   on its own content store in this process (the check before queueing, the worker's first copy
+ *   and its sync of the kept copy, the walk for outputs). Each workspace is its own job, so the
+ *   worker keeps each one's copy for its next run, as in CI. Also the cold first run (empty
+ *   cache, empty service; it reports how it ended, and should it fail, the bench puts the rest
+ *   into the store itself, timing a sample of `BlobDir.put`) and a run with a cold hash cache on
+ *   a service that has the content.
  *
  * Figures only: nothing here is asserted, but every run must succeed and see its files.
  */
@@ -143,6 +144,9 @@ class Rig {
       NBSTAGE_CACHE_DIR: this.cacheDir,
       NBSTAGE_URL: undefined,
       WORKSPACE: undefined,
+      // The bench names each workspace's job itself: a Jenkins build it runs under must not.
+      JOB_NAME: undefined,
+      BUILD_NUMBER: undefined,
     };
   }
 

@@ -369,10 +369,15 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
 export function runFolder(workDir: string, runId: string, session: string | undefined): string {
   return session === undefined || session === ''
     ? path.join(workDir, runId)
-    : path.join(
-        workDir,
-        `session-${createHash('sha256').update(session).digest('hex').slice(0, 32)}`,
-      );
+    : sessionFolder(workDir, session);
+}
+
+/** The folder the runs of `session` share on the worker (removed when the session ends). */
+export function sessionFolder(workDir: string, session: string): string {
+  return path.join(
+    workDir,
+    `session-${createHash('sha256').update(session).digest('hex').slice(0, 32)}`,
+  );
 }
 
 /** The kept tree a run's workspace is synced into: its session's, else its job's and host's. */

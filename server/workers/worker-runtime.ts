@@ -22,7 +22,7 @@ import { kernelStartTimeoutMs, ZmqKernelProvider } from '../../kernels/zmq/zmq-p
 import { UsageError } from '../../pipelines/errors';
 import type { QueueBackend, QueueWorker } from '../queue';
 import { hostIdOf, hostLabel } from '../queue/labels';
-import { createRunJobHandler, runFolder } from '../runs/run-job';
+import { createRunJobHandler, sessionFolder } from '../runs/run-job';
 import { inPlaceLabel } from '../runs/run-in-place';
 import { DEFAULT_WORKSPACE_TREES, WorkspaceTrees } from './workspace-trees';
 import type { WorkspaceContent } from './workspace-content';
@@ -204,7 +204,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       provider
         .endSession(session)
         .finally(() => {
-          fs.rmSync(runFolder(workDir, '', session), { recursive: true, force: true });
+          fs.rmSync(sessionFolder(workDir, session), { recursive: true, force: true });
         })
         .then(
           (ended) => {

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Notebook } from '../../../pipelines/notebook/model';
 import { fileTokenStore, tokensFile } from '../../../server/auth/tokens';
-import { runFolder } from '../../../server/runs/run-job';
+import { sessionFolder } from '../../../server/runs/run-job';
 import { cellText, cleanupDirs, makeNotebook, tempDir } from '../../helpers/notebooks';
 import { probeCell, reversed, victimCell } from '../../helpers/probe';
 import { commandLine, descendants } from '../../helpers/processes';
@@ -132,7 +132,7 @@ async function probeAndCheck(s: Scenario): Promise<void> {
     // The victim's kernel, from outside: its folder, and what its environment holds.
     const tree = processTree(s.roots());
     // A session's runs share a folder on their worker, named by a hash of the session.
-    const folder = path.basename(runFolder('/', victimId, session));
+    const folder = path.basename(sessionFolder('/', session));
     const bwrap = tree.find(
       (p) => p.cmdline.startsWith('bwrap') && p.cmdline.includes(`/${folder} --chdir`),
     );
