@@ -188,6 +188,20 @@ describe('workspaces through nbstage serve', () => {
     expect(fs.existsSync(path.join(root, 'model'))).toBe(false);
   });
 
+  /** Creates a run whose workspace is the manifest `manifestJson`; its status and message. */
+  const runWith = async (manifestJson: string): Promise<{ status: number; message: string }> => {
+    const res = await api('/api/v1/runs', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        notebook: makeNotebook(['1']),
+        workspace: { manifest: sha256(manifestJson) },
+      }),
+    });
+    const body = (await res.json()) as { error?: { message: string } };
+    return { status: res.status, message: body.error?.message ?? '' };
+  };
+
   it('refuses bad input naming the field, storing nothing', async () => {
     const content = Buffer.from(`test-${randomUUID()}`);
     const digest = sha256(content);
@@ -211,18 +225,9 @@ describe('workspaces through nbstage serve', () => {
     expect(
       (await api(`/api/v1/blobs/${sha256(escape)}`, { method: 'PUT', body: escape })).status,
     ).toBe(201);
-    const created = await api('/api/v1/runs', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        notebook: makeNotebook(['1']),
-        workspace: { manifest: sha256(escape) },
-      }),
-    });
+    const created = await runWith(escape);
     expect(created.status).toBe(400);
-    expect(((await created.json()) as { error: { message: string } }).error.message).toMatch(
-      /^body\.workspace\.manifest\/entries\/0\/path: .*\.\./,
-    );
+    expect(created.message).toMatch(/^body\.workspace\.manifest\/entries\/0\/path: .*\.\./);
 
     // A manifest whose content was never uploaded is refused before anything is queued.
     const unsent = canonicalManifestJson(
@@ -232,18 +237,9 @@ describe('workspaces through nbstage serve', () => {
     );
     await api(`/api/v1/blobs/${sha256(unsent)}`, { method: 'PUT', body: unsent });
     const before = ((await (await api('/api/v1/runs')).json()) as unknown[]).length;
-    const missing = await api('/api/v1/runs', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        notebook: makeNotebook(['1']),
-        workspace: { manifest: sha256(unsent) },
-      }),
-    });
+    const missing = await runWith(unsent);
     expect(missing.status).toBe(400);
-    expect(((await missing.json()) as { error: { message: string } }).error.message).toContain(
-      'the content of "data.csv" was not uploaded',
-    );
+    expect(missing.message).toContain('the content of "data.csv" was not uploaded');
     expect(((await (await api('/api/v1/runs')).json()) as unknown[]).length).toBe(before);
   });
 });
