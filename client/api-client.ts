@@ -97,16 +97,19 @@ export class NbstageClient {
   }
 
   /**
-   * Which of `digests` the content store lacks and, with `inPlace`, the first of its labels a
-   * worker of that host runs in place (then nothing but the manifest needs uploading).
+   * Which of `digests` the content store lacks; with `manifest` (a manifest's digest), also the
+   * contents that manifest lists and the store lacks, when the store has it (else the manifest is
+   * missing); with `inPlace`, the first of its labels a worker of that host runs in place (then
+   * nothing but the manifest needs uploading).
    */
   async planUpload(
     digests: readonly string[],
-    inPlace?: { hostId: string; labels: string[] },
+    options: { inPlace?: { hostId: string; labels: string[] }; manifest?: string } = {},
   ): Promise<{ missing: string[]; inPlace?: string }> {
     const res = await this.request('POST', '/api/v1/blobs/missing', {
       digests,
-      ...(inPlace === undefined ? {} : { inPlace }),
+      ...(options.inPlace === undefined ? {} : { inPlace: options.inPlace }),
+      ...(options.manifest === undefined ? {} : { manifest: options.manifest }),
     });
     return (await res.json()) as { missing: string[]; inPlace?: string };
   }

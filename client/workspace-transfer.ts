@@ -1,10 +1,12 @@
 /**
  * A run's workspace between the caller and the service (`nbstage run --server`): the files
- * beside the notebook are scanned (hashed through the local cache), the manifest is sent, the
- * service says which contents it lacks, and only those are uploaded, streamed. When the run has
+ * beside the notebook are scanned (hashed through the local cache), the manifest's digest is
+ * sent, the service says which contents it lacks (all of them are listed only when it does not
+ * have that manifest), and only those are uploaded, streamed. When the run has
  * ended, whatever its status, what it wrote is fetched by content and written into the caller's
  * workspace (atomically, never outside it, links as links; deletions only listed).
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +14,6 @@ import { BlobDir } from '../pipelines/workspace/blob-dir';
 import {
   canonicalManifestJson,
   createManifest,
-  manifestDigest,
   manifestTotals,
   type FileEntry,
 } from '../pipelines/workspace/manifest';
@@ -84,19 +85,23 @@ export async function sendWorkspace(
     own.size === 0
       ? scan.manifest
       : createManifest(scan.manifest.entries.filter((e) => !own.has(e.path)));
-  const digest = manifestDigest(manifest);
-  const totals = manifestTotals(manifest);
   const manifestJson = canonicalManifestJson(manifest);
+  const digest = createHash('sha256').update(manifestJson, 'utf8').digest('hex');
+  const totals = manifestTotals(manifest);
   const byDigest = new Map<string, FileEntry>();
   for (const entry of manifest.entries) {
     if (entry.type === 'file' && !byDigest.has(entry.sha256)) {
       byDigest.set(entry.sha256, entry);
     }
   }
-  const plan = await client.planUpload([digest, ...byDigest.keys()], {
-    hostId: hostIdOf(env),
-    labels: inPlaceCandidates(scan.root),
-  });
+  const inPlace = { hostId: hostIdOf(env), labels: inPlaceCandidates(scan.root) };
+  // The manifest's digest alone first: a service that has it says what of it is missing (for
+  // an unchanged workspace nothing), and only a new manifest costs the list of every content.
+  const first = await client.planUpload([digest], { inPlace, manifest: digest });
+  const plan =
+    first.inPlace !== undefined || !first.missing.includes(digest)
+      ? first
+      : await client.planUpload([digest, ...byDigest.keys()], { inPlace });
   // A worker of this host runs the folder in place: only the manifest goes (for the record).
   const missing =
     plan.inPlace === undefined ? plan.missing : plan.missing.filter((d) => d === digest);

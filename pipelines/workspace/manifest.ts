@@ -44,8 +44,15 @@ export interface Manifest {
  * git's trees), which is not JavaScript's UTF-16 order for characters beyond U+FFFF.
  */
 export function compareBytes(a: string, b: string): number {
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) {
+    // Without characters beyond U+FFFF, UTF-16 order is the UTF-8 bytes' order.
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
+
+/** A UTF-16 surrogate: part of a character beyond U+FFFF, where UTF-16 and UTF-8 orders differ. */
+const SURROGATE = /[\uD800-\uDFFF]/;
 
 /** A copy of one entry holding exactly the fields of its type, in the canonical key order. */
 function canonicalEntry(entry: ManifestEntry): ManifestEntry {
@@ -61,16 +68,30 @@ function canonicalEntry(entry: ManifestEntry): ManifestEntry {
 }
 
 /**
+ * The manifests {@link createManifest} made, frozen (so they cannot have changed since), with
+ * their digest once computed: serializing or hashing one again needs no second sort.
+ */
+const canonical = new WeakMap<Manifest, { digest: string | null }>();
+
+/**
  * A manifest of `entries` in canonical form: each entry with only the fields of its type, sorted
- * by path in byte order. Does not check the entries (see `validateManifest`).
+ * by path in byte order. Does not check the entries (see `validateManifest`). The manifest and
+ * its entries are frozen.
  */
 export function createManifest(entries: readonly ManifestEntry[]): Manifest {
-  const keyed = entries.map((entry) => ({
-    key: Buffer.from(entry.path, 'utf8'),
-    entry: canonicalEntry(entry),
-  }));
-  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
-  return { version: MANIFEST_VERSION, entries: keyed.map((k) => k.entry) };
+  const sorted = entries.map((entry) => Object.freeze(canonicalEntry(entry)));
+  sorted.sort((a, b) => compareBytes(a.path, b.path));
+  const manifest: Manifest = Object.freeze({
+    version: MANIFEST_VERSION,
+    entries: Object.freeze(sorted),
+  });
+  canonical.set(manifest, { digest: null });
+  return manifest;
+}
+
+/** Whether `manifest` is one {@link createManifest} made (canonical, frozen). */
+export function isCanonical(manifest: Manifest): boolean {
+  return canonical.has(manifest);
 }
 
 /**
@@ -80,13 +101,21 @@ export function createManifest(entries: readonly ManifestEntry[]): Manifest {
  * that order. Another implementation that writes the same bytes gets the same digest.
  */
 export function canonicalManifestJson(manifest: Manifest): string {
-  const canonical = createManifest(manifest.entries);
-  return JSON.stringify({ version: canonical.version, entries: canonical.entries });
+  const sorted = canonical.has(manifest) ? manifest : createManifest(manifest.entries);
+  return JSON.stringify({ version: sorted.version, entries: sorted.entries });
 }
 
 /** The workspace's digest: sha256 (hex) of the UTF-8 bytes of {@link canonicalManifestJson}. */
 export function manifestDigest(manifest: Manifest): string {
-  return createHash('sha256').update(canonicalManifestJson(manifest), 'utf8').digest('hex');
+  const known = canonical.get(manifest);
+  if (known !== undefined && known.digest !== null) {
+    return known.digest;
+  }
+  const digest = createHash('sha256').update(canonicalManifestJson(manifest), 'utf8').digest('hex');
+  if (known !== undefined) {
+    known.digest = digest;
+  }
+  return digest;
 }
 
 /** What a manifest weighs: its files (symlinks not counted) and their bytes. */

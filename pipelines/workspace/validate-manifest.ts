@@ -89,6 +89,9 @@ function reasonOf(error: ErrorObject): string {
   }
 }
 
+/** The manifests {@link validateManifest} returned (frozen by `createManifest`). */
+const validated = new WeakSet<Manifest>();
+
 /** Options of {@link validateManifest}. */
 export interface ValidateManifestOptions {
   /** The most entries accepted; default {@link DEFAULT_MAX_WORKSPACE_FILES}. */
@@ -97,7 +100,8 @@ export interface ValidateManifestOptions {
 
 /**
  * Checks a manifest and returns it in canonical form (sorted by path, see `createManifest`);
- * the entries may arrive in any order, the digest does not depend on it.
+ * the entries may arrive in any order, the digest does not depend on it. The manifest returned
+ * is frozen and remembered: validating it again returns it at once.
  *
  * @throws ValidationError naming the field (`entries/3/path`, `entries/0/sha256`, `version`)
  */
@@ -110,6 +114,10 @@ export function validateManifest(value: unknown, options: ValidateManifestOption
       `entries: ${entries.length} entries, more than the ${maxEntries} a manifest may hold`,
     );
   }
+  if (validated.has(value as Manifest)) {
+    // Checked before, and frozen since: a manifest read once is not checked at every step.
+    return value as Manifest;
+  }
   if (!validateShape(value)) {
     const error = validateShape.errors?.[0];
     const field = error === undefined ? 'manifest' : fieldOf(error);
@@ -118,7 +126,9 @@ export function validateManifest(value: unknown, options: ValidateManifestOption
   }
   const manifest = value as unknown as Manifest;
   checkPaths(manifest);
-  return createManifest(manifest.entries);
+  const checked = createManifest(manifest.entries);
+  validated.add(checked);
+  return checked;
 }
 
 /** The checks ajv cannot express, over every entry. */

@@ -1,6 +1,7 @@
 /**
  * The content store over HTTP, for workspaces (DESIGN "Workspaces: transfer by content"): a
- * client asks which of its digests the service lacks (`POST /blobs/missing`), uploads only those,
+ * client asks which of its digests the service lacks (`POST /blobs/missing`: the manifest's
+ * digest alone first, then all of them when the service lacks the manifest), uploads only those,
  * each as the raw body of `PUT /blobs/{sha256}` (streamed to disk, hashed on the way, refused and
  * not stored when the content is not what the digest says), and fetches what a run wrote with
  * `GET /blobs/{sha256}`. Blobs share the store with the artifacts, so a file that came back from
@@ -12,6 +13,8 @@ import express, { type RequestHandler, type Router } from 'express';
 import { NotFoundError, UnavailableError, ValidationError } from '../../pipelines/errors';
 import { DEFAULT_MAX_WORKSPACE_FILES } from '../../pipelines/workspace/limits';
 import type { BlobDir } from '../../pipelines/workspace/blob-dir';
+import { manifestCache } from '../runs/manifest-cache';
+import { readManifest } from '../runs/run-workspace';
 import { bodyField } from './body-field';
 import { param, wrap } from './route-helpers';
 
@@ -31,6 +34,12 @@ export const missingBlobsSchema = {
       items: { type: 'string', pattern: SHA256 },
       maxItems: DEFAULT_MAX_WORKSPACE_FILES + 1,
       description: 'sha256 digests (64 lowercase hex digits) the client could upload',
+    },
+    manifest: {
+      type: 'string',
+      pattern: SHA256,
+      description:
+        "a workspace manifest's digest: when the store has that manifest, the answer also lists the contents it names that the store lacks, so a client whose workspace did not change sends one digest instead of all of them",
     },
     inPlace: {
       type: 'object',
@@ -52,6 +61,7 @@ export const missingBlobsSchema = {
 
 const validateMissing = new Ajv({ allErrors: false, strict: false }).compile<{
   digests: string[];
+  manifest?: string;
   inPlace?: { hostId: string; labels: string[] };
 }>(missingBlobsSchema);
 
@@ -110,12 +120,21 @@ export function blobRoutes(options: BlobRouteOptions): Router {
         const where = bodyField(err);
         throw new ValidationError(where, `${where}: ${err?.message ?? 'invalid'}`);
       }
-      const missing = [...new Set(body.digests)].filter((d) => !blobs.has(d));
+      const missing = new Set(body.digests.filter((d) => !blobs.has(d)));
+      if (body.manifest !== undefined && blobs.has(body.manifest)) {
+        const manifest = readManifest(body.manifest, blobs, 'body.manifest');
+        for (const entry of manifestCache.missingContents(body.manifest, manifest, blobs)) {
+          missing.add(entry.sha256);
+        }
+      } else if (body.manifest !== undefined) {
+        missing.add(body.manifest);
+      }
       const inPlace =
         body.inPlace === undefined || options.inPlaceWorker === undefined
           ? null
           : await options.inPlaceWorker(body.inPlace.hostId, body.inPlace.labels);
-      res.json(inPlace === null ? { missing } : { missing, inPlace });
+      const answer = [...missing];
+      res.json(inPlace === null ? { missing: answer } : { missing: answer, inPlace });
     }),
   );
   router.put(

@@ -9,25 +9,28 @@ import path from 'node:path';
 import { ValidationError } from '../../pipelines/errors';
 import { relativePathProblem } from '../../pipelines/paths/relative-path';
 import type { BlobSource } from '../../pipelines/workspace/blob-dir';
-import {
-  manifestDigest,
-  manifestTotals,
-  type FileEntry,
-  type Manifest,
-} from '../../pipelines/workspace/manifest';
+import { manifestDigest, manifestTotals, type Manifest } from '../../pipelines/workspace/manifest';
 import { validateManifest } from '../../pipelines/workspace/validate-manifest';
+import { manifestCache } from './manifest-cache';
 import type { WorkspaceRequest } from './run-request';
 import type { RunWorkspace } from './service-run';
 
 const FIELD = 'body.workspace';
 
-/** The manifest blob `digest` of `blobs`, parsed, validated and canonical. @throws ValidationError */
+/**
+ * The manifest blob `digest` of `blobs`, parsed, validated and canonical (read once per digest,
+ * see {@link manifestCache}). @throws ValidationError
+ */
 export function readManifest(
   digest: string,
   blobs: BlobSource,
   field = `${FIELD}.manifest`,
 ): Manifest {
   const file = blobs.path(digest);
+  const cached = file === null ? undefined : manifestCache.get(digest);
+  if (cached !== undefined) {
+    return cached;
+  }
   if (file === null) {
     throw new ValidationError(
       field,
@@ -58,6 +61,7 @@ export function readManifest(
       `${field}: manifest ${digest} is not in canonical form (entries sorted by path, canonical JSON)`,
     );
   }
+  manifestCache.add(digest, manifest);
   return manifest;
 }
 
@@ -90,9 +94,7 @@ export function checkWorkspace(
   const missing =
     request.inPlace !== undefined
       ? []
-      : manifest.entries.filter(
-          (e): e is FileEntry => e.type === 'file' && blobs.path(e.sha256) === null,
-        );
+      : manifestCache.missingContents(request.manifest, manifest, blobs);
   if (missing.length > 0) {
     const named = missing.slice(0, 3).map((e) => JSON.stringify(e.path));
     const more = missing.length > 3 ? ` and ${missing.length - 3} more` : '';

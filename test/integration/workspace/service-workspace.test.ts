@@ -202,6 +202,50 @@ describe('workspaces through nbstage serve', () => {
     return { status: res.status, message: body.error?.message ?? '' };
   };
 
+  it('answers from a manifest digest alone which of its contents the service lacks', async () => {
+    const ask = async (body: object): Promise<{ status: number; json: unknown }> => {
+      const res = await api('/api/v1/blobs/missing', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, json: await res.json() };
+    };
+    const sent = Buffer.from(`sent-${randomUUID()}`);
+    const unsent = Buffer.from(`unsent-${randomUUID()}`);
+    expect((await api(`/api/v1/blobs/${sha256(sent)}`, { method: 'PUT', body: sent })).status).toBe(
+      201,
+    );
+    const manifest = canonicalManifestJson(
+      createManifest([
+        { path: 'a.txt', type: 'file', sha256: sha256(sent), size: sent.length, mode: 0o644 },
+        { path: 'b.txt', type: 'file', sha256: sha256(unsent), size: unsent.length, mode: 0o644 },
+      ]),
+    );
+    const digest = sha256(manifest);
+    // Not stored yet: the manifest itself is missing, and the client sends the whole list next.
+    expect(await ask({ digests: [digest], manifest: digest })).toEqual({
+      status: 200,
+      json: { missing: [digest] },
+    });
+    await api(`/api/v1/blobs/${digest}`, { method: 'PUT', body: manifest });
+    expect(await ask({ digests: [digest], manifest: digest })).toEqual({
+      status: 200,
+      json: { missing: [sha256(unsent)] },
+    });
+    await api(`/api/v1/blobs/${sha256(unsent)}`, { method: 'PUT', body: unsent });
+    expect(await ask({ digests: [digest], manifest: digest })).toEqual({
+      status: 200,
+      json: { missing: [] },
+    });
+    // A stored manifest that is not one is named, as at run creation.
+    const bad = '{"version":1,"entries":[{"path":"../x","type":"symlink","target":"y"}]}';
+    await api(`/api/v1/blobs/${sha256(bad)}`, { method: 'PUT', body: bad });
+    const refused = await ask({ digests: [], manifest: sha256(bad) });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.json)).toContain('body.manifest/entries/0/path');
+  });
+
   it('refuses bad input naming the field, storing nothing', async () => {
     const content = Buffer.from(`test-${randomUUID()}`);
     const digest = sha256(content);
