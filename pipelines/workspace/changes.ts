@@ -12,7 +12,7 @@ import { DEFAULT_MAX_WORKSPACE_FILES } from './limits';
 import { compareBytes, type Manifest, type ManifestEntry } from './manifest';
 import { sameStat, writtenStat, type WrittenStats } from './materialize';
 import { DEFAULT_CONCURRENCY, Yielder, mapLimit } from './pool';
-import { walkTree, type WalkedFile } from './walk';
+import { absoluteIn, walkTree, type WalkedFile, type WalkedSymlink } from './walk';
 
 /** What a run changed under its copy. */
 export interface WorkspaceChanges {
@@ -22,6 +22,11 @@ export interface WorkspaceChanges {
   readonly deleted: string[];
   /** Entries skipped (a name that is not valid UTF-8, a FIFO the run made). */
   readonly notes: string[];
+  /**
+   * Every file and symlink the walk found (built-in folders apart), with what its `lstat` (or
+   * `readlink`) said: what `treeStateAfter` records without a second walk.
+   */
+  readonly seen?: ReadonlyMap<string, WalkedFile | WalkedSymlink>;
 }
 
 /** Options of {@link workspaceChanges}. */
@@ -74,21 +79,25 @@ export async function workspaceChanges(
   const yielder = new Yielder();
   const present = new Set<string>();
 
+  // A file recorded before the run and not touched since is no output, whether or not the
+  // manifest lists it (an in-place run's folder holds files the manifest left out): told apart
+  // here, without a call per file, so that only the touched ones are hashed.
+  const touched: WalkedFile[] = [];
+  for (const file of walked.files) {
+    present.add(file.path);
+    if (!untouched(file, written) && selected(file.path)) {
+      touched.push(file);
+    }
+  }
   const fileChanges = await mapLimit(
-    walked.files,
+    touched,
     options.concurrency ?? DEFAULT_CONCURRENCY,
     async (file): Promise<ManifestEntry | null> => {
       await yielder.tick();
-      present.add(file.path);
       const old = before.get(file.path);
-      // A file recorded before the run and not touched since is no output, whether or not the
-      // manifest lists it (an in-place run's folder holds files the manifest left out).
-      if (untouched(file, written) || !selected(file.path)) {
-        return null;
-      }
       let hashed;
       try {
-        hashed = await hashFile(path.join(root, file.path), file.size);
+        hashed = await hashFile(absoluteIn(root, file.path), file.size);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
           throw err;
@@ -104,7 +113,14 @@ export async function workspaceChanges(
     },
   );
   const changed = fileChanges.filter((e): e is ManifestEntry => e !== null);
+  const seen = new Map<string, WalkedFile | WalkedSymlink>();
+  for (const file of walked.files) {
+    if (present.has(file.path)) {
+      seen.set(file.path, file);
+    }
+  }
   for (const link of walked.symlinks) {
+    seen.set(link.path, link);
     present.add(link.path);
     const old = before.get(link.path);
     if (selected(link.path) && !(old?.type === 'symlink' && old.target === link.target)) {
@@ -114,7 +130,7 @@ export async function workspaceChanges(
   const deleted = manifest.entries.map((e) => e.path).filter((p) => !present.has(p) && selected(p));
   changed.sort((a, b) => compareBytes(a.path, b.path));
   deleted.sort(compareBytes);
-  return { changed, deleted, notes: walked.notes };
+  return { changed, deleted, notes: walked.notes, seen };
 }
 
 /**

@@ -12,7 +12,6 @@
  * {@link treeStateAfter} (the run's processes must be gone): a file changed within the same
  * tick of the filesystem's clock as the recorded `lstat` could keep that `lstat`.
  */
-import { isUtf8 } from 'node:buffer';
 import { chmodSync, lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
@@ -31,7 +30,14 @@ import {
 import { Yielder } from './pool';
 import { blockedBy, prepareFolders, removeEntry } from './safe-write';
 import { validateManifest } from './validate-manifest';
-import { joinRel, walkFolders } from './walk';
+import {
+  absoluteIn,
+  decodedName,
+  joinRel,
+  walkFolders,
+  type WalkedFile,
+  type WalkedSymlink,
+} from './walk';
 
 /** The version of the {@link TreeState} format. */
 export const TREE_STATE_VERSION = 1;
@@ -81,12 +87,29 @@ export interface SyncTreeResult {
   readonly kept: number;
 }
 
+/** The entries of the states this module made, by state (a state is frozen once made). */
+const madeStates = new WeakMap<TreeState, ReadonlyMap<string, TreeEntryState>>();
+
+/** A state of `entries`, frozen, its Map kept for {@link stateEntries}. */
+function makeState(entries: ReadonlyMap<string, TreeEntryState>): TreeState {
+  const state: TreeState = Object.freeze({
+    version: TREE_STATE_VERSION,
+    entries: Object.freeze(Object.fromEntries(entries)),
+  });
+  madeStates.set(state, entries);
+  return state;
+}
+
 /**
  * The entries of a state as a Map: empty for none or for a state of another version, without
  * what is not an entry at all (a state read back from a file may be damaged; what is left only
  * ever fails to match, and is rewritten).
  */
-function stateEntries(state: TreeState | null): Map<string, TreeEntryState> {
+function stateEntries(state: TreeState | null): ReadonlyMap<string, TreeEntryState> {
+  const made = state === null ? undefined : madeStates.get(state);
+  if (made !== undefined) {
+    return made;
+  }
   const entries: unknown = state?.version === TREE_STATE_VERSION ? state.entries : null;
   if (typeof entries !== 'object' || entries === null) {
     return new Map();
@@ -190,12 +213,15 @@ export async function syncTree(
   const doomed: (string | Buffer)[] = [];
 
   await walkFolders(root, (dir, dirent) => {
-    if (!isUtf8(dirent.name)) {
-      doomed.push(Buffer.concat([Buffer.from(path.join(root, dir) + path.sep), dirent.name]));
+    const name = decodedName(dirent);
+    if (name === null) {
+      doomed.push(
+        Buffer.concat([Buffer.from(path.join(root, dir) + path.sep), dirent.name as Buffer]),
+      );
       return null;
     }
-    const rel = joinRel(dir, dirent.name.toString('utf8'));
-    const abs = path.join(root, rel);
+    const rel = joinRel(dir, name);
+    const abs = absoluteIn(root, rel);
     const stats = lstatSync(abs, { throwIfNoEntry: false });
     if (stats === undefined) {
       return null;
@@ -269,7 +295,7 @@ export async function syncTree(
     }
   }
   return {
-    state: { version: TREE_STATE_VERSION, entries: Object.fromEntries(state) },
+    state: makeState(state),
     rewritten: files.length + links.length,
     removed,
     kept: kept.size,
@@ -279,8 +305,8 @@ export async function syncTree(
 /**
  * The state of a tree after a run, from the state it started with (`before`, what
  * {@link syncTree} returned) and what the run changed (`changes`, from `workspaceChanges`, whose
- * digests are of the files as they are now), without reading any file: one `lstat` per path of
- * either. A file whose `lstat` is still the one `before` recorded keeps its entry; a changed
+ * digests are of the files as they are now), without reading any file: what the walk of
+ * `changes` saw (`changes.seen`), else one `lstat` per path of either. A file whose `lstat` is still the one `before` recorded keeps its entry; a changed
  * file whose `lstat` agrees with `changes` (size and mode) gets its new digest; a symlink its
  * current target when that is the one recorded or reported. Any other path gets no entry, so
  * the next sync rewrites it: a file the run touched without changing it, a file of a built-in
@@ -290,7 +316,7 @@ export async function syncTree(
 export async function treeStateAfter(
   dest: string,
   before: TreeState,
-  changes: Pick<WorkspaceChanges, 'changed'> | null = null,
+  changes: Pick<WorkspaceChanges, 'changed' | 'seen'> | null = null,
 ): Promise<TreeState> {
   const root = path.resolve(dest);
   const reported = new Map<string, ManifestEntry>();
@@ -301,29 +327,61 @@ export async function treeStateAfter(
   const paths = new Set([...recorded.keys(), ...reported.keys()]);
   const after = new Map<string, TreeEntryState>();
   const yielder = new Yielder();
+  const seen = changes?.seen;
   for (const rel of paths) {
     await yielder.tick();
-    const abs = path.join(root, rel);
-    const stats = lstatSync(abs, { throwIfNoEntry: false });
+    // What the walk of `changes` saw, else what is there now.
+    const found = seen === undefined ? lookAt(absoluteIn(root, rel)) : lookedAt(seen.get(rel));
     const now = reported.get(rel);
     const old = recorded.get(rel);
-    if (stats === undefined) {
+    if (found === null) {
       continue;
     }
     if (now?.type === 'file') {
-      if (stats.isFile() && stats.size === now.size && (stats.mode & 0o777) === now.mode) {
-        after.set(rel, { type: 'file', sha256: now.sha256, mode: now.mode, ...writtenStat(stats) });
+      if (found.type === 'file' && found.size === now.size && found.mode === now.mode) {
+        after.set(rel, { type: 'file', sha256: now.sha256, mode: now.mode, ...writtenStat(found) });
       }
     } else if (now?.type === 'symlink' || old?.type === 'symlink') {
       const target = (now ?? old) as TreeSymlinkState;
-      if (stats.isSymbolicLink() && linksTo(abs, target.target)) {
+      if (found.type === 'symlink' && found.target.equals(Buffer.from(target.target, 'utf8'))) {
         after.set(rel, { type: 'symlink', target: target.target });
       }
-    } else if (old?.type === 'file' && stats.isFile() && sameStat(stats, old)) {
+    } else if (old?.type === 'file' && found.type === 'file' && sameStat(found, old)) {
       after.set(rel, old);
     }
   }
-  return { version: TREE_STATE_VERSION, entries: Object.fromEntries(after) };
+  return makeState(after);
+}
+
+/** What a path of a kept tree holds, as {@link treeStateAfter} compares it. */
+type Found =
+  | ({ readonly type: 'file'; readonly mode: number } & WrittenStat)
+  | { readonly type: 'symlink'; readonly target: Buffer }
+  | { readonly type: 'other' };
+
+/** What is at `abs` now (its `lstat`, a link's target as bytes); null when nothing is. */
+function lookAt(abs: string): Found | null {
+  const stats = lstatSync(abs, { throwIfNoEntry: false });
+  if (stats === undefined) {
+    return null;
+  }
+  if (stats.isFile()) {
+    return { type: 'file', mode: stats.mode & 0o777, ...writtenStat(stats) };
+  }
+  if (stats.isSymbolicLink()) {
+    return { type: 'symlink', target: readlinkSync(abs, { encoding: 'buffer' }) };
+  }
+  return { type: 'other' };
+}
+
+/** What a walk saw at a path (its files and symlinks; anything else counts as nothing). */
+function lookedAt(entry: WalkedFile | WalkedSymlink | undefined): Found | null {
+  if (entry === undefined) {
+    return null;
+  }
+  return 'target' in entry
+    ? { type: 'symlink', target: Buffer.from(entry.target, 'utf8') }
+    : { type: 'file', mode: entry.mode, ...writtenStat(entry) };
 }
 
 /**

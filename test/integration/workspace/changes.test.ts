@@ -124,7 +124,12 @@ describe('workspaceChanges', () => {
     const now = new Date();
     fs.utimesSync(path.join(copy, 'notes.md'), now, now);
     const changes = await workspaceChanges(copy, manifest, written);
-    expect(changes).toEqual({ changed: [], deleted: [], notes: [] });
+    expect(changes).toMatchObject({ changed: [], deleted: [], notes: [] });
+    // What the walk saw, for the kept tree's state: every file, with its lstat.
+    expect(changes.seen?.get('notes.md')).toMatchObject({
+      size: fs.lstatSync(path.join(copy, 'notes.md')).size,
+      ino: fs.lstatSync(path.join(copy, 'notes.md')).ino,
+    });
   });
 
   it('narrows to --outputs globs, deleted paths too', async () => {

@@ -142,6 +142,18 @@ describe('scanWorkspace: what travels', () => {
     expect(paths(scan.manifest.entries)).toEqual(['data/ok.csv']);
   });
 
+  it('takes a name that holds U+FFFD itself, beside one that is not UTF-8 left out', async () => {
+    // A folder whose names decode with U+FFFD is read again as bytes: the real U+FFFD travels.
+    const { root, cacheDir } = setup({ 'data/\uFFFD.csv': 'replacement character' });
+    fs.writeFileSync(
+      Buffer.concat([Buffer.from(path.join(root, 'data', 'x')), Buffer.from([0xff])]),
+      'bad',
+    );
+    const scan = await scanWorkspace(root, { cacheDir, exclude: ['data/x*'] });
+    expect(paths(scan.manifest.entries)).toEqual(['data/\uFFFD.csv']);
+    expect(scan.manifest.entries[0]).toMatchObject({ size: 'replacement character'.length });
+  });
+
   it('refuses a name that cannot travel (a backslash, a newline)', async () => {
     const { root, cacheDir } = setup({ 'a\\b.txt': 'x' });
     const err = await scanWorkspace(root, { cacheDir }).catch((e: unknown) => e);
