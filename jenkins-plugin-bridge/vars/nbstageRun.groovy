@@ -16,12 +16,21 @@
 //   noOutputs: true: nothing the run wrote comes back
 //   workspace: the folder that travels (default: nbstage's choice, $WORKSPACE)
 //
+// Checks, all optional: the run's outputs and metrics against a baseline. A failed check (exit
+// 6) marks the stage UNSTABLE, not FAILURE, with one JUnit failure per check:
+//   baseline:       'stored' (the outputs saved in the notebook, as nbval), 'last-success' (this
+//                   job's newest build whose checks passed), a build number, or an .ipynb path
+//   rtol:           relative tolerance of numbers in outputs (default 1e-6)
+//   gate:           'accuracy >= 0.9', 'loss <= baseline * 1.05', or a list of such gates
+//   onCheckFailure: 'UNSTABLE' (default) or 'FAILURE'
+//
 // Aborting the build sends SIGTERM to the `sh` step: nbstage cancels the remote run and writes
 // the partial notebook within Jenkins' 5 s, and it is still archived.
 
 /**
  * Runs the notebook; returns the exit code of `nbstage run` (0 on success). A non-zero code
- * fails the stage (cancelled: aborts it) unless `allowErrors` is set and a cell failed.
+ * fails the stage (cancelled: aborts it) unless `allowErrors` is set and a cell failed; a failed
+ * check (6) marks it UNSTABLE unless `onCheckFailure: 'FAILURE'`.
  */
 int call(Map args = [:]) {
     Map opts = nbstageOptions(args)
@@ -49,7 +58,8 @@ Map nbstageOptions(Map args) {
     }
     Set known = ['notebook', 'stage', 'parameters', 'rawParameters', 'secrets', 'kernel', 'session',
         'timeout', 'cellTimeout', 'allowErrors', 'server', 'credentialsId', 'nbstage',
-        'exclude', 'outputs', 'noOutputs', 'workspace'] as Set
+        'exclude', 'outputs', 'noOutputs', 'workspace',
+        'baseline', 'rtol', 'gate', 'onCheckFailure'] as Set
     List unknown = args.keySet().findAll { !known.contains(it) } as List
     if (!unknown.isEmpty()) {
         error("nbstageRun: unknown argument(s) ${unknown.join(', ')} (known: ${known.join(', ')})")
@@ -59,7 +69,7 @@ Map nbstageOptions(Map args) {
         error('nbstageRun: no nbstage service: pass server: or set NBSTAGE_URL')
     }
     List stages = args.stage == null ? [] : (args.stage instanceof List ? args.stage : [args.stage])
-    return workspaceOptions(args) + [
+    return workspaceOptions(args) + checkOptions(args) + [
         notebook: args.notebook.toString(),
         stages: stages.collect { it.toString() },
         parameters: (args.parameters ?: [:]) as Map,
@@ -94,6 +104,24 @@ Map workspaceOptions(Map args) {
         outputs: outputs,
         noOutputs: args.noOutputs == true,
         workspace: args.workspace?.toString(),
+    ]
+}
+
+/** The check arguments (baseline, rtol, gate, onCheckFailure), checked. */
+Map checkOptions(Map args) {
+    String onCheckFailure = (args.onCheckFailure ?: 'UNSTABLE').toString()
+    if (!(onCheckFailure in ['UNSTABLE', 'FAILURE'])) {
+        error("nbstageRun: onCheckFailure must be 'UNSTABLE' or 'FAILURE', not ${args.onCheckFailure}")
+    }
+    List gates = args.gate == null ? [] : (args.gate instanceof List ? args.gate : [args.gate])
+    if (gates.any { !(it instanceof CharSequence) || it.toString().trim().isEmpty() }) {
+        error("nbstageRun: gate must be a gate ('accuracy >= 0.9') or a list of gates, not ${args.gate}")
+    }
+    return [
+        baseline: args.baseline?.toString(),
+        rtol: args.rtol?.toString(),
+        gates: gates.collect { it.toString() },
+        onCheckFailure: onCheckFailure,
     ]
 }
 
@@ -153,6 +181,9 @@ String runCommand(Map opts, String out) {
     if (opts.timeout) { words += ['--timeout', shellQuote(opts.timeout)] }
     if (opts.cellTimeout) { words += ['--cell-timeout', shellQuote(opts.cellTimeout)] }
     if (opts.allowErrors) { words << '--allow-errors' }
+    if (opts.baseline) { words += ['--baseline', shellQuote(opts.baseline)] }
+    if (opts.rtol) { words += ['--rtol', shellQuote(opts.rtol)] }
+    opts.gates.each { words += ['--gate', shellQuote(it)] }
     return (words + workspaceWords(opts)).join(' ')
 }
 
@@ -197,6 +228,10 @@ int settle(Map opts, int code) {
         return code
     }
     String why = exitMeaning(code)
+    if (code == 6 && opts.onCheckFailure == 'UNSTABLE') {
+        unstable("nbstage run ${opts.notebook}: ${why} (exit ${code})")
+        return code
+    }
     if (code == 130) {
         currentBuild.result = 'ABORTED'
     }
@@ -212,6 +247,7 @@ String exitMeaning(int code) {
         3: 'a timeout expired',
         4: 'the kernel died',
         5: 'the nbstage service or Jupyter could not be reached',
+        6: 'a check failed (outputs differ from the baseline, or a metric gate did not hold)',
         130: 'the run was cancelled',
     ]
     return meanings[code] ?: "exit code ${code}"

@@ -12,6 +12,7 @@ export const ExitCode = {
   timeout: 3,
   kernelDied: 4,
   unreachable: 5,
+  checkFailed: 6,
   cancelled: 130,
 } as const;
 
@@ -40,6 +41,7 @@ export const ErrorCode = {
   kernelDied: 'NBSTAGE_KERNEL_DIED',
   unreachable: 'NBSTAGE_UNREACHABLE',
   cancelled: 'NBSTAGE_CANCELLED',
+  checkFailed: 'NBSTAGE_CHECK_FAILED',
   internal: 'NBSTAGE_INTERNAL',
   jenkinsNotConfigured: 'NBSTAGE_JENKINS_NOT_CONFIGURED',
   jenkinsUnreachable: 'NBSTAGE_JENKINS_UNREACHABLE',
@@ -80,6 +82,7 @@ export const ERROR_CATALOGUE: Readonly<Record<ErrorCodeValue, ErrorCodeEntry>> =
   [ErrorCode.kernelDied]: { exit: ExitCode.kernelDied, status: 500 },
   [ErrorCode.unreachable]: { exit: ExitCode.unreachable, status: 502 },
   [ErrorCode.cancelled]: { exit: ExitCode.cancelled, status: 409 },
+  [ErrorCode.checkFailed]: { exit: ExitCode.checkFailed, status: 422 },
   [ErrorCode.internal]: { exit: ExitCode.cellFailed, status: 500 },
   [ErrorCode.jenkinsNotConfigured]: { exit: ExitCode.unreachable, status: 503 },
   [ErrorCode.jenkinsUnreachable]: { exit: ExitCode.unreachable, status: 502 },

@@ -191,6 +191,12 @@ export class CancelledError extends NbstageError {
 /** Anything unexpected; a bug in nbstage. */
 export class InternalError extends withCode(ErrorCode.internal) {}
 
+/**
+ * Every cell ran, but a check failed: a cell's outputs differ from the baseline's, or a metric
+ * gate did not hold (exit 6; `nbstageRun` marks the stage UNSTABLE).
+ */
+export class CheckFailedError extends withCode(ErrorCode.checkFailed) {}
+
 /** Wraps anything thrown into an {@link NbstageError}. */
 export function asNbstageError(err: unknown): NbstageError {
   if (err instanceof NbstageError) {

@@ -29,6 +29,8 @@ const STATUS_OF_CODE: Readonly<Record<string, RunStatus>> = {
   NBSTAGE_RUN_TIMEOUT: 'timeout',
   NBSTAGE_KERNEL_DIED: 'kernel_died',
   NBSTAGE_CANCELLED: 'cancelled',
+  // Every cell ran: the run completed, its checks did not pass (exit 6 says so).
+  NBSTAGE_CHECK_FAILED: 'completed',
 };
 
 /**

@@ -1,7 +1,7 @@
 // Runs the shared library's vars/ steps under a real Groovy runtime, the way Jenkins calls them
 // (each vars/<name>.groovy is a global variable whose call() runs on `name(...)`), with the
 // pipeline steps they use stubbed: sh, withCredentials/string, withEnv, junit, archiveArtifacts,
-// publishHTML, fileExists, error, echo, ansiColor, currentBuild, env, params.
+// publishHTML, fileExists, error, unstable, echo, ansiColor, currentBuild, env, params.
 //
 //   groovy -cp test/groovy/stubs test/groovy/step-harness.groovy <vars dir> <scenarios.json>
 //
@@ -215,6 +215,13 @@ scenarios.each { Map scenario ->
         files.contains(p) || (workspace != null && new File(workspace, p).exists())
     })
     binding.setVariable('error', { String message -> throw new StepError(message) })
+    // As Jenkins' unstable step: the message is logged, the build is UNSTABLE unless worse already.
+    binding.setVariable('unstable', { String message ->
+        calls << [step: 'unstable', message: message]
+        if (currentBuild.result == null || currentBuild.result == 'SUCCESS') {
+            currentBuild.result = 'UNSTABLE'
+        }
+    })
     binding.setVariable('echo', { String message -> calls << [step: 'echo', message: message] })
     binding.setVariable('ansiColor', { String map, Closure body ->
         calls << [step: 'ansiColor', colorMapName: map]

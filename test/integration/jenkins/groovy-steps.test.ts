@@ -60,6 +60,25 @@ const scenarios: Record<string, StepScenario> = {
     credentials: CREDENTIALS,
     shStatus: 130,
   },
+  checkFailed: {
+    script: `nbstageRun(notebook: 'a.ipynb', baseline: 'last-success', rtol: 1e-3,
+      gate: ['accuracy >= 0.9', "loss <= baseline * 1.05"])`,
+    env: ENV,
+    credentials: CREDENTIALS,
+    shStatus: 6,
+    files: ['nbstage/a/junit.xml'],
+  },
+  checkFailedFails: {
+    script: "nbstageRun(notebook: 'a.ipynb', baseline: 'stored', onCheckFailure: 'FAILURE')",
+    env: ENV,
+    credentials: CREDENTIALS,
+    shStatus: 6,
+  },
+  badCheckFailure: {
+    script: "nbstageRun(notebook: 'a.ipynb', onCheckFailure: 'IGNORE')",
+    env: ENV,
+    credentials: CREDENTIALS,
+  },
   unreachable: {
     script: "nbstageRun(notebook: 'a.ipynb')",
     env: ENV,
@@ -262,6 +281,28 @@ describe('the shared library under Groovy', () => {
     expect(outcomes.cancelled.error).toMatch(/cancelled \(exit 130\)/);
     expect(callsOf(outcomes.cancelled, 'archiveArtifacts')).toHaveLength(1);
     expect(outcomes.unreachable.error).toMatch(/could not be reached \(exit 5\)/);
+  });
+
+  it('marks the stage UNSTABLE when a check failed (exit 6), or fails it when asked to', () => {
+    const unstable = outcomes.checkFailed;
+    expect(unstable.error).toBeNull();
+    expect(unstable.result).toBe(6);
+    expect(unstable.buildResult).toBe('UNSTABLE');
+    expect(callsOf(unstable, 'unstable')[0].message).toBe(
+      'nbstage run a.ipynb: a check failed (outputs differ from the baseline, or a metric gate did not hold) (exit 6)',
+    );
+    const script = callsOf(unstable, 'sh')[0].script as string;
+    expect(script).toContain(
+      "--baseline 'last-success' --rtol '0.001' --gate 'accuracy >= 0.9' --gate 'loss <= baseline * 1.05'",
+    );
+    // The JUnit report with the check failures is still published.
+    expect(callsOf(unstable, 'junit')).toHaveLength(1);
+    expect(outcomes.checkFailedFails.error).toMatch(/a check failed .*\(exit 6\)/);
+    expect(outcomes.checkFailedFails.buildResult).toBeNull();
+    expect(outcomes.badCheckFailure.error).toMatch(
+      /onCheckFailure must be 'UNSTABLE' or 'FAILURE'/,
+    );
+    expect(callsOf(outcomes.badCheckFailure, 'sh')).toHaveLength(0);
   });
 
   it('refuses bad arguments with a message naming the problem, before running anything', () => {
