@@ -63,6 +63,20 @@ function seconds(name: string) {
   };
 }
 
+function tolerance(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < 0) {
+      throw new CommanderError(
+        ExitCode.badInput,
+        'nbstage.usage',
+        `${name} must be a number >= 0 such as 1e-6, got "${value}"`,
+      );
+    }
+    return n;
+  };
+}
+
 function size(name: string) {
   return (value: string): number => {
     try {
@@ -203,6 +217,21 @@ export async function main(argv: string[]): Promise<number> {
       '--max-workspace <size>',
       'with --server: refuse a workspace larger than this (default 4 GiB)',
       size('--max-workspace'),
+    )
+    .option(
+      '--baseline <spec>',
+      'check outputs against a baseline: stored (the outputs saved in the notebook, as nbval), last-success, a build number (with --server), or an executed .ipynb; differences are exit 6',
+    )
+    .option(
+      '--rtol <x>',
+      'relative tolerance of numbers compared with the baseline (default 1e-6)',
+      tolerance('--rtol'),
+    )
+    .option(
+      '--gate <expr>',
+      "a metric gate: 'accuracy >= 0.9', 'loss <= baseline * 1.05' (repeatable); a failing one is exit 6",
+      collect,
+      [],
     )
     .option('--json', 'print one JSON summary on stdout at the end instead of the outputs')
     .option('--no-progress', 'no progress bar')

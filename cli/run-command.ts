@@ -13,7 +13,7 @@ import { ExitCode, UsageError, asNbstageError } from '../pipelines/errors';
 import type { RunEventListener } from '../pipelines/executor/events';
 import { notifyListeners, unstartedRunEnd } from '../pipelines/executor/outcome';
 import { FULL_OUTPUT_DIR } from '../pipelines/executor/output-limits';
-import type { JSONValue } from '../pipelines/notebook/model';
+import type { JSONObject, JSONValue } from '../pipelines/notebook/model';
 import { parseParameterArgs, parseSecretArgs, readParamsFile } from '../pipelines/parameters/parse';
 import type { RunTarget } from '../pipelines/run-target';
 import { loadRun, type RunResult, type RunSpec } from '../pipelines/runner';
@@ -55,6 +55,9 @@ export interface RunFlags {
   exclude?: string[];
   outputs?: string[] | false;
   maxWorkspace?: number;
+  baseline?: string;
+  rtol?: number;
+  gate?: string[];
   json?: boolean;
   progress: boolean;
   color?: boolean;
@@ -138,6 +141,9 @@ async function buildSpec(
         }
       : {}),
     environment: process.env,
+    ...(flags.baseline === undefined && (flags.gate ?? []).length === 0 && flags.rtol === undefined
+      ? {}
+      : { checks: { baseline: flags.baseline, rtol: flags.rtol, gates: flags.gate ?? [] } }),
   };
 }
 
@@ -189,8 +195,46 @@ function summary(
               : {}),
           },
     metrics: result?.metrics ?? {},
+    ...(result?.notebook.metadata.nbstage?.checks === undefined
+      ? {}
+      : { checks: result.notebook.metadata.nbstage.checks }),
     files: written,
   };
+}
+
+/**
+ * What the run's checks found, for the console: each differing cell with its diff, each gate
+ * with its value, and the verdict; nothing when the run had no checks.
+ */
+function checksReport(result: RunResult): string {
+  const checks = result.notebook.metadata.nbstage?.checks as JSONObject | undefined;
+  if (checks === undefined) {
+    return '';
+  }
+  const lines: string[] = [];
+  result.notebook.cells.forEach((cell, index) => {
+    const check = cell.metadata.nbstage?.check as JSONObject | undefined;
+    if (check?.status === 'differs') {
+      lines.push(`nbstage: ✗ cell ${index}: outputs differ from the baseline: ${String(check.message)}`);
+      if (typeof check.diff === 'string' && check.diff !== '') {
+        lines.push(...check.diff.replace(/\n$/, '').split('\n').map((l) => `    ${l}`));
+      }
+    }
+  });
+  for (const gate of Array.isArray(checks.gates) ? (checks.gates as JSONObject[]) : []) {
+    const mark = gate.passed === true ? '✓' : '✗';
+    const note = typeof gate.note === 'string' ? ` (${gate.note})` : '';
+    lines.push(`nbstage: ${mark} gate ${String(gate.gate)}: ${String(gate.message)}${note}`);
+  }
+  const cells = (checks.cells ?? {}) as JSONObject;
+  const against = checks.baseline === null ? 'no baseline' : `baseline ${String(checks.baseline)}`;
+  const note = typeof checks.note === 'string' ? `; ${checks.note}` : '';
+  lines.push(
+    `nbstage: checks ${checks.passed === true ? 'passed' : 'failed'} (${against}${note}): ` +
+      `${String(cells.same ?? 0)} cells same, ${String(cells.differs ?? 0)} differ, ` +
+      `${String(cells.skipped ?? 0)} not compared`,
+  );
+  return `${lines.map(printable).join('\n')}\n`;
 }
 
 /** Runs `nbstage run`; resolves to the exit code. */
@@ -296,6 +340,9 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
         : null;
     const finishRun = (result: RunResult): number => {
       progress?.stop();
+      if (flags.json !== true) {
+        stderr.write(checksReport(result));
+      }
       if (flags.json === true) {
         stdout.write(`${JSON.stringify(summary(result, null, written))}\n`);
       } else if (result.error !== null) {

@@ -19,6 +19,8 @@ import { envSetupCode, INHERITED_ENV_NAMES } from './parameters/translators';
 import { Masker } from './secrets/mask';
 import { listStages, planStages } from './stages/slice';
 import type { KernelLease, KernelSource } from './kernel-source';
+import { resolveCheckPlan, withNbvalMarkers, type CheckRequest } from './checks/plan';
+import { checkRun, type CheckPlan } from './checks/verdict';
 
 /** What to run and how: the CLI flags and the HTTP body map onto this. */
 export interface RunSpec {
@@ -64,6 +66,8 @@ export interface RunSpec {
    * its workspace copy, which holds its `cwd`; default the cwd itself.
    */
   writable?: string[];
+  /** What the run is checked against (`--baseline`, `--rtol`, `--gate`). */
+  checks?: CheckRequest;
 }
 
 /** Variables never copied into a kernel: nbstage's and Jupyter's own, and per-process ones. */
@@ -96,6 +100,8 @@ export interface LoadedRun {
   spec: RunSpec;
   loaded: LoadedNotebook;
   masker: Masker;
+  /** The run's checks, resolved; null when nothing is checked. */
+  checks: CheckPlan | null;
 }
 
 /** A finished run. */
@@ -116,7 +122,9 @@ export async function loadRun(spec: RunSpec): Promise<LoadedRun> {
   const masker = new Masker(Object.values(spec.secrets ?? {}));
   // A bad NBSTAGE_MAX_*_OUTPUT is bad input, found before any kernel starts.
   resolveOutputLimits({}, spec.environment ?? process.env);
-  return { spec, loaded, masker };
+  // A bad gate or baseline is bad input too.
+  const checks = await resolveCheckPlan(spec.checks, loaded.notebook);
+  return { spec, loaded, masker, checks };
 }
 
 /**
@@ -171,10 +179,11 @@ export async function executeRun<L extends KernelLease>(
 
   // Parameters: papermill's injected cell for notebooks, z.input for Zeppelin notes.
   const parameters = spec.parameters ?? {};
-  let notebook = original;
+  // Checked against a baseline, nbval's markers say which cells run and which may raise.
+  let notebook = run.checks?.baseline != null ? withNbvalMarkers(original) : original;
   if (loaded.format === 'ipynb' && Object.keys(parameters).length > 0) {
     // Throws ParameterError (exit 2) for a language nbstage cannot translate to.
-    notebook = injectParameters(original, parameters, language);
+    notebook = injectParameters(notebook, parameters, language);
   }
 
   // Kernels: one per kernel name the selected cells need.
@@ -328,6 +337,8 @@ async function runOnKernels(
       { cellBytes: spec.maxCellOutputBytes, runBytes: spec.maxRunOutputBytes },
       spec.environment ?? process.env,
     ),
+    checks:
+      run.checks === null ? undefined : (nb, metrics) => checkRun(nb, metrics, run.checks as CheckPlan),
     fullOutputDir:
       spec.fullOutputDir ??
       (spec.artifactsDir === undefined

@@ -12,7 +12,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { NbstageError } from '../errors';
-import { CellExecutionError, KernelDiedError, TimeoutError, asNbstageError } from '../errors';
+import {
+  CellExecutionError,
+  CheckFailedError,
+  KernelDiedError,
+  TimeoutError,
+  asNbstageError,
+} from '../errors';
 import {
   cloneNotebook,
   hasTag,
@@ -81,6 +87,15 @@ export interface ExecuteNotebookOptions {
   outputLimits?: OutputLimits;
   /** Folder for the full output of cells cut by a limit (`cell-N.txt.gz`); none when unset. */
   fullOutputDir?: string | null;
+  /**
+   * The run's checks (a baseline, gates), asked once the cells have run, with the executed
+   * notebook (cell metadata filled in) and the run's metrics: `record` becomes
+   * `metadata.nbstage.checks`, and failures end a run that completed with a CheckFailedError.
+   */
+  checks?: (
+    nb: Notebook,
+    metrics: Record<string, JSONValue>,
+  ) => { record: JSONObject; failures: string[] } | null;
 }
 
 /** The outcome of a run. The notebook is the executed one, masked, with metadata filled in. */
@@ -431,6 +446,12 @@ export class NotebookExecutor {
     for (const m of this.collector.metrics) {
       metrics[m.name] = m.value;
     }
+    const checked = this.options.checks?.(this.nb, metrics) ?? null;
+    if (error === null && checked !== null && checked.failures.length > 0) {
+      const [first] = checked.failures;
+      const more = checked.failures.length > 1 ? ` (and ${checked.failures.length - 1} more)` : '';
+      error = new CheckFailedError(`check failed: ${first}${more}`);
+    }
     const status: RunStatus = error === null ? 'completed' : statusFromError(error);
     if (error !== null && this.masker !== null) {
       // Whoever prints or forwards the run's error (the CLI, a worker's result) shows it masked.
@@ -448,7 +469,10 @@ export class NotebookExecutor {
       status,
       error: errorInfo,
       metrics,
-      extra: this.options.metadata,
+      extra:
+        checked === null
+          ? this.options.metadata
+          : { ...this.options.metadata, checks: checked.record },
       masker: this.masker,
     });
     this.fanout.emit(

@@ -4,7 +4,14 @@
  * escapes; metrics, kernel, run id and status are suite properties.
  */
 import type { CellStatus } from '../executor/events';
-import type { Cell, CodeCell, ErrorOutput, Notebook } from '../notebook/model';
+import type {
+  Cell,
+  CodeCell,
+  ErrorOutput,
+  JSONObject,
+  JSONValue,
+  Notebook,
+} from '../notebook/model';
 import { firstSourceLine } from '../notebook/model';
 import { applyCarriageReturns, stripAnsi } from './ansi';
 import { formatDuration, formatValue, truncate } from './format';
@@ -161,6 +168,60 @@ function outcomeElement(
   }
 }
 
+/**
+ * The failure of a cell that ran but whose outputs differ from the baseline
+ * (`metadata.nbstage.check`), its body the diff; null when the outputs were not found to differ.
+ */
+function outputMismatch(cell: Cell): string | null {
+  const check = cell.metadata.nbstage?.check as JSONObject | undefined;
+  if (check?.status !== 'differs') {
+    return null;
+  }
+  const message =
+    typeof check.message === 'string' ? check.message : 'outputs differ from the baseline';
+  const diff = typeof check.diff === 'string' ? check.diff : '';
+  return `<failure${attrs([
+    ['message', `outputs differ from the baseline: ${message}`],
+    ['type', 'output-mismatch'],
+  ])}>${xmlText(stripAnsi(diff))}</failure>`;
+}
+
+/** A gate as `metadata.nbstage.checks.gates` keeps it. */
+interface RecordedGate {
+  gate: string;
+  passed: boolean;
+  message: string;
+  value: JSONValue;
+  baseline?: JSONValue;
+  note?: string;
+}
+
+/** The gates a notebook's checks evaluated (`metadata.nbstage.checks.gates`). */
+function gateResults(nb: Notebook): RecordedGate[] {
+  const checks = nb.metadata.nbstage?.checks as JSONObject | undefined;
+  const gates = checks?.gates;
+  return Array.isArray(gates)
+    ? (gates.filter(
+        (g) =>
+          g !== null &&
+          typeof g === 'object' &&
+          !Array.isArray(g) &&
+          typeof g.gate === 'string' &&
+          typeof g.passed === 'boolean',
+      ) as unknown as RecordedGate[])
+    : [];
+}
+
+/** The body of a gate's failure: the gate, the value, the baseline's value. */
+function gateDetails(gate: RecordedGate): string {
+  return [
+    `gate: ${gate.gate}`,
+    `value: ${formatValue(gate.value ?? null)}`,
+    ...(gate.baseline === undefined ? [] : [`baseline: ${formatValue(gate.baseline ?? null)}`]),
+    ...(gate.note === undefined ? [] : [`note: ${gate.note}`]),
+  ].join('\n');
+}
+
 /** The test case name of a cell: `cell 5: model.fit(x, y)`. */
 function caseName(cell: Cell, index: number): string {
   const line = firstSourceLine(cell);
@@ -189,7 +250,8 @@ export function renderJUnit(nb: Notebook, options: JUnitOptions): string {
       return;
     }
     counts.tests += 1;
-    if (info.status === 'error') {
+    const mismatch = info.status === 'ok' ? outputMismatch(cell) : null;
+    if (info.status === 'error' || mismatch !== null) {
       counts.failures += 1;
     } else if (['timeout', 'kernel_died', 'cancelled'].includes(info.status)) {
       counts.errors += 1;
@@ -200,7 +262,7 @@ export function renderJUnit(nb: Notebook, options: JUnitOptions): string {
     totalMs += ms;
     const { out, err } = cellStreams(cell);
     const parts = [
-      outcomeElement(cell, index, info, run.exception),
+      mismatch ?? outcomeElement(cell, index, info, run.exception),
       out === '' ? '' : `<system-out>${xmlText(out)}</system-out>`,
       err === '' ? '' : `<system-err>${xmlText(err)}</system-err>`,
     ].filter((p) => p !== '');
@@ -215,6 +277,25 @@ export function renderJUnit(nb: Notebook, options: JUnitOptions): string {
         : `    ${open}>\n${parts.map((p) => `      ${p}`).join('\n')}\n    </testcase>`,
     );
   });
+
+  for (const gate of gateResults(nb)) {
+    counts.tests += 1;
+    const failure = gate.passed
+      ? ''
+      : `<failure${attrs([
+          ['message', gate.message],
+          ['type', 'gate'],
+        ])}>${xmlText(gateDetails(gate))}</failure>`;
+    const open = `<testcase${attrs([
+      ['classname', `${notebookPart}.gates`],
+      ['name', `gate: ${gate.gate}`],
+      ['time', '0'],
+    ])}`;
+    if (!gate.passed) {
+      counts.failures += 1;
+    }
+    cases.push(failure === '' ? `    ${open}/>` : `    ${open}>\n      ${failure}\n    </testcase>`);
+  }
 
   const properties: [string, string][] = [];
   if (run.kernel !== null) {
