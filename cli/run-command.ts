@@ -215,9 +215,16 @@ function checksReport(result: RunResult): string {
   result.notebook.cells.forEach((cell, index) => {
     const check = cell.metadata.nbstage?.check as JSONObject | undefined;
     if (check?.status === 'differs') {
-      lines.push(`nbstage: ✗ cell ${index}: outputs differ from the baseline: ${String(check.message)}`);
+      lines.push(
+        `nbstage: ✗ cell ${index}: outputs differ from the baseline: ${String(check.message)}`,
+      );
       if (typeof check.diff === 'string' && check.diff !== '') {
-        lines.push(...check.diff.replace(/\n$/, '').split('\n').map((l) => `    ${l}`));
+        lines.push(
+          ...check.diff
+            .replace(/\n$/, '')
+            .split('\n')
+            .map((l) => `    ${l}`),
+        );
       }
     }
   });
@@ -267,6 +274,12 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
       const token = env.NBSTAGE_TOKEN ?? '';
       if (token === '') {
         throw new UsageError('--server needs a token in NBSTAGE_TOKEN');
+      }
+      if (flags.baseline !== undefined || (flags.gate ?? []).length > 0) {
+        // Refused rather than run unchecked: the service does not check runs yet.
+        throw new UsageError(
+          '--baseline and --gate run embedded only for now (without --server); the service does not check runs yet',
+        );
       }
       const { remoteTarget } = await import('../client/remote-target');
       target = remoteTarget({

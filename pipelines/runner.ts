@@ -180,7 +180,8 @@ export async function executeRun<L extends KernelLease>(
   // Parameters: papermill's injected cell for notebooks, z.input for Zeppelin notes.
   const parameters = spec.parameters ?? {};
   // Checked against a baseline, nbval's markers say which cells run and which may raise.
-  let notebook = run.checks?.baseline != null ? withNbvalMarkers(original) : original;
+  let notebook =
+    run.checks !== null && run.checks.baseline !== null ? withNbvalMarkers(original) : original;
   if (loaded.format === 'ipynb' && Object.keys(parameters).length > 0) {
     // Throws ParameterError (exit 2) for a language nbstage cannot translate to.
     notebook = injectParameters(notebook, parameters, language);
@@ -338,7 +339,9 @@ async function runOnKernels(
       spec.environment ?? process.env,
     ),
     checks:
-      run.checks === null ? undefined : (nb, metrics) => checkRun(nb, metrics, run.checks as CheckPlan),
+      run.checks === null
+        ? undefined
+        : (nb, metrics) => checkRun(nb, metrics, run.checks as CheckPlan),
     fullOutputDir:
       spec.fullOutputDir ??
       (spec.artifactsDir === undefined

@@ -65,6 +65,9 @@ const TEMP_PATH = new RegExp(
   'g',
 );
 
+/** A name from Python's tempfile (`tmp` + 8 of `[a-z0-9_]`), as a part of a path. */
+const TEMPFILE_NAME = /(?<=[/\\])tmp[a-z0-9_]{8}(?![A-Za-z0-9_-])/g;
+
 /** The normalizations in the order they are applied (an order that keeps them from clashing). */
 export const NORMALIZATION_RULES: readonly NormalizationRule[] = [
   {
@@ -86,6 +89,13 @@ export const NORMALIZATION_RULES: readonly NormalizationRule[] = [
       'become <tmpdir>; what follows the folder stays',
     TEMP_PATH,
     '<tmpdir>',
+  ),
+  regexRule(
+    'tempfile-name',
+    "names Python's tempfile makes (tmp and 8 of [a-z0-9_], as in mkdtemp()) in a folder of " +
+      'any depth become <tmpname>: a temporary folder under $TMPDIR is not always /tmp itself',
+    TEMPFILE_NAME,
+    '<tmpname>',
   ),
   regexRule('uuid-repr', "UUID('...') becomes UUID(<uuid>)", UUID_REPR, 'UUID(<uuid>)'),
   regexRule('uuid', 'UUIDs (8-4-4-4-12 hex digits) become <uuid>', UUID, '<uuid>'),

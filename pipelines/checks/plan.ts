@@ -68,7 +68,7 @@ export async function resolveCheckPlan(
   let baseline: Notebook | null = null;
   let label: string | null = null;
   const spec = request?.baseline;
-  if (request?.baselineNotebook != null) {
+  if (request?.baselineNotebook !== undefined && request.baselineNotebook !== null) {
     baseline = request.baselineNotebook.notebook;
     label = request.baselineNotebook.label;
   } else if (spec === 'stored') {

@@ -85,7 +85,9 @@ export function checkRun(
       meta.check = cellRecord(check);
       cell.metadata.nbstage = meta;
       if (check.status === 'differs') {
-        failures.push(`cell ${check.index}: ${check.message ?? 'outputs differ from the baseline'}`);
+        failures.push(
+          `cell ${check.index}: ${check.message ?? 'outputs differ from the baseline'}`,
+        );
       }
     }
   }

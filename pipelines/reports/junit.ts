@@ -294,7 +294,9 @@ export function renderJUnit(nb: Notebook, options: JUnitOptions): string {
     if (!gate.passed) {
       counts.failures += 1;
     }
-    cases.push(failure === '' ? `    ${open}/>` : `    ${open}>\n      ${failure}\n    </testcase>`);
+    cases.push(
+      failure === '' ? `    ${open}/>` : `    ${open}>\n      ${failure}\n    </testcase>`,
+    );
   }
 
   const properties: [string, string][] = [];

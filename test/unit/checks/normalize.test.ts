@@ -136,3 +136,14 @@ describe('normalizeText', () => {
     }
   });
 });
+
+describe('temporary names below $TMPDIR', () => {
+  it("replaces Python's tempfile names in a folder of any depth, not other names", () => {
+    const a = normalizeText('/srv/ci/tmp-run/tmpb_l2fdwu/model.pt');
+    expect(a).toBe('/srv/ci/tmp-run/<tmpname>/model.pt');
+    expect(normalizeText('/srv/ci/tmp-run/tmpv5ympc56/model.pt')).toBe(a);
+    expect(normalizeText('/srv/ci/tmp-run/tmpv5ympc56/other.pt')).not.toBe(a);
+    // Nine characters after tmp are not mkdtemp's.
+    expect(normalizeText('/srv/templates/tmpfolders_x')).toBe('/srv/templates/tmpfolders_x');
+  });
+});
