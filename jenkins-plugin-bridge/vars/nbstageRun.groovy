@@ -111,7 +111,7 @@ Map workspaceOptions(Map args) {
 
 /** The check arguments (baseline, rtol, gate, onCheckFailure), checked. */
 Map checkOptions(Map args) {
-    String onCheckFailure = (args.onCheckFailure ?: 'UNSTABLE').toString()
+    String onCheckFailure = args.onCheckFailure ?: 'UNSTABLE'
     if (!(onCheckFailure in ['UNSTABLE', 'FAILURE'])) {
         error("nbstageRun: onCheckFailure must be 'UNSTABLE' or 'FAILURE', not ${args.onCheckFailure}")
     }
