@@ -15,6 +15,7 @@ import { notifyListeners, unstartedRunEnd } from '../pipelines/executor/outcome'
 import { FULL_OUTPUT_DIR } from '../pipelines/executor/output-limits';
 import type { JSONObject, JSONValue } from '../pipelines/notebook/model';
 import { parseParameterArgs, parseSecretArgs, readParamsFile } from '../pipelines/parameters/parse';
+import { fileBaseline } from '../pipelines/checks/plan';
 import type { RunTarget } from '../pipelines/run-target';
 import { loadRun, type RunResult, type RunSpec } from '../pipelines/runner';
 import { createConsoleSink } from '../pipelines/sinks/console-sink';
@@ -143,7 +144,15 @@ async function buildSpec(
     environment: process.env,
     ...(flags.baseline === undefined && (flags.gate ?? []).length === 0 && flags.rtol === undefined
       ? {}
-      : { checks: { baseline: flags.baseline, rtol: flags.rtol, gates: flags.gate ?? [] } }),
+      : {
+          checks: {
+            baseline: flags.baseline,
+            rtol: flags.rtol,
+            gates: flags.gate ?? [],
+            // Through the service, the worker checks the run.
+            elsewhere: (flags.server ?? (env.NBSTAGE_URL || undefined)) !== undefined,
+          },
+        }),
   };
 }
 
@@ -275,10 +284,9 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
       if (token === '') {
         throw new UsageError('--server needs a token in NBSTAGE_TOKEN');
       }
-      if (flags.baseline !== undefined || (flags.gate ?? []).length > 0) {
-        // Refused rather than run unchecked: the service does not check runs yet.
+      if (flags.baseline !== undefined && fileBaseline(flags.baseline)) {
         throw new UsageError(
-          '--baseline and --gate run embedded only for now (without --server); the service does not check runs yet',
+          `--baseline ${flags.baseline}: with --server, the baseline is stored, last-success or a build of the job (a notebook file is compared embedded only)`,
         );
       }
       const { remoteTarget } = await import('../client/remote-target');

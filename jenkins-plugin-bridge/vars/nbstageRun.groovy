@@ -23,8 +23,6 @@
 //   rtol:           relative tolerance of numbers in outputs (default 1e-6)
 //   gate:           'accuracy >= 0.9', 'loss <= baseline * 1.05', or a list of such gates
 //   onCheckFailure: 'UNSTABLE' (default) or 'FAILURE'
-// (For now `nbstage run --server` refuses baseline and gate with exit 2: the service does not
-// check runs yet. The arguments are ready for when it does.)
 //
 // Aborting the build sends SIGTERM to the `sh` step: nbstage cancels the remote run and writes
 // the partial notebook within Jenkins' 5 s, and it is still archived.

@@ -21,11 +21,21 @@ export interface CheckRequest {
   readonly noBaseline?: string;
   readonly rtol?: number;
   readonly gates?: readonly string[];
+  /**
+   * The run executes and is checked elsewhere (`--server`): the request is only checked here
+   * (gates, rtol), and the plan is null.
+   */
+  readonly elsewhere?: boolean;
 }
 
-/** Baselines the store resolves, not this process. */
+/** Whether a baseline names an executed notebook's file (`.ipynb`, or a path). */
+export function fileBaseline(spec: string): boolean {
+  return /\.ipynb$/i.test(spec) || spec.includes('/') || spec.includes('\\');
+}
+
+/** Baselines the store resolves (`last-success`, a build), not this process. */
 export function storeBaseline(spec: string): boolean {
-  return spec === 'last-success' || /^[0-9]+$/.test(spec);
+  return spec !== 'stored' && !fileBaseline(spec);
 }
 
 /** The gates of a notebook's `metadata.nbstage.gates` (a list of strings). @throws ValidationError */
@@ -65,6 +75,9 @@ export async function resolveCheckPlan(
   const gates: Gate[] = gateTexts.map((text, i) =>
     parseGate(text, i < (request?.gates ?? []).length ? '--gate' : 'metadata.nbstage.gates'),
   );
+  if (request?.elsewhere === true) {
+    return null;
+  }
   let baseline: Notebook | null = null;
   let label: string | null = null;
   const spec = request?.baseline;

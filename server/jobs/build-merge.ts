@@ -78,6 +78,7 @@ export function mergeBuilds(
       duration: b.building ? null : b.duration / 1000,
       stages: [],
       metrics: {},
+      checksPassed: null,
       runIds: [],
       jenkinsUrl: b.url,
       commits: [],

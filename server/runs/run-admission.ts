@@ -24,6 +24,7 @@ import { queuedServiceRun, type ServiceRun } from './service-run';
 import { detectFormat } from '../../pipelines/formats/detect';
 import type { BlobSource } from '../../pipelines/workspace/blob-dir';
 import { checkWorkspace } from './run-workspace';
+import { parseGate } from '../../pipelines/checks';
 
 /** What the service decides about every run it admits. */
 export interface AdmissionRules {
@@ -124,6 +125,15 @@ export async function admitRun(
   checkKernels(nb, request.kernel, plan.cells, (await rules.kernels?.()) ?? null);
   const workspace =
     request.workspace === undefined ? undefined : checkWorkspace(request.workspace, rules.blobs);
+  // A malformed gate is bad input (400 naming it), found before anything is queued.
+  (request.gates ?? []).forEach((gate, i) => {
+    const field = `body.gates/${i}`;
+    try {
+      parseGate(gate, field);
+    } catch (err) {
+      throw new ValidationError(field, `${field}: ${(err as Error).message}`);
+    }
+  });
   const record = queuedServiceRun({
     id: randomUUID(),
     job,

@@ -151,6 +151,10 @@ function endRun(
   if (record.workspace !== undefined) {
     Object.assign(record.workspace, workspaceResult(result?.workspace));
   }
+  const checks = (result?.notebook as Notebook | undefined)?.metadata?.nbstage?.checks;
+  if (checks !== null && typeof checks === 'object' && !Array.isArray(checks)) {
+    record.checks = checks;
+  }
 }
 
 /** Writes the kept artifacts into `<dir>/artifacts` for the store; records what was kept. */

@@ -20,7 +20,7 @@ import { executeRun, loadRun } from '../../pipelines/runner';
 import { Masker } from '../../pipelines/secrets/mask';
 import type { JobContext, JobHandler } from '../queue/types';
 import { validateArtifactName } from '../store/artifact-store';
-import { runRequestSchema, runSpecOf, type RunRequest } from './run-request';
+import { runRequestSchema, runSpecOf, type ResolvedBaseline, type RunRequest } from './run-request';
 import {
   checkoutWorkspace,
   releaseWorkspace,
@@ -287,17 +287,22 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
               options.content,
               options.workspaceRoots,
             );
+      const resolved = (ctx.payload.spec.baseline ?? null) as ResolvedBaseline | null;
       const run = await loadRun(
-        runSpecOf(req, {
-          notebookPath: file,
-          runId,
-          cwd: copy?.cwd ?? dir,
-          writable:
-            copy === null || copy.root.startsWith(`${dir}${path.sep}`) ? [dir] : [dir, copy.root],
-          artifactsDir: path.join(dir, 'artifacts'),
-          fullOutputDir: path.join(dir, 'full-output'),
-          environment: { ...process.env, ...options.environment?.(), ...gpuEnv },
-        }),
+        runSpecOf(
+          req,
+          {
+            notebookPath: file,
+            runId,
+            cwd: copy?.cwd ?? dir,
+            writable:
+              copy === null || copy.root.startsWith(`${dir}${path.sep}`) ? [dir] : [dir, copy.root],
+            artifactsDir: path.join(dir, 'artifacts'),
+            fullOutputDir: path.join(dir, 'full-output'),
+            environment: { ...process.env, ...options.environment?.(), ...gpuEnv },
+          },
+          resolved,
+        ),
       );
       // The lease's GPUs reach the kernel even when it started before the lease (a warm one).
       run.spec.kernelVariables = { ...run.spec.kernelVariables, ...gpuEnv };

@@ -22,6 +22,7 @@ import { Masker } from '../../pipelines/secrets/mask';
 import { detectFormat } from '../../pipelines/formats/detect';
 import type { QueueEvent, RunQueue } from '../queue/types';
 import type { VersionStore } from '../store/types';
+import { storeBaseline } from './run-baseline';
 import { endRunOutsideKernel } from './end-outside-kernel';
 import { RunEventLog } from './event-log';
 import { admitRun, type AdmissionRules } from './run-admission';
@@ -136,6 +137,8 @@ export class RunManager {
   /** Validates and queues a run. Invalid input throws (400) before anything is recorded. */
   async create(request: RunRequest, principal: Principal): Promise<ServiceRun> {
     const { record, gpus, notebook } = await admitRun(request, principal, this.options);
+    // The version a run is checked against is found now: a worker needs no store.
+    const baseline = await storeBaseline(this.options.store, record.job, request.baseline);
     await warnWithoutWorker(record, this.options.queue);
     const { id, job, notebookName, warnings = [] } = record;
     for (const warning of warnings) {
@@ -165,7 +168,10 @@ export class RunManager {
         labels: await queueLabels(record, request, this.options.queue),
         session: record.session,
         gpus,
-        spec: this.jobSpec(request, masker),
+        spec: {
+          ...this.jobSpec(request, masker),
+          ...(baseline === null ? {} : { baseline: baseline as unknown as JSONObject }),
+        },
       });
     } catch (err) {
       // Nothing half-written: a run the queue refused leaves no record behind.

@@ -3,7 +3,7 @@
  * worker. The JSON schema here is the one the OpenAPI document publishes and ajv enforces, and
  * the one codec between it and the {@link RunSpec} the runner takes.
  */
-import type { JSONObject, JSONValue } from '../../pipelines/notebook/model';
+import type { JSONObject, JSONValue, Notebook } from '../../pipelines/notebook/model';
 import type { RunSpec } from '../../pipelines/runner';
 
 /** The body of `POST /api/v1/runs`. */
@@ -39,6 +39,12 @@ export interface RunRequest {
    * with the run's labels takes it before any other (its own GPUs, its own disk).
    */
   hostId?: string;
+  /** `stored`, `last-success` or a build of the job: the run's outputs are checked against it. */
+  baseline?: string;
+  /** Relative tolerance of numbers compared with the baseline. */
+  rtol?: number;
+  /** Metric gates (`accuracy >= 0.9`, `loss <= baseline * 1.05`). */
+  gates?: string[];
 }
 
 /**
@@ -128,6 +134,23 @@ export const runRequestSchema = {
       minimum: 0,
       description: 'output bytes the run streams and keeps (0: no limit; default 32 MiB)',
     },
+    baseline: {
+      type: 'string',
+      pattern: '^(stored|last-success|[A-Za-z0-9._-]{1,64})$',
+      description:
+        "check the outputs against: stored (the outputs saved in the notebook), last-success (the job's newest build that completed with its checks passed) or a build of the job; a difference is NBSTAGE_CHECK_FAILED",
+    },
+    rtol: {
+      type: 'number',
+      minimum: 0,
+      description: 'relative tolerance of numbers compared with the baseline (default 1e-6)',
+    },
+    gates: {
+      type: 'array',
+      items: { type: 'string', minLength: 1, maxLength: 500 },
+      maxItems: 50,
+      description: "metric gates: 'accuracy >= 0.9', 'loss <= baseline * 1.05'",
+    },
     hostId: {
       type: 'string',
       pattern: '^[A-Za-z0-9._-]{1,59}$',
@@ -211,6 +234,11 @@ export function runRequestOf(
     ...(spec.maxCellOutputBytes === undefined ? {} : { maxCellOutput: spec.maxCellOutputBytes }),
     ...(spec.maxRunOutputBytes === undefined ? {} : { maxRunOutput: spec.maxRunOutputBytes }),
     ...(jenkins === undefined ? {} : { jenkins }),
+    ...(spec.checks?.baseline === undefined ? {} : { baseline: spec.checks.baseline }),
+    ...(spec.checks?.rtol === undefined ? {} : { rtol: spec.checks.rtol }),
+    ...(spec.checks?.gates === undefined || spec.checks.gates.length === 0
+      ? {}
+      : { gates: [...spec.checks.gates] }),
   };
 }
 
@@ -228,9 +256,43 @@ export interface RunPlace {
   environment: NodeJS.ProcessEnv;
 }
 
+/**
+ * The baseline the service found in its store for a run's `last-success` or build, or why there
+ * is none; carried to the worker beside the request.
+ */
+export type ResolvedBaseline =
+  { readonly notebook: JSONObject; readonly label: string } | { readonly none: string };
+
 /** The spec a worker runs for `request` (the inverse of {@link runRequestOf}). */
-export function runSpecOf(request: RunRequest, place: RunPlace): RunSpec {
+export function runSpecOf(
+  request: RunRequest,
+  place: RunPlace,
+  resolved: ResolvedBaseline | null = null,
+): RunSpec {
+  const checked =
+    request.baseline !== undefined ||
+    (request.gates ?? []).length > 0 ||
+    request.rtol !== undefined;
   return {
+    ...(checked
+      ? {
+          checks: {
+            baseline: request.baseline,
+            rtol: request.rtol,
+            gates: request.gates ?? [],
+            ...(resolved === null
+              ? {}
+              : 'none' in resolved
+                ? { noBaseline: resolved.none }
+                : {
+                    baselineNotebook: {
+                      notebook: resolved.notebook as unknown as Notebook,
+                      label: resolved.label,
+                    },
+                  }),
+          },
+        }
+      : {}),
     ...place,
     parameters: request.parameters,
     secrets: request.secrets,

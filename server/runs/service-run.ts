@@ -55,6 +55,11 @@ export interface ServiceRun {
   workspace?: RunWorkspace;
   /** The host whose worker was asked to take the run (affinity), when one was. */
   host?: string;
+  /**
+   * What the run's outputs and metrics were checked against and the verdict (the executed
+   * notebook's `metadata.nbstage.checks`); `last-success` skips builds whose `passed` is false.
+   */
+  checks?: JSONObject;
 }
 
 /** A file or symlink a run created or changed in its workspace (path relative to the root). */

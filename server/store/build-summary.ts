@@ -45,6 +45,9 @@ export function summarizeBuild(
       Object.assign(metrics, m);
     }
   }
+  const checked = newestFirst
+    .map((r) => (isJSONObject(r.run.checks) ? r.run.checks.passed : undefined))
+    .filter((p): p is boolean => typeof p === 'boolean');
   const first = oldestFirst[0];
   const start = stringField(first.run, 'start');
   return {
@@ -61,6 +64,7 @@ export function summarizeBuild(
       .map((r) => stringField(r.run, 'stage'))
       .filter((s): s is string => s !== null),
     metrics,
+    checksPassed: checked.length === 0 ? null : checked.every((p) => p),
     runIds: oldestFirst.map((r) => stringField(r.run, 'run_id') ?? ''),
     jenkinsUrl:
       newestFirst

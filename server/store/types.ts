@@ -79,6 +79,11 @@ export interface BuildVersion {
   stages: string[];
   /** Metrics of all its runs; a later stage's value wins. */
   metrics: JSONObject;
+  /**
+   * Whether its checks passed (run.json `checks.passed`): false when any of its runs' checks
+   * failed, null when none was checked.
+   */
+  checksPassed: boolean | null;
   /** Run ids, oldest first. */
   runIds: string[];
   /** The Jenkins build page of its newest run that recorded one (`run.json` `jenkins.buildUrl`). */

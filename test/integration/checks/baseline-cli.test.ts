@@ -3,6 +3,7 @@
  * output compare equal, a changed number is exit 6 with a JUnit output-mismatch naming it, the
  * tolerance decides, gates pass and fail (type="gate"), a malformed gate is exit 2 before any
  * kernel starts, a cell error still wins (exit 1), and nbval's markers mean what they do there.
+ * Checks through the service are in service-checks.test.ts.
  */
 import fs from 'node:fs';
 import type { CodeCell, JSONObject, Notebook } from '../../../pipelines/notebook/model';
@@ -118,13 +119,14 @@ describe('nbstage run with checks', () => {
     expect(fs.existsSync(executedPath(file))).toBe(false);
   });
 
-  it('refuses checks through --server (not checked there yet) rather than run unchecked', async () => {
+  it('refuses a notebook file as the baseline through --server (exit 2), before sending', async () => {
     const file = writeNotebook(makeNotebook(['1']));
-    const res = await runCli(['run', file, '--server', 'http://127.0.0.1:9', '--gate', 'a >= 1'], {
-      env: { NBSTAGE_TOKEN: 'x' },
-    });
+    const res = await runCli(
+      ['run', file, '--server', 'http://127.0.0.1:9', '--baseline', 'good.ipynb'],
+      { env: { NBSTAGE_TOKEN: 'x' } },
+    );
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain('--baseline and --gate run embedded only for now');
+    expect(res.stderr).toContain('a notebook file is compared embedded only');
   });
 
   it('keeps exit 1 when a cell failed, whatever the checks', async () => {

@@ -16,6 +16,7 @@ const version = (build: string, jenkinsUrl: string | null = null): BuildVersion 
   duration: 2,
   stages: [],
   metrics: {},
+  checksPassed: null,
   runIds: [`r${build}`],
   jenkinsUrl,
   commits: [`c${build}`],

@@ -1,0 +1,100 @@
+/**
+ * Checks through `nbstage serve`: `--baseline last-success` is resolved from the service's store
+ * before the run is queued and checked by the worker, over three builds of one job. The first has
+ * no baseline (passes, with a note), the second regresses (exit 6, recorded as failed checks), the
+ * third is compared with the first (the second, whose checks failed, is never the baseline) and
+ * passes. A malformed gate is refused with 400 before anything is queued.
+ */
+import { randomUUID } from 'node:crypto';
+import { fileTokenStore, tokensFile } from '../../../server/auth/tokens';
+import type { ServiceRun } from '../../../server/runs/service-run';
+import { cleanupDirs, makeNotebook, runCli, tempDir, writeNotebook } from '../../helpers/notebooks';
+import { startServeProcess, type ServeProcess } from '../../helpers/serve-process';
+
+describe('checks through nbstage serve', () => {
+  let serve: ServeProcess | undefined;
+  const home = tempDir();
+  const admin = `test-${randomUUID()}`;
+  let runToken = '';
+  beforeAll(async () => {
+    serve = await startServeProcess(home, admin, ['--workers', '1']);
+    const store = fileTokenStore(tokensFile(home));
+    runToken = (await store.create({ role: 'run', name: `test-${randomUUID()}-run` })).token;
+  }, 60_000);
+  afterAll(async () => {
+    serve?.child.kill('SIGTERM');
+    await serve?.exited;
+    cleanupDirs();
+  });
+
+  const api = async (route: string, init: RequestInit = {}): Promise<Response> =>
+    fetch(`${serve?.url ?? ''}${route}`, {
+      ...init,
+      headers: { Authorization: `Bearer ${runToken}`, ...(init.headers ?? {}) },
+    });
+
+  it('compares with the last build whose checks passed: pass, regress, recover', async () => {
+    const job = `checks-${randomUUID()}`;
+    const nb = writeNotebook(
+      makeNotebook([
+        { source: 'v = 0', tags: ['parameters'] },
+        'import nbstage\nnbstage.record("score", v)\nprint("score", v)',
+      ]),
+    );
+    const build = (n: number, v: number) =>
+      runCli(
+        [
+          'run',
+          '--no-progress',
+          '--server',
+          serve?.url ?? '',
+          '--job',
+          job,
+          '--build',
+          String(n),
+          '-p',
+          `v=${v}`,
+          '--baseline',
+          'last-success',
+          '--gate',
+          'score >= baseline',
+          nb,
+        ],
+        { env: { NBSTAGE_TOKEN: runToken, WORKSPACE: '' } },
+      );
+    const first = await build(1, 42);
+    expect([first.code, first.stderr]).toEqual([0, expect.stringContaining('checks passed')]);
+    expect(first.stderr).toContain('has no build that completed with its checks passed yet');
+
+    const second = await build(2, 41);
+    expect(second.code).toBe(6);
+    expect(second.stderr).toMatch(/✗ cell \d+: outputs differ from the baseline: .*42.*41/);
+    expect(second.stderr).toContain('✗ gate score >= baseline');
+    expect(second.stderr).toContain('baseline build 1 (last success)');
+
+    const third = await build(3, 42);
+    expect([third.code, third.stderr]).toEqual([0, expect.stringContaining('checks passed')]);
+    expect(third.stderr).toContain('baseline build 1 (last success)');
+
+    const runs = (await (await api('/api/v1/runs')).json()) as ServiceRun[];
+    const byBuild = new Map(runs.filter((r) => r.job === job).map((r) => [r.build, r]));
+    expect(byBuild.get('2')).toMatchObject({ state: 'completed', exitCode: 6 });
+    expect(byBuild.get('2')?.checks).toMatchObject({ passed: false });
+    expect(byBuild.get('3')?.checks).toMatchObject({ passed: true });
+  }, 120_000);
+
+  it('refuses a malformed gate and an unknown build before queueing (400, naming them)', async () => {
+    const post = (body: object) =>
+      api('/api/v1/runs', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ notebook: makeNotebook(['1']), ...body }),
+      });
+    const gate = await post({ gates: ['score >=> 1'] });
+    expect(gate.status).toBe(400);
+    expect(JSON.stringify(await gate.json())).toContain('body.gates/0');
+    const unknown = await post({ job: `none-${randomUUID()}`, baseline: '7' });
+    expect(unknown.status).toBe(400);
+    expect(JSON.stringify(await unknown.json())).toContain('has no build \\"7\\"');
+  });
+});
