@@ -11,7 +11,8 @@
 #   4. dist/         `npm run build` when a TypeScript source or tsconfig changed
 # --test first installs the Debian packages the tests run against (scripts/system-packages.sh):
 # redis-server, groovy, chromium; it also implies --dev (the compatibility tests run nbclient)
-# and fetches nbclient's test notebooks (scripts/nbclient-notebooks.sh). `npm test` passes it.
+# and fetches nbclient's and nbval's test notebooks (scripts/nbclient-notebooks.sh,
+# scripts/nbval-notebooks.sh). `npm test` passes it.
 # NBSTAGE_PYTHON, when set, is the interpreter the venv is created with (default: python3).
 set -euo pipefail
 
@@ -169,9 +170,10 @@ if build_needed; then
   DID+=("dist")
 fi
 
-# --- 5. nbclient's test notebooks (tests only) ---------------------------------------------
+# --- 5. nbclient's and nbval's test notebooks (tests only) ---------------------------------
 if [[ "$TEST" == 1 ]]; then
   bash "$ROOT/scripts/nbclient-notebooks.sh" >/dev/null || exit 1
+  bash "$ROOT/scripts/nbval-notebooks.sh" >/dev/null || exit 1
 fi
 
 # --- done -----------------------------------------------------------------------------------
