@@ -39,13 +39,16 @@
  * `workspace-files` what an unchanged 10,000-file workspace adds to a run (warm hash cache), in
  * total and on the client, with the cold first run and the service's share (check, copy, walk,
  * removal). Their series repeat BENCH_WS_REPEAT times (default 3).
+ * `compare` (bench-compare.ts): the baseline check of two executed 1,000-cell notebooks, in
+ * process (goal: under 1 s).
  * BENCH_NBSTAGE_BIN times another build's bin/nbstage.js in the nbstage column (before/after).
  * Repetitions: BENCH_REPEAT (default 5). Only some cases: BENCH_CASES=a,b,c,a-shared,b-warm,
  * b-private,gateway,warm-pool,sandbox,startup,nodelay,first-output,burst,flood,workspace-bytes,
- * workspace-files (the default: all), or
+ * workspace-files,compare (the default: all), or
  * `npm run bench -- --only warm-pool,gateway`. Every server and kernel the bench starts is
  * stopped before it exits.
  */
+import { compareCase } from './bench-compare';
 import { flood } from './bench-flood';
 import { workspaceBytes, workspaceFiles } from './bench-workspace';
 import fs from 'node:fs';
@@ -80,9 +83,9 @@ import { warmPool } from './bench-warm-pool';
 console.debug = (): void => undefined;
 const bin = process.env.BENCH_NBSTAGE_BIN ?? path.join(root, 'bin', 'nbstage.js');
 const ALL_CASES =
-  'a,b,c,a-shared,b-warm,b-private,gateway,warm-pool,sandbox,startup,nodelay,first-output,burst,flood,workspace-bytes,workspace-files';
+  'a,b,c,a-shared,b-warm,b-private,gateway,warm-pool,sandbox,startup,nodelay,first-output,burst,flood,workspace-bytes,workspace-files,compare';
 /** Cases that run nbstage alone, without nbclient and papermill. */
-const NBSTAGE_ONLY = new Set(['flood', 'workspace-bytes', 'workspace-files']);
+const NBSTAGE_ONLY = new Set(['flood', 'workspace-bytes', 'workspace-files', 'compare']);
 const onlyAt = process.argv.indexOf('--only');
 const cases = new Set(
   (onlyAt >= 0 && process.argv[onlyAt + 1] !== undefined
@@ -503,6 +506,9 @@ async function main(): Promise<void> {
   }
   if (cases.has('workspace-files')) {
     process.stdout.write(`${JSON.stringify(await workspaceFiles(bin))}\n`);
+  }
+  if (cases.has('compare')) {
+    process.stdout.write(`${JSON.stringify(compareCase(repeat))}\n`);
   }
 }
 
