@@ -174,6 +174,35 @@ function cellStatusChips(info: CellRunInfo | null): string {
   );
 }
 
+/**
+ * A code cell's check against the baseline (`metadata.nbstage.check`): a chip, and for a cell
+ * whose outputs differ the message and the diff of the normalized outputs.
+ */
+function cellCheck(cell: Cell): { chip: string; body: string } {
+  const check = cell.metadata.nbstage?.check;
+  if (!isJSONObject(check) || typeof check.status !== 'string') {
+    return { chip: '', body: '' };
+  }
+  if (check.status === 'differs') {
+    const message = typeof check.message === 'string' ? check.message : '';
+    const diff = typeof check.diff === 'string' ? check.diff : '';
+    return {
+      chip: '<span class="chip check-chip check-differs">differs from the baseline</span>',
+      body:
+        `<div class="check-mismatch"><p>${escapeHtml(message)}</p>` +
+        `${diff === '' ? '' : `<pre class="check-diff">${escapeHtml(diff)}</pre>`}</div>`,
+    };
+  }
+  if (check.status === 'same') {
+    return { chip: '<span class="chip check-chip check-same">as the baseline</span>', body: '' };
+  }
+  const reason = typeof check.reason === 'string' ? `: ${check.reason}` : '';
+  return {
+    chip: `<span class="chip chip-muted check-chip" title="${escapeHtml(`not compared${reason}`)}">not compared</span>`,
+    body: '',
+  };
+}
+
 /** Renders one cell as a section with id `cell-<index>`. */
 function renderCell(cell: Cell, index: number, assets: AssetCollector): string {
   const source = multilineText(cell.source);
@@ -204,12 +233,13 @@ function renderCell(cell: Cell, index: number, assets: AssetCollector): string {
     source.trim() === ''
       ? ''
       : `<pre class="source"><code>${escapeHtml(source.replace(/\n$/, ''))}</code></pre>`;
+  const check = cellCheck(cell);
   return (
     `<section class="cell cell-code ${statusClass}" id="cell-${index}">` +
     `<div class="cell-head"><span class="in-prompt">In [${escapeHtml(count)}]</span>` +
     `<a class="cell-index" href="#cell-${index}">cell ${index}</a>${stage}` +
-    `<span class="spacer"></span>${cellStatusChips(info)}</div>` +
-    `${sourceBlock}${renderOutputs(cell, index, assets)}</section>`
+    `<span class="spacer"></span>${check.chip}${cellStatusChips(info)}</div>` +
+    `${sourceBlock}${renderOutputs(cell, index, assets)}${check.body}</section>`
   );
 }
 

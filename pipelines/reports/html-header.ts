@@ -132,6 +132,37 @@ function cellCounts(nb: Notebook): string {
     .join(' ');
 }
 
+/** The run's checks (`metadata.nbstage.checks`): the verdict, the baseline, the gates. */
+function checksPanel(nb: Notebook): string {
+  const checks = nb.metadata.nbstage?.checks;
+  if (checks === null || typeof checks !== 'object' || Array.isArray(checks)) {
+    return '';
+  }
+  const passed = checks.passed === true;
+  const cells = (checks.cells ?? {}) as Record<string, JSONValue>;
+  const baseline =
+    typeof checks.baseline === 'string' ? `against ${escapeHtml(checks.baseline)}` : 'no baseline';
+  const note = typeof checks.note === 'string' ? ` (${escapeHtml(checks.note)})` : '';
+  const gates = (Array.isArray(checks.gates) ? checks.gates : [])
+    .filter(
+      (g): g is Record<string, JSONValue> =>
+        g !== null && typeof g === 'object' && !Array.isArray(g),
+    )
+    .map(
+      (g) =>
+        `<tr class="${g.passed === true ? 'gate-passed' : 'gate-failed'}"><th scope="row"><code>${escapeHtml(String(g.gate))}</code></th>` +
+        `<td>${g.passed === true ? 'passed' : 'failed'}</td><td>${escapeHtml(String(g.message ?? ''))}` +
+        `${typeof g.note === 'string' ? ` (${escapeHtml(g.note)})` : ''}</td></tr>`,
+    )
+    .join('');
+  return (
+    `<section class="panel checks ${passed ? 'checks-passed' : 'checks-failed'}"><h2>Checks: ${passed ? 'passed' : 'failed'}</h2>` +
+    `<p>${baseline}${note}: ${escapeHtml(String(cells.same ?? 0))} cells as the baseline, ` +
+    `${escapeHtml(String(cells.differs ?? 0))} differ, ${escapeHtml(String(cells.skipped ?? 0))} not compared</p>` +
+    `${gates === '' ? '' : `<table class="kv gates">${gates}</table>`}</section>`
+  );
+}
+
 /** The header: title, status, facts, exception, parameters, metrics. */
 export function renderHeader(nb: Notebook, run: RunInfo, title: string): string {
   const status = run.status;
@@ -181,6 +212,7 @@ export function renderHeader(nb: Notebook, run: RunInfo, title: string): string 
     `<div class="panels">` +
     keyValueTable('Parameters', 'parameters', Object.entries(run.parameters)) +
     keyValueTable('Metrics', 'metrics', collectMetrics(nb, run)) +
+    checksPanel(nb) +
     `</div>`
   );
 }

@@ -69,8 +69,15 @@ describe('nbstage run with checks', () => {
   it('fails the checks when a number changed: exit 6, the JUnit failure and the diff name it', async () => {
     const file = writeNotebook(withStored(['6 * 7', '0.1 + 0.2'], ['41', '0.30000000000000004']));
     const junit = file.replace(/\.ipynb$/, '.xml');
-    const res = await run([file, '--baseline', 'stored', '--junit', junit]);
+    const html = file.replace(/\.ipynb$/, '.html');
+    const res = await run([file, '--baseline', 'stored', '--junit', junit, '--html', html]);
     expect(res.code).toBe(6);
+    // The report: the verdict in the header, the cell's chip and its diff beside it.
+    const report = fs.readFileSync(html, 'utf8');
+    expect(report).toContain('<h2>Checks: failed</h2>');
+    expect(report).toContain('1 differ');
+    expect(report).toMatch(/id="cell-0">[\s\S]*differs from the baseline[\s\S]*-41[\s\S]*\+42/);
+    expect(report).toMatch(/id="cell-1">[\s\S]*as the baseline/);
     expect(res.stderr).toContain('✗ cell 0: outputs differ from the baseline');
     expect(res.stderr).toContain('checks failed (baseline stored)');
     const xml = fs.readFileSync(junit, 'utf8');
