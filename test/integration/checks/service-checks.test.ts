@@ -81,6 +81,15 @@ describe('checks through nbstage serve', () => {
     expect(byBuild.get('2')).toMatchObject({ state: 'completed', exitCode: 6 });
     expect(byBuild.get('2')?.checks).toMatchObject({ passed: false });
     expect(byBuild.get('3')?.checks).toMatchObject({ passed: true });
+    // The service's reports of the regressed build say so: JUnit failures, the HTML verdict.
+    const regressed = byBuild.get('2')?.id ?? '';
+    const junit = await (await api(`/api/v1/runs/${regressed}/junit`)).text();
+    expect(junit).toContain('type="output-mismatch"');
+    expect(junit).toContain('name="gate: score &gt;= baseline"');
+    const html = await (await api(`/api/v1/runs/${regressed}/html`)).text();
+    expect(html).toContain('<h2>Checks: failed</h2>');
+    expect(html).toContain('against build 1 (last success)');
+    expect(html).toContain('differs from the baseline');
   }, 120_000);
 
   it('refuses a malformed gate and an unknown build before queueing (400, naming them)', async () => {
