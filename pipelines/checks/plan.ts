@@ -8,7 +8,8 @@
 import { UsageError, ValidationError } from '../errors';
 import { readNotebookFile } from '../notebook/io';
 import { hasTag, type Cell, type Notebook } from '../notebook/model';
-import { nbvalMarkers, parseGate, type Gate } from '.';
+import { parseGate, type Gate } from './gates';
+import { nbvalMarkers } from './markers';
 import { DEFAULT_RTOL, notebookMetrics, type CheckPlan } from './verdict';
 
 /** What the caller asked to be checked (CLI flags, the run request). */
@@ -102,6 +103,7 @@ export async function resolveCheckPlan(
     rtol,
     gates,
     baselineMetrics: baseline === null ? null : notebookMetrics(baseline),
+    compare: baseline === null ? null : (await import('./compare')).compareNotebooks,
   };
 }
 

@@ -24,7 +24,7 @@ import { queuedServiceRun, type ServiceRun } from './service-run';
 import { detectFormat } from '../../pipelines/formats/detect';
 import type { BlobSource } from '../../pipelines/workspace/blob-dir';
 import { checkWorkspace } from './run-workspace';
-import { parseGate } from '../../pipelines/checks';
+import { parseGate } from '../../pipelines/checks/gates';
 
 /** What the service decides about every run it admits. */
 export interface AdmissionRules {

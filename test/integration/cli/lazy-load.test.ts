@@ -1,7 +1,8 @@
 /**
  * The CLI loads only what a command uses: `nbstage --version` loads no command at all, and an
  * embedded `nbstage run` loads nothing of the service (express, BullMQ, ioredis, prom-client and
- * every module under server/ stay unloaded). Checked on the real CLI with a preloaded script that
+ * every module under server/ stay unloaded), nor the checks' image decoders and diff when it
+ * compares no outputs. Checked on the real CLI with a preloaded script that
  * lists Node's module cache when the process exits.
  */
 import fs from 'node:fs';
@@ -9,6 +10,8 @@ import path from 'node:path';
 import { cleanupDirs, makeNotebook, runCli, tempDir, writeNotebook } from '../../helpers/notebooks';
 
 const SERVICE_PACKAGES = ['express', 'bullmq', 'ioredis', 'prom-client', 'multer', 'jenkins'];
+/** What only a run compared with a baseline needs. */
+const CHECK_PACKAGES = ['pngjs', 'pixelmatch', 'jpeg-js', 'diff'];
 
 /** Writes a preload script that records the loaded modules into `out` at exit. */
 function modulesRecorder(dir: string, out: string): string {
@@ -78,5 +81,7 @@ describe('what the CLI loads', () => {
     expect(own).toEqual(expect.arrayContaining(['cli/run-command.js', 'kernels/kernel-client.js']));
     expect(own.filter((f) => f.startsWith('server/') || f.startsWith('client/'))).toEqual([]);
     expect(SERVICE_PACKAGES.filter((p) => packages.has(p))).toEqual([]);
+    // A run without a baseline loads no image decoder or diff of the checks.
+    expect(CHECK_PACKAGES.filter((p) => packages.has(p))).toEqual([]);
   });
 });
