@@ -69,6 +69,7 @@ export async function resolveCheckPlan(
   if (request?.baseline === undefined && gateTexts.length === 0) {
     return null;
   }
+  checkCellTolerances(input);
   const rtol = request?.rtol ?? DEFAULT_RTOL;
   if (!Number.isFinite(rtol) || rtol < 0) {
     throw new ValidationError('rtol', `--rtol must be a number >= 0, got ${String(rtol)}`);
@@ -105,6 +106,25 @@ export async function resolveCheckPlan(
     baselineMetrics: baseline === null ? null : notebookMetrics(baseline),
     compare: baseline === null ? null : (await import('./compare')).compareNotebooks,
   };
+}
+
+/** A cell's `metadata.nbstage.rtol` / `atol`, when set, must be numbers >= 0. @throws ValidationError */
+function checkCellTolerances(nb: Notebook): void {
+  nb.cells.forEach((cell, i) => {
+    for (const name of ['rtol', 'atol'] as const) {
+      const value = cell.metadata.nbstage?.[name];
+      if (
+        value !== undefined &&
+        (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+      ) {
+        const field = `cells/${i}/metadata/nbstage/${name}`;
+        throw new ValidationError(
+          field,
+          `${field} must be a number >= 0, got ${JSON.stringify(value)}`,
+        );
+      }
+    }
+  });
 }
 
 /**

@@ -84,18 +84,23 @@ export function checkRun(
 ): CheckVerdict {
   const failures: string[] = [];
   const counts = { same: 0, differs: 0, skipped: 0 };
+  let compared: CellCheck[] = [];
   if (plan.baseline !== null && plan.compare !== null) {
-    for (const check of plan.compare(nb, plan.baseline, { rtol: plan.rtol })) {
-      counts[check.status] += 1;
-      const cell = nb.cells[check.index];
-      const meta = (cell.metadata.nbstage ?? {}) as JSONObject;
-      meta.check = cellRecord(check);
-      cell.metadata.nbstage = meta;
-      if (check.status === 'differs') {
-        failures.push(
-          `cell ${check.index}: ${check.message ?? 'outputs differ from the baseline'}`,
-        );
-      }
+    try {
+      compared = plan.compare(nb, plan.baseline, { rtol: plan.rtol });
+    } catch (err) {
+      // The run is over: what stops the comparison fails the checks, it does not lose the run.
+      failures.push(`the outputs could not be compared: ${(err as Error).message}`);
+    }
+  }
+  for (const check of compared) {
+    counts[check.status] += 1;
+    const cell = nb.cells[check.index];
+    const meta = (cell.metadata.nbstage ?? {}) as JSONObject;
+    meta.check = cellRecord(check);
+    cell.metadata.nbstage = meta;
+    if (check.status === 'differs') {
+      failures.push(`cell ${check.index}: ${check.message ?? 'outputs differ from the baseline'}`);
     }
   }
   const gates = evaluateGates(plan.gates, metrics, plan.baselineMetrics);

@@ -117,6 +117,14 @@ describe('nbstage run with checks', () => {
     expect(checksOf(executed(file))).toMatchObject({ passed: false });
   });
 
+  it("refuses a cell's bad metadata.nbstage.rtol before any kernel starts (exit 2)", async () => {
+    const nb = withStored(['6 * 7'], ['42']);
+    nb.cells[0].metadata.nbstage = { rtol: 'loose' };
+    const res = await run([writeNotebook(nb), '--baseline', 'stored']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('cells/0/metadata/nbstage/rtol must be a number >= 0');
+  });
+
   it('refuses a malformed gate before any kernel starts (exit 2, naming it)', async () => {
     const file = writeNotebook(makeNotebook(['print("never")']));
     const res = await run([file, '--gate', 'accuracy >>= 0.9']);
