@@ -13,7 +13,8 @@ import { ExitCode, UsageError, asNbstageError } from '../pipelines/errors';
 import type { RunEventListener } from '../pipelines/executor/events';
 import { notifyListeners, unstartedRunEnd } from '../pipelines/executor/outcome';
 import { FULL_OUTPUT_DIR } from '../pipelines/executor/output-limits';
-import type { JSONObject, JSONValue } from '../pipelines/notebook/model';
+import type { JSONValue } from '../pipelines/notebook/model';
+import { cellCheck, runChecks } from '../pipelines/reports/run-metadata';
 import { parseParameterArgs, parseSecretArgs, readParamsFile } from '../pipelines/parameters/parse';
 import { fileBaseline } from '../pipelines/checks/plan';
 import type { RunTarget } from '../pipelines/run-target';
@@ -216,18 +217,18 @@ function summary(
  * with its value, and the verdict; nothing when the run had no checks.
  */
 function checksReport(result: RunResult): string {
-  const checks = result.notebook.metadata.nbstage?.checks as JSONObject | undefined;
-  if (checks === undefined) {
+  const checks = runChecks(result.notebook);
+  if (checks === null) {
     return '';
   }
   const lines: string[] = [];
   result.notebook.cells.forEach((cell, index) => {
-    const check = cell.metadata.nbstage?.check as JSONObject | undefined;
+    const check = cellCheck(cell);
     if (check?.status === 'differs') {
       lines.push(
-        `nbstage: ✗ cell ${index}: outputs differ from the baseline: ${String(check.message)}`,
+        `nbstage: ✗ cell ${index}: outputs differ from the baseline: ${check.message ?? ''}`,
       );
-      if (typeof check.diff === 'string' && check.diff !== '') {
+      if (check.diff !== null && check.diff !== '') {
         lines.push(
           ...check.diff
             .replace(/\n$/, '')
@@ -237,18 +238,16 @@ function checksReport(result: RunResult): string {
       }
     }
   });
-  for (const gate of Array.isArray(checks.gates) ? (checks.gates as JSONObject[]) : []) {
-    const mark = gate.passed === true ? '✓' : '✗';
-    const note = typeof gate.note === 'string' ? ` (${gate.note})` : '';
-    lines.push(`nbstage: ${mark} gate ${String(gate.gate)}: ${String(gate.message)}${note}`);
+  for (const gate of checks.gates) {
+    const note = gate.note === undefined ? '' : ` (${gate.note})`;
+    lines.push(`nbstage: ${gate.passed ? '✓' : '✗'} gate ${gate.gate}: ${gate.message}${note}`);
   }
-  const cells = (checks.cells ?? {}) as JSONObject;
-  const against = checks.baseline === null ? 'no baseline' : `baseline ${String(checks.baseline)}`;
-  const note = typeof checks.note === 'string' ? `; ${checks.note}` : '';
+  const against = checks.baseline === null ? 'no baseline' : `baseline ${checks.baseline}`;
+  const note = checks.note === null ? '' : `; ${checks.note}`;
   lines.push(
-    `nbstage: checks ${checks.passed === true ? 'passed' : 'failed'} (${against}${note}): ` +
-      `${String(cells.same ?? 0)} cells same, ${String(cells.differs ?? 0)} differ, ` +
-      `${String(cells.skipped ?? 0)} not compared`,
+    `nbstage: checks ${checks.passed ? 'passed' : 'failed'} (${against}${note}): ` +
+      `${checks.cells.same} cells same, ${checks.cells.differs} differ, ` +
+      `${checks.cells.skipped} not compared`,
   );
   return `${lines.map(printable).join('\n')}\n`;
 }

@@ -18,7 +18,14 @@ import { formatDuration, formatValue } from './format';
 import { RASTER_TYPES, decodeBase64, type AssetCollector } from './html-assets';
 import { hasVisibleContent, renderMarkdown, sanitize } from './html-sanitize';
 import type { CellRunInfo } from './run-metadata';
-import { cellRunInfo, isJSONObject, metricOf, mimeText, multilineText } from './run-metadata';
+import {
+  cellCheck,
+  cellRunInfo,
+  isJSONObject,
+  metricOf,
+  mimeText,
+  multilineText,
+} from './run-metadata';
 import { CELL_STATUS_LABELS } from './status-labels';
 
 /** Terminal text (stream, traceback, plain repr) as a `<pre>` with colour classes. */
@@ -178,25 +185,24 @@ function cellStatusChips(info: CellRunInfo | null): string {
  * A code cell's check against the baseline (`metadata.nbstage.check`): a chip, and for a cell
  * whose outputs differ the message and the diff of the normalized outputs.
  */
-function cellCheck(cell: Cell): { chip: string; body: string } {
-  const check = cell.metadata.nbstage?.check;
-  if (!isJSONObject(check) || typeof check.status !== 'string') {
+function checkParts(cell: Cell): { chip: string; body: string } {
+  const check = cellCheck(cell);
+  if (check === null) {
     return { chip: '', body: '' };
   }
   if (check.status === 'differs') {
-    const message = typeof check.message === 'string' ? check.message : '';
-    const diff = typeof check.diff === 'string' ? check.diff : '';
+    const diff = check.diff ?? '';
     return {
       chip: '<span class="chip check-chip check-differs">differs from the baseline</span>',
       body:
-        `<div class="check-mismatch"><p>${escapeHtml(message)}</p>` +
+        `<div class="check-mismatch"><p>${escapeHtml(check.message ?? '')}</p>` +
         `${diff === '' ? '' : `<pre class="check-diff">${escapeHtml(diff)}</pre>`}</div>`,
     };
   }
   if (check.status === 'same') {
     return { chip: '<span class="chip check-chip check-same">as the baseline</span>', body: '' };
   }
-  const reason = typeof check.reason === 'string' ? `: ${check.reason}` : '';
+  const reason = check.reason === null ? '' : `: ${check.reason}`;
   return {
     chip: `<span class="chip chip-muted check-chip" title="${escapeHtml(`not compared${reason}`)}">not compared</span>`,
     body: '',
@@ -233,7 +239,7 @@ function renderCell(cell: Cell, index: number, assets: AssetCollector): string {
     source.trim() === ''
       ? ''
       : `<pre class="source"><code>${escapeHtml(source.replace(/\n$/, ''))}</code></pre>`;
-  const check = cellCheck(cell);
+  const check = checkParts(cell);
   return (
     `<section class="cell cell-code ${statusClass}" id="cell-${index}">` +
     `<div class="cell-head"><span class="in-prompt">In [${escapeHtml(count)}]</span>` +

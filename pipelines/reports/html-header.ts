@@ -7,7 +7,7 @@ import type { JSONValue, Notebook } from '../notebook/model';
 import { escapeHtml, stripAnsi } from './ansi';
 import { formatDuration, formatValue } from './format';
 import type { RunInfo } from './run-metadata';
-import { cellRunInfo, metricOf } from './run-metadata';
+import { cellRunInfo, metricOf, runChecks } from './run-metadata';
 import { CELL_STATUS_LABELS, RUN_STATUS_LABELS } from './status-labels';
 
 /** A readable UTC timestamp (`2024-05-01 12:00:03 UTC`), or the raw text when unparsable. */
@@ -134,31 +134,26 @@ function cellCounts(nb: Notebook): string {
 
 /** The run's checks (`metadata.nbstage.checks`): the verdict, the baseline, the gates. */
 function checksPanel(nb: Notebook): string {
-  const checks = nb.metadata.nbstage?.checks;
-  if (checks === null || typeof checks !== 'object' || Array.isArray(checks)) {
+  const checks = runChecks(nb);
+  if (checks === null) {
     return '';
   }
-  const passed = checks.passed === true;
-  const cells = (checks.cells ?? {}) as Record<string, JSONValue>;
+  const { passed, cells } = checks;
   const baseline =
-    typeof checks.baseline === 'string' ? `against ${escapeHtml(checks.baseline)}` : 'no baseline';
-  const note = typeof checks.note === 'string' ? ` (${escapeHtml(checks.note)})` : '';
-  const gates = (Array.isArray(checks.gates) ? checks.gates : [])
-    .filter(
-      (g): g is Record<string, JSONValue> =>
-        g !== null && typeof g === 'object' && !Array.isArray(g),
-    )
+    checks.baseline === null ? 'no baseline' : `against ${escapeHtml(checks.baseline)}`;
+  const note = checks.note === null ? '' : ` (${escapeHtml(checks.note)})`;
+  const gates = checks.gates
     .map(
       (g) =>
-        `<tr class="${g.passed === true ? 'gate-passed' : 'gate-failed'}"><th scope="row"><code>${escapeHtml(String(g.gate))}</code></th>` +
-        `<td>${g.passed === true ? 'passed' : 'failed'}</td><td>${escapeHtml(String(g.message ?? ''))}` +
-        `${typeof g.note === 'string' ? ` (${escapeHtml(g.note)})` : ''}</td></tr>`,
+        `<tr class="${g.passed ? 'gate-passed' : 'gate-failed'}"><th scope="row"><code>${escapeHtml(g.gate)}</code></th>` +
+        `<td>${g.passed ? 'passed' : 'failed'}</td><td>${escapeHtml(g.message)}` +
+        `${g.note === undefined ? '' : ` (${escapeHtml(g.note)})`}</td></tr>`,
     )
     .join('');
   return (
     `<section class="panel checks ${passed ? 'checks-passed' : 'checks-failed'}"><h2>Checks: ${passed ? 'passed' : 'failed'}</h2>` +
-    `<p>${baseline}${note}: ${escapeHtml(String(cells.same ?? 0))} cells as the baseline, ` +
-    `${escapeHtml(String(cells.differs ?? 0))} differ, ${escapeHtml(String(cells.skipped ?? 0))} not compared</p>` +
+    `<p>${baseline}${note}: ${cells.same} cells as the baseline, ` +
+    `${cells.differs} differ, ${cells.skipped} not compared</p>` +
     `${gates === '' ? '' : `<table class="kv gates">${gates}</table>`}</section>`
   );
 }

@@ -4,19 +4,20 @@
  * escapes; metrics, kernel, run id and status are suite properties.
  */
 import type { CellStatus } from '../executor/events';
-import type {
-  Cell,
-  CodeCell,
-  ErrorOutput,
-  JSONObject,
-  JSONValue,
-  Notebook,
-} from '../notebook/model';
+import type { Cell, CodeCell, ErrorOutput, Notebook } from '../notebook/model';
 import { firstSourceLine } from '../notebook/model';
 import { applyCarriageReturns, stripAnsi } from './ansi';
 import { formatDuration, formatValue, truncate } from './format';
-import { cellRunInfo, mimeText, multilineText, outputMetric, runInfo } from './run-metadata';
-import type { CellRunInfo } from './run-metadata';
+import {
+  cellCheck,
+  cellRunInfo,
+  mimeText,
+  multilineText,
+  outputMetric,
+  runChecks,
+  runInfo,
+} from './run-metadata';
+import type { CellRunInfo, RecordedGate } from './run-metadata';
 
 /** Options of {@link renderJUnit}. */
 export interface JUnitOptions {
@@ -173,43 +174,14 @@ function outcomeElement(
  * (`metadata.nbstage.check`), its body the diff; null when the outputs were not found to differ.
  */
 function outputMismatch(cell: Cell): string | null {
-  const check = cell.metadata.nbstage?.check as JSONObject | undefined;
+  const check = cellCheck(cell);
   if (check?.status !== 'differs') {
     return null;
   }
-  const message =
-    typeof check.message === 'string' ? check.message : 'outputs differ from the baseline';
-  const diff = typeof check.diff === 'string' ? check.diff : '';
   return `<failure${attrs([
-    ['message', `outputs differ from the baseline: ${message}`],
+    ['message', `outputs differ from the baseline: ${check.message ?? 'outputs differ'}`],
     ['type', 'output-mismatch'],
-  ])}>${xmlText(stripAnsi(diff))}</failure>`;
-}
-
-/** A gate as `metadata.nbstage.checks.gates` keeps it. */
-interface RecordedGate {
-  gate: string;
-  passed: boolean;
-  message: string;
-  value: JSONValue;
-  baseline?: JSONValue;
-  note?: string;
-}
-
-/** The gates a notebook's checks evaluated (`metadata.nbstage.checks.gates`). */
-function gateResults(nb: Notebook): RecordedGate[] {
-  const checks = nb.metadata.nbstage?.checks as JSONObject | undefined;
-  const gates = checks?.gates;
-  return Array.isArray(gates)
-    ? (gates.filter(
-        (g) =>
-          g !== null &&
-          typeof g === 'object' &&
-          !Array.isArray(g) &&
-          typeof g.gate === 'string' &&
-          typeof g.passed === 'boolean',
-      ) as unknown as RecordedGate[])
-    : [];
+  ])}>${xmlText(stripAnsi(check.diff ?? ''))}</failure>`;
 }
 
 /** The body of a gate's failure: the gate, the value, the baseline's value. */
@@ -278,7 +250,7 @@ export function renderJUnit(nb: Notebook, options: JUnitOptions): string {
     );
   });
 
-  for (const gate of gateResults(nb)) {
+  for (const gate of runChecks(nb)?.gates ?? []) {
     counts.tests += 1;
     const failure = gate.passed
       ? ''

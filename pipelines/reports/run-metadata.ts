@@ -154,3 +154,79 @@ export function outputMetric(output: Output): Metric | null {
   }
   return metricOf(output.data);
 }
+
+/** A gate as `metadata.nbstage.checks.gates` records it. */
+export interface RecordedGate {
+  gate: string;
+  passed: boolean;
+  message: string;
+  value: JSONValue;
+  baseline?: JSONValue;
+  note?: string;
+}
+
+/** The checks a run recorded (`metadata.nbstage.checks`), as the reports read them. */
+export interface RecordedChecks {
+  passed: boolean;
+  /** What the baseline was (`stored`, `build 41 (last success)`), null without one. */
+  baseline: string | null;
+  /** Why there was none, when one was asked for. */
+  note: string | null;
+  cells: { same: number; differs: number; skipped: number };
+  gates: RecordedGate[];
+}
+
+/** The checks of a run (`metadata.nbstage.checks`), or null when it had none. */
+export function runChecks(nb: Notebook): RecordedChecks | null {
+  const checks = nb.metadata.nbstage?.checks;
+  if (!isJSONObject(checks)) {
+    return null;
+  }
+  const cells = isJSONObject(checks.cells) ? checks.cells : {};
+  const count = (v: JSONValue | undefined): number => (typeof v === 'number' ? v : 0);
+  const gates = (Array.isArray(checks.gates) ? checks.gates : []).filter(
+    (g): g is JSONObject =>
+      isJSONObject(g) && typeof g.gate === 'string' && typeof g.passed === 'boolean',
+  );
+  return {
+    passed: checks.passed === true,
+    baseline: typeof checks.baseline === 'string' ? checks.baseline : null,
+    note: typeof checks.note === 'string' ? checks.note : null,
+    cells: {
+      same: count(cells.same),
+      differs: count(cells.differs),
+      skipped: count(cells.skipped),
+    },
+    gates: gates.map((g) => ({
+      gate: g.gate as string,
+      passed: g.passed as boolean,
+      message: typeof g.message === 'string' ? g.message : '',
+      value: g.value ?? null,
+      ...(g.baseline === undefined ? {} : { baseline: g.baseline }),
+      ...(typeof g.note === 'string' ? { note: g.note } : {}),
+    })),
+  };
+}
+
+/** A code cell's check against the baseline (`metadata.nbstage.check`), as the reports read it. */
+export interface RecordedCellCheck {
+  status: 'same' | 'differs' | 'skipped';
+  message: string | null;
+  diff: string | null;
+  reason: string | null;
+}
+
+/** The check of a cell, or null when it was not compared with a baseline. */
+export function cellCheck(cell: Cell): RecordedCellCheck | null {
+  const check = cell.metadata.nbstage?.check;
+  if (!isJSONObject(check) || !['same', 'differs', 'skipped'].includes(String(check.status))) {
+    return null;
+  }
+  const text = (v: JSONValue | undefined): string | null => (typeof v === 'string' ? v : null);
+  return {
+    status: check.status as RecordedCellCheck['status'],
+    message: text(check.message),
+    diff: text(check.diff),
+    reason: text(check.reason),
+  };
+}

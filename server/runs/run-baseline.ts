@@ -11,7 +11,7 @@ import type { VersionStore } from '../store/types';
 import type { ResolvedBaseline } from './run-request';
 
 /** The baseline `spec` names in the store for `job`; null for `stored` (the worker's own). */
-export async function storeBaseline(
+export async function baselineFromStore(
   store: VersionStore,
   job: string,
   spec: string | undefined,

@@ -22,7 +22,7 @@ import { Masker } from '../../pipelines/secrets/mask';
 import { detectFormat } from '../../pipelines/formats/detect';
 import type { QueueEvent, RunQueue } from '../queue/types';
 import type { VersionStore } from '../store/types';
-import { storeBaseline } from './run-baseline';
+import { baselineFromStore } from './run-baseline';
 import { endRunOutsideKernel } from './end-outside-kernel';
 import { RunEventLog } from './event-log';
 import { admitRun, type AdmissionRules } from './run-admission';
@@ -138,7 +138,7 @@ export class RunManager {
   async create(request: RunRequest, principal: Principal): Promise<ServiceRun> {
     const { record, gpus, notebook } = await admitRun(request, principal, this.options);
     // The version a run is checked against is found now: a worker needs no store.
-    const baseline = await storeBaseline(this.options.store, record.job, request.baseline);
+    const baseline = await baselineFromStore(this.options.store, record.job, request.baseline);
     await warnWithoutWorker(record, this.options.queue);
     const { id, job, notebookName, warnings = [] } = record;
     for (const warning of warnings) {
