@@ -7,11 +7,12 @@
  * reproduce here (a missing package, an environment only its test harness sets) are reported as
  * such in test-output/nbclient-notebooks.md, not counted as passing.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LocalJupyterServer } from '../../../kernels/jupyter-server';
 import { resolvePython } from '../../../kernels/python-env';
+import { fetchedFolder } from '../../helpers/fetched';
 import { cleanupDirs, runCli, tempDir } from '../../helpers/notebooks';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -53,16 +54,7 @@ interface Report {
 }
 
 function notebooksDir(): string {
-  const res = spawnSync('bash', [path.join(ROOT, 'scripts/nbclient-notebooks.sh')], {
-    encoding: 'utf8',
-  });
-  if (res.status !== 0) {
-    throw new Error(
-      `nbclient's test notebooks are missing and could not be fetched ` +
-        `(run bash scripts/setup.sh --test): ${res.stderr.trim()}`,
-    );
-  }
-  return res.stdout.trim();
+  return fetchedFolder('nbclient-notebooks.sh', "nbclient's test notebooks");
 }
 
 function flagsFor(name: string): string[] {

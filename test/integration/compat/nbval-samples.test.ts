@@ -5,24 +5,13 @@
  * samples that import sympy are left out (not in the environment: only the standard library's
  * are run), and the test says which it ran.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fetchedFolder } from '../../helpers/fetched';
 import { cleanupDirs, runCli, tempDir } from '../../helpers/notebooks';
 
-const ROOT = path.resolve(__dirname, '../../..');
-
 function samplesDir(): string {
-  const res = spawnSync('bash', [path.join(ROOT, 'scripts/nbval-notebooks.sh')], {
-    encoding: 'utf8',
-  });
-  if (res.status !== 0) {
-    throw new Error(
-      `nbval's sample notebooks are missing and could not be fetched ` +
-        `(run bash scripts/setup.sh --test): ${res.stderr.trim()}`,
-    );
-  }
-  return res.stdout.trim();
+  return fetchedFolder('nbval-notebooks.sh', "nbval's sample notebooks");
 }
 
 /** The samples that need only the standard library (no import of a third-party module). */
