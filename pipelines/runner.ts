@@ -20,7 +20,7 @@ import { Masker } from './secrets/mask';
 import { listStages, planStages } from './stages/slice';
 import type { KernelLease, KernelSource } from './kernel-source';
 import { resolveCheckPlan, withNbvalMarkers, type CheckRequest } from './checks/plan';
-import { checkRun, type CheckPlan } from './checks/verdict';
+import { runChecks, type CheckPlan } from './checks/verdict';
 
 /** What to run and how: the CLI flags and the HTTP body map onto this. */
 export interface RunSpec {
@@ -338,10 +338,7 @@ async function runOnKernels(
       { cellBytes: spec.maxCellOutputBytes, runBytes: spec.maxRunOutputBytes },
       spec.environment ?? process.env,
     ),
-    checks:
-      run.checks === null
-        ? undefined
-        : (nb, metrics) => checkRun(nb, metrics, run.checks as CheckPlan),
+    checks: run.checks === null ? undefined : runChecks(run.checks),
     fullOutputDir:
       spec.fullOutputDir ??
       (spec.artifactsDir === undefined

@@ -315,6 +315,21 @@ export function compareNotebooks(
   baseline: Notebook,
   options: CompareOptions,
 ): CellCheck[] {
+  const compare = cellComparer(actual, baseline, options);
+  return actual.cells.flatMap((cell, index) => (cell.cell_type === 'code' ? [compare(index)] : []));
+}
+
+/**
+ * One cell at a time, as {@link compareNotebooks} compares them: the options are checked and the
+ * cells paired once (pairing reads only ids and sources, which a run does not change), then each
+ * call compares code cell `index` of `actual` as its outputs stand. Throws ValidationError for
+ * bad options at once, and for a cell's bad tolerance when that cell is compared.
+ */
+export function cellComparer(
+  actual: Notebook,
+  baseline: Notebook,
+  options: CompareOptions,
+): (index: number) => CellCheck {
   toleranceValue(options.rtol, 'rtol');
   toleranceValue(options.atol, 'atol');
   toleranceValue(options.images?.tolerance, 'images.tolerance');
@@ -325,15 +340,12 @@ export function compareNotebooks(
     );
   }
   const matches = matchCells(actual, baseline);
-  const checks: CellCheck[] = [];
-  actual.cells.forEach((cell, index) => {
-    if (cell.cell_type !== 'code') {
-      return;
+  return (index) => {
+    const cell = actual.cells[index];
+    if (cell?.cell_type !== 'code') {
+      throw new RangeError(`cell ${index} is not a code cell`);
     }
     const j = matches.get(index);
-    checks.push(
-      checkCell(cell, index, j === undefined ? undefined : baseline.cells[j], j, options),
-    );
-  });
-  return checks;
+    return checkCell(cell, index, j === undefined ? undefined : baseline.cells[j], j, options);
+  };
 }

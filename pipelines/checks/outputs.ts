@@ -4,6 +4,7 @@
  * leaves out (metadata, execution counts, tracebacks, widget model ids) left out. Each piece is
  * an entry under a key (`stdout`, `stderr`, a mime type, `error`), normalized for comparison.
  */
+import { METRIC_MIME } from '../notebook/metric';
 import { joinSource, type JSONValue, type Output } from '../notebook/model';
 import { PIXEL_IMAGE_MIMES, normalizeSvg } from './images';
 import { normalizeText } from './normalize';
@@ -61,8 +62,7 @@ function mimeEntry(key: string, data: JSONValue, outputIndex: number): OutputEnt
     const text = key === 'image/svg+xml' ? normalizeSvg(joinSource(data)) : joinSource(data);
     return { key, outputIndex, kind: 'text', text: normalizeText(text) };
   }
-  // JSON data (the nbstage metric mime included) is compared as its serialized text, numbers
-  // with tolerance like any other text.
+  // JSON data is compared as its serialized text, numbers with tolerance like any other text.
   return { key, outputIndex, kind: 'text', text: normalizeText(stableJson(data)) };
 }
 
@@ -71,7 +71,8 @@ function mimeEntry(key: string, data: JSONValue, outputIndex: number): OutputEnt
  * merged (their text joined before normalizing, so a progress bar split over several stream
  * messages collapses as a terminal shows it); stdout and stderr stay apart. Display data and
  * execute results give one entry per mime type except {@link SKIPPED_MIMES}; their metadata and
- * execution counts are not compared. An error gives one entry, its ename and normalized evalue;
+ * execution counts are not compared, nor are the outputs of recorded metrics (`nbstage.record`),
+ * which gates judge. An error gives one entry, its ename and normalized evalue;
  * the traceback is not compared.
  */
 export function outputEntries(outputs: readonly Output[]): OutputEntry[] {
@@ -97,6 +98,11 @@ export function outputEntries(outputs: readonly Output[]): OutputEntry[] {
       }
       case 'display_data':
       case 'execute_result':
+        if (METRIC_MIME in output.data) {
+          // A metric (`nbstage.record`) is judged by the gates, with the tolerance they say:
+          // comparing it here too would fail every change a gate lets through.
+          break;
+        }
         for (const [mime, data] of Object.entries(output.data)) {
           if (!SKIPPED_MIMES.includes(mime)) {
             entries.push(mimeEntry(mime, data, index));

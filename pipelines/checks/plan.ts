@@ -104,7 +104,7 @@ export async function resolveCheckPlan(
     rtol,
     gates,
     baselineMetrics: baseline === null ? null : notebookMetrics(baseline),
-    compare: baseline === null ? null : (await import('./compare')).compareNotebooks,
+    comparer: baseline === null ? null : (await import('./compare')).cellComparer,
   };
 }
 

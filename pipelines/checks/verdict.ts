@@ -6,6 +6,7 @@
  * that completed end with exit 6 (`CheckFailedError`).
  */
 import type { JSONObject, JSONValue, Notebook } from '../notebook/model';
+import type { CellCheckNote, RunChecks } from '../executor/events';
 import type { CellCheck, CompareOptions } from './compare';
 import { evaluateGates, type Gate, type GateResult } from './gates';
 
@@ -27,11 +28,16 @@ export interface CheckPlan {
   /** The baseline's metrics (its `metadata.nbstage.metrics`), for gates that name `baseline`. */
   readonly baselineMetrics: Record<string, JSONValue> | null;
   /**
-   * `compareNotebooks`, loaded with the plan when there is a baseline (its image decoders and
-   * diff are loaded only by runs that compare outputs).
+   * `cellComparer`, loaded with the plan when there is a baseline (its image decoders and diff
+   * are loaded only by runs that compare outputs).
    */
-  readonly compare:
-    ((actual: Notebook, baseline: Notebook, options: CompareOptions) => CellCheck[]) | null;
+  readonly comparer:
+    | ((
+        actual: Notebook,
+        baseline: Notebook,
+        options: CompareOptions,
+      ) => (index: number) => CellCheck)
+    | null;
 }
 
 /** What the checks found. */
@@ -73,6 +79,65 @@ function gateRecord(result: GateResult): JSONObject {
   };
 }
 
+/** What a cell was compared with, as a noun phrase: `build 41 (last success)`. */
+function againstWords(label: string | null): string {
+  if (label === null) {
+    return 'the baseline';
+  }
+  return label === 'stored' ? 'the outputs stored in the notebook' : label;
+}
+
+/**
+ * The executor's view of `plan` ({@link RunChecks}): each cell compared as it ends, for the line
+ * the console prints after it, and the whole run checked at its end, where every cell is compared
+ * again as it finally stands (a later `update_display_data` can change an earlier cell's output).
+ */
+export function runChecks(plan: CheckPlan): RunChecks {
+  let made: { nb: Notebook; compare: ((index: number) => CellCheck) | null } | null = null;
+  const comparerFor = (nb: Notebook): ((index: number) => CellCheck) | null => {
+    if (made === null || made.nb !== nb) {
+      const compare =
+        plan.baseline === null || plan.comparer === null
+          ? null
+          : plan.comparer(nb, plan.baseline, { rtol: plan.rtol });
+      made = { nb, compare };
+    }
+    return made.compare;
+  };
+  return {
+    cell(nb, index): CellCheckNote | null {
+      try {
+        const check = comparerFor(nb)?.(index);
+        if (check === undefined || check.status === 'skipped') {
+          return null;
+        }
+        return {
+          status: check.status,
+          against: againstWords(plan.baselineLabel),
+          ...(check.message === undefined ? {} : { message: check.message }),
+        };
+      } catch {
+        // The run's end reports what stops a comparison; a cell's line is not the place.
+        return null;
+      }
+    },
+    run(nb, metrics): CheckVerdict {
+      let compared: CellCheck[] = [];
+      let broken: string | null = null;
+      try {
+        const compare = comparerFor(nb);
+        if (compare !== null) {
+          compared = nb.cells.flatMap((c, i) => (c.cell_type === 'code' ? [compare(i)] : []));
+        }
+      } catch (err) {
+        // The run is over: what stops the comparison fails the checks, it does not lose the run.
+        broken = `the outputs could not be compared: ${(err as Error).message}`;
+      }
+      return verdict(nb, metrics, plan, compared, broken);
+    },
+  };
+}
+
 /**
  * Checks the executed notebook `nb` (its cells' `metadata.nbstage.check` are set here) with the
  * run's `metrics`.
@@ -82,17 +147,18 @@ export function checkRun(
   metrics: Record<string, JSONValue>,
   plan: CheckPlan,
 ): CheckVerdict {
-  const failures: string[] = [];
+  return runChecks(plan).run(nb, metrics);
+}
+
+function verdict(
+  nb: Notebook,
+  metrics: Record<string, JSONValue>,
+  plan: CheckPlan,
+  compared: readonly CellCheck[],
+  broken: string | null,
+): CheckVerdict {
+  const failures: string[] = broken === null ? [] : [broken];
   const counts = { same: 0, differs: 0, skipped: 0 };
-  let compared: CellCheck[] = [];
-  if (plan.baseline !== null && plan.compare !== null) {
-    try {
-      compared = plan.compare(nb, plan.baseline, { rtol: plan.rtol });
-    } catch (err) {
-      // The run is over: what stops the comparison fails the checks, it does not lose the run.
-      failures.push(`the outputs could not be compared: ${(err as Error).message}`);
-    }
-  }
   for (const check of compared) {
     counts[check.status] += 1;
     const cell = nb.cells[check.index];

@@ -5,7 +5,7 @@
  */
 import type { CodeCell, JSONObject, Notebook } from '../notebook/model';
 import { recordCell } from './cell-record';
-import type { CellStatus, RunEvent } from './events';
+import type { CellCheckNote, CellStatus, RunEvent } from './events';
 import type { OutputCollector } from './outputs';
 
 /** A failed cell's error, as its `cell-end` carries it (already masked). */
@@ -37,6 +37,7 @@ export class CellResults {
     status: CellStatus,
     durationMs: number,
     error?: CellError,
+    check?: CellCheckNote,
   ): void {
     const output = this.collector.endCell(index);
     if (output !== null) {
@@ -55,6 +56,7 @@ export class CellResults {
       durationMs,
       executionCount: cell.execution_count,
       ...(error === undefined ? {} : { error }),
+      ...(check === undefined ? {} : { check }),
     });
   }
 

@@ -3,7 +3,7 @@
  * console, the progress bar, the file writers and the service (event logs, live streams) all
  * listen to these events, called the one way `outcome.ts` calls listeners.
  */
-import type { JSONObject, Notebook, Output } from '../notebook/model';
+import type { JSONObject, JSONValue, Notebook, Output } from '../notebook/model';
 
 /** How a run ended. */
 export type RunStatus = 'completed' | 'failed' | 'timeout' | 'kernel_died' | 'cancelled' | 'error';
@@ -98,6 +98,28 @@ export interface CellEndEvent {
   durationMs: number;
   executionCount: number | null;
   error?: { ename: string; evalue: string; traceback: string[] };
+  /** The cell's outputs against the run's baseline, when the run has one and compared the cell. */
+  check?: CellCheckNote;
+}
+
+/** What a cell's comparison with its baseline found, as the console shows it after the cell. */
+export interface CellCheckNote {
+  status: 'same' | 'differs';
+  /** What the cell was compared with, in words: `stored`, `build 41`, a file name. */
+  against: string;
+  /** For differs: the first difference, e.g. `output 1 (text/plain): 0.91 became 0.87 (rtol 1e-06)`. */
+  message?: string;
+}
+
+/**
+ * A run's checks (a baseline, gates), as the executor asks them: `cell` as each cell ends (its
+ * note goes into the cell's `cell-end`), `run` once every cell has run, with the executed
+ * notebook (cell metadata filled in) and the run's metrics: its `record` becomes
+ * `metadata.nbstage.checks`, and failures end a run that completed with a CheckFailedError.
+ */
+export interface RunChecks {
+  cell(nb: Notebook, index: number): CellCheckNote | null;
+  run(nb: Notebook, metrics: Record<string, JSONValue>): { record: JSONObject; failures: string[] };
 }
 
 /** Emitted once, last: the executed notebook as it stands (also on failure). */

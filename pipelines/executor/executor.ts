@@ -36,7 +36,7 @@ import { CellRequest, type ReplyContent } from './cell-request';
 import { CellResults, type CellError } from './cell-results';
 import { blameDeath, deathError, statusBeforeDeath } from './death';
 import { EarlyStop } from './early-stop';
-import type { CellStatus, RunEventListener, RunStatus } from './events';
+import type { CellStatus, RunChecks, RunEventListener, RunStatus } from './events';
 import type { ExecutorKernel } from './kernel';
 import { kernelTime } from './kernel-clock';
 import {
@@ -87,15 +87,8 @@ export interface ExecuteNotebookOptions {
   outputLimits?: OutputLimits;
   /** Folder for the full output of cells cut by a limit (`cell-N.txt.gz`); none when unset. */
   fullOutputDir?: string | null;
-  /**
-   * The run's checks (a baseline, gates), asked once the cells have run, with the executed
-   * notebook (cell metadata filled in) and the run's metrics: `record` becomes
-   * `metadata.nbstage.checks`, and failures end a run that completed with a CheckFailedError.
-   */
-  checks?: (
-    nb: Notebook,
-    metrics: Record<string, JSONValue>,
-  ) => { record: JSONObject; failures: string[] } | null;
+  /** The run's checks (a baseline, gates): see {@link RunChecks}. */
+  checks?: RunChecks;
 }
 
 /** The outcome of a run. The notebook is the executed one, masked, with metadata filled in. */
@@ -424,7 +417,8 @@ export class NotebookExecutor {
 
   /** Ends a sent cell with `status`. */
   private finishRequest(request: CellRequest, status: CellStatus, error?: CellError): void {
-    this.results.end(request.index, request.cell, status, request.durationMs(), error);
+    const check = this.options.checks?.cell(this.nb, request.index) ?? undefined;
+    this.results.end(request.index, request.cell, status, request.durationMs(), error, check);
   }
 
   /**
@@ -446,7 +440,7 @@ export class NotebookExecutor {
     for (const m of this.collector.metrics) {
       metrics[m.name] = m.value;
     }
-    const checked = this.options.checks?.(this.nb, metrics) ?? null;
+    const checked = this.options.checks?.run(this.nb, metrics) ?? null;
     if (error === null && checked !== null && checked.failures.length > 0) {
       const [first] = checked.failures;
       const more = checked.failures.length > 1 ? ` (and ${checked.failures.length - 1} more)` : '';

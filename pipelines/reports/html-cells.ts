@@ -17,7 +17,7 @@ import { ansiToHtml, applyCarriageReturns, escapeHtml } from './ansi';
 import { formatDuration, formatValue } from './format';
 import { RASTER_TYPES, decodeBase64, type AssetCollector } from './html-assets';
 import { hasVisibleContent, renderMarkdown, sanitize } from './html-sanitize';
-import type { CellRunInfo } from './run-metadata';
+import type { CellRunInfo, RecordedCellCheck } from './run-metadata';
 import {
   cellCheck,
   cellRunInfo,
@@ -187,26 +187,31 @@ function cellStatusChips(info: CellRunInfo | null): string {
  */
 function checkParts(cell: Cell): { chip: string; body: string } {
   const check = cellCheck(cell);
+  if (check?.status !== 'differs') {
+    return { chip: checkChip(check), body: '' };
+  }
+  const diff = check.diff ?? '';
+  return {
+    chip: checkChip(check),
+    body:
+      `<div class="check-mismatch"><p>${escapeHtml(check.message ?? '')}</p>` +
+      `${diff === '' ? '' : `<pre class="check-diff">${escapeHtml(diff)}</pre>`}</div>`,
+  };
+}
+
+/** A cell's check as a chip (`report.css` colours it); empty when the cell was not checked. */
+export function checkChip(check: RecordedCellCheck | null): string {
   if (check === null) {
-    return { chip: '', body: '' };
+    return '';
   }
   if (check.status === 'differs') {
-    const diff = check.diff ?? '';
-    return {
-      chip: '<span class="chip check-chip check-differs">differs from the baseline</span>',
-      body:
-        `<div class="check-mismatch"><p>${escapeHtml(check.message ?? '')}</p>` +
-        `${diff === '' ? '' : `<pre class="check-diff">${escapeHtml(diff)}</pre>`}</div>`,
-    };
+    return '<span class="chip check-chip check-differs">differs from the baseline</span>';
   }
   if (check.status === 'same') {
-    return { chip: '<span class="chip check-chip check-same">as the baseline</span>', body: '' };
+    return '<span class="chip check-chip check-same">as the baseline</span>';
   }
   const reason = check.reason === null ? '' : `: ${check.reason}`;
-  return {
-    chip: `<span class="chip chip-muted check-chip" title="${escapeHtml(`not compared${reason}`)}">not compared</span>`,
-    body: '',
-  };
+  return `<span class="chip chip-muted check-chip" title="${escapeHtml(`not compared${reason}`)}">not compared</span>`;
 }
 
 /** Renders one cell as a section with id `cell-<index>`. */

@@ -1,7 +1,8 @@
 /**
  * The console a pipeline author watches (the Jenkins console log, or a terminal): a header line
  * when a cell starts, its outputs as they arrive (cell stdout to stdout, stderr and tracebacks to
- * stderr), a footer with its outcome and duration, and a one-line summary at the end. A run event
+ * stderr), a footer with its outcome and duration (and, in a run with a baseline, whether its
+ * outputs match it), and a one-line summary at the end. A run event
  * listener; it keeps no state beyond what it needs to lay lines out.
  */
 import type {
@@ -12,6 +13,7 @@ import type {
   RunEventListener,
   RunStartEvent,
 } from '../executor/events';
+import { ErrorCode } from '../errors/catalogue';
 import type { MimeBundle, Output } from '../notebook/model';
 import { stripAnsi } from '../reports/ansi';
 import { formatBytes, formatDuration, formatValue, truncate } from '../reports/format';
@@ -224,14 +226,28 @@ export function createConsoleSink(options: ConsoleSinkOptions): RunEventListener
         break;
     }
     line(`   ${footer}`);
+    if (event.check !== undefined) {
+      const { status, against, message } = event.check;
+      line(
+        status === 'same'
+          ? `   ${paint(`= outputs match ${against}`, SGR.dim)}`
+          : `   ${paint(`≠ outputs differ from ${against}: ${message ?? ''}`, SGR.fail)}`,
+      );
+    }
   };
 
   const onRunEnd = (event: RunEndEvent): void => {
-    const ok = event.status === 'completed';
+    // Every cell ran but a check failed (exit 6): completed, and not a success.
+    const checksFailed = event.error?.code === ErrorCode.checkFailed;
+    const ok = event.status === 'completed' && !checksFailed;
     const cells = `${counts.ran} cell${counts.ran === 1 ? '' : 's'}, ${counts.failed} failed${
       counts.notRun > 0 ? `, ${counts.notRun} not run` : ''
     }`;
-    const reason = !ok && event.error !== undefined ? `: ${event.error.message}` : '';
+    const reason = checksFailed
+      ? '; checks failed'
+      : !ok && event.error !== undefined
+        ? `: ${event.error.message}`
+        : '';
     const summary = `nbstage: ${RUN_STATUS_LABELS[event.status]} in ${formatDuration(
       event.durationMs,
     )} — ${cells}${reason}`;

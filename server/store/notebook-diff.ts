@@ -1,19 +1,23 @@
 /**
  * Compares two stored versions of a notebook: cells matched by id (by position for cells
  * without one), their sources as line diffs, their outputs as text before and after (images
- * only as changed), and the run's status, metrics and parameters. Execution counts and timing
+ * only as changed), and the run's status, metrics, parameters and checks. Execution counts and timing
  * metadata, which change on every run, are not differences.
  */
 import type { Cell, JSONObject, JSONValue, Notebook, Output } from '../../pipelines/notebook/model';
 import { joinSource } from '../../pipelines/notebook/model';
 import { stripAnsi } from '../../pipelines/reports/ansi';
 import {
+  cellCheck,
   isJSONObject,
   METRIC_MIME,
   metricOf,
   mimeText,
   multilineText,
+  runChecks,
   runInfo,
+  type RecordedCellCheck,
+  type RecordedChecks,
 } from '../../pipelines/reports/run-metadata';
 import type { DiffLine } from './line-diff';
 import { diffText } from './line-diff';
@@ -58,6 +62,8 @@ export interface CellChange {
   source: DiffLine[] | null;
   /** The outputs that differ (empty when none). */
   outputs: OutputChange[];
+  /** Each side's check of the cell against its own baseline, when either run was checked. */
+  checks?: { a: RecordedCellCheck | null; b: RecordedCellCheck | null };
 }
 
 /** One side of a comparison. */
@@ -81,6 +87,8 @@ export interface NotebookDiff {
   metrics: ValueChange[];
   /** Parameters whose values differ, by name. */
   parameters: ValueChange[];
+  /** Each side's checks (`metadata.nbstage.checks`: verdict, baseline, gates); null when unchecked. */
+  checks: { a: RecordedChecks | null; b: RecordedChecks | null };
 }
 
 /** The run status of a version: `run.json`'s, else the notebook's metadata. */
@@ -226,6 +234,8 @@ function compareCells(
     return null;
   }
   const cell = (b ?? a) as Cell;
+  const checkA = a === undefined ? null : cellCheck(a);
+  const checkB = b === undefined ? null : cellCheck(b);
   return {
     change: a === undefined ? 'added' : b === undefined ? 'removed' : 'modified',
     id: b?.id ?? a?.id ?? null,
@@ -234,6 +244,7 @@ function compareCells(
     indexB,
     source: sourceChanged ? diffText(sourceA, sourceB) : null,
     outputs,
+    ...(checkA === null && checkB === null ? {} : { checks: { a: checkA, b: checkB } }),
   };
 }
 
@@ -310,5 +321,6 @@ export function diffVersions(job: string, a: DiffSide, b: DiffSide): NotebookDif
     cells,
     metrics: diffValues(metricsOf(a.run, a.notebook), metricsOf(b.run, b.notebook)),
     parameters: diffValues(parametersOf(a.run, a.notebook), parametersOf(b.run, b.notebook)),
+    checks: { a: runChecks(a.notebook), b: runChecks(b.notebook) },
   };
 }

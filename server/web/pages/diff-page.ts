@@ -1,12 +1,15 @@
 /**
  * Two builds of a job side by side: their status, the metrics and parameters that changed (with
- * the numeric change), and every cell whose source or outputs differ, build A on the left and B
- * on the right, lines aligned (removed lines red on the left, added ones green on the right).
+ * the numeric change), each one's checks against its own baseline (verdict, gates), and every cell whose source or outputs differ, build A on the left and B
+ * on the right, lines aligned (removed lines red on the left, added ones green on the right),
+ * with each side's check of the cell.
  * The comparison itself is the store's (`NotebookDiff`); this page only lays it out.
  */
 import { escapeHtml, stripAnsi } from '../../../pipelines/reports/ansi';
 import { formatValue } from '../../../pipelines/reports/format';
 import type { JSONValue } from '../../../pipelines/notebook/model';
+import { checkChip } from '../../../pipelines/reports/html-cells';
+import type { RecordedChecks, RecordedGate } from '../../../pipelines/reports/run-metadata';
 import type { Principal } from '../../auth/types';
 import { diffText } from '../../store/line-diff';
 import type {
@@ -134,6 +137,85 @@ function outputChange(change: OutputChange): string {
   )}</div>`;
 }
 
+/** A side's verdict as a chip. */
+function verdictChip(checks: RecordedChecks | null): string {
+  if (checks === null) {
+    return '<span class="muted">not checked</span>';
+  }
+  return checks.passed
+    ? '<span class="chip check-chip check-same">passed</span>'
+    : '<span class="chip check-chip check-differs">failed</span>';
+}
+
+function gateCell(gate: RecordedGate | undefined): string {
+  if (gate === undefined) {
+    return '<td><span class="muted">—</span></td>';
+  }
+  const chip = gate.passed
+    ? '<span class="chip check-chip check-same">passed</span>'
+    : '<span class="chip check-chip check-differs">failed</span>';
+  return `<td title="${escapeHtml(gate.message)}">${value(gate.value)} ${chip}</td>`;
+}
+
+/**
+ * Each side's checks against its own baseline, side by side: the verdict, the baseline, the
+ * cells compared and every gate either side had. Empty when neither run was checked.
+ */
+function checksTable(diff: NotebookDiff): string {
+  const { a, b } = diff.checks;
+  if (a === null && b === null) {
+    return '';
+  }
+  const baseline = (c: RecordedChecks | null): string =>
+    c === null
+      ? '<span class="muted">—</span>'
+      : escapeHtml(c.baseline ?? `none${c.note === null ? '' : ` (${c.note})`}`);
+  const cells = (c: RecordedChecks | null): string =>
+    c === null
+      ? '<span class="muted">—</span>'
+      : `${c.cells.same} as the baseline, ${c.cells.differs} differ, ${c.cells.skipped} not compared`;
+  const names = [...new Set([...(a?.gates ?? []), ...(b?.gates ?? [])].map((g) => g.gate))];
+  const gates = names
+    .map((name) => {
+      const of = (c: RecordedChecks | null): RecordedGate | undefined =>
+        c?.gates.find((g) => g.gate === name);
+      return (
+        `<tr data-gate="${escapeHtml(name)}"><th scope="row"><code>${escapeHtml(name)}</code></th>` +
+        `${gateCell(of(a))}${gateCell(of(b))}</tr>`
+      );
+    })
+    .join('');
+  return (
+    '<section class="panel check-changes"><h2>Checks</h2><table class="kv changes">' +
+    '<thead><tr><th></th><th>A</th><th>B</th></tr></thead><tbody>' +
+    `<tr><th scope="row">verdict</th><td>${verdictChip(a)}</td><td>${verdictChip(b)}</td></tr>` +
+    `<tr><th scope="row">baseline</th><td>${baseline(a)}</td><td>${baseline(b)}</td></tr>` +
+    `<tr><th scope="row">cells</th><td>${cells(a)}</td><td>${cells(b)}</td></tr>` +
+    `${gates}</tbody></table></section>`
+  );
+}
+
+/** Each side's check of a changed cell, under its build number, and what differed. */
+function cellChecks(change: CellChange): { a: string; b: string; notes: string } {
+  const checks = change.checks;
+  if (checks === undefined) {
+    return { a: '', b: '', notes: '' };
+  }
+  const note = (check: typeof checks.a): string =>
+    check?.status === 'differs'
+      ? `<p class="check-note">${escapeHtml(check.message ?? '')}</p>`
+      : '';
+  const notes = note(checks.a) + note(checks.b);
+  return {
+    a: checkChip(checks.a),
+    b: checkChip(checks.b),
+    notes:
+      notes === ''
+        ? ''
+        : `<div class="sbs-head check-notes"><div>${note(checks.a)}</div><div>${note(checks.b)}</div></div>`,
+  };
+}
+
 function cellChange(diff: NotebookDiff, change: CellChange): string {
   const where = [
     change.indexA === null ? null : `A cell ${change.indexA}`,
@@ -146,12 +228,13 @@ function cellChange(diff: NotebookDiff, change: CellChange): string {
       ? '<p class="muted">Source unchanged.</p>'
       : diffTable(change.source, 'source-diff');
   const outputs = change.outputs.map(outputChange).join('');
+  const checks = cellChecks(change);
   return (
     `<section class="cell-change change-${change.change}">` +
     `<div class="cell-head"><span class="chip change-chip">${escapeHtml(change.change)}</span>` +
     `<span class="chip chip-muted">${escapeHtml(change.cellType)}</span><span>${escapeHtml(where)}</span></div>` +
-    `<div class="sbs-head"><span>#${escapeHtml(diff.a.build)}</span><span>#${escapeHtml(diff.b.build)}</span></div>` +
-    `${source}${outputs}</section>`
+    `<div class="sbs-head"><span>#${escapeHtml(diff.a.build)} ${checks.a}</span><span>#${escapeHtml(diff.b.build)} ${checks.b}</span></div>` +
+    `${checks.notes}${source}${outputs}</section>`
   );
 }
 
@@ -177,7 +260,7 @@ export function diffPage(data: DiffPageData): string {
       `<div class="diff-sides">${side('A', diff.a.build, diff.a.commit, diff.status.a)}${side('B', diff.b.build, diff.b.commit, diff.status.b)}</div>` +
       (nothing ? '<p class="no-changes">No differences.</p>' : '') +
       `<div class="panels">${valuesTable('Metrics', 'metric-changes', diff.metrics, true)}` +
-      `${valuesTable('Parameters', 'parameter-changes', diff.parameters, false)}</div>` +
+      `${valuesTable('Parameters', 'parameter-changes', diff.parameters, false)}${checksTable(diff)}</div>` +
       (diff.cells.length === 0
         ? ''
         : `<h2>Cells</h2><div class="cell-changes">${diff.cells.map((c) => cellChange(diff, c)).join('')}</div>`),

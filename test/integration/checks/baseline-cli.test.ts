@@ -80,6 +80,18 @@ describe('nbstage run with checks', () => {
     expect(report).toMatch(/id="cell-1">[\s\S]*as the baseline/);
     expect(res.stderr).toContain('✗ cell 0: outputs differ from the baseline');
     expect(res.stderr).toContain('checks failed (baseline stored)');
+    // The console says it right after each cell's footer, before the next cell starts.
+    const lines = res.stdout.split('\n');
+    const differs = lines.findIndex((l) => l.includes('≠ outputs differ'));
+    expect(lines[differs]).toBe(
+      '   ≠ outputs differ from the outputs stored in the notebook: ' +
+        'output 1 (text/plain): 41 became 42 (rtol 1e-06)',
+    );
+    expect(lines[differs - 1]).toMatch(/✓/);
+    expect(lines[differs + 1]).toMatch(/^── \[2\/2\] cell 1/);
+    const same = lines.indexOf('   = outputs match the outputs stored in the notebook');
+    expect(same).toBeGreaterThan(differs + 1);
+    expect(lines[same - 1]).toMatch(/✓/);
     const xml = fs.readFileSync(junit, 'utf8');
     expect(xml).toMatch(/<failure message="outputs differ from the baseline: [^"]*41[^"]*42/);
     expect(xml).toContain('type="output-mismatch"');

@@ -3,11 +3,12 @@
  * before the run is queued and checked by the worker, over three builds of one job. The first has
  * no baseline (passes, with a note), the second regresses (exit 6, recorded as failed checks), the
  * third is compared with the first (the second, whose checks failed, is never the baseline) and
- * passes. A malformed gate is refused with 400 before anything is queued.
+ * passes; the diff of builds 1 and 2 (API and page) sets their checks side by side. A malformed gate is refused with 400 before anything is queued.
  */
 import { randomUUID } from 'node:crypto';
 import { fileTokenStore, tokensFile } from '../../../server/auth/tokens';
 import type { ServiceRun } from '../../../server/runs/service-run';
+import type { NotebookDiff } from '../../../server/store/types';
 import { cleanupDirs, makeNotebook, runCli, tempDir, writeNotebook } from '../../helpers/notebooks';
 import { startServeProcess, type ServeProcess } from '../../helpers/serve-process';
 
@@ -90,6 +91,28 @@ describe('checks through nbstage serve', () => {
     expect(html).toContain('<h2>Checks: failed</h2>');
     expect(html).toContain('against build 1 (last success)');
     expect(html).toContain('differs from the baseline');
+
+    // The diff of the good and the regressed build puts their checks side by side.
+    const diff = (await (await api(`/api/v1/jobs/${job}/diff?a=1&b=2`)).json()) as NotebookDiff;
+    expect(diff.checks.a).toMatchObject({ passed: true, baseline: null });
+    expect(diff.checks.b).toMatchObject({ passed: false, baseline: 'build 1 (last success)' });
+    const printed = diff.cells.find((c) => c.outputs.length > 0);
+    expect(printed?.checks).toEqual({
+      a: null,
+      b: expect.objectContaining({ status: 'differs', message: expect.stringContaining('42') }),
+    });
+    const page = await (await api(`/jobs/${job}/diff?a=1&b=2`)).text();
+    const panel = /<section class="panel check-changes">[\s\S]*?<\/section>/.exec(page)?.[0] ?? '';
+    expect(panel).toMatch(
+      /verdict<\/th><td><span[^>]*check-same">passed<\/span><\/td><td><span[^>]*check-differs">failed/,
+    );
+    expect(panel).toContain('<td>build 1 (last success)</td>');
+    expect(panel).toMatch(
+      /data-gate="score &gt;= baseline">.*<code>42<\/code>.*passed.*<code>41<\/code>.*failed/,
+    );
+    expect(page).toMatch(
+      /#2 <span class="chip check-chip check-differs">differs from the baseline/,
+    );
   }, 120_000);
 
   it('refuses a malformed gate and an unknown build before queueing (400, naming them)', async () => {

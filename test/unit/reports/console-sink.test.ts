@@ -256,6 +256,30 @@ describe('createConsoleSink for other outcomes', () => {
     expect(out).toContain('   ✗ cancelled (0.70 s)\n');
   });
 
+  it("says after a cell's footer whether its outputs match the baseline", () => {
+    const withCheck = (event: RunEvent, check: object): RunEvent =>
+      ({ ...event, check }) as RunEvent;
+    const c = play(
+      [
+        start(0, 0, 'acc'),
+        withCheck(end(0, 'ok', 100), { status: 'same', against: 'build 41 (last success)' }),
+        start(1, 1, 'loss'),
+        withCheck(end(1, 'ok', 100), {
+          status: 'differs',
+          against: 'build 41 (last success)',
+          message: 'output 1 (stream stdout): 0.1 became 0.2 (rtol 1e-06)',
+        }),
+      ],
+      false,
+    );
+    expect(c.only('out')).toBe(
+      '── [1/3] cell 0 · acc\n   ✓ 0.10 s\n   = outputs match build 41 (last success)\n' +
+        '── [2/3] cell 1 · loss\n   ✓ 0.10 s\n' +
+        '   ≠ outputs differ from build 41 (last success): ' +
+        'output 1 (stream stdout): 0.1 became 0.2 (rtol 1e-06)\n',
+    );
+  });
+
   it('prints only outputs and the summary when headers are off', () => {
     const c = play(failingRun(), false, false);
     const out = c.only('out');
