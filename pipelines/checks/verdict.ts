@@ -46,6 +46,8 @@ export interface CheckVerdict {
   readonly record: JSONObject;
   /** One line per failed check, in notebook order, gates last. */
   readonly failures: string[];
+  /** The first cell whose outputs differ, when one does. */
+  readonly cell?: number;
 }
 
 /** The metrics a notebook recorded (`metadata.nbstage.metrics`), or null when it has none. */
@@ -184,5 +186,6 @@ function verdict(
     gates: gates.map(gateRecord),
     failures,
   };
-  return { record, failures };
+  const differs = compared.find((check) => check.status === 'differs');
+  return { record, failures, ...(differs === undefined ? {} : { cell: differs.index }) };
 }

@@ -115,11 +115,15 @@ export interface CellCheckNote {
  * A run's checks (a baseline, gates), as the executor asks them: `cell` as each cell ends (its
  * note goes into the cell's `cell-end`), `run` once every cell has run, with the executed
  * notebook (cell metadata filled in) and the run's metrics: its `record` becomes
- * `metadata.nbstage.checks`, and failures end a run that completed with a CheckFailedError.
+ * `metadata.nbstage.checks`, and failures end a run that completed with a CheckFailedError
+ * (naming `cell`, the first cell that differs, as the run's failing cell).
  */
 export interface RunChecks {
   cell(nb: Notebook, index: number): CellCheckNote | null;
-  run(nb: Notebook, metrics: Record<string, JSONValue>): { record: JSONObject; failures: string[] };
+  run(
+    nb: Notebook,
+    metrics: Record<string, JSONValue>,
+  ): { record: JSONObject; failures: string[]; cell?: number };
 }
 
 /** Emitted once, last: the executed notebook as it stands (also on failure). */

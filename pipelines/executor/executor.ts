@@ -441,18 +441,19 @@ export class NotebookExecutor {
       metrics[m.name] = m.value;
     }
     const checked = this.options.checks?.run(this.nb, metrics) ?? null;
+    let errorCell = this.current?.index;
     if (error === null && checked !== null && checked.failures.length > 0) {
       const [first] = checked.failures;
       const more = checked.failures.length > 1 ? ` (and ${checked.failures.length - 1} more)` : '';
       error = new CheckFailedError(`check failed: ${first}${more}`);
+      errorCell = checked.cell; // the first cell that differs; none when only gates failed
     }
     const status: RunStatus = error === null ? 'completed' : statusFromError(error);
     if (error !== null && this.masker !== null) {
       // Whoever prints or forwards the run's error (the CLI, a worker's result) shows it masked.
       maskError(error, this.masker);
     }
-    const errorInfo =
-      error === null ? undefined : runErrorInfo(error, { cellIndex: this.current?.index });
+    const errorInfo = error === null ? undefined : runErrorInfo(error, { cellIndex: errorCell });
     this.nb.metadata.nbstage = runMetadata(this.nb, {
       runId: this.runId,
       kernel: this.firstKernel,

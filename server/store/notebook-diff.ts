@@ -1,11 +1,12 @@
 /**
  * Compares two stored versions of a notebook: cells matched by id (by position for cells
- * without one), their sources as line diffs, their outputs as text before and after (images
+ * without one; the injected parameters cells with each other), their sources as line diffs, their outputs as text before and after (images
  * only as changed), and the run's status, metrics, parameters and checks. Execution counts and timing
  * metadata, which change on every run, are not differences.
  */
 import type { Cell, JSONObject, JSONValue, Notebook, Output } from '../../pipelines/notebook/model';
-import { joinSource } from '../../pipelines/notebook/model';
+import { hasTag, joinSource } from '../../pipelines/notebook/model';
+import { INJECTED_TAG } from '../../pipelines/parameters/inject';
 import { stripAnsi } from '../../pipelines/reports/ansi';
 import {
   cellCheck,
@@ -249,8 +250,9 @@ function compareCells(
 }
 
 /**
- * Pairs the cells of A and B: first by id, then, for cells left over of which at least one has
- * no id, by position. Returns for each cell of A its partner in B (or -1), and the reverse.
+ * Pairs the cells of A and B: the cells parameters were injected into with each other, then by
+ * id, then, for cells left over of which at least one has no id, by position. Returns for each
+ * cell of A its partner in B (or -1), and the reverse.
  */
 export function matchCells(a: Cell[], b: Cell[]): { aToB: number[]; bToA: number[] } {
   const aToB = a.map(() => -1);
@@ -261,7 +263,18 @@ export function matchCells(a: Cell[], b: Cell[]): { aToB: number[]; bToA: number
       idsB.set(cell.id, j);
     }
   });
+  // The cell parameters are injected into gets a new id in every run: in two builds it is one
+  // cell, whose source changes with the parameters.
+  const injectedA = a.findIndex((cell) => hasTag(cell, INJECTED_TAG));
+  const injectedB = b.findIndex((cell) => hasTag(cell, INJECTED_TAG));
+  if (injectedA !== -1 && injectedB !== -1) {
+    aToB[injectedA] = injectedB;
+    bToA[injectedB] = injectedA;
+  }
   a.forEach((cell, i) => {
+    if (aToB[i] !== -1) {
+      return;
+    }
     const j = typeof cell.id === 'string' ? idsB.get(cell.id) : undefined;
     if (j !== undefined && bToA[j] === -1) {
       aToB[i] = j;

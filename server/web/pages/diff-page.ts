@@ -166,10 +166,15 @@ function checksTable(diff: NotebookDiff): string {
   if (a === null && b === null) {
     return '';
   }
-  const baseline = (c: RecordedChecks | null): string =>
-    c === null
-      ? '<span class="muted">—</span>'
-      : escapeHtml(c.baseline ?? `none${c.note === null ? '' : ` (${c.note})`}`);
+  const baseline = (c: RecordedChecks | null): string => {
+    if (c === null) {
+      return '<span class="muted">—</span>';
+    }
+    if (c.baseline !== null) {
+      return escapeHtml(c.baseline);
+    }
+    return `<span class="muted"${c.note === null ? '' : ` title="${escapeHtml(c.note)}"`}>none</span>`;
+  };
   const cells = (c: RecordedChecks | null): string =>
     c === null
       ? '<span class="muted">—</span>'
@@ -260,7 +265,8 @@ export function diffPage(data: DiffPageData): string {
       `<div class="diff-sides">${side('A', diff.a.build, diff.a.commit, diff.status.a)}${side('B', diff.b.build, diff.b.commit, diff.status.b)}</div>` +
       (nothing ? '<p class="no-changes">No differences.</p>' : '') +
       `<div class="panels">${valuesTable('Metrics', 'metric-changes', diff.metrics, true)}` +
-      `${valuesTable('Parameters', 'parameter-changes', diff.parameters, false)}${checksTable(diff)}</div>` +
+      `${valuesTable('Parameters', 'parameter-changes', diff.parameters, false)}</div>` +
+      checksTable(diff) +
       (diff.cells.length === 0
         ? ''
         : `<h2>Cells</h2><div class="cell-changes">${diff.cells.map((c) => cellChange(diff, c)).join('')}</div>`),

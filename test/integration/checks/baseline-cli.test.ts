@@ -98,6 +98,11 @@ describe('nbstage run with checks', () => {
     expect(xml).toMatch(/failures="1"/);
     const out = executed(file);
     expect(out.metadata.nbstage?.status).toBe('completed');
+    // The run's failing cell is the cell that differs, not the last one that ran.
+    expect(out.metadata.nbstage?.exception).toMatchObject({
+      cell_index: 0,
+      ename: 'NBSTAGE_CHECK_FAILED',
+    });
     expect(checksOf(out)).toMatchObject({ passed: false, cells: { same: 1, differs: 1 } });
     expect(out.cells[0].metadata.nbstage?.check).toMatchObject({ status: 'differs' });
   });
@@ -127,6 +132,8 @@ describe('nbstage run with checks', () => {
     expect(xml).toContain('type="gate"');
     expect(xml).toContain('value: 0.93');
     expect(checksOf(executed(file))).toMatchObject({ passed: false });
+    // Only a gate failed: no cell is blamed.
+    expect(executed(file).metadata.nbstage?.exception).toMatchObject({ cell_index: null });
   });
 
   it("refuses a cell's bad metadata.nbstage.rtol before any kernel starts (exit 2)", async () => {

@@ -4,6 +4,7 @@
  * sent to the login form, logs in (the cookie, a session id, is HttpOnly and SameSite=Strict,
  * invisible to scripts), opens a job (builds, one trend chart per metric), a version (markdown,
  * ANSI colours, an image, and an HTML output whose script cannot touch the page), a diff,
+ * a regressed build's checks on its version and beside the last success on the diff page,
  * watches a running build fill in live over the websocket, cancels one, and logs out, which
  * ends the session for any copy of the cookie. Each page is saved as a screenshot in
  * docs/screenshots/.
@@ -20,11 +21,13 @@ import { startServeProcess } from '../../helpers/serve-process';
 import { jobPath, untilOutput } from '../service/service-fixture';
 import {
   api,
+  CHECKS_GATES,
   createRun,
   gatePath,
   gatedNotebook,
   jobName,
   seedBuilds,
+  seedCheckedBuilds,
   untilVersioned,
 } from './web-fixture';
 
@@ -165,6 +168,26 @@ describe('the web page in Chromium', () => {
     expect(await changed.locator('td.removed').textContent()).toContain('variant 1');
     expect(await changed.locator('td.added').textContent()).toContain('variant 2');
     await screenshot(page, 'diff');
+  });
+
+  it("shows a regression's checks on its version and beside the last success", async () => {
+    const checked = jobName();
+    const [good, regressed] = await seedCheckedBuilds(url, tokens.run, checked);
+    expect([good.exitCode, regressed.exitCode]).toEqual([0, 6]);
+    const base = `${url}/jobs/${jobPath(checked)}`;
+    await page.goto(`${base}/builds/2`);
+    await page.locator('.checks-failed h2', { hasText: 'Checks: failed' }).waitFor();
+    expect(await page.locator('.check-chip.check-differs').count()).toBe(1);
+    expect(await page.locator('.check-mismatch .check-diff').textContent()).toContain(
+      '+actual +            151           84',
+    );
+    await screenshot(page, 'checks-version');
+    await page.goto(`${base}/diff?a=1&b=2`);
+    const gate = page.locator(`.check-changes tr[data-gate="${CHECKS_GATES[0]}"] td`);
+    expect(await gate.nth(0).textContent()).toMatch(/0\.8175\s*passed/);
+    expect(await gate.nth(1).textContent()).toMatch(/0\.7575\s*failed/);
+    expect(await page.locator('.cell-change .check-chip.check-differs').count()).toBe(1);
+    await screenshot(page, 'checks-diff');
   });
 
   it('shows a running build fill in live, then its stored version', async () => {

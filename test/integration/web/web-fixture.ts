@@ -5,6 +5,8 @@
  * gate file so a test can watch a run live, and helpers to wait for runs over HTTP.
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Notebook } from '../../../pipelines/notebook/model';
 import type { ServiceRun } from '../../../server/runs/service-run';
 import { gateFile, makeNotebook } from '../../helpers/notebooks';
@@ -121,6 +123,42 @@ export async function seedBuilds(url: string, token: string, job: string): Promi
       throw new Error(`seed build ${build}: ${done.state} ${JSON.stringify(done.error)}`);
     }
     records.push(done);
+  }
+  return records;
+}
+
+/** The README's worked example of checks: `examples/checks/evaluate.ipynb`. */
+export const CHECKS_EXAMPLE = path.join(__dirname, '../../../examples/checks/evaluate.ipynb');
+
+/** The gates the README's example of checks runs with. */
+export const CHECKS_GATES = ['accuracy >= baseline - 0.01', 'recall >= 0.7'];
+
+/**
+ * Two builds of the checks example as the README tells them, each checked against the job's last
+ * success: build 1 (threshold 0.5, no baseline yet: passes) and build 2 (threshold 0.6: its
+ * confusion table differs and both gates fail, exit 6).
+ */
+export async function seedCheckedBuilds(
+  url: string,
+  token: string,
+  job: string,
+): Promise<ServiceRun[]> {
+  const notebook = JSON.parse(fs.readFileSync(CHECKS_EXAMPLE, 'utf8')) as Notebook;
+  const records: ServiceRun[] = [];
+  for (const [build, threshold] of [
+    [1, 0.5],
+    [2, 0.6],
+  ]) {
+    const run = await createRun(url, token, {
+      notebook,
+      notebookName: 'evaluate.ipynb',
+      job,
+      build: String(build),
+      parameters: { threshold },
+      baseline: 'last-success',
+      gates: CHECKS_GATES,
+    });
+    records.push(await untilVersioned(url, token, run.id));
   }
   return records;
 }

@@ -61,6 +61,10 @@ describe('runChecks', () => {
     const checks = runChecks(plan(baseline));
     const nb = notebook(code('a', '1\n'), code('b', '2.5\n'), code('c', '3\n'));
     expect(checks.cell(nb, 1)?.status).toBe('differs');
+    expect(checks.run(nb, {})).toMatchObject({
+      cell: 1,
+      failures: [expect.stringMatching(/^cell 1:/)],
+    });
     // A later display update put the right value in place.
     nb.cells[1] = code('b', '2\n');
     const verdict = checks.run(nb, {});

@@ -53,6 +53,22 @@ describe('matchCells', () => {
     const b = makeNotebook(['1']).cells.map((c) => ({ ...c, id: 'other' }));
     expect(matchCells(a, b)).toEqual({ aToB: [-1], bToA: [-1] });
   });
+
+  it("pairs the two builds' injected-parameters cells, whatever their ids", () => {
+    const injected = (source: string, id: string) => ({
+      ...makeNotebook([{ source, tags: ['injected-parameters'] }]).cells[0],
+      id,
+    });
+    const a = [...makeNotebook(['x = 1']).cells, injected('x = 2', 'run-a')];
+    const b = [...makeNotebook(['x = 1']).cells, injected('x = 3', 'run-b')];
+    expect(matchCells(a, b)).toEqual({ aToB: [0, 1], bToA: [0, 1] });
+    const diff = diffVersions(
+      'j',
+      side('1', { ...makeNotebook([]), cells: a }),
+      side('2', { ...makeNotebook([]), cells: b }),
+    );
+    expect(diff.cells.map((c) => [c.change, c.indexA, c.indexB])).toEqual([['modified', 1, 1]]);
+  });
 });
 
 describe('diffVersions', () => {
