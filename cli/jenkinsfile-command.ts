@@ -14,6 +14,8 @@ export interface JenkinsfileFlags {
   credentialsId?: string;
   /** The notebook's path as the Jenkinsfile names it (default: the argument as given). */
   path?: string;
+  baseline?: string;
+  gate?: string[];
 }
 
 /** Generates the Jenkinsfile; resolves to the exit code (bad notebooks throw, exit 2). */
@@ -27,6 +29,8 @@ export async function jenkinsfileCommand(
     ...(flags.library === undefined ? {} : { library: flags.library }),
     ...(flags.server === undefined ? {} : { server: flags.server }),
     ...(flags.credentialsId === undefined ? {} : { credentialsId: flags.credentialsId }),
+    ...(flags.baseline === undefined ? {} : { baseline: flags.baseline }),
+    ...(flags.gate === undefined ? {} : { gates: flags.gate }),
   });
   if (flags.output === undefined || flags.output === '-') {
     process.stdout.write(text);

@@ -308,6 +308,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--server <url>', 'nbstage service URL for the agents (default: their NBSTAGE_URL)')
     .option('--credentials-id <id>', 'Jenkins credentials with the nbstage token', 'nbstage-token')
     .option('--path <path>', "the notebook's path in the workspace (default: as given)")
+    .option('--baseline <spec>', "each stage's baseline: stored, last-success or a build number")
+    .option('--gate <expr>', 'a metric gate of the last stage (repeatable)', collect, [])
     .action(async (notebook: string, flags: JenkinsfileFlags) => {
       const { jenkinsfileCommand } = await import('./jenkinsfile-command');
       exitCode = await jenkinsfileCommand(notebook, flags);

@@ -3,9 +3,13 @@
  * pipeline with one stage per notebook stage (`agent { label ... }` from the stage's
  * `metadata.nbstage.agent`), Jenkins build parameters from the notebook's `parameters` cell, a
  * pipeline `timeout` from the notebook's `metadata.nbstage.timeout`, and the shared library loaded
- * by name. Each stage calls the library's `nbstageRun` step; nothing else is assumed installed.
+ * by name. Each stage calls the library's `nbstageRun` step (with the checks asked for: the
+ * baseline in every stage, the gates in the last); nothing else is assumed installed.
  */
+import { parseGate } from '../../pipelines/checks/gates';
+import { fileBaseline } from '../../pipelines/checks/plan';
 import { NotebookInvalidError } from '../../pipelines/errors';
+import { ValidationError } from '../../pipelines/errors/classes';
 import type { JSONValue, Notebook } from '../../pipelines/notebook/model';
 import { parametersCellDefaults, type ParameterDefault } from '../../pipelines/parameters/defaults';
 import { listStages, type StageInfo } from '../../pipelines/stages/slice';
@@ -22,6 +26,10 @@ export interface JenkinsfileOptions {
   credentialsId?: string;
   /** When set, every stage first fetches the notebook the service stores for this job (`nbstage fetch`). */
   fetchJob?: string;
+  /** nbstageRun's `baseline:` for every stage: `stored`, `last-success` or a build number. */
+  baseline?: string;
+  /** nbstageRun's `gate:` for the last stage (where a pipeline's evaluation usually records its metrics). */
+  gates?: readonly string[];
 }
 
 /** Default name of the shared library in Jenkins' "Global Pipeline Libraries". */
@@ -168,12 +176,33 @@ function seconds(value: JSONValue | undefined, where: string): number | undefine
 }
 
 /**
+ * The check options, refused as bad input before anything is written: every gate must parse, and
+ * the baseline must be one the service resolves (nbstageRun runs through it, where a notebook
+ * file is no baseline).
+ *
+ * @throws ValidationError naming the option
+ */
+function checkOptions(options: JenkinsfileOptions): void {
+  (options.gates ?? []).forEach((gate) => parseGate(gate, 'gate'));
+  const baseline = options.baseline;
+  if (baseline !== undefined && (baseline.trim() === '' || fileBaseline(baseline))) {
+    throw new ValidationError(
+      'baseline',
+      `baseline ${JSON.stringify(baseline)}: nbstageRun runs through the service, whose baseline ` +
+        "is 'stored', 'last-success' or a build number, not a notebook file",
+    );
+  }
+}
+
+/**
  * A declarative Jenkinsfile for the notebook: one stage per notebook stage (or one stage for a
  * notebook without stages), each on the agent its metadata names.
  *
  * @throws NotebookInvalidError for invalid stage metadata or a bad `metadata.nbstage.timeout`
+ * @throws ValidationError for a malformed gate or a notebook file as the baseline
  */
 export function generateJenkinsfile(notebook: Notebook, options: JenkinsfileOptions): string {
+  checkOptions(options);
   const library = options.library ?? DEFAULT_LIBRARY;
   const credentialsId = options.credentialsId ?? DEFAULT_CREDENTIALS_ID;
   const stages: StageInfo[] = listStages(notebook);
@@ -260,6 +289,17 @@ export function generateJenkinsfile(notebook: Notebook, options: JenkinsfileOpti
     }
     if (s.cellTimeout !== undefined) {
       args.push(`cellTimeout: ${s.cellTimeout}`);
+    }
+    if (options.baseline !== undefined) {
+      args.push(`baseline: ${groovyString(options.baseline)}`);
+    }
+    const gates = options.gates ?? [];
+    if (gates.length > 0 && s === plan[plan.length - 1]) {
+      args.push(
+        gates.length === 1
+          ? `gate: ${groovyString(gates[0])}`
+          : `gate: [${gates.map(groovyString).join(', ')}]`,
+      );
     }
     args.push(`credentialsId: ${groovyString(credentialsId)}`);
     add(4, 'nbstageRun(');

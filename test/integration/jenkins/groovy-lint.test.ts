@@ -48,6 +48,14 @@ function jenkinsfiles(dir: string): string[] {
         credentialsId: 'ml-nbstage',
       }),
     ],
+    [
+      'checked',
+      generateJenkinsfile(example, {
+        notebookPath: 'examples/ml-pipeline/train.ipynb',
+        baseline: 'last-success',
+        gates: ['accuracy >= baseline - 0.01', 'loss <= 0.5'],
+      }),
+    ],
     ['quickstart', generateJenkinsfile(quickstart, { notebookPath: 'examples/quickstart.ipynb' })],
     ['tricky', generateJenkinsfile(tricky, { notebookPath: "notebooks/o'neil \\ nb.ipynb" })],
     ['plain', generateJenkinsfile(plain, { notebookPath: 'plain.ipynb' })],
