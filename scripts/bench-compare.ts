@@ -2,9 +2,9 @@
  * The `compare` case of `npm run bench`: how long nbstage's baseline check takes to compare two
  * executed 1,000-cell notebooks (issue: under 1 s), in this process, after the modules are
  * loaded. The cells hold what ML notebooks print: text with numbers and noise (addresses, times,
- * a tqdm bar), an HTML table, JSON, a 64x48 PNG, a metric, an error; the actual notebook differs
- * from the baseline by numeric noise within the tolerance in every cell and by a real change in
- * ten of them, so every cell is normalized, tokenized and compared (images decoded) and the
+ * a tqdm bar), an HTML table, JSON, a 64x48 PNG, a warning beside a metric (which gates judge,
+ * so it is skipped); the actual notebook differs from the baseline by numeric noise within the
+ * tolerance in every cell and by a real change in ten of them, so every cell is normalized, tokenized and compared (images decoded) and the
  * diffs are written. `first` is the first comparison (cold code), `median` over BENCH_REPEAT.
  */
 import { PNG } from 'pngjs';
@@ -74,7 +74,7 @@ function outputs(i: number, noise: boolean, changed: boolean): Output[] {
       ];
     default:
       return [
-        { output_type: 'stream', name: 'stderr', text: `warning at ${when}\n` },
+        { output_type: 'stream', name: 'stderr', text: `warning at ${when}: grad norm ${x}\n` },
         {
           output_type: 'display_data',
           metadata: {},
