@@ -3,10 +3,8 @@
  * exit 2 with a one-line reason on stderr. Each command's module loads only when that command
  * runs, so `nbstage --version` and an embedded `nbstage run` load nothing of the service.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { packageRoot } from '../kernels/python-env';
+import { nbstageVersion } from '../pipelines/paths/package-root';
 import { ExitCode, NbstageError } from '../pipelines/errors';
 import { parseSize } from '../pipelines/executor/output-limits';
 import type { HistoryFlags, ShowFlags } from './history-commands';
@@ -87,13 +85,6 @@ function size(name: string) {
   };
 }
 
-function packageVersion(): string {
-  const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
-}
-
 /** Connection chatter @jupyterlab/services prints with console.warn ("Connection lost, ..."). */
 const LIBRARY_WARNINGS = /^(Connection lost, reconnecting in|Starting WebSocket)/;
 
@@ -138,7 +129,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .name('nbstage')
     .description('Run notebook cells as Jenkins pipeline stages on real Jupyter kernels')
-    .version(packageVersion())
+    .version(nbstageVersion())
     .exitOverride()
     .configureOutput({
       writeErr: (text) =>
@@ -191,6 +182,11 @@ export async function main(argv: string[]): Promise<number> {
       '--max-run-output <size>',
       'output the whole run streams and keeps; 0 for no limit (default 32 MiB, NBSTAGE_MAX_RUN_OUTPUT)',
       size('--max-run-output'),
+    )
+    .option(
+      '--memory <size>',
+      "cap the kernel's memory, e.g. 4GiB: an allocation over it fails (MemoryError); 0 for none",
+      size('--memory'),
     )
     .option('--job <name>', 'job name recorded in the run')
     .option('--build <n>', 'build number recorded in the run')
@@ -331,7 +327,7 @@ export async function main(argv: string[]): Promise<number> {
     .option(...sandboxBindOption, collect, [])
     .action(async (flags: ServeFlags) => {
       const { serveCommand } = await import('./serve-command');
-      exitCode = await serveCommand(flags, packageVersion());
+      exitCode = await serveCommand(flags, nbstageVersion());
     });
 
   program

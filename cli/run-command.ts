@@ -48,6 +48,8 @@ export interface RunFlags {
   cwd?: string;
   allowErrors?: boolean;
   maxCellOutput?: number;
+  /** `--memory`, in bytes. */
+  memory?: number;
   maxRunOutput?: number;
   job?: string;
   build?: string;
@@ -130,6 +132,7 @@ async function buildSpec(
     allowErrors: flags.allowErrors === true,
     maxCellOutputBytes: flags.maxCellOutput,
     maxRunOutputBytes: flags.maxRunOutput,
+    ...(flags.memory === undefined || flags.memory === 0 ? {} : { memoryBytes: flags.memory }),
     job: identity.job,
     build: identity.build,
     artifactsDir: flags.artifacts,

@@ -6,7 +6,7 @@
  * kernel id where a gateway has none. kernels/jupyter-providers.ts makes them.
  */
 import { UnreachableError } from '../pipelines/errors';
-import { kernelSpecNamed, type SetupKernel } from '../pipelines/kernel-source';
+import { kernelSpecNamed, type AcquireOptions, type SetupKernel } from '../pipelines/kernel-source';
 import type { JupyterEndpoint } from './endpoint';
 import { KernelClient } from './kernel-client';
 import { noSessionsApi, type SessionKernelIndex } from './gateway';
@@ -47,10 +47,7 @@ export interface KernelProvider<K extends SetupKernel = SetupKernel> {
   /** The kernelspecs on offer and the default. */
   kernelSpecs(): Promise<{ default: string; specs: KernelSpecInfo[] }>;
   /** A kernel of `name`: from the session when given (created if new), else warm or new. */
-  acquire(
-    name: string,
-    options?: { session?: string; cwd?: string; writable?: string[]; devices?: string[] },
-  ): Promise<AcquiredKernel<K>>;
+  acquire(name: string, options?: AcquireOptions): Promise<AcquiredKernel<K>>;
   /** Starts a kernel of `name` ahead of need; the next {@link acquire} takes it. */
   prewarm(name: string, count?: number): void;
   /** Gives a kernel back: session kernels stay alive when `keep`; others are shut down. */

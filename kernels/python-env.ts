@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { packageRoot } from '../pipelines/paths/package-root';
 
 /** Where {@link resolvePython} found the interpreter. */
 export type PythonSource = 'env' | 'venv' | 'path';
@@ -20,27 +21,7 @@ export interface ResolvedPython {
 /** Name of the virtual environment folder `scripts/setup.sh` creates in the package root. */
 export const VENV_DIR = '.venv';
 
-/**
- * The folder holding nbstage's package.json (and `bin/nbstage.js`), found by walking up from this
- * file, so it is the same from the TypeScript sources and from `dist/`. Requiring the bin as well
- * keeps a `package.json` that tsc copies into `dist/` from being mistaken for the root.
- */
-export function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    if (
-      fs.existsSync(path.join(dir, 'package.json')) &&
-      fs.existsSync(path.join(dir, 'bin', 'nbstage.js'))
-    ) {
-      return dir;
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) {
-      throw new Error(`nbstage package root not found above ${__dirname}`);
-    }
-    dir = parent;
-  }
-}
+export { packageRoot };
 
 /** The interpreter of the virtual environment `scripts/setup.sh` makes (it may not exist). */
 export function venvPython(root: string = packageRoot()): string {

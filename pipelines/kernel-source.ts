@@ -35,6 +35,20 @@ export interface KernelLease {
   staleEnv: boolean;
 }
 
+/** How a run wants its kernel. */
+export interface AcquireOptions {
+  /** The session whose kernel it is (kept between runs). */
+  session?: string;
+  /** Where the run works. */
+  cwd?: string;
+  /** The folders a sandboxed kernel may write. */
+  writable?: string[];
+  /** Device nodes a sandboxed kernel sees (a GPU lease's). */
+  devices?: string[];
+  /** `--memory`: a kernel with this limit (only kernels nbstage launches can have one). */
+  memoryBytes?: number;
+}
+
 /** What the runner needs from a kernel provider. `L` is the provider's own lease type. */
 export interface KernelSource<L extends KernelLease = KernelLease> {
   /** The kernelspecs on offer and the default. */
@@ -43,10 +57,7 @@ export interface KernelSource<L extends KernelLease = KernelLease> {
    * A kernel of `name`, from the session when one is named; the run works in `cwd`; a sandboxed
    * kernel sees the device nodes `devices` (a GPU lease's).
    */
-  acquire(
-    name: string,
-    options?: { session?: string; cwd?: string; writable?: string[]; devices?: string[] },
-  ): Promise<L>;
+  acquire(name: string, options?: AcquireOptions): Promise<L>;
   /** Gives a kernel back: session kernels stay alive when `keep`; others are shut down. */
   release(lease: L, keep: boolean): Promise<void>;
 }

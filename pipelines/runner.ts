@@ -5,7 +5,7 @@
  * starts; everything after that ends in a result that carries the executed notebook.
  */
 import path from 'node:path';
-import { ParameterError, StageNotFoundError, asNbstageError } from './errors';
+import { ParameterError, StageNotFoundError, UsageError, asNbstageError } from './errors';
 import type { InterpreterTable } from './formats/zeppelin';
 import { executeNotebook, type ExecuteResult } from './executor/executor';
 import type { RunEventListener } from './executor/events';
@@ -21,6 +21,12 @@ import { listStages, planStages } from './stages/slice';
 import type { KernelLease, KernelSource } from './kernel-source';
 import { resolveCheckPlan, withNbvalMarkers, type CheckRequest } from './checks/plan';
 import { runChecks, type CheckPlan } from './checks/verdict';
+import {
+  pythonResourcesCode,
+  recordsEnvironment,
+  runEnvironment,
+  type GitRecord,
+} from './environment/record';
 
 /** What to run and how: the CLI flags and the HTTP body map onto this. */
 export interface RunSpec {
@@ -68,6 +74,15 @@ export interface RunSpec {
   writable?: string[];
   /** What the run is checked against (`--baseline`, `--rtol`, `--gate`). */
   checks?: CheckRequest;
+  /** `--memory`: the kernels' memory limit in bytes (only kernels nbstage launches take one). */
+  memoryBytes?: number;
+  /**
+   * The reproducibility record (`metadata.nbstage.environment`): on unless false or
+   * `NBSTAGE_RECORD_ENVIRONMENT=0`. `source` is what the caller knows of the workspace that the
+   * run's own folder cannot tell (a service's copy has no `.git`): its git state and digest.
+   */
+  recordEnvironment?: boolean;
+  source?: { git?: GitRecord | null; workspace?: string };
 }
 
 /** Variables never copied into a kernel: nbstage's and Jupyter's own, and per-process ones. */
@@ -88,6 +103,20 @@ export function kernelEnvironment(env: NodeJS.ProcessEnv): Record<string, string
     }
   }
   return out;
+}
+
+/**
+ * A run with `--memory` needs kernels that took the limit: those nbstage launches itself, not
+ * a Jupyter server's. @throws UsageError
+ */
+function checkMemoryLimit(kernel: ExecutorKernel | undefined, memoryBytes: number | undefined) {
+  if (memoryBytes !== undefined && kernel?.memory?.limitBytes !== memoryBytes) {
+    throw new UsageError(
+      `--memory: kernel ${kernel?.name ?? ''} runs on a Jupyter server, which nbstage cannot ` +
+        'limit; a memory limit needs kernels nbstage launches itself (no --jupyter-url, ' +
+        'NBSTAGE_JUPYTER_URL or session)',
+    );
+  }
 }
 
 /** Where a run's kernels work: `cwd`, else the notebook's folder. */
@@ -208,8 +237,10 @@ export async function executeRun<L extends KernelLease>(
           cwd: runCwd(spec),
           writable: spec.writable,
           devices: spec.kernelDevices,
+          ...(spec.memoryBytes === undefined ? {} : { memoryBytes: spec.memoryBytes }),
         }),
       );
+      checkMemoryLimit(acquired.get(name)?.kernel, spec.memoryBytes);
     }
     const result = await runOnKernels(
       run,
@@ -285,6 +316,10 @@ async function runOnKernels(
     const kernelEnv = whole ? { ...kernelEnvironment(spec.environment ?? {}), ...env } : env;
     try {
       await a.kernel.run(envSetupCode(lang, kernelEnv, cwd, { replaceInherited: whole }));
+      if (a.kernel.memory !== undefined && /python/i.test(lang)) {
+        // A kernel nbstage owns measures each cell's memory peak itself, exactly.
+        await a.kernel.run(pythonResourcesCode());
+      }
       if (loaded.format === 'zeppelin' && /python/i.test(lang)) {
         const params = JSON.stringify(parameters);
         await a.kernel.run(
@@ -310,7 +345,17 @@ async function runOnKernels(
   for (const name of Object.keys(spec.secrets ?? {})) {
     recordedParams[name] = '****';
   }
+  const environment = recordsEnvironment(spec.environment ?? process.env, spec.recordEnvironment)
+    ? await runEnvironment({
+        kernel: acquired.get(mainKernel)?.kernel,
+        language,
+        dir: cwd,
+        ...(spec.source === undefined ? {} : { source: spec.source }),
+        env: spec.environment ?? process.env,
+      })
+    : null;
   const metadata: JSONObject = {
+    ...(environment === null ? {} : { environment }),
     parameters: masker.active ? masker.maskValue(recordedParams) : recordedParams,
     secrets: Object.keys(spec.secrets ?? {}),
     ...(spec.job === undefined ? {} : { job: spec.job }),

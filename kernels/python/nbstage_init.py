@@ -72,6 +72,24 @@ def _mount_proc():
     return _libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) == 0
 
 
+def _limit_memory(env):
+    """``--memory``: the kernel and what it starts may map at most NBSTAGE_MEMORY_LIMIT bytes.
+
+    An address-space limit (RLIMIT_AS): an allocation over it fails (Python's MemoryError)
+    instead of the OS killing the kernel. glibc reserves address space per malloc arena, so
+    fewer arenas are asked for unless the caller chose a number.
+    """
+    limit = env.get("NBSTAGE_MEMORY_LIMIT")
+    if not limit:
+        return
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    value = int(limit) if hard == resource.RLIM_INFINITY else min(int(limit), hard)
+    resource.setrlimit(resource.RLIMIT_AS, (value, value))
+    env.setdefault("MALLOC_ARENA_MAX", "2")
+
+
 def _exec_kernel(argv, mode, parent_pid):
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(sig, signal.SIG_DFL)
@@ -83,6 +101,7 @@ def _exec_kernel(argv, mode, parent_pid):
     else:
         env["JPY_PARENT_PID"] = str(parent_pid)
     try:
+        _limit_memory(env)
         os.execvpe(argv[0], argv, env)
     except OSError as err:
         sys.stderr.write(f"nbstage_init: cannot start the kernel {argv[0]!r}: {err.strerror}\n")

@@ -28,6 +28,8 @@ export interface EarlyLaunchRequest {
   server?: string;
   session?: string;
   sandbox?: string;
+  /** `--memory`, in bytes (0: none). */
+  memory?: number;
   env: NodeJS.ProcessEnv;
   cwd: string;
 }
@@ -39,6 +41,8 @@ const MAX_PEEK_BYTES = 8 * 1024 * 1024;
 export interface EarlyKernel {
   name: string;
   launch: Promise<EarlyLaunch | null>;
+  /** The `--memory` limit it was launched with. */
+  memoryLimitBytes?: number;
 }
 
 let launched: EarlyKernel | null = null;
@@ -91,12 +95,15 @@ export async function launchEarly(request: EarlyLaunchRequest): Promise<void> {
   if (spec === undefined) {
     return;
   }
+  const memoryLimitBytes =
+    request.memory === undefined || request.memory === 0 ? undefined : request.memory;
   const launch = (async () => {
     const connection = await writeConnectionFile(spec.name);
     try {
       const process = KernelProcess.launch(spec, connection.path, {
         env,
         cwd: request.cwd,
+        ...(memoryLimitBytes === undefined ? {} : { memoryLimitBytes }),
       });
       return { spec, connection, process, env, cwd: request.cwd };
     } catch {
@@ -104,7 +111,11 @@ export async function launchEarly(request: EarlyLaunchRequest): Promise<void> {
       return null;
     }
   })().catch(() => null);
-  launched = { name: spec.name, launch };
+  launched = {
+    name: spec.name,
+    launch,
+    ...(memoryLimitBytes === undefined ? {} : { memoryLimitBytes }),
+  };
   await launch;
 }
 

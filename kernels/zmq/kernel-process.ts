@@ -43,6 +43,11 @@ export interface KernelLaunchOptions {
    * own); default all of this process's and `env`'s, less nbstage's credentials.
    */
   allowEnv?: (name: string) => boolean;
+  /**
+   * `--memory`: the kernel and what it starts get this address-space limit (`RLIMIT_AS`, set by
+   * `nbstage_init`), in bytes.
+   */
+  memoryLimitBytes?: number;
 }
 
 const live = new Set<KernelProcess>();
@@ -110,6 +115,9 @@ export function kernelCommand(
   }
   // nbstage_init dies with its parent and checks that this is it.
   env.JPY_PARENT_PID = String(process.pid);
+  if (options.memoryLimitBytes !== undefined) {
+    env.NBSTAGE_MEMORY_LIMIT = String(options.memoryLimitBytes);
+  }
   const argv = [python, '-m', 'nbstage_init', '--', ...cmd];
   if (options.sandbox === undefined) {
     return { argv, env };

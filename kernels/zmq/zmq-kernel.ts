@@ -24,6 +24,7 @@ import {
   type KernelLaunchOptions,
 } from './kernel-process';
 import type { ZmqKernelSpec } from './kernelspecs';
+import { TreeMemory } from './tree-memory';
 import { Session, type JsonObject, type WireMessage } from './wire';
 
 /** Options of {@link ZmqKernel.start}. */
@@ -83,6 +84,8 @@ export class ZmqKernel implements SetupKernel {
   private cause: string | null = null;
   private closing = false;
   private shutdownPromise: Promise<void> | null = null;
+  /** Its process tree's memory, cell by cell. */
+  readonly memory: TreeMemory;
 
   private constructor(
     readonly spec: ZmqKernelSpec,
@@ -91,6 +94,7 @@ export class ZmqKernel implements SetupKernel {
     private readonly options: ZmqKernelOptions,
   ) {
     this.name = spec.name;
+    this.memory = new TreeMemory(child.pid, options.memoryLimitBytes ?? null);
     const log = options.log ?? defaultLog;
     this.log = (msg, fields) => log(msg, { kernel: this.name, ...fields });
     this.session = new Session(connection.info.key);
@@ -108,6 +112,7 @@ export class ZmqKernel implements SetupKernel {
     );
     // What the kernel sent before it exited is handed on before it counts as dead.
     void child.exited.then(async (exit) => {
+      this.memory.stop();
       await this.channels.settle();
       this.lost(describeExit(exit));
     });
@@ -252,6 +257,16 @@ export class ZmqKernel implements SetupKernel {
   /** The wrapper process's pid (its process group holds the kernel). */
   get pid(): number {
     return this.child.pid;
+  }
+
+  /** The signal that ended the kernel's process, or null (it runs, or it exited). */
+  get deathSignal(): string | null {
+    return this.child.exit?.signal ?? null;
+  }
+
+  /** The kernelspec's command. */
+  get argv(): readonly string[] {
+    return this.spec.argv;
   }
 
   /** How the kernel's process ended, or null while it runs. */

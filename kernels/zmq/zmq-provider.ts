@@ -7,7 +7,7 @@
 import { UnreachableError, UsageError } from '../../pipelines/errors';
 import type { KernelSpecInfo } from '../../pipelines/executor/kernel';
 import { KernelPool } from '../pool';
-import { kernelSpecNamed } from '../../pipelines/kernel-source';
+import { kernelSpecNamed, type AcquireOptions } from '../../pipelines/kernel-source';
 import type { AcquiredKernel, KernelProvider, ProviderHealth } from '../provider';
 import type { EarlyKernel } from './early-launch';
 import { findKernelSpecs, NATIVE_KERNEL, type ZmqKernelSpec } from './kernelspecs';
@@ -65,7 +65,11 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
   private readonly handedOut = new Set<ZmqKernel>();
   private readonly sessions = new Map<string, SessionKernel>();
   /** A kernel launched before this provider was made, until a run takes it. */
-  private adopted: { name: string; kernel: Promise<ZmqKernel> } | null = null;
+  private adopted: {
+    name: string;
+    kernel: Promise<ZmqKernel>;
+    memoryLimitBytes: number | undefined;
+  } | null = null;
   private specsFound: Map<string, ZmqKernelSpec> | null = null;
   private closed: Promise<void> | null = null;
 
@@ -129,6 +133,7 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
     cwd: string,
     devices: string[] = [],
     writable?: string[],
+    memoryLimitBytes?: number,
   ): Promise<ZmqKernel> {
     if (this.closed !== null) {
       return Promise.reject(new UnreachableError('the kernel provider is closed'));
@@ -148,6 +153,7 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
             }),
         env: this.options.env,
         cwd,
+        ...(memoryLimitBytes === undefined ? {} : { memoryLimitBytes }),
       }),
     );
   }
@@ -163,16 +169,19 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
     const kernel = early.launch.then((launched) => {
       if (launched === null) {
         // It could not be launched: a run's own start says why.
-        return this.start(early.name, this.defaultCwd);
+        return this.start(early.name, this.defaultCwd, [], undefined, early.memoryLimitBytes);
       }
       return ZmqKernel.attach(launched.spec, launched.connection, launched.process, {
         ...this.options.kernel,
         env: launched.env,
         cwd: launched.cwd,
+        ...(early.memoryLimitBytes === undefined
+          ? {}
+          : { memoryLimitBytes: early.memoryLimitBytes }),
       });
     });
     kernel.catch(() => undefined);
-    this.adopted = { name: early.name, kernel };
+    this.adopted = { name: early.name, kernel, memoryLimitBytes: early.memoryLimitBytes };
   }
 
   /** Starts `count` kernels of `name` ahead of need; the next {@link acquire}s take them. */
@@ -189,10 +198,7 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
    * @throws UsageError for a `session` when this provider keeps none.
    * @throws KernelNotFoundError for an unknown kernelspec.
    */
-  async acquire(
-    name: string,
-    options: { session?: string; cwd?: string; writable?: string[]; devices?: string[] } = {},
-  ): Promise<AcquiredKernel<ZmqKernel>> {
+  async acquire(name: string, options: AcquireOptions = {}): Promise<AcquiredKernel<ZmqKernel>> {
     const session = options.session === '' ? undefined : options.session;
     if (session !== undefined && this.options.sessions !== true) {
       throw new UsageError(
@@ -203,7 +209,12 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
     await this.checkKernel(name);
     if (session !== undefined) {
       const kept = this.sessions.get(session);
-      if (kept !== undefined && kept.name === name && kept.kernel.dead === null) {
+      if (
+        kept !== undefined &&
+        kept.name === name &&
+        kept.kernel.dead === null &&
+        kept.kernel.memory.limitBytes === (options.memoryBytes ?? null)
+      ) {
         this.handedOut.add(kept.kernel);
         return { kernel: kept.kernel, fresh: false, session, staleEnv: true };
       }
@@ -211,19 +222,30 @@ export class ZmqKernelProvider implements KernelProvider<ZmqKernel> {
       await kept?.kernel.shutdown();
     }
     // A sandboxed kernel can write only where it started: it starts where the run works. Others
-    // are warm (or new) and move there with the run's setup code.
+    // are warm (or new) and move there with the run's setup code. A kernel with a memory limit
+    // starts with it (warm ones have none; the head start has the one `nbstage run` was given).
+    const limit = options.memoryBytes;
     const here =
       this.options.kernel?.sandbox !== undefined && options.cwd !== undefined ? options.cwd : null;
-    const adopted = this.adopted?.name === name && here === null ? this.adopted : null;
+    const adopted =
+      this.adopted?.name === name && here === null && this.adopted.memoryLimitBytes === limit
+        ? this.adopted
+        : null;
     if (adopted !== null) {
       this.adopted = null;
     }
     const kernel =
       adopted !== null
         ? await adopted.kernel
-        : here === null
+        : here === null && limit === undefined
           ? await this.pool.acquire(name)
-          : await this.start(name, here, options.devices, options.writable);
+          : await this.start(
+              name,
+              here ?? options.cwd ?? this.defaultCwd,
+              options.devices,
+              options.writable,
+              limit,
+            );
     if (this.closed !== null) {
       await kernel.shutdown();
       throw new UnreachableError('the kernel provider is closed');

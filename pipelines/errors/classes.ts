@@ -143,8 +143,20 @@ export class CellExecutionError extends NbstageError {
   readonly ename: string;
   readonly evalue: string;
   readonly traceback: string[];
-  constructor(cellIndex: number, ename: string, evalue: string, traceback: string[]) {
-    super(ErrorCode.cellFailed, `cell ${cellIndex} raised ${ename}: ${evalue}`);
+  /** `hint`: what the message adds in brackets (the memory limit of a MemoryError). */
+  constructor(
+    cellIndex: number,
+    ename: string,
+    evalue: string,
+    traceback: string[],
+    hint?: string,
+  ) {
+    super(
+      ErrorCode.cellFailed,
+      hint === undefined
+        ? `cell ${cellIndex} raised ${ename}: ${evalue}`
+        : `cell ${cellIndex} raised ${ename}${evalue === '' ? '' : `: ${evalue}`} (${hint})`,
+    );
     this.cellIndex = cellIndex;
     this.ename = ename;
     this.evalue = evalue;

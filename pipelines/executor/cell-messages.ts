@@ -106,12 +106,13 @@ export class CellMessages {
     }
   }
 
-  /** The kernel started the cell: its clock (and its timeout) start now, once. */
+  /** The kernel started the cell: its clock (and its timeout) and its memory peak start now, once. */
   private startClock(request: CellRequest): void {
     if (request.startedAt !== null) {
       return;
     }
     request.startedAt = Date.now();
+    request.kernel.memory?.cellStarted();
     const { cellTimeoutS, stopper } = this.ctx;
     if (cellTimeoutS !== undefined && cellTimeoutS > 0 && stopper.error === null) {
       request.timer = setTimeout(

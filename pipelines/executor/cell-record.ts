@@ -3,7 +3,13 @@
  * request, nbclient's `metadata.execution` times, the run's status per cell, the outputs in
  * nbformat's on-disk form, and a cell left as one the run did not execute.
  */
-import { splitLines, type CodeCell, type JSONValue, type Output } from '../notebook/model';
+import {
+  splitLines,
+  type CodeCell,
+  type JSONValue,
+  type Notebook,
+  type Output,
+} from '../notebook/model';
 import type { CellStatus } from './events';
 
 /** Clears what an earlier run left in a cell about to be sent. */
@@ -14,19 +20,45 @@ export function resetForRun(cell: CodeCell): void {
   delete cell.metadata.nbstage?.output;
 }
 
-/** Leaves a code cell as one this run did not execute: no count, outputs or run timings. */
+/** What a run records in a cell's `metadata.nbstage`: an earlier run's is dropped before this one. */
+const RUN_RECORD_KEYS = ['status', 'duration_ms', 'stage', 'output', 'peak_rss_bytes', 'check'];
+
+/** Drops an earlier run's record from a cell's `metadata.nbstage` (status, peak, check...). */
+export function forgetRun(cell: CodeCell): void {
+  const meta = cell.metadata.nbstage;
+  if (meta !== undefined) {
+    cell.metadata.nbstage = Object.fromEntries(
+      Object.entries(meta).filter(([key]) => !RUN_RECORD_KEYS.includes(key)),
+    );
+  }
+}
+
+/** Leaves a code cell as one this run did not execute: no count, outputs or run record. */
 export function clearRun(cell: CodeCell): void {
   cell.execution_count = null;
   cell.outputs = [];
   delete cell.metadata.execution;
-  if (cell.metadata.nbstage !== undefined) {
-    const {
-      status: _status,
-      duration_ms: _duration,
-      stage: _stage,
-      ...rest
-    } = cell.metadata.nbstage;
-    cell.metadata.nbstage = rest;
+  forgetRun(cell);
+}
+
+/**
+ * Before a run: each of `cells` loses what an earlier run recorded in it; a code cell that will
+ * not run (`runs` says) is left as nbclient leaves one, with no count, outputs or run record.
+ */
+export function forgetEarlierRuns(
+  nb: Notebook,
+  cells: readonly number[],
+  runs: (index: number) => boolean,
+): void {
+  for (const index of cells) {
+    const cell = nb.cells[index];
+    if (cell?.cell_type === 'code') {
+      if (runs(index)) {
+        forgetRun(cell);
+      } else {
+        clearRun(cell);
+      }
+    }
   }
 }
 

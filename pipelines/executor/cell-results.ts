@@ -30,7 +30,10 @@ export class CellResults {
     return this.ended.has(index);
   }
 
-  /** Ends a cell: its output limits recorded, its status and duration emitted. */
+  /**
+   * Ends a cell: its output limits and the peak resident memory of its kernel's processes
+   * recorded (`peak_rss_bytes`, when known), its status and duration emitted.
+   */
   end(
     index: number,
     cell: CodeCell,
@@ -38,12 +41,14 @@ export class CellResults {
     durationMs: number,
     error?: CellError,
     check?: CellCheckNote,
+    peakRssBytes: number | null = null,
   ): void {
     const output = this.collector.endCell(index);
-    if (output !== null) {
+    if (output !== null || peakRssBytes !== null) {
       cell.metadata.nbstage = {
         ...(cell.metadata.nbstage ?? {}),
-        output: output as unknown as JSONObject,
+        ...(output === null ? {} : { output: output as unknown as JSONObject }),
+        ...(peakRssBytes === null ? {} : { peak_rss_bytes: peakRssBytes }),
       };
     }
     this.ended.set(index, { status, durationMs });

@@ -5,7 +5,7 @@
  */
 import type { NbstageError } from '../errors';
 import { CancelledError, TimeoutError } from '../errors';
-import { deathError } from './death';
+import { deathError, deathFacts, type DeathFacts } from './death';
 import type { DeathReason, ExecutorKernel } from './kernel';
 
 /** What {@link EarlyStop.watch} watches. */
@@ -23,7 +23,7 @@ export class EarlyStop {
   /** The error that stopped the run, or null while it goes on. */
   error: NbstageError | null = null;
   /** The first kernel that died under the run, and why. */
-  death: { kernel: string; reason: DeathReason; cause: string | null } | null = null;
+  death: { kernel: string; reason: DeathReason; facts: DeathFacts } | null = null;
   /** Rejects with that error (never resolves); safe to leave unawaited. */
   readonly promise: Promise<never>;
   private rejectFn: (err: NbstageError) => void = () => undefined;
@@ -52,10 +52,8 @@ export class EarlyStop {
     for (const kernel of sources.kernels) {
       cleanups.push(
         kernel.onDeath((reason) => {
-          this.death ??= { kernel: kernel.name, reason, cause: kernel.deathCause ?? null };
-          this.stop(
-            deathError(kernel.name, reason, sources.currentIndex(), kernel.deathCause ?? null),
-          );
+          this.death ??= { kernel: kernel.name, reason, facts: deathFacts(kernel) };
+          this.stop(deathError(kernel.name, reason, sources.currentIndex(), deathFacts(kernel)));
         }),
       );
     }

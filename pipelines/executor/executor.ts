@@ -31,7 +31,7 @@ import {
 } from '../notebook/model';
 import type { Masker } from '../secrets/mask';
 import { CellMessages } from './cell-messages';
-import { clearRun, resetForRun, setExecutionCount, setExecutionTime } from './cell-record';
+import { forgetEarlierRuns, resetForRun, setExecutionCount, setExecutionTime } from './cell-record';
 import { CellRequest, type ReplyContent } from './cell-request';
 import { CellResults, type CellError } from './cell-results';
 import { blameDeath, deathError, statusBeforeDeath } from './death';
@@ -48,7 +48,7 @@ import {
   statusFromError,
   warnListenerError,
 } from './outcome';
-import type { OutputLimits } from './output-limits';
+import { formatLimit, type OutputLimits } from './output-limits';
 import { OutputCollector } from './outputs';
 
 /** What the executor needs to run a notebook. */
@@ -237,13 +237,7 @@ export class NotebookExecutor {
    */
   private begin(): () => void {
     const { options } = this;
-    for (const index of options.cells) {
-      const cell = this.nb.cells[index];
-      if (cell?.cell_type === 'code' && !this.positionOf.has(index)) {
-        // As in nbclient: no execution count, outputs or run status, like a markdown cell.
-        clearRun(cell);
-      }
-    }
+    forgetEarlierRuns(this.nb, options.cells, (index) => this.positionOf.has(index));
     this.fanout.emit({
       type: 'run-start',
       runId: this.runId,
@@ -350,7 +344,12 @@ export class NotebookExecutor {
     if (this.options.allowErrors === true) {
       return true;
     }
-    this.stopper.stop(new CellExecutionError(index, ename, evalue, traceback));
+    const limit = request.kernel.memory?.limitBytes ?? null;
+    const hint =
+      ename === 'MemoryError' && limit !== null
+        ? `the kernel's memory is limited to ${formatLimit(limit)} by --memory`
+        : undefined;
+    this.stopper.stop(new CellExecutionError(index, ename, evalue, traceback, hint));
     return false;
   }
 
@@ -370,7 +369,7 @@ export class NotebookExecutor {
     if (victim.index === error.cellIndex || death === null) {
       return error;
     }
-    return deathError(death.kernel, death.reason, victim.index, death.cause);
+    return deathError(death.kernel, death.reason, victim.index, death.facts);
   }
 
   /**
@@ -417,8 +416,11 @@ export class NotebookExecutor {
 
   /** Ends a sent cell with `status`. */
   private finishRequest(request: CellRequest, status: CellStatus, error?: CellError): void {
+    const sampled =
+      request.startedAt === null ? null : (request.kernel.memory?.cellEnded() ?? null);
+    const peak = this.collector.peakOf(request.index) ?? sampled;
     const check = this.options.checks?.cell(this.nb, request.index) ?? undefined;
-    this.results.end(request.index, request.cell, status, request.durationMs(), error, check);
+    this.results.end(request.index, request.cell, status, request.durationMs(), error, check, peak);
   }
 
   /**

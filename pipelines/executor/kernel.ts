@@ -45,6 +45,23 @@ export interface ExecuteHandle {
  */
 export type DeathReason = 'dead' | 'restarting' | 'disconnected' | 'server-died';
 
+/**
+ * The peak resident memory of a kernel's process tree during each cell (kernels/zmq/tree-memory.ts
+ * reads it from /proc): reset when the kernel starts a cell, read when it ends. Null: unknown.
+ */
+export interface KernelMemory {
+  /** The kernel started a cell: peaks count from now. */
+  cellStarted(): void;
+  /** The cell ended: its peak in bytes (the last one seen, when the kernel is gone). */
+  cellEnded(): number | null;
+  /** The last peak seen of the current or last cell, without reading again. */
+  readonly lastPeak: number | null;
+  /** The memory limit the kernel runs under (`--memory`), in bytes, or null. */
+  readonly limitBytes: number | null;
+  /** The memory it could have without one: the machine's, or its cgroup's (bytes). */
+  readonly machineBytes: number | null;
+}
+
 /** A live kernel the executor runs cells on. Whoever acquired it shuts it down. */
 export interface ExecutorKernel {
   /** The kernelspec name (`python3`). */
@@ -58,6 +75,12 @@ export interface ExecutorKernel {
    * when the kernel knows it (one nbstage launched itself does); the death's message says it.
    */
   readonly deathCause?: string | null;
+  /** The signal that ended the kernel's process (`SIGKILL`), when it is known. */
+  readonly deathSignal?: string | null;
+  /** The kernelspec's command, when the kernel knows it (one nbstage launched itself does). */
+  readonly argv?: readonly string[];
+  /** The resident memory of the kernel's processes, cell by cell, when nbstage owns them. */
+  readonly memory?: KernelMemory;
   /**
    * Sends an execute request without waiting for earlier ones (the kernel queues them).
    * Throws when the kernel is already gone.

@@ -36,6 +36,9 @@ export interface OutputCollectorOptions {
   fullOutputDir?: string | null;
 }
 
+/** Mimetype of a cell's resources as its kernel reports them (`kernels/python/nbstage/resources.py`). */
+export const RESOURCES_MIME = 'application/vnd.nbstage.resources+json';
+
 /** Collects outputs for all cells of one run. */
 export class OutputCollector {
   private readonly displays = new Map<string, { cell: CodeCell; index: number }[]>();
@@ -50,6 +53,8 @@ export class OutputCollector {
   private readonly budget: OutputBudget;
   /** Metrics recorded with `nbstage.record`, in order. */
   readonly metrics: { name: string; value: JSONObject[string]; cell: number }[] = [];
+  /** Each cell's peak resident memory as its kernel measured it (`nbstage/resources.py`). */
+  private readonly peaks = new Map<number, number>();
 
   constructor(
     private readonly runId: string,
@@ -71,6 +76,11 @@ export class OutputCollector {
     return this.masker === null || !this.masker.active
       ? output
       : (this.masker.maskOutput(output) as T);
+  }
+
+  /** The peak resident memory cell `index`'s kernel measured for it, if it did. */
+  peakOf(index: number): number | null {
+    return this.peaks.get(index) ?? null;
   }
 
   /** Applies one iopub message (anything but status/execute_input) to cell `index`. */
@@ -97,6 +107,14 @@ export class OutputCollector {
           transient?: { display_id?: string };
           execution_count?: number;
         };
+        const resources = content.data[RESOURCES_MIME] as { peak_rss_bytes?: unknown } | undefined;
+        if (resources !== undefined) {
+          // The kernel's own measure of the cell, not an output of it.
+          if (typeof resources.peak_rss_bytes === 'number') {
+            this.peaks.set(index, resources.peak_rss_bytes);
+          }
+          break;
+        }
         this.flushClear(index, cell);
         this.flushStreams(index);
         const output: DisplayDataOutput | ExecuteResultOutput =
