@@ -41,14 +41,17 @@
  * removal). Their series repeat BENCH_WS_REPEAT times (default 3).
  * `compare` (bench-compare.ts): the baseline check of two executed 1,000-cell notebooks, in
  * process (goal: under 1 s).
+ * `environment` (bench-environment.ts): what the reproducibility record adds to a run (goal: under
+ * 100 ms), and the per-cell cost of the memory hooks.
  * BENCH_NBSTAGE_BIN times another build's bin/nbstage.js in the nbstage column (before/after).
  * Repetitions: BENCH_REPEAT (default 5). Only some cases: BENCH_CASES=a,b,c,a-shared,b-warm,
  * b-private,gateway,warm-pool,sandbox,startup,nodelay,first-output,burst,flood,workspace-bytes,
- * workspace-files,compare (the default: all), or
+ * workspace-files,compare,environment (the default: all), or
  * `npm run bench -- --only warm-pool,gateway`. Every server and kernel the bench starts is
  * stopped before it exits.
  */
 import { compareCase } from './bench-compare';
+import { environmentCost } from './bench-environment';
 import { flood } from './bench-flood';
 import { workspaceBytes, workspaceFiles } from './bench-workspace';
 import fs from 'node:fs';
@@ -83,9 +86,15 @@ import { warmPool } from './bench-warm-pool';
 console.debug = (): void => undefined;
 const bin = process.env.BENCH_NBSTAGE_BIN ?? path.join(root, 'bin', 'nbstage.js');
 const ALL_CASES =
-  'a,b,c,a-shared,b-warm,b-private,gateway,warm-pool,sandbox,startup,nodelay,first-output,burst,flood,workspace-bytes,workspace-files,compare';
+  'a,b,c,a-shared,b-warm,b-private,gateway,warm-pool,sandbox,startup,nodelay,first-output,burst,flood,workspace-bytes,workspace-files,compare,environment';
 /** Cases that run nbstage alone, without nbclient and papermill. */
-const NBSTAGE_ONLY = new Set(['flood', 'workspace-bytes', 'workspace-files', 'compare']);
+const NBSTAGE_ONLY = new Set([
+  'flood',
+  'workspace-bytes',
+  'workspace-files',
+  'compare',
+  'environment',
+]);
 const onlyAt = process.argv.indexOf('--only');
 const cases = new Set(
   (onlyAt >= 0 && process.argv[onlyAt + 1] !== undefined
@@ -509,6 +518,9 @@ async function main(): Promise<void> {
   }
   if (cases.has('compare')) {
     process.stdout.write(`${JSON.stringify(compareCase(repeat))}\n`);
+  }
+  if (cases.has('environment')) {
+    process.stdout.write(`${JSON.stringify(await environmentCost())}\n`);
   }
 }
 
