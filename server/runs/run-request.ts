@@ -294,6 +294,9 @@ export function runSpecOf(
         }
       : {}),
     ...place,
+    // A copy of the workspace has no .git: git must not walk up from it into another checkout.
+    // In place, the caller's own folder tells its commit.
+    ...(request.workspace?.inPlace === undefined ? { source: { git: null } } : {}),
     parameters: request.parameters,
     secrets: request.secrets,
     kernel: request.kernel,
