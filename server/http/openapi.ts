@@ -394,7 +394,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
             { name: 'a', in: 'query', required: true, schema: { type: 'string' } },
             { name: 'b', in: 'query', required: true, schema: { type: 'string' } },
           ],
-          summary: 'diff of two builds: sources, outputs, metrics',
+          summary: 'diff of two builds: sources, outputs, metrics, parameters, checks',
           responses: { '200': json({ type: 'object' }), ...errors(400, 401, 404) },
         },
       },
