@@ -286,6 +286,7 @@ export class KernelClient implements ExecutorKernel {
         code,
         silent: options.silent ?? false,
         store_history: options.storeHistory ?? !(options.silent ?? false),
+        user_expressions: { ...options.userExpressions },
         allow_stdin: false,
         stop_on_error: options.stopOnError ?? true,
       },

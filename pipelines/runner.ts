@@ -307,6 +307,7 @@ async function runOnKernels(
       languageOfCell(notebook, index, language),
     );
   }
+  const measuringKernels = new Set<ExecutorKernel>();
   for (const [name, a] of acquired) {
     const lang = kernelLanguages.get(name) ?? a.kernel.language.name ?? language;
     // A kernel that started with another process's environment (a shared server's, a session
@@ -319,6 +320,7 @@ async function runOnKernels(
       if (a.kernel.memory !== undefined && /python/i.test(lang)) {
         // A kernel nbstage owns measures each cell's memory peak itself, exactly.
         await a.kernel.run(pythonResourcesCode());
+        measuringKernels.add(a.kernel);
       }
       if (loaded.format === 'zeppelin' && /python/i.test(lang)) {
         const params = JSON.stringify(parameters);
@@ -384,6 +386,7 @@ async function runOnKernels(
       spec.environment ?? process.env,
     ),
     checks: run.checks === null ? undefined : runChecks(run.checks),
+    measuringKernels,
     fullOutputDir:
       spec.fullOutputDir ??
       (spec.artifactsDir === undefined

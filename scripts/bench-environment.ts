@@ -4,19 +4,26 @@
  * (`runEnvironment`: the kernel's silent report of its packages, git of this checkout, the
  * machine), which a run awaits before its first cell; the install of the per-cell memory hooks;
  * and 100 trivial cells run with the hooks and 100 without on the same kernel, for the cost a
- * cell pays (its peak read from /proc and one more iopub message).
+ * cell pays (its peak read from /proc, asked for and answered in its execute request and reply,
+ * as the executor does: `pipelines/executor/kernel-peak.ts`).
  */
 import { findKernelSpecs } from '../kernels/zmq/kernelspecs';
 import { ZmqKernel } from '../kernels/zmq/zmq-kernel';
 import { pythonResourcesCode, runEnvironment } from '../pipelines/environment/record';
+import { PEAK_REQUEST, peakOfReply } from '../pipelines/executor/kernel-peak';
 import { median, msSince, pause, repeat, root } from './bench-common';
 
 const CELLS = 100;
 
-async function cells(kernel: ZmqKernel): Promise<number> {
+/** Runs the trivial cells; `hooked`: each asks for its peak, which must come back. */
+async function cells(kernel: ZmqKernel, hooked: boolean): Promise<number> {
+  const options = hooked ? { userExpressions: PEAK_REQUEST } : {};
   const started = process.hrtime.bigint();
   for (let i = 0; i < CELLS; i++) {
-    await kernel.execute(`x = ${i}`).done;
+    const reply = await kernel.execute(`x = ${i}`, options).done;
+    if (hooked && peakOfReply(reply) === null) {
+      throw new Error(`cell ${i} came back without its peak`);
+    }
   }
   return msSince(started);
 }
@@ -42,11 +49,11 @@ async function once(): Promise<{
       env: process.env,
     });
     const record = msSince(started);
-    const plain = await cells(kernel);
+    const plain = await cells(kernel, false);
     started = process.hrtime.bigint();
     await kernel.run(pythonResourcesCode());
     const install = msSince(started);
-    const hooked = await cells(kernel);
+    const hooked = await cells(kernel, true);
     const packages = Object.keys((environment.packages ?? {}) as object).length;
     return { record, install, plain, hooked, packages };
   } finally {
@@ -69,7 +76,7 @@ export async function environmentCost(): Promise<Record<string, unknown>> {
     case: 'environment',
     description:
       'the environment record a run awaits (kernel report, git, machine), the memory hooks, ' +
-      `and ${CELLS} trivial cells with and without them`,
+      `and ${CELLS} trivial cells with and without them (the peak back in each reply)`,
     repeat,
     packages: runs[0].packages,
     median_ms: {

@@ -371,7 +371,7 @@ export class ZmqKernel implements SetupKernel {
         code,
         silent: options.silent ?? false,
         store_history: options.storeHistory ?? !(options.silent ?? false),
-        user_expressions: {},
+        user_expressions: options.userExpressions ?? {},
         allow_stdin: false,
         stop_on_error: options.stopOnError ?? true,
       },

@@ -32,7 +32,7 @@ export class CellResults {
 
   /**
    * Ends a cell: its output limits and the peak resident memory of its kernel's processes
-   * recorded (`peak_rss_bytes`, when known), its status and duration emitted.
+   * recorded (`peak_rss_bytes`, when known), its status, duration and peak emitted.
    */
   end(
     index: number,
@@ -62,6 +62,7 @@ export class CellResults {
       executionCount: cell.execution_count,
       ...(error === undefined ? {} : { error }),
       ...(check === undefined ? {} : { check }),
+      ...(peakRssBytes === null ? {} : { peakRssBytes }),
     });
   }
 

@@ -100,6 +100,11 @@ export interface CellEndEvent {
   error?: { ename: string; evalue: string; traceback: string[] };
   /** The cell's outputs against the run's baseline, when the run has one and compared the cell. */
   check?: CellCheckNote;
+  /**
+   * The peak resident memory of the kernel's processes while the cell ran, in bytes, when it
+   * was measured (what `metadata.nbstage.peak_rss_bytes` records).
+   */
+  peakRssBytes?: number;
 }
 
 /** What a cell's comparison with its baseline found, as the console shows it after the cell. */

@@ -39,6 +39,7 @@ import { EarlyStop } from './early-stop';
 import type { CellStatus, RunChecks, RunEventListener, RunStatus } from './events';
 import type { ExecutorKernel } from './kernel';
 import { kernelTime } from './kernel-clock';
+import { PEAK_REQUEST, peakOfReply } from './kernel-peak';
 import {
   RunEventFanout,
   maskError,
@@ -89,6 +90,8 @@ export interface ExecuteNotebookOptions {
   fullOutputDir?: string | null;
   /** The run's checks (a baseline, gates): see {@link RunChecks}. */
   checks?: RunChecks;
+  /** Kernels that measure each cell's memory peak themselves: asked for it (`kernel-peak.ts`). */
+  measuringKernels?: ReadonlySet<ExecutorKernel>;
 }
 
 /** The outcome of a run. The notebook is the executed one, masked, with metadata filled in. */
@@ -281,9 +284,10 @@ export class NotebookExecutor {
     const request = new CellRequest(index, cell, this.options.kernelFor(index));
     const stopOnError = !(this.options.allowErrors === true || hasTag(input, 'raises-exception'));
     const source = joinSource(input.source);
+    const measured = this.options.measuringKernels?.has(request.kernel) === true;
     const handle = request.kernel.execute(
       source,
-      { stopOnError },
+      { stopOnError, ...(measured ? { userExpressions: PEAK_REQUEST } : {}) },
       {
         onIOPub: (msg) => this.messages.route(request, msg),
         onReply: (msg) => {
@@ -418,7 +422,7 @@ export class NotebookExecutor {
   private finishRequest(request: CellRequest, status: CellStatus, error?: CellError): void {
     const sampled =
       request.startedAt === null ? null : (request.kernel.memory?.cellEnded() ?? null);
-    const peak = this.collector.peakOf(request.index) ?? sampled;
+    const peak = this.collector.peakOf(request.index) ?? peakOfReply(request.reply) ?? sampled;
     const check = this.options.checks?.cell(this.nb, request.index) ?? undefined;
     this.results.end(request.index, request.cell, status, request.durationMs(), error, check, peak);
   }

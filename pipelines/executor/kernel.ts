@@ -25,6 +25,11 @@ export interface ExecuteOptions {
   storeHistory?: boolean;
   /** Abort the requests queued behind this one if it fails (default true). */
   stopOnError?: boolean;
+  /**
+   * Expressions the kernel evaluates after the cell, by key: the reply's `user_expressions`
+   * answers each (ipykernel evaluates them only after a cell that succeeded). Default none.
+   */
+  userExpressions?: Readonly<Record<string, string>>;
 }
 
 /** Callbacks of one execute request. */

@@ -22,6 +22,7 @@ import type {
 import type { Masker } from '../secrets/mask';
 import { StreamMasker, type StreamPiece } from '../secrets/stream-mask';
 import type { RunEvent } from './events';
+import { RESOURCES_MIME } from './kernel-peak';
 import { OutputBudget, type CellOutputInfo } from './output-budget';
 import type { OutputLimits } from './output-limits';
 
@@ -35,9 +36,6 @@ export interface OutputCollectorOptions {
   /** Folder of the full-output files of cut cells; null keeps none. */
   fullOutputDir?: string | null;
 }
-
-/** Mimetype of a cell's resources as its kernel reports them (`kernels/python/nbstage/resources.py`). */
-export const RESOURCES_MIME = 'application/vnd.nbstage.resources+json';
 
 /** Collects outputs for all cells of one run. */
 export class OutputCollector {
@@ -53,7 +51,7 @@ export class OutputCollector {
   private readonly budget: OutputBudget;
   /** Metrics recorded with `nbstage.record`, in order. */
   readonly metrics: { name: string; value: JSONObject[string]; cell: number }[] = [];
-  /** Each cell's peak resident memory as its kernel measured it (`nbstage/resources.py`). */
+  /** The peak resident memory of each failed cell as its kernel published it (`kernel-peak.ts`). */
   private readonly peaks = new Map<number, number>();
 
   constructor(
@@ -78,7 +76,10 @@ export class OutputCollector {
       : (this.masker.maskOutput(output) as T);
   }
 
-  /** The peak resident memory cell `index`'s kernel measured for it, if it did. */
+  /**
+   * The peak resident memory cell `index`'s kernel published for it, if it did (a failed cell's:
+   * a cell that succeeded has it in its reply, `kernel-peak.ts`).
+   */
   peakOf(index: number): number | null {
     return this.peaks.get(index) ?? null;
   }

@@ -1,6 +1,7 @@
 /**
- * The cells of the HTML report: each cell as a section with its source, status, duration and
- * outputs (rich outputs by mimetype, terminal text with colour classes), under stage headings.
+ * The cells of the HTML report: each cell as a section with its source, status, duration, peak
+ * memory and outputs (rich outputs by mimetype, terminal text with colour classes), under stage
+ * headings.
  */
 import type {
   Cell,
@@ -13,6 +14,7 @@ import type {
   Notebook,
   Output,
 } from '../notebook/model';
+import { formatLimit } from '../executor/output-limits';
 import { ansiToHtml, applyCarriageReturns, escapeHtml } from './ansi';
 import { formatDuration, formatValue } from './format';
 import { RASTER_TYPES, decodeBase64, type AssetCollector } from './html-assets';
@@ -20,6 +22,7 @@ import { hasVisibleContent, renderMarkdown, sanitize } from './html-sanitize';
 import type { CellRunInfo, RecordedCellCheck } from './run-metadata';
 import {
   cellCheck,
+  cellPeakRss,
   cellRunInfo,
   isJSONObject,
   metricOf,
@@ -166,18 +169,26 @@ function renderOutputs(cell: CodeCell, cellIndex: number, assets: AssetCollector
   return parts.length === 0 ? '' : `<div class="outputs">${parts.join('\n')}</div>`;
 }
 
-/** The status chip and duration of a code cell. */
-function cellStatusChips(info: CellRunInfo | null): string {
+/** What the peak of a cell is, for the tooltip on it. */
+const PEAK_TITLE = "peak resident memory of the kernel's processes while the cell ran";
+
+/** The status chip, duration and peak memory of a code cell (`peak` in bytes, when measured). */
+function cellStatusChips(info: CellRunInfo | null, peak: number | null): string {
   if (info === null) {
     return '<span class="chip chip-muted">not in this run</span>';
   }
+  const ran = info.status !== 'skipped' && info.status !== 'aborted';
   const duration =
-    info.durationMs !== null && info.status !== 'skipped' && info.status !== 'aborted'
+    info.durationMs !== null && ran
       ? `<span class="cell-duration">${escapeHtml(formatDuration(info.durationMs))}</span>`
+      : '';
+  const memory =
+    peak !== null && ran
+      ? `<span class="cell-peak" title="${escapeHtml(PEAK_TITLE)}">peak ${escapeHtml(formatLimit(peak))}</span>`
       : '';
   return (
     `<span class="chip status-chip status-${info.status}">` +
-    `${escapeHtml(CELL_STATUS_LABELS[info.status])}</span>${duration}`
+    `${escapeHtml(CELL_STATUS_LABELS[info.status])}</span>${duration}${memory}`
   );
 }
 
@@ -249,7 +260,7 @@ function renderCell(cell: Cell, index: number, assets: AssetCollector): string {
     `<section class="cell cell-code ${statusClass}" id="cell-${index}">` +
     `<div class="cell-head"><span class="in-prompt">In [${escapeHtml(count)}]</span>` +
     `<a class="cell-index" href="#cell-${index}">cell ${index}</a>${stage}` +
-    `<span class="spacer"></span>${check.chip}${cellStatusChips(info)}</div>` +
+    `<span class="spacer"></span>${check.chip}${cellStatusChips(info, cellPeakRss(cell))}</div>` +
     `${sourceBlock}${renderOutputs(cell, index, assets)}${check.body}</section>`
   );
 }

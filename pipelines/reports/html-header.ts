@@ -1,13 +1,14 @@
 /**
- * The header of the HTML report: title, run status, facts (kernel, duration, job, stages), the
- * failing cell, parameters, metrics and environment.
+ * The header of the HTML report: title, run status, facts (kernel, duration, the largest peak
+ * memory of a cell, job, stages), the failing cell, parameters, metrics and environment.
  */
 import type { CellStatus } from '../executor/events';
+import { formatLimit } from '../executor/output-limits';
 import type { JSONValue, Notebook } from '../notebook/model';
 import { escapeHtml, stripAnsi } from './ansi';
 import { formatDuration, formatValue } from './format';
 import type { RunInfo } from './run-metadata';
-import { cellRunInfo, metricOf, runChecks } from './run-metadata';
+import { cellPeakRss, cellRunInfo, metricOf, runChecks } from './run-metadata';
 import { CELL_STATUS_LABELS, RUN_STATUS_LABELS } from './status-labels';
 
 /** A readable UTC timestamp (`2024-05-01 12:00:03 UTC`), or the raw text when unparsable. */
@@ -100,6 +101,18 @@ function exceptionSummary(nb: Notebook, run: RunInfo): string {
   );
 }
 
+/** The largest peak memory of a cell and that cell's index; null when no cell's was measured. */
+function largestPeak(nb: Notebook): { bytes: number; cellIndex: number } | null {
+  let largest: { bytes: number; cellIndex: number } | null = null;
+  nb.cells.forEach((cell, cellIndex) => {
+    const bytes = cellPeakRss(cell);
+    if (bytes !== null && (largest === null || bytes > largest.bytes)) {
+      largest = { bytes, cellIndex };
+    }
+  });
+  return largest;
+}
+
 /** Counts of cells by status, for the header. */
 function cellCounts(nb: Notebook): string {
   const counts = new Map<CellStatus, number>();
@@ -171,6 +184,13 @@ export function renderHeader(nb: Notebook, run: RunInfo, title: string): string 
   }
   if (run.duration !== null) {
     facts.push(['Duration', escapeHtml(formatDuration(run.duration * 1000))]);
+  }
+  const peak = largestPeak(nb);
+  if (peak !== null) {
+    facts.push([
+      'Peak memory',
+      `${escapeHtml(formatLimit(peak.bytes))} (<a href="#cell-${peak.cellIndex}">cell ${peak.cellIndex}</a>)`,
+    ]);
   }
   if (run.start !== null) {
     facts.push(['Started', escapeHtml(formatTimestamp(run.start))]);

@@ -1,7 +1,8 @@
 /**
  * The JUnit XML report of an executed notebook: one test case per cell the run considered, in
  * the surefire format the Jenkins junit plugin reads. Failures carry the traceback without ANSI
- * escapes; metrics, kernel, run id and status are suite properties.
+ * escapes; metrics, kernel, run id and status are suite properties, a cell's peak memory
+ * (`peak_rss_bytes`) a property of its test case.
  */
 import type { CellStatus } from '../executor/events';
 import type { Cell, CodeCell, ErrorOutput, Notebook } from '../notebook/model';
@@ -10,6 +11,7 @@ import { applyCarriageReturns, stripAnsi } from './ansi';
 import { formatDuration, formatValue, truncate } from './format';
 import {
   cellCheck,
+  cellPeakRss,
   cellRunInfo,
   mimeText,
   multilineText,
@@ -194,6 +196,21 @@ function gateDetails(gate: RecordedGate): string {
   ].join('\n');
 }
 
+/**
+ * A `<properties>` element, its lines indented by `indent` (its first line left to the caller).
+ * The suite has one, and so does a cell's test case (the Jenkins junit plugin reads both).
+ */
+function propertiesElement(properties: [string, string][], indent: string): string {
+  const items = properties.map(
+    ([name, value]) =>
+      `${indent}  <property${attrs([
+        ['name', name],
+        ['value', value],
+      ])}/>`,
+  );
+  return ['<properties>', ...items, `${indent}</properties>`].join('\n');
+}
+
 /** The test case name of a cell: `cell 5: model.fit(x, y)`. */
 function caseName(cell: Cell, index: number): string {
   const line = firstSourceLine(cell);
@@ -233,7 +250,9 @@ export function renderJUnit(nb: Notebook, options: JUnitOptions): string {
     const ms = info.durationMs ?? 0;
     totalMs += ms;
     const { out, err } = cellStreams(cell);
+    const peak = cellPeakRss(cell);
     const parts = [
+      peak === null ? '' : propertiesElement([['peak_rss_bytes', String(peak)]], '      '),
       mismatch ?? outcomeElement(cell, index, info, run.exception),
       out === '' ? '' : `<system-out>${xmlText(out)}</system-out>`,
       err === '' ? '' : `<system-err>${xmlText(err)}</system-err>`,
@@ -308,19 +327,7 @@ export function renderJUnit(nb: Notebook, options: JUnitOptions): string {
   const suiteAttrs: [string, string | number][] =
     timestamp === null ? totals : [...totals, ['timestamp', timestamp]];
   const propertyLines =
-    properties.length === 0
-      ? []
-      : [
-          '    <properties>',
-          ...properties.map(
-            ([name, value]) =>
-              `      <property${attrs([
-                ['name', name],
-                ['value', value],
-              ])}/>`,
-          ),
-          '    </properties>',
-        ];
+    properties.length === 0 ? [] : [`    ${propertiesElement(properties, '    ')}`];
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites${attrs(totals)}>`,

@@ -1,7 +1,8 @@
 /**
  * Typed, defensive reading of what the executor writes into an executed notebook: the run's
- * `metadata.nbstage`, each cell's `metadata.nbstage` (status, duration, stage) and the metric
- * outputs of `nbstage.record`. The JUnit and HTML reports read the notebook only through here.
+ * `metadata.nbstage`, each cell's `metadata.nbstage` (status, duration, stage, peak memory) and
+ * the metric outputs of `nbstage.record`. The JUnit and HTML reports read the notebook only
+ * through here.
  */
 import { RUN_STATUSES, type CellStatus, type RunStatus } from '../executor/events';
 import type {
@@ -95,6 +96,19 @@ export function cellRunInfo(cell: Cell): CellRunInfo | null {
     durationMs: num(meta.duration_ms),
     stage: str(meta.stage),
   };
+}
+
+/**
+ * The peak resident memory of the kernel's processes while the cell ran, in bytes
+ * (`metadata.nbstage.peak_rss_bytes`); null when it was not measured.
+ */
+export function cellPeakRss(cell: Cell): number | null {
+  const meta = cell.metadata.nbstage;
+  if (!isJSONObject(meta)) {
+    return null;
+  }
+  const peak = num(meta.peak_rss_bytes);
+  return peak !== null && peak >= 0 ? peak : null;
 }
 
 /** Reads the notebook-level run metadata. Missing fields come back as null or empty. */

@@ -1,9 +1,9 @@
 /**
  * The console a pipeline author watches (the Jenkins console log, or a terminal): a header line
  * when a cell starts, its outputs as they arrive (cell stdout to stdout, stderr and tracebacks to
- * stderr), a footer with its outcome and duration (and, in a run with a baseline, whether its
- * outputs match it), and a one-line summary at the end. A run event
- * listener; it keeps no state beyond what it needs to lay lines out.
+ * stderr), a footer with its outcome, duration and peak memory (and, in a run with a baseline,
+ * whether its outputs match it), and a one-line summary at the end. A run event listener; it
+ * keeps no state beyond what it needs to lay lines out.
  */
 import type {
   CellEndEvent,
@@ -14,6 +14,7 @@ import type {
   RunStartEvent,
 } from '../executor/events';
 import { ErrorCode } from '../errors/catalogue';
+import { formatLimit } from '../executor/output-limits';
 import type { MimeBundle, Output } from '../notebook/model';
 import { stripAnsi } from '../reports/ansi';
 import { formatBytes, formatDuration, formatValue, truncate } from '../reports/format';
@@ -197,7 +198,9 @@ export function createConsoleSink(options: ConsoleSinkOptions): RunEventListener
     if (!showHeaders) {
       return;
     }
-    const took = formatDuration(event.durationMs);
+    const peak =
+      event.peakRssBytes === undefined ? '' : `, peak ${formatLimit(event.peakRssBytes)}`;
+    const took = `${formatDuration(event.durationMs)}${peak}`;
     const which = lastHeaderIndex === event.index ? '' : `cell ${event.index} `;
     let footer: string;
     switch (event.status) {

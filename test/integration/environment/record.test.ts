@@ -103,10 +103,17 @@ describe('the memory of a run', () => {
     const file = writeNotebook(
       makeNotebook(['x = b"\\x01" * 300_000_000\ndel x', 'y = [1, 2, 3]']),
     );
-    expect((await run([file])).code).toBe(0);
+    const junit = file.replace(/\.ipynb$/, '.xml');
+    const res = await run([file, '--junit', junit]);
+    expect(res.code).toBe(0);
     const nb = executed(file);
     expect(peakOf(nb, 0)).toBeGreaterThanOrEqual(300 * MB);
     expect(peakOf(nb, 1)).toBeLessThan(150 * MB);
+    // The JUnit test case and the console footer carry the same peak.
+    expect(fs.readFileSync(junit, 'utf8')).toContain(
+      `<property name="peak_rss_bytes" value="${peakOf(nb, 0)}"/>`,
+    );
+    expect(res.stdout).toMatch(/✓ [\d.]+ s, peak [\d.]+ MiB\n/);
   });
 
   it('--memory 256M stops a cell that allocates 1 GiB, naming the limit', async () => {

@@ -280,6 +280,30 @@ describe('createConsoleSink for other outcomes', () => {
     );
   });
 
+  it("adds a cell's peak memory to its footer when the cell-end carries one", () => {
+    const withPeak = (event: RunEvent, peakRssBytes: number): RunEvent =>
+      ({ ...event, peakRssBytes }) as RunEvent;
+    const c = play(
+      [
+        start(0, 0, 'x = load()'),
+        withPeak(end(0, 'ok', 400), 390_175_539),
+        start(1, 1, 'fit(x)'),
+        withPeak(
+          end(1, 'error', 1200, { ename: 'MemoryError', evalue: '', traceback: [] }),
+          8 * 2 ** 30,
+        ),
+        start(2, 2, 'y = 1'),
+        end(2, 'ok', 5),
+      ],
+      false,
+    );
+    expect(c.only('out')).toBe(
+      '── [1/3] cell 0 · x = load()\n   ✓ 0.40 s, peak 372.1 MiB\n' +
+        '── [2/3] cell 1 · fit(x)\n   ✗ error MemoryError (1.20 s, peak 8 GiB)\n' +
+        '── [3/3] cell 2 · y = 1\n   ✓ 0.01 s\n',
+    );
+  });
+
   it('prints only outputs and the summary when headers are off', () => {
     const c = play(failingRun(), false, false);
     const out = c.only('out');

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { renderHtml, writeHtmlReport } from '../../../pipelines/reports/html';
-import type { Notebook } from '../../../pipelines/notebook/model';
+import type { CodeCell, Notebook } from '../../../pipelines/notebook/model';
 import {
   PNG_1X1,
   ZERO_DIVISION_TRACEBACK,
@@ -285,6 +285,41 @@ describe('renderHtml', () => {
     ]);
     const out = renderHtml(nb, { title: 't', assetsDirName: 'a' });
     expect(out.html).toMatch(/<th scope="row">loss<\/th><td class="value number"><code>0.25</);
+  });
+
+  it("shows each cell's peak memory beside its duration, and the largest in the header", () => {
+    const withPeak = (cell: CodeCell, bytes: number): CodeCell => {
+      cell.metadata.nbstage = { ...cell.metadata.nbstage, peak_rss_bytes: bytes };
+      return cell;
+    };
+    const nb = executedNotebook([
+      withPeak(codeCell('x = load()', { status: 'ok', durationMs: 400 }), 390175539),
+      withPeak(codeCell('fit(x)', { status: 'error', durationMs: 1200 }), 8589934592),
+      codeCell('y = 1', { status: 'ok', durationMs: 5 }),
+    ]);
+    const out = renderHtml(nb, { title: 't', assetsDirName: 'a' }).html;
+    const peakTitle =
+      'title="peak resident memory of the kernel&#39;s processes while the cell ran"';
+    expect(out).toContain(
+      '<span class="chip status-chip status-ok">ok</span><span class="cell-duration">0.40 s</span>' +
+        `<span class="cell-peak" ${peakTitle}>peak 372.1 MiB</span></div>`,
+    );
+    expect(out).toContain(
+      '<span class="cell-duration">1.20 s</span>' +
+        `<span class="cell-peak" ${peakTitle}>peak 8 GiB</span></div>`,
+    );
+    expect(out).toContain(
+      '<span class="chip status-chip status-ok">ok</span><span class="cell-duration">0.01 s</span></div>',
+    );
+    expect(out.match(/class="cell-peak"/g)).toHaveLength(2);
+    expect(out).toContain(
+      '<div class="fact"><dt>Peak memory</dt><dd>8 GiB (<a href="#cell-1">cell 1</a>)</dd></div>',
+    );
+  });
+
+  it('shows no peak memory where no cell has one', () => {
+    expect(html).not.toContain('cell-peak');
+    expect(html).not.toContain('Peak memory');
   });
 
   it('renders a notebook that no run touched', () => {

@@ -217,6 +217,51 @@ describe('renderJUnit', () => {
     expect(findAll(tc, 'system-out')[0].text).toBe('bad  surrogate  bell ');
   });
 
+  it("gives a cell's test case its peak memory as a property, and none to a cell without one", () => {
+    const measured = codeCell('x = load()', { status: 'ok', durationMs: 400 }, [
+      stream('stdout', 'loaded\n'),
+    ]);
+    measured.metadata.nbstage = { ...measured.metadata.nbstage, peak_rss_bytes: 390175539 };
+    const failed = codeCell('fit(x)', { status: 'error', durationMs: 9 }, [
+      error('MemoryError', '', []),
+    ]);
+    failed.metadata.nbstage = { ...failed.metadata.nbstage, peak_rss_bytes: 8589934592 };
+    const unmeasured = codeCell('y = 1', { status: 'ok', durationMs: 5 });
+    const nb = executedNotebook([measured, failed, unmeasured], {
+      status: 'failed',
+      run_id: 'run-9',
+    });
+    const xml = renderJUnit(nb, { suiteName: 's', notebookName: 'n.ipynb' });
+    expect(xml).toContain(
+      [
+        '    <properties>',
+        '      <property name="kernel" value="python3"/>',
+        '      <property name="run_id" value="run-9"/>',
+        '      <property name="status" value="failed"/>',
+        '    </properties>',
+        '    <testcase classname="n.preamble" name="cell 0: x = load()" time="0.400">',
+        '      <properties>',
+        '        <property name="peak_rss_bytes" value="390175539"/>',
+        '      </properties>',
+        '      <system-out>loaded\n</system-out>',
+        '    </testcase>',
+        '    <testcase classname="n.preamble" name="cell 1: fit(x)" time="0.009">',
+        '      <properties>',
+        '        <property name="peak_rss_bytes" value="8589934592"/>',
+        '      </properties>',
+        '      <failure message="MemoryError" type="MemoryError">MemoryError: </failure>',
+        '    </testcase>',
+        '    <testcase classname="n.preamble" name="cell 2: y = 1" time="0.005"/>',
+        '  </testsuite>',
+      ].join('\n'),
+    );
+    const cases = testcases(parseXml(xml));
+    expect(findAll(cases[0], 'property').map((p) => p.attrs)).toEqual([
+      { name: 'peak_rss_bytes', value: '390175539' },
+    ]);
+    expect(findAll(cases[2], 'properties')).toHaveLength(0);
+  });
+
   it('renders an empty suite for a notebook no run has touched', () => {
     const nb = executedNotebook([codeCell('1 + 1')]);
     delete nb.metadata.nbstage;

@@ -4,7 +4,9 @@
  * source (outputs, error, busy time, hang, death). Requests queue and run one at a time; with
  * stop_on_error an error aborts the requests queued behind it; a request's `done` resolves once
  * both its reply and its `idle` came; death tells the death listeners first, then cancels every
- * pending request. Everything it is asked and does is logged in order.
+ * pending request; a reply answers the request's user expressions from the cell's script, as
+ * ipykernel does only after a cell that succeeded. Everything it is asked and does is logged in
+ * order.
  */
 import type { KernelMessage } from '@jupyterlab/services';
 import { KernelDiedError } from '../../../../pipelines/errors';
@@ -42,6 +44,8 @@ export interface CellScript {
   deathCause?: string;
   /** The kernel dies right after the cell's reply, before its idle (killed outright). */
   dieAfterReply?: DeathReason;
+  /** The `text/plain` answer of each user expression (any other is a NameError). */
+  expressions?: Record<string, string>;
 }
 
 interface Request {
@@ -61,6 +65,8 @@ export class FakeKernel implements SetupKernel {
   readonly language: KernelLanguageInfo;
   /** What happened, in order: `send <code>`, `busy <code>`, `reply <code>`, `interrupt`, ... */
   readonly log: string[] = [];
+  /** The user expressions of each request, in order (`{}` when it asked none). */
+  readonly asked: Record<string, string>[] = [];
   private readonly death = new DeathSignal();
   private readonly queue: Request[] = [];
   private current: Request | null = null;
@@ -107,6 +113,7 @@ export class FakeKernel implements SetupKernel {
       reject = rej;
     });
     this.queue.push({ code, msgId, options, callbacks, resolve, reject, abort: false });
+    this.asked.push({ ...options.userExpressions });
     this.log.push(`send ${code}`);
     void this.pump();
     return { msgId, done };
@@ -210,6 +217,19 @@ export class FakeKernel implements SetupKernel {
     this.pumping = false;
   }
 
+  /** The reply's answers to the request's user expressions, as ipykernel formats them. */
+  private answers(r: Request, script: CellScript): Record<string, object> {
+    const out: Record<string, object> = {};
+    for (const [key, expression] of Object.entries(r.options.userExpressions ?? {})) {
+      const answer = script.expressions?.[expression];
+      out[key] =
+        answer === undefined
+          ? { status: 'error', ename: 'NameError', evalue: expression, traceback: [] }
+          : { status: 'ok', data: { 'text/plain': answer }, metadata: {} };
+    }
+    return out;
+  }
+
   private async process(r: Request): Promise<void> {
     const script = this.script[r.code] ?? {};
     this.iopub(r, 'status', { execution_state: 'busy' });
@@ -279,8 +299,8 @@ export class FakeKernel implements SetupKernel {
     const reply = this.reply(
       r,
       error === undefined
-        ? { status: 'ok', execution_count: count }
-        : { status: 'error', execution_count: count, ...error, traceback },
+        ? { status: 'ok', execution_count: count, user_expressions: this.answers(r, script) }
+        : { status: 'error', execution_count: count, ...error, traceback, user_expressions: {} },
     );
     if (script.dieAfterReply !== undefined) {
       this.die(script.dieAfterReply);
