@@ -6,6 +6,7 @@
  * unknown home, job or build is a NotFoundError (exit 2, one line on stderr).
  */
 import path from 'node:path';
+import { environmentDiffers, environmentDiffLines } from '../pipelines/environment/diff';
 import type { JSONObject, JSONValue } from '../pipelines/notebook/model';
 import { serializeNotebook, writeNotebookFile } from '../pipelines/notebook/io';
 import { formatBytes, formatDuration, formatValue, truncate } from '../pipelines/reports/format';
@@ -297,6 +298,27 @@ function showValue(value: JSONValue | null): string {
   return value === null ? '(none)' : printable(formatValue(value));
 }
 
+/**
+ * The environment part of `nbstage diff`: `environment:` and the differences under it, one line
+ * saying which build recorded none, or nothing when the environments are the same.
+ */
+function environmentSection(diff: NotebookDiff, p: Paint): string[] {
+  const env = diff.environment;
+  const lines = environmentDiffLines(env, {
+    a: `build ${diff.a.build}`,
+    b: `build ${diff.b.build}`,
+  }).map(printable);
+  if (!env.recorded.a || !env.recorded.b || lines.length === 0) {
+    return lines;
+  }
+  return [
+    'environment:',
+    ...lines.map((l) =>
+      l.startsWith('+ ') ? p.add(`  ${l}`) : l.startsWith('- ') ? p.del(`  ${l}`) : `  ${l}`,
+    ),
+  ];
+}
+
 /** The human-readable `nbstage diff`. */
 export function formatDiff(diff: NotebookDiff, color: boolean): string {
   const p = paint(color);
@@ -320,6 +342,7 @@ export function formatDiff(diff: NotebookDiff, color: boolean): string {
       }
     }
   }
+  out.push(...environmentSection(diff, p));
   for (const cell of diff.cells) {
     const where = cell.indexB ?? cell.indexA;
     const id = cell.id === null ? '' : ` ${cell.id}`;
@@ -343,7 +366,8 @@ export function formatDiff(diff: NotebookDiff, color: boolean): string {
     diff.cells.length === 0 &&
     diff.metrics.length === 0 &&
     diff.parameters.length === 0 &&
-    !diff.status.changed
+    !diff.status.changed &&
+    !environmentDiffers(diff.environment)
   ) {
     out.push('no differences');
   }

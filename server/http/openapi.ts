@@ -3,6 +3,7 @@
  * schemas here are the ones ajv enforces, so the document and the validation cannot drift.
  */
 import { missingBlobsSchema } from './blob-routes';
+import { ENVIRONMENT_DIFF_SCHEMA } from '../../pipelines/environment/diff-schema';
 import { MANIFEST_SCHEMA } from '../../pipelines/workspace/validate-manifest';
 import { LOGIN_COOKIE } from '../auth/middleware';
 import { submitRequestSchema } from '../jobs/submit-request';
@@ -394,8 +395,15 @@ export function openApiDocument(version: string): Record<string, unknown> {
             { name: 'a', in: 'query', required: true, schema: { type: 'string' } },
             { name: 'b', in: 'query', required: true, schema: { type: 'string' } },
           ],
-          summary: 'diff of two builds: sources, outputs, metrics, parameters, checks',
-          responses: { '200': json({ type: 'object' }), ...errors(400, 401, 404) },
+          summary: 'diff of two builds: sources, outputs, metrics, parameters, checks, environment',
+          responses: {
+            '200': json({
+              type: 'object',
+              required: ['environment'],
+              properties: { environment: ENVIRONMENT_DIFF_SCHEMA },
+            }),
+            ...errors(400, 401, 404),
+          },
         },
       },
       '/api/v1/kernels': {

@@ -1,11 +1,15 @@
 /**
  * Compares two stored versions of a notebook: cells matched by id (by position for cells
  * without one; the injected parameters cells with each other), their sources as line diffs, their outputs as text before and after (images
- * only as changed), and the run's status, metrics, parameters and checks. Execution counts and timing
+ * only as changed), and the run's status, metrics, parameters, checks and environment (its
+ * packages and recorded fields, `pipelines/environment/diff.ts`). Execution counts and timing
  * metadata, which change on every run, are not differences.
  */
+import type { EnvironmentDiff } from '../../pipelines/environment/diff';
+import { environmentDiff } from '../../pipelines/environment/diff';
 import type { Cell, JSONObject, JSONValue, Notebook, Output } from '../../pipelines/notebook/model';
 import { hasTag, joinSource } from '../../pipelines/notebook/model';
+import { jsonEqual } from '../../pipelines/notebook/json-equal';
 import { INJECTED_TAG } from '../../pipelines/parameters/inject';
 import { stripAnsi } from '../../pipelines/reports/ansi';
 import {
@@ -90,6 +94,8 @@ export interface NotebookDiff {
   parameters: ValueChange[];
   /** Each side's checks (`metadata.nbstage.checks`: verdict, baseline, gates); null when unchecked. */
   checks: { a: RecordedChecks | null; b: RecordedChecks | null };
+  /** What differs between the environments the runs recorded (packages, interpreter, machine, git...). */
+  environment: EnvironmentDiff;
 }
 
 /** The run status of a version: `run.json`'s, else the notebook's metadata. */
@@ -102,28 +108,16 @@ export function metricsOf(run: JSONObject, notebook: Notebook): JSONObject {
   return isJSONObject(run.metrics) ? run.metrics : runInfo(notebook).metrics;
 }
 
-function parametersOf(run: JSONObject, notebook: Notebook): JSONObject {
-  return isJSONObject(run.parameters) ? run.parameters : runInfo(notebook).parameters;
+/**
+ * The environment a version recorded: `run.json`'s when it is an object (the service copies it
+ * there), else the notebook's `metadata.nbstage.environment`.
+ */
+export function environmentOf(run: JSONObject, notebook: Notebook): JSONValue | undefined {
+  return isJSONObject(run.environment) ? run.environment : notebook.metadata.nbstage?.environment;
 }
 
-/** Deep equality of JSON values (object key order ignored). */
-export function jsonEqual(a: JSONValue | undefined, b: JSONValue | undefined): boolean {
-  if (a === b) {
-    return true;
-  }
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]));
-  }
-  if (isJSONObject(a ?? null) && isJSONObject(b ?? null)) {
-    const oa = a as JSONObject;
-    const ob = b as JSONObject;
-    const keys = Object.keys(oa);
-    return (
-      keys.length === Object.keys(ob).length &&
-      keys.every((k) => Object.prototype.hasOwnProperty.call(ob, k) && jsonEqual(oa[k], ob[k]))
-    );
-  }
-  return false;
+function parametersOf(run: JSONObject, notebook: Notebook): JSONObject {
+  return isJSONObject(run.parameters) ? run.parameters : runInfo(notebook).parameters;
 }
 
 /** The changed entries of two name -> value maps, sorted by name. */
@@ -335,5 +329,9 @@ export function diffVersions(job: string, a: DiffSide, b: DiffSide): NotebookDif
     metrics: diffValues(metricsOf(a.run, a.notebook), metricsOf(b.run, b.notebook)),
     parameters: diffValues(parametersOf(a.run, a.notebook), parametersOf(b.run, b.notebook)),
     checks: { a: runChecks(a.notebook), b: runChecks(b.notebook) },
+    environment: environmentDiff(
+      environmentOf(a.run, a.notebook),
+      environmentOf(b.run, b.notebook),
+    ),
   };
 }

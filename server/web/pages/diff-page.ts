@@ -1,10 +1,13 @@
 /**
  * Two builds of a job side by side: their status, the metrics and parameters that changed (with
- * the numeric change), each one's checks against its own baseline (verdict, gates), and every cell whose source or outputs differ, build A on the left and B
- * on the right, lines aligned (removed lines red on the left, added ones green on the right),
- * with each side's check of the cell.
+ * the numeric change), each one's checks against its own baseline (verdict, gates), what differs
+ * in the environments they recorded (packages, other fields), and every cell whose source or
+ * outputs differ, build A on the left and B on the right, lines aligned (removed lines red on the
+ * left, added ones green on the right), with each side's check of the cell.
  * The comparison itself is the store's (`NotebookDiff`); this page only lays it out.
  */
+import type { PackageChange } from '../../../pipelines/environment/diff';
+import { environmentDiffers, environmentValueText } from '../../../pipelines/environment/diff';
 import { escapeHtml, stripAnsi } from '../../../pipelines/reports/ansi';
 import { formatValue } from '../../../pipelines/reports/format';
 import type { JSONValue } from '../../../pipelines/notebook/model';
@@ -200,6 +203,62 @@ function checksTable(diff: NotebookDiff): string {
   );
 }
 
+function envValue(v: JSONValue): string {
+  return v === null
+    ? '<span class="muted">—</span>'
+    : `<code>${escapeHtml(environmentValueText(v))}</code>`;
+}
+
+/**
+ * What differs in the environments the two runs recorded: the packages added, removed and
+ * changed (name, A's version, B's), then the other fields by dotted path; "Same environment."
+ * when nothing does, and which build recorded none when one did not.
+ */
+function environmentTable(diff: NotebookDiff): string {
+  const env = diff.environment;
+  const section = (body: string): string =>
+    `<section class="panel env-changes"><h2>Environment</h2>${body}</section>`;
+  const missing = [
+    ...new Set([
+      ...(env.recorded.a ? [] : [`#${diff.a.build}`]),
+      ...(env.recorded.b ? [] : [`#${diff.b.build}`]),
+    ]),
+  ];
+  if (missing.length > 0) {
+    return section(`<p class="muted">Not recorded in ${escapeHtml(missing.join(' and '))}.</p>`);
+  }
+  if (!environmentDiffers(env)) {
+    return section('<p class="muted same-environment">Same environment.</p>');
+  }
+  const { added, removed, changed } = env.packages;
+  const packageRows = (kind: string, changes: PackageChange[]): string =>
+    changes
+      .map(
+        (c) =>
+          `<tr class="package-${kind}" data-package="${escapeHtml(c.name)}"><th scope="row"><code>${escapeHtml(c.name)}</code></th>` +
+          `<td>${envValue(c.from)}</td><td>${envValue(c.to)}</td></tr>`,
+      )
+      .join('');
+  const packages =
+    added.length + removed.length + changed.length === 0
+      ? ''
+      : '<table class="kv changes env-packages"><thead><tr><th>package</th><th>A</th><th>B</th></tr></thead><tbody>' +
+        `${packageRows('added', added)}${packageRows('removed', removed)}${packageRows('changed', changed)}</tbody></table>`;
+  const fields =
+    env.changes.length === 0
+      ? ''
+      : '<table class="kv changes env-fields"><thead><tr><th>field</th><th>A</th><th>B</th></tr></thead><tbody>' +
+        env.changes
+          .map(
+            (c) =>
+              `<tr data-field="${escapeHtml(c.field)}"><th scope="row"><code>${escapeHtml(c.field)}</code></th>` +
+              `<td>${envValue(c.from)}</td><td>${envValue(c.to)}</td></tr>`,
+          )
+          .join('') +
+        '</tbody></table>';
+  return section(packages + fields);
+}
+
 /** Each side's check of a changed cell, under its build number, and what differed. */
 function cellChecks(change: CellChange): { a: string; b: string; notes: string } {
   const checks = change.checks;
@@ -254,7 +313,8 @@ export function diffPage(data: DiffPageData): string {
     diff.cells.length === 0 &&
     diff.metrics.length === 0 &&
     diff.parameters.length === 0 &&
-    !diff.status.changed;
+    !diff.status.changed &&
+    !environmentDiffers(diff.environment);
   return renderPage({
     title: `${job} #${diff.a.build} vs #${diff.b.build}`,
     principal: data.principal,
@@ -267,6 +327,7 @@ export function diffPage(data: DiffPageData): string {
       `<div class="panels">${valuesTable('Metrics', 'metric-changes', diff.metrics, true)}` +
       `${valuesTable('Parameters', 'parameter-changes', diff.parameters, false)}</div>` +
       checksTable(diff) +
+      environmentTable(diff) +
       (diff.cells.length === 0
         ? ''
         : `<h2>Cells</h2><div class="cell-changes">${diff.cells.map((c) => cellChange(diff, c)).join('')}</div>`),

@@ -2,12 +2,14 @@
  * Every route of the HTTP API through supertest on one real service: health, metrics, the
  * OpenAPI document (and that it lists exactly the routes the app serves), runs as JSON and as a
  * multipart upload, their notebook, JUnit, HTML report and artifacts, jobs and their builds
- * (a job name with slashes), the diff of two builds, kernels and workers.
+ * (a job name with slashes), the diff of two builds (its environment as documented), kernels and
+ * workers.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import Ajv from 'ajv';
 import request from 'supertest';
 import type { Notebook } from '../../../pipelines/notebook/model';
 import { BlobDir } from '../../../pipelines/workspace/blob-dir';
@@ -291,6 +293,19 @@ describe('HTTP API routes', () => {
       .flatMap((c) => c.outputs)
       .map((o) => [o.a, o.b]);
     expect(outputs).toContainEqual(['acc 0.5\n', 'acc 0.75\n']);
+    // One kernel ran both: the same environment, as the OpenAPI document describes it.
+    expect(res.body.environment).toMatchObject({
+      packages: { added: [], removed: [], changed: [] },
+      changes: [],
+      recorded: { a: true, b: true },
+    });
+    const doc = (await get('/api/v1/openapi.json')).body;
+    const documented = doc.paths['/api/v1/jobs/{job}/diff'].get.responses['200'].content[
+      'application/json'
+    ].schema as object;
+    const validate = new Ajv({ strict: false }).compile(documented);
+    expect(validate(res.body)).toBe(true);
+    expect(validate({ ...res.body, environment: { changes: [] } })).toBe(false);
     const missing = await get(`/api/v1/jobs/${jobPath(job)}/diff?a=1`);
     expect(missing.status).toBe(400);
     expect(missing.body.error.message).toMatch(/query\.b/);

@@ -1,11 +1,13 @@
 /**
  * `nbstage history`, `show` and `diff` on a real store, through the built CLI (exit codes,
- * one-line reasons, files written) and in-process (colour only on a terminal).
+ * one-line reasons, files written, environment differences) and in-process (colour only on a
+ * terminal).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { serializeNotebook } from '../../../pipelines/notebook/io';
+import type { JSONObject } from '../../../pipelines/notebook/model';
 import { diffCommand } from '../../../cli/history-commands';
 import { openVersionStore } from '../../../server/store/git-version-store';
 import { cleanupDirs, runCli, tempDir } from '../../helpers/notebooks';
@@ -32,6 +34,49 @@ async function seededHome(): Promise<string> {
     notebook: realisticNotebook({ accuracy: 0.95, learningRate: 0.02, status: 'failed' }),
     run: { ...runRecord({ accuracy: 0.95, learningRate: 0.02, status: 'failed' }), duration: 75 },
   });
+  await store.close();
+  return home;
+}
+
+/** A reproducibility record as a Python kernel leaves it (packages trimmed). */
+function environment(python: string, packages: JSONObject): JSONObject {
+  return {
+    host: 'agent-1',
+    language: 'python',
+    language_version: python,
+    python: { version: python, implementation: 'CPython' },
+    packages,
+    git: { commit: '1ac1', dirty: false, untracked: 0, branch: 'main' },
+  };
+}
+
+/**
+ * A home with builds 1 to 3 of {@link JOB}: 1 and 2 recorded different environments (1 in its
+ * notebook only, 2 in run.json too, as the service copies it), 3 recorded none.
+ */
+async function environmentHome(): Promise<string> {
+  const home = tempDir();
+  const store = await openVersionStore(home);
+  const versions: [string, JSONObject | null, JSONObject | null][] = [
+    ['1', environment('3.11.7', { numpy: '1.26.4', six: '1.16.0' }), null],
+    ['2', null, environment('3.12.1', { numpy: '2.0.0', pandas: '2.2.0', six: '1.16.0' })],
+    ['3', null, null],
+  ];
+  for (const [build, inNotebook, inRun] of versions) {
+    const notebook = realisticNotebook();
+    const { environment: _recorded, ...run } = runRecord();
+    notebook.metadata.nbstage = {
+      ...(notebook.metadata.nbstage ?? {}),
+      environment: inNotebook ?? inRun ?? { host: 'agent-1' },
+    };
+    await store.commitRun({
+      job: JOB,
+      build,
+      runId: `r${build}`,
+      notebook,
+      run: inRun === null ? run : { ...run, environment: inRun },
+    });
+  }
   await store.close();
   return home;
 }
@@ -113,6 +158,43 @@ describe('nbstage history, show and diff', () => {
     const pipe = capture(false);
     await diffCommand(JOB, '1', '2', { home }, { stdout: pipe, env: {} });
     expect(pipe.text()).not.toContain('\u001b[');
+  });
+
+  it('lists the environment differences, and which build recorded none', async () => {
+    const envHome = await environmentHome();
+    const res = await runCli(['diff', JOB, '1', '2', '--home', envHome]);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain(
+      [
+        'environment:',
+        '  packages: 1 added, 1 changed',
+        '  + pandas 2.2.0',
+        '  ~ numpy 1.26.4 → 2.0.0',
+        '  python.version: 3.11.7 → 3.12.1',
+      ].join('\n'),
+    );
+    expect(res.stdout).not.toContain('no differences');
+    const json = JSON.parse(
+      (await runCli(['diff', JOB, '1', '2', '--home', envHome, '--json'])).stdout,
+    );
+    expect(json.environment).toEqual({
+      packages: {
+        added: [{ name: 'pandas', from: null, to: '2.2.0' }],
+        removed: [],
+        changed: [{ name: 'numpy', from: '1.26.4', to: '2.0.0' }],
+      },
+      changes: [{ field: 'python.version', from: '3.11.7', to: '3.12.1' }],
+      recorded: { a: true, b: true },
+    });
+    const missing = await runCli(['diff', JOB, '2', '3', '--home', envHome]);
+    expect(missing.stdout).toMatch(/^environment: not recorded in build 3$/m);
+    expect(missing.stdout).not.toContain('packages:');
+    const same = await runCli(['diff', JOB, '2', '2', '--home', envHome]);
+    expect(same.stdout).not.toContain('environment');
+    expect(same.stdout).toContain('no differences');
+    const tty = capture(true);
+    await diffCommand(JOB, '1', '2', { home: envHome }, { stdout: tty, env: {} });
+    expect(tty.text()).toContain('\u001b[32m  + pandas 2.2.0\u001b[0m');
   });
 
   it('exits 2 with one line for an unknown home, job or build, creating nothing', async () => {

@@ -7,8 +7,8 @@
  * websockets, but an unsafe API request it authenticates needs the CSRF header and this origin;
  * every page sends a strict
  * policy; the pages show jobs, builds (Jenkins links, metrics, one trend chart per metric), a
- * version with its HTML output in a sandboxed frame, a diff, and a run with its cancel button
- * for run tokens only; assets are served without login.
+ * version with its HTML output in a sandboxed frame, a diff (with its environments), and a run
+ * with its cancel button for run tokens only; assets are served without login.
  */
 import fs from 'node:fs';
 import request from 'supertest';
@@ -364,6 +364,10 @@ describe('the web page over HTTP', () => {
       expect(res.text).toContain('<td class="line removed"><code>print(&quot;\\x1b[31mred text');
       expect(res.text).toContain('variant 2');
       expect(res.text).toMatch(/<span class="delta down">-0\.2<\/span>/);
+      // Both builds ran on this service's kernel: the environments they recorded are the same.
+      expect(res.text).toContain(
+        '<section class="panel env-changes"><h2>Environment</h2><p class="muted same-environment">Same environment.</p></section>',
+      );
     });
 
     it('shows a running run with the cancel button for run tokens only', async () => {

@@ -1,7 +1,8 @@
 /**
  * Comparing two versions of a notebook: line diffs, cells matched by id (by position without
- * one), outputs as text before and after (images only as changed), metrics, parameters and
- * status; timing metadata and execution counts are not differences.
+ * one), outputs as text before and after (images only as changed), metrics, parameters,
+ * status and the recorded environments; timing metadata and execution counts are not
+ * differences.
  */
 import type { CodeCell, JSONObject, Notebook, Output } from '../../../pipelines/notebook/model';
 import { METRIC_MIME } from '../../../pipelines/reports/run-metadata';
@@ -168,6 +169,40 @@ describe('diffVersions', () => {
     expect(diff.status).toEqual({ a: 'completed', b: 'completed', changed: false });
     expect(diff.metrics).toEqual([{ name: 'acc', a: 1, b: 2 }]);
     expect(diff.cells).toEqual([]);
+  });
+
+  it("compares the environments: run.json's when it has one, else the notebook's", () => {
+    const env = (numpy: string, commit: string): JSONObject => ({
+      host: 'vm',
+      python: { version: '3.11.7' },
+      packages: { numpy },
+      git: { commit, dirty: false, untracked: 0, branch: 'main' },
+    });
+    const a = makeNotebook(['x']);
+    const b = makeNotebook(['x']);
+    a.metadata.nbstage = { environment: env('1.26.4', '1ac1') };
+    b.metadata.nbstage = { environment: env('9.9.9', 'ffff') };
+    // B's run.json carries the record the service copied there; it wins over the notebook's.
+    const diff = diffVersions(
+      'job',
+      side('1', a),
+      side('2', b, { environment: env('2.0.0', '2bd2') }),
+    );
+    expect(diff.environment).toEqual({
+      packages: {
+        added: [],
+        removed: [],
+        changed: [{ name: 'numpy', from: '1.26.4', to: '2.0.0' }],
+      },
+      changes: [{ field: 'git.commit', from: '1ac1', to: '2bd2' }],
+      recorded: { a: true, b: true },
+    });
+    // A run.json environment that is not an object is not a record: the notebook's counts.
+    const same = diffVersions('job', side('1', a, { environment: null }), side('2', a));
+    expect(same.environment.changes).toEqual([]);
+    expect(same.environment.recorded).toEqual({ a: true, b: true });
+    const none = diffVersions('job', side('1', makeNotebook(['x'])), side('2', a));
+    expect(none.environment.recorded).toEqual({ a: false, b: true });
   });
 });
 
