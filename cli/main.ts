@@ -10,6 +10,7 @@ import { parseSize } from '../pipelines/executor/output-limits';
 import type { HistoryFlags, ShowFlags } from './history-commands';
 import type { JenkinsfileFlags } from './jenkinsfile-command';
 import type { RunFlags } from './run-command';
+import type { ReproduceFlags } from './reproduce-command';
 import type { FetchFlags } from './fetch-command';
 import type { ServeFlags } from './serve-command';
 import type { SubmitFlags } from './submit-command';
@@ -293,6 +294,35 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (job: string, buildA: string, buildB: string, flags: HistoryFlags) => {
       const { diffCommand } = await import('./history-commands');
       exitCode = await diffCommand(job, buildA, buildB, flags);
+    });
+
+  program
+    .command('reproduce')
+    .description(
+      'run a stored build again on the service from its recorded notebook, parameters and inputs; compare',
+    )
+    .argument('<job>', 'the Jenkins job full name')
+    .argument('<build>', 'the build to reproduce (it runs as <build>-repro-N)')
+    .option('--server <url>', 'the service (default NBSTAGE_URL; token in NBSTAGE_TOKEN)')
+    .option(
+      '--secret <NAME=VALUE>',
+      'a secret the build ran with (never stored, so given again; NAME alone reads $NAME)',
+      collect,
+      [],
+    )
+    .option(
+      '--rtol <x>',
+      "relative tolerance of numbers (default: the build's, else 1e-6)",
+      tolerance('--rtol'),
+    )
+    .option('-o, --output <file>', "write the reproduction's executed notebook here")
+    .option('--junit <file>', 'write its JUnit XML here')
+    .option('--html <file>', 'write its HTML report here')
+    .option('--json', 'one JSON summary object on stdout')
+    .option('--no-color', 'no ANSI colours')
+    .action(async (job: string, build: string, flags: ReproduceFlags) => {
+      const { reproduceCommand } = await import('./reproduce-command');
+      exitCode = await reproduceCommand(job, build, flags);
     });
 
   program

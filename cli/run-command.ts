@@ -12,8 +12,12 @@ import type { NbstageError } from '../pipelines/errors';
 import { ExitCode, UsageError, asNbstageError } from '../pipelines/errors';
 import type { RunEventListener } from '../pipelines/executor/events';
 import { notifyListeners, unstartedRunEnd } from '../pipelines/executor/outcome';
-import { FULL_OUTPUT_DIR } from '../pipelines/executor/output-limits';
-import type { JSONValue } from '../pipelines/notebook/model';
+import {
+  FULL_OUTPUT_DIR,
+  MIN_MEMORY_BYTES,
+  formatLimit,
+} from '../pipelines/executor/output-limits';
+import type { JSONValue, Notebook } from '../pipelines/notebook/model';
 import { cellCheck, runChecks } from '../pipelines/reports/run-metadata';
 import { parseParameterArgs, parseSecretArgs, readParamsFile } from '../pipelines/parameters/parse';
 import { fileBaseline } from '../pipelines/checks/plan';
@@ -118,6 +122,11 @@ async function buildSpec(
     ...parseParameterArgs(flags.parameter, flags.rawParameter),
   };
   const secrets = parseSecretArgs(flags.secret, env);
+  if (flags.memory !== undefined && flags.memory > 0 && flags.memory < MIN_MEMORY_BYTES) {
+    throw new UsageError(
+      `--memory ${formatLimit(flags.memory)} is too small for a kernel (at least ${formatLimit(MIN_MEMORY_BYTES)}; 0 for no limit)`,
+    );
+  }
   const identity = jenkinsDefaults(flags, env);
   return {
     notebookPath: notebook,
@@ -219,13 +228,13 @@ function summary(
  * What the run's checks found, for the console: each differing cell with its diff, each gate
  * with its value, and the verdict; nothing when the run had no checks.
  */
-function checksReport(result: RunResult): string {
-  const checks = runChecks(result.notebook);
+export function checksReport(notebook: Notebook): string {
+  const checks = runChecks(notebook);
   if (checks === null) {
     return '';
   }
   const lines: string[] = [];
-  result.notebook.cells.forEach((cell, index) => {
+  notebook.cells.forEach((cell, index) => {
     const check = cellCheck(cell);
     if (check?.status === 'differs') {
       lines.push(
@@ -364,7 +373,7 @@ export async function runCommand(notebook: string, flags: RunFlags, io?: RunIO):
     const finishRun = (result: RunResult): number => {
       progress?.stop();
       if (flags.json !== true) {
-        stderr.write(checksReport(result));
+        stderr.write(checksReport(result.notebook));
       }
       if (flags.json === true) {
         stdout.write(`${JSON.stringify(summary(result, null, written))}\n`);

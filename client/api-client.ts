@@ -9,6 +9,8 @@ import type { JSONObject, Notebook } from '../pipelines/notebook/model';
 import type { ServiceRun } from '../server/runs/service-run';
 import type { RunRequest } from '../server/runs/run-request';
 import type { Submission, SubmitRequest } from '../server/jobs/submit-request';
+import type { ReproduceRequest } from '../server/runs/reproduce';
+import type { NotebookDiff } from '../server/store/types';
 
 /** What a refused stream's HTTP status means (a 429: too many failed logins or streams). */
 function streamRefusal(status: number): string {
@@ -136,6 +138,19 @@ export class NbstageClient {
   /** Creates a run. */
   async createRun(request: RunRequest): Promise<ServiceRun> {
     return (await (await this.request('POST', '/api/v1/runs', request)).json()) as ServiceRun;
+  }
+
+  /** Queues a run of a stored build as it ran (`nbstage reproduce`). */
+  async reproduce(job: string, build: string, body: ReproduceRequest): Promise<ServiceRun> {
+    const route = `/api/v1/jobs/${encodeURIComponent(job)}/builds/${encodeURIComponent(build)}/reproduce`;
+    return (await (await this.request('POST', route, body)).json()) as ServiceRun;
+  }
+
+  /** What changed from build `a` to build `b` of a job. */
+  async diff(job: string, a: string, b: string): Promise<NotebookDiff> {
+    const query = new URLSearchParams({ a, b }).toString();
+    const route = `/api/v1/jobs/${encodeURIComponent(job)}/diff?${query}`;
+    return (await (await this.request('GET', route)).json()) as NotebookDiff;
   }
 
   /** A run's record. */

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CancelledError, ErrorCode, ValidationError } from '../pipelines/errors';
+import { CancelledError, ErrorCode, ValidationError, type NbstageError } from '../pipelines/errors';
 import type {
   RunEndEvent,
   RunEvent,
@@ -15,6 +15,7 @@ import type {
 } from '../pipelines/executor/events';
 import { RunEventFanout, runEndEvent, warnListenerError } from '../pipelines/executor/outcome';
 import type { JSONObject, Notebook } from '../pipelines/notebook/model';
+import { gitRecord, recordsEnvironment } from '../pipelines/environment/record';
 import { writeFileAtomic } from '../pipelines/notebook/io';
 import type { RunTarget } from '../pipelines/run-target';
 import type { LoadedRun, RunResult } from '../pipelines/runner';
@@ -70,6 +71,61 @@ export interface RemoteTargetOptions {
   onWorkspace?: (line: string) => void;
 }
 
+/**
+ * Streams the events of service run `id` into `fanout` until it ends, cancelling it when
+ * `signal` aborts; the run-end event is held back (its notebook is the one the service stored,
+ * fetched next) and returned.
+ */
+export async function streamRun(
+  client: NbstageClient,
+  id: string,
+  fanout: RunEventFanout,
+  signal: AbortSignal,
+): Promise<RunEndEvent | null> {
+  const onAbort = (): void => {
+    void client.cancel(id).catch(() => undefined);
+  };
+  signal.addEventListener('abort', onAbort);
+  let runEnd: RunEndEvent | null = null;
+  try {
+    await client.stream(id, (event) => {
+      const e = event as unknown as RunEvent;
+      if (e.type === 'run-end') {
+        runEnd = e;
+      } else {
+        fanout.emit(e);
+      }
+    });
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  return runEnd;
+}
+
+/** Emits the run's end, with the notebook the service stored, and waits for the sinks. */
+export async function endStream(
+  fanout: RunEventFanout,
+  runEnd: RunEndEvent | null,
+  end: { runId: string; status: RunStatus; started: number; notebook: Notebook },
+): Promise<void> {
+  fanout.emit(
+    runEndEvent({
+      ...(runEnd ?? { runId: end.runId, status: end.status, durationMs: Date.now() - end.started }),
+      notebook: end.notebook,
+    }),
+  );
+  await fanout.settled();
+}
+
+/** The error a finished service run ended with, as this side raises it; null for none. */
+export function runError(final: ServiceRun): NbstageError | null {
+  return final.error === null
+    ? null
+    : final.error.code === ErrorCode.cancelled
+      ? new CancelledError(final.error.message)
+      : remoteError(final.error.code, final.error.message);
+}
+
 /** Runs on the nbstage service at `options.url`. */
 export function remoteTarget(options: RemoteTargetOptions): RunTarget {
   return {
@@ -100,9 +156,14 @@ async function executeRemote(
       tell(`workspace: ${note}`);
     }
   }
+  // The service's copy of the workspace has no .git: this side says what its checkout was.
+  const git = recordsEnvironment(process.env)
+    ? await gitRecord(sent?.root ?? path.dirname(path.resolve(spec.notebookPath)))
+    : null;
   const record = await client.createRun({
     ...runRequestOf(spec, notebook, path.basename(spec.notebookPath), options.jenkins),
     ...(sent === null ? {} : { workspace: sent.request }),
+    ...(sent?.request.inPlace === undefined ? { source: { git } } : {}),
     hostId: hostIdOf(process.env),
   });
   // What the service warns of that this side did not already say (a notebook's repairs it did).
@@ -111,26 +172,9 @@ async function executeRemote(
       tell(`warning: ${warning}`);
     }
   }
-  const onAbort = (): void => {
-    void client.cancel(record.id).catch(() => undefined);
-  };
-  signal.addEventListener('abort', onAbort);
   const started = Date.now();
   const fanout = new RunEventFanout(listeners, options.onListenerError ?? warnListenerError);
-  // The streamed run-end waits for the notebook the service stored: the sinks write it.
-  let runEnd: RunEndEvent | null = null;
-  try {
-    await client.stream(record.id, (event) => {
-      const e = event as unknown as RunEvent;
-      if (e.type === 'run-end') {
-        runEnd = e;
-      } else {
-        fanout.emit(e);
-      }
-    });
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
+  const runEnd = await streamRun(client, record.id, fanout, signal);
   const final = await client.getRun(record.id);
   const nb: Notebook = await client.notebook(record.id);
   if (options.artifactsDir !== undefined) {
@@ -164,23 +208,8 @@ async function executeRemote(
     }
   }
   const status = final.state as RunStatus;
-  const error =
-    final.error === null
-      ? null
-      : final.error.code === ErrorCode.cancelled
-        ? new CancelledError(final.error.message)
-        : remoteError(final.error.code, final.error.message);
-  fanout.emit(
-    runEndEvent({
-      ...((runEnd as RunEndEvent | null) ?? {
-        runId: record.id,
-        status,
-        durationMs: Date.now() - started,
-      }),
-      notebook: nb,
-    }),
-  );
-  await fanout.settled();
+  const error = runError(final);
+  await endStream(fanout, runEnd, { runId: record.id, status, started, notebook: nb });
   return {
     runId: record.id,
     status,

@@ -69,6 +69,9 @@ export function parseSize(text: string, what: string): number {
   return Math.round(Number(match[1]) * unit);
 }
 
+/** The smallest kernel memory limit (`--memory`, request `memory`): below it no kernel starts. */
+export const MIN_MEMORY_BYTES = 16 * MIB;
+
 /** A byte count in the binary units the limits are given in: `4 MiB`, `512 KiB`, `100 B`. */
 export function formatLimit(bytes: number): string {
   for (const [unit, size] of [

@@ -8,6 +8,7 @@
  */
 import path from 'node:path';
 import Ajv from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import multer from 'multer';
 import type { NbstageError } from '../../pipelines/errors';
@@ -30,6 +31,7 @@ import type { KernelSpecInfo } from '../../kernels/jupyter-rest';
 import type { RunQueue } from '../queue/types';
 import type { RunManager } from '../runs/run-manager';
 import { runRequestSchema, type RunRequest } from '../runs/run-request';
+import { reproduceBuild, reproduceRequestSchema, type ReproduceRequest } from '../runs/reproduce';
 import type { VersionStore } from '../store/types';
 import type { JobSubmitter } from '../jobs/job-submitter';
 import { jenkinsRoutes } from './jenkins-routes';
@@ -76,17 +78,23 @@ export interface ServiceContext {
 
 const ajv = new Ajv({ allErrors: false, strict: false });
 const validateRunRequest = ajv.compile<RunRequest>(runRequestSchema);
+const validateReproduceRequest = ajv.compile<ReproduceRequest>(reproduceRequestSchema);
 
-/** Validates a run request body; the error names the offending field. */
-export function parseRunRequest(body: unknown): RunRequest {
-  if (!validateRunRequest(body)) {
-    const err = validateRunRequest.errors?.[0];
+/** `body` checked by `validate`; the error names the offending field. */
+function parseBody<T>(validate: ValidateFunction<T>, body: unknown): T {
+  if (!validate(body)) {
+    const err = validate.errors?.[0];
     const where = bodyField(err);
     const problem =
       err?.propertyName === undefined ? err?.message : `the name ${err.message ?? 'is invalid'}`;
     throw new ValidationError(where, `${where}: ${problem ?? 'invalid'}`);
   }
   return body;
+}
+
+/** Validates a run request body; the error names the offending field. */
+export function parseRunRequest(body: unknown): RunRequest {
+  return parseBody(validateRunRequest, body);
 }
 
 /** Builds the express app. */
@@ -295,6 +303,26 @@ export function createApp(ctx: ServiceContext): express.Express {
     wrap(async (req, res) => {
       const shown = await ctx.store.show(param(req, 'job'), param(req, 'build'));
       res.type('application/x-ipynb+json').send(JSON.stringify(shown.notebook));
+    }),
+  );
+  api.post(
+    '/jobs/:job/builds/:build/reproduce',
+    runRole,
+    express.json({ limit: '4mb', strict: false }),
+    wrap(async (req, res) => {
+      if (ctx.draining()) {
+        throw new UnavailableError('the service is shutting down; no new runs');
+      }
+      const body = parseBody(validateReproduceRequest, req.body ?? {});
+      const principal = principalOf(res);
+      if (principal === undefined) {
+        throw new Error('no principal after auth');
+      }
+      const job = param(req, 'job');
+      const build = param(req, 'build');
+      const record = await reproduceBuild(ctx, job, build, body, principal);
+      ctx.log?.('run created', { run: record.id, job, reproduces: build, by: principal.name });
+      res.status(201).location(`/api/v1/runs/${record.id}`).json(record);
     }),
   );
   api.get(

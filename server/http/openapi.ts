@@ -8,6 +8,7 @@ import { MANIFEST_SCHEMA } from '../../pipelines/workspace/validate-manifest';
 import { LOGIN_COOKIE } from '../auth/middleware';
 import { submitRequestSchema } from '../jobs/submit-request';
 import { runRequestSchema } from '../runs/run-request';
+import { reproduceRequestSchema } from '../runs/reproduce';
 
 const errorSchema = {
   type: 'object',
@@ -160,6 +161,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       schemas: {
         Error: errorSchema,
         RunRequest: runRequestSchema,
+        ReproduceRequest: reproduceRequestSchema,
         SubmitRequest: submitRequestSchema,
         MissingBlobs: missingBlobsSchema,
         Manifest: MANIFEST_SCHEMA,
@@ -379,6 +381,23 @@ export function openApiDocument(version: string): Record<string, unknown> {
           parameters: [job, build],
           summary: 'one version: run.json and commit',
           responses: { '200': json({ type: 'object' }), ...errors(401, 404) },
+        },
+      },
+      '/api/v1/jobs/{job}/builds/{build}/reproduce': {
+        post: {
+          parameters: [job, build],
+          summary:
+            "run a stored build again as it ran (role run): its notebook, parameters, stages, labels, memory limit and run options as recorded, its workspace from the content store by the manifest digest it recorded (not today's files), as the job's next build `<build>-repro-N`, checked against the build as `baseline: <build>` is (NBSTAGE_CHECK_FAILED names the first differing cell); the diff of the two builds lists the environment differences. 400 when the build ran with secrets the body does not send again, or ran in place",
+          requestBody: {
+            required: false,
+            content: {
+              'application/json': { schema: { $ref: '#/components/schemas/ReproduceRequest' } },
+            },
+          },
+          responses: {
+            '201': json({ $ref: '#/components/schemas/Run' }, 'created'),
+            ...errors(400, 401, 403, 404, 503),
+          },
         },
       },
       '/api/v1/jobs/{job}/builds/{build}/notebook': {

@@ -6,6 +6,7 @@
  * case).
  */
 import type { JenkinsBuild } from '../../jenkins-plugin-bridge/rest/jenkins-api';
+import { compareBuildsDesc } from '../store/build-summary';
 import type { BuildVersion } from '../store/types';
 
 /** The Jenkins side of a merged build. */
@@ -37,19 +38,6 @@ function summary(b: JenkinsBuild): JenkinsBuildSummary {
     building: b.building,
     timestamp: b.timestamp,
   };
-}
-
-/** Newest first: numeric builds by number, then others by name. */
-function compareBuilds(a: string, b: string): number {
-  const na = /^\d+$/.test(a) ? Number(a) : NaN;
-  const nb = /^\d+$/.test(b) ? Number(b) : NaN;
-  if (!Number.isNaN(na) && !Number.isNaN(nb)) {
-    return nb - na;
-  }
-  if (Number.isNaN(na) !== Number.isNaN(nb)) {
-    return Number.isNaN(na) ? 1 : -1;
-  }
-  return b.localeCompare(a);
 }
 
 /**
@@ -85,5 +73,5 @@ export function mergeBuilds(
       jenkins: summary(b),
     });
   }
-  return merged.sort((a, b) => compareBuilds(a.build, b.build));
+  return merged.sort((a, b) => compareBuildsDesc(a.build, b.build));
 }

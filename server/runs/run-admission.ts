@@ -20,7 +20,7 @@ import {
 } from './run-checks';
 import { notebookFileName } from './run-job';
 import type { JenkinsOrigin, RunRequest } from './run-request';
-import { queuedServiceRun, type ServiceRun } from './service-run';
+import { queuedServiceRun, type RunOptions, type ServiceRun } from './service-run';
 import { detectFormat } from '../../pipelines/formats/detect';
 import type { BlobSource } from '../../pipelines/workspace/blob-dir';
 import { checkWorkspace } from './run-workspace';
@@ -67,6 +67,26 @@ function notebookOf(
     const e = asNbstageError(err);
     throw e instanceof NotebookInvalidError ? new ValidationError('notebook', e.message) : e;
   }
+}
+
+/** The fields of a request that say how its run goes (see {@link RunOptions}). */
+function runOptionsOf(request: RunRequest): RunOptions {
+  const { kernel, gpus, cellTimeout, timeout, allowErrors, maxCellOutput, maxRunOutput } = request;
+  const { rtol, gates } = request;
+  const options: RunOptions = {
+    kernel,
+    gpus,
+    cellTimeout,
+    timeout,
+    allowErrors,
+    maxCellOutput,
+    maxRunOutput,
+    rtol,
+    gates,
+  };
+  return Object.fromEntries(
+    Object.entries(options).filter(([, v]) => v !== undefined),
+  ) as RunOptions;
 }
 
 /**
@@ -152,6 +172,8 @@ export async function admitRun(
         : (masker.maskValue(request.jenkins as unknown as JSONObject) as JenkinsOrigin),
     warnings: warnings.map((w) => masker.mask(w)),
     workspace,
+    memory: request.memory,
+    options: runOptionsOf(request),
   });
   return { record, gpus, notebook: nb };
 }

@@ -193,14 +193,22 @@ function stageArtifacts(
   return files;
 }
 
-/** run.json of a version: the record, plus `status` and `duration` (seconds) as the store reads them. */
-function versionRunJson(record: ServiceRun): JSONObject {
+/**
+ * run.json of a version: the record, plus `status` and `duration` (seconds) as the store reads
+ * them, and the environment the executed (masked) notebook recorded, so that a reader of the
+ * store finds what produced a version without parsing its notebook.
+ */
+function versionRunJson(record: ServiceRun, notebook: Notebook): JSONObject {
   const started = record.startedAt === null ? null : Date.parse(record.startedAt);
   const finished = record.finishedAt === null ? null : Date.parse(record.finishedAt);
+  const environment = notebook.metadata?.nbstage?.environment;
   return {
     ...(record as unknown as JSONObject),
     status: record.state,
     duration: started === null || finished === null ? null : (finished - started) / 1000,
+    ...(environment !== null && typeof environment === 'object' && !Array.isArray(environment)
+      ? { environment }
+      : {}),
   };
 }
 
@@ -232,7 +240,7 @@ export async function finishRun(
       runId: record.id,
       stage: record.stages.length > 0 ? record.stages.join('+') : null,
       notebook,
-      run: versionRunJson(record),
+      run: versionRunJson(record, notebook),
       artifacts,
       author: record.createdBy,
       inputs: manifestText(record, options.blobs),

@@ -134,9 +134,20 @@ export class RunManager {
     return { resumed, ended };
   }
 
-  /** Validates and queues a run. Invalid input throws (400) before anything is recorded. */
-  async create(request: RunRequest, principal: Principal): Promise<ServiceRun> {
+  /**
+   * Validates and queues a run. Invalid input throws (400) before anything is recorded.
+   *
+   * @param reproduces - the stored build the run reproduces (`nbstage reproduce`), if it does
+   */
+  async create(
+    request: RunRequest,
+    principal: Principal,
+    reproduces?: ServiceRun['reproduces'],
+  ): Promise<ServiceRun> {
     const { record, gpus, notebook } = await admitRun(request, principal, this.options);
+    if (reproduces !== undefined) {
+      record.reproduces = reproduces;
+    }
     // The version a run is checked against is found now: a worker needs no store.
     const baseline = await baselineFromStore(this.options.store, record.job, request.baseline);
     await warnWithoutWorker(record, this.options.queue);

@@ -5,6 +5,8 @@
  */
 import type { JSONObject, JSONValue, Notebook } from '../../pipelines/notebook/model';
 import type { RunSpec } from '../../pipelines/runner';
+import { MIN_MEMORY_BYTES } from '../../pipelines/executor/output-limits';
+import type { GitRecord } from '../../pipelines/environment/record';
 
 /** The body of `POST /api/v1/runs`. */
 export interface RunRequest {
@@ -45,6 +47,13 @@ export interface RunRequest {
   rtol?: number;
   /** Metric gates (`accuracy >= 0.9`, `loss <= baseline * 1.05`). */
   gates?: string[];
+  /** The kernel's memory limit in bytes (`--memory`); a cell over it fails naming the limit. */
+  memory?: number;
+  /**
+   * What the caller knows of where the notebook came from: the git state of its checkout (the
+   * service's copy of a workspace has none), recorded in `metadata.nbstage.environment.git`.
+   */
+  source?: { git: GitRecord | null };
 }
 
 /**
@@ -151,6 +160,31 @@ export const runRequestSchema = {
       maxItems: 50,
       description: "metric gates: 'accuracy >= 0.9', 'loss <= baseline * 1.05'",
     },
+    memory: {
+      type: 'integer',
+      minimum: MIN_MEMORY_BYTES,
+      description:
+        "the kernel's memory limit in bytes (at least 16 MiB); a cell over it fails with a MemoryError naming the limit",
+    },
+    source: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['git'],
+      description: "the caller's git state of the notebook's checkout (null: not in one)",
+      properties: {
+        git: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          required: ['commit', 'dirty', 'untracked', 'branch'],
+          properties: {
+            commit: { type: 'string', pattern: '^[0-9a-f]{40,64}$' },
+            dirty: { type: 'boolean' },
+            untracked: { type: 'integer', minimum: 0 },
+            branch: { type: ['string', 'null'], maxLength: 1000 },
+          },
+        },
+      },
+    },
     hostId: {
       type: 'string',
       pattern: '^[A-Za-z0-9._-]{1,59}$',
@@ -239,6 +273,7 @@ export function runRequestOf(
     ...(spec.checks?.gates === undefined || spec.checks.gates.length === 0
       ? {}
       : { gates: [...spec.checks.gates] }),
+    ...(spec.memoryBytes === undefined ? {} : { memory: spec.memoryBytes }),
   };
 }
 
@@ -294,9 +329,16 @@ export function runSpecOf(
         }
       : {}),
     ...place,
-    // A copy of the workspace has no .git: git must not walk up from it into another checkout.
-    // In place, the caller's own folder tells its commit.
-    ...(request.workspace?.inPlace === undefined ? { source: { git: null } } : {}),
+    // A copy of the workspace has no .git: git must not walk up from it into another checkout;
+    // the caller says what its checkout was. In place, the caller's own folder tells it.
+    source: {
+      ...(request.source !== undefined
+        ? { git: request.source.git }
+        : request.workspace?.inPlace === undefined
+          ? { git: null }
+          : {}),
+      ...(request.workspace === undefined ? {} : { workspace: request.workspace.manifest }),
+    },
     parameters: request.parameters,
     secrets: request.secrets,
     kernel: request.kernel,
@@ -309,5 +351,6 @@ export function runSpecOf(
     maxRunOutputBytes: request.maxRunOutput,
     job: request.job,
     build: request.build,
+    ...(request.memory === undefined ? {} : { memoryBytes: request.memory }),
   };
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { RUN_STATUSES } from '../../pipelines/executor/events';
 import { writeFileAtomic } from '../../pipelines/notebook/io';
 import type { JSONObject } from '../../pipelines/notebook/model';
-import type { JenkinsOrigin } from './run-request';
+import type { JenkinsOrigin, RunRequest } from './run-request';
 
 /** Where a run is. `queued`/`running` while in flight; the run's own status once finished. */
 export type RunState =
@@ -60,7 +60,27 @@ export interface ServiceRun {
    * notebook's `metadata.nbstage.checks`); `last-success` skips builds whose `passed` is false.
    */
   checks?: JSONObject;
+  /** The kernel's memory limit in bytes, when the request set one (`memory`). */
+  memory?: number;
+  /** How the request asked the run to go, as far as it did (what `nbstage reproduce` repeats). */
+  options?: RunOptions;
+  /** The build this run reproduces (`nbstage reproduce`): its job's build and commit. */
+  reproduces?: { build: string; commit: string };
 }
+
+/** The request's fields that say how a run goes, kept so that the run can be reproduced. */
+export type RunOptions = Pick<
+  RunRequest,
+  | 'kernel'
+  | 'gpus'
+  | 'cellTimeout'
+  | 'timeout'
+  | 'allowErrors'
+  | 'maxCellOutput'
+  | 'maxRunOutput'
+  | 'rtol'
+  | 'gates'
+>;
 
 /** A file or symlink a run created or changed in its workspace (path relative to the root). */
 export type WorkspaceOutput =
@@ -107,11 +127,14 @@ export type NewRunFields = Pick<
   | 'jenkins'
   | 'warnings'
   | 'workspace'
+  | 'memory'
+  | 'options'
+  | 'reproduces'
 >;
 
 /** The record of a run just admitted: `queued`, not yet started, run or versioned. */
 export function queuedServiceRun(fields: NewRunFields): ServiceRun {
-  const { jenkins, warnings = [], workspace } = fields;
+  const { jenkins, warnings = [], workspace, memory, options, reproduces } = fields;
   return {
     id: fields.id,
     state: 'queued',
@@ -136,6 +159,9 @@ export function queuedServiceRun(fields: NewRunFields): ServiceRun {
     ...(jenkins === undefined ? {} : { jenkins }),
     ...(warnings.length === 0 ? {} : { warnings }),
     ...(workspace === undefined ? {} : { workspace }),
+    ...(memory === undefined ? {} : { memory }),
+    ...(options === undefined || Object.keys(options).length === 0 ? {} : { options }),
+    ...(reproduces === undefined ? {} : { reproduces }),
   };
 }
 

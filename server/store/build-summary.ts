@@ -7,7 +7,10 @@ import { isJSONObject } from '../../pipelines/reports/run-metadata';
 import { stringField } from './run-record';
 import type { BuildVersion } from './types';
 
-/** Build names compare as numbers where they are numbers: 10 after 9. */
+/**
+ * Newest first: build names compare as numbers where they are numbers (10 before 9), and a
+ * reproduction (`7-repro-1`) comes right before the build it reproduces.
+ */
 export function compareBuildsDesc(a: string, b: string): number {
   return b.localeCompare(a, 'en', { numeric: true });
 }

@@ -514,6 +514,14 @@ describe('HTTP API routes', () => {
               .set('Authorization', bearer(svc().run))
               .send({ notebook: makeNotebook(['1 + 1']), job: `test-${randomUUID()}` });
             await settled(svc(), res.body.id);
+          } else if (method === 'post' && route.endsWith('/reproduce')) {
+            // Build 1 ran the job's first notebook: it runs again as 1-repro-1.
+            res = await request(svc().url)
+              .post(url)
+              .set('Authorization', bearer(svc().run))
+              .send({});
+            expect(res.body.build).toBe('1-repro-1');
+            await settled(svc(), res.body.id);
           } else if (method === 'post' && route.endsWith('/cancel')) {
             // The run has finished: 409 is a documented answer of this operation.
             res = await request(svc().url).post(url).set('Authorization', bearer(svc().run));
