@@ -375,7 +375,7 @@ describe('nbstage run', () => {
     headers.forEach((at, i) => {
       expect(lines[at]).toContain(`cell ${i} ·`);
       expect(lines[at + 1]).toBe(`out-${i}`);
-      expect(lines[at + 2]).toMatch(/^\s+✓ \d+\.\d+ s$/);
+      expect(lines[at + 2]).toMatch(/^\s+✓ \d+\.\d+ s, peak \d+(\.\d)? MiB$/);
     });
   });
 
