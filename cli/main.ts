@@ -299,11 +299,15 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('reproduce')
     .description(
-      'run a stored build again on the service from its recorded notebook, parameters and inputs; compare',
+      'run a stored build again from its recorded notebook, parameters and inputs; compare',
     )
     .argument('<job>', 'the Jenkins job full name')
     .argument('<build>', 'the build to reproduce (it runs as <build>-repro-N)')
-    .option('--server <url>', 'the service (default NBSTAGE_URL; token in NBSTAGE_TOKEN)')
+    .option(
+      '--server <url>',
+      'the service, where it runs as <build>-repro-N (default NBSTAGE_URL; token in NBSTAGE_TOKEN)',
+    )
+    .option('--home <dir>', `without a service, ${homeHelp}: it runs here, not stored`)
     .option(
       '--secret <NAME=VALUE>',
       'a secret the build ran with (never stored, so given again; NAME alone reads $NAME)',

@@ -116,6 +116,17 @@ describe('nbstage reproduce', () => {
       exit_code: 0,
       environment: { packages: { added: [], removed: [], changed: [] } },
     });
+
+    // Without a service it runs here from the home's store and content, and stores nothing.
+    const local = await cli(['reproduce', job, '7', '--home', home, '--no-color'], {
+      NBSTAGE_URL: '',
+    });
+    expect([local.code, local.stderr]).toEqual([0, expect.stringContaining('checks passed')]);
+    expect(local.stdout).toContain('alpha 42');
+    expect(local.stderr).toContain(`reproducing ${job} #7 here (not stored as a build`);
+    expect(local.stderr).toContain("environment: the same as #7's");
+    const after = await api<BuildVersion[]>(`/api/v1/jobs/${encodeURIComponent(job)}/builds`);
+    expect(after.map((b) => b.build)).toEqual(['7-repro-2', '7-repro-1', '7']);
   }, 180_000);
 
   it('names the cell of a notebook that does not give the same outputs twice (exit 6)', async () => {
@@ -132,6 +143,12 @@ describe('nbstage reproduce', () => {
     expect(again.stderr).toMatch(/✗ cell 1: outputs differ from the baseline: /);
     expect(again.stderr).not.toMatch(/✗ cell [02]:/);
     expect(again.stderr).toContain('checks failed (baseline build 1)');
+    const local = await cli(['reproduce', job, '1', '--home', home, '--no-color'], {
+      NBSTAGE_URL: '',
+    });
+    expect(local.code).toBe(6);
+    expect(local.stderr).toMatch(/✗ cell 1: outputs differ from the baseline: /);
+    expect(local.stderr).not.toMatch(/✗ cell [02]:/);
   }, 120_000);
 
   it('asks again for the secrets a build ran with; an unknown build is bad input', async () => {
@@ -152,6 +169,17 @@ describe('nbstage reproduce', () => {
     const unknown = await cli(['reproduce', job, '99']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('has no build "99"');
+    const here = { NBSTAGE_URL: '' };
+    const localWithout = await cli(['reproduce', job, '1', '--home', home], here);
+    expect(localWithout.code).toBe(2);
+    expect(localWithout.stderr).toContain(
+      'ran with the secret API_KEY, which nbstage never stores',
+    );
+    const localUnknown = await cli(['reproduce', job, '99', '--home', home], here);
+    expect([localUnknown.code, localUnknown.stderr]).toEqual([
+      2,
+      expect.stringContaining('has no build "99"'),
+    ]);
 
     // The API refuses a body it does not know before anything is queued, naming the field.
     const post = async (body: unknown) => {
