@@ -1,9 +1,11 @@
 /**
  * One stored build of a job rendered as a notebook: the report's header (status, facts, what
- * went wrong, parameters, metrics), links to the Jenkins build, the notebook file and the diff
- * with the build before, then every cell (see `notebook-view.ts` for how outputs are shown).
+ * went wrong, parameters, metrics), links to the Jenkins build, the notebook file, the diff
+ * with the build before and, for a reproduction, the build it ran again, then every cell (see `notebook-view.ts` for how outputs are shown).
  */
+import type { JSONObject } from '../../../pipelines/notebook/model';
 import { escapeHtml } from '../../../pipelines/reports/ansi';
+import { isJSONObject } from '../../../pipelines/reports/run-metadata';
 import type { Principal } from '../../auth/types';
 import type { BuildVersion, ShownVersion } from '../../store/types';
 import { buildHref, diffHref, jobHref, renderPage, uriSegment } from '../layout';
@@ -26,6 +28,12 @@ export function versionPage(data: VersionPageData): string {
   const previous = at < 0 ? undefined : data.builds[at + 1];
   const next = at <= 0 ? undefined : data.builds[at - 1];
   const jenkins = at < 0 ? null : data.builds[at].jenkinsUrl;
+  // A reproduction (`nbstage reproduce`) links the build it ran again, and the diff with it.
+  const reproduces = data.shown.run.reproduces;
+  const original =
+    isJSONObject(reproduces ?? null) && typeof (reproduces as JSONObject).build === 'string'
+      ? ((reproduces as JSONObject).build as string)
+      : null;
   const notebookHref = `/api/v1/jobs/${uriSegment(job)}/builds/${uriSegment(build)}/notebook`;
   const links = [
     previous === undefined
@@ -34,6 +42,12 @@ export function versionPage(data: VersionPageData): string {
     next === undefined
       ? ''
       : `<a href="${escapeHtml(buildHref(job, next.build))}">#${escapeHtml(next.build)} ›</a>`,
+    original === null
+      ? ''
+      : `<a class="reproduces" href="${escapeHtml(buildHref(job, original))}">Reproduces #${escapeHtml(original)}</a>`,
+    original === null || original === previous?.build
+      ? ''
+      : `<a href="${escapeHtml(diffHref(job, original, build))}">Diff with #${escapeHtml(original)}</a>`,
     previous === undefined
       ? ''
       : `<a href="${escapeHtml(diffHref(job, previous.build, build))}">Diff with #${escapeHtml(previous.build)}</a>`,

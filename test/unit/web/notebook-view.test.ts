@@ -69,6 +69,46 @@ describe('the version page', () => {
   });
 });
 
+describe('the version page of a reproduction', () => {
+  const page = (builds: string[]) =>
+    versionPage({
+      principal: { id: 'abcdef012345', name: 'reader', role: 'read' },
+      job: 'ml/train',
+      build: '7-repro-1',
+      shown: {
+        notebook: storedRun(),
+        run: { reproduces: { build: '7', commit: '0123456789abcdef' } },
+        commit: 'fedcba9876543210',
+        tag: 'ml/train/7-repro-1',
+      },
+      builds: builds.map((build) => ({ build }) as never),
+    });
+
+  it('links the build it ran again, and the diff with it once', () => {
+    const listed = page(['7-repro-1', '7', '6']);
+    expect(listed).toContain(
+      '<a class="reproduces" href="/jobs/ml%2Ftrain/builds/7">Reproduces #7</a>',
+    );
+    expect(listed.match(/>Diff with #7</g)).toHaveLength(1);
+    // Another build came between them: the diff with the reproduced one is offered beside it.
+    const between = page(['8', '7-repro-1', '6']);
+    expect(between).toContain('>Diff with #7<');
+    expect(between).toContain('>Diff with #6<');
+  });
+
+  it('says nothing of the kind for a build that reproduces none', () => {
+    expect(
+      versionPage({
+        principal: { id: 'abcdef012345', name: 'reader', role: 'read' },
+        job: 'ml/train',
+        build: '7',
+        shown: { notebook: storedRun(), run: {}, commit: '0123456789abcdef', tag: 'ml/train/7' },
+        builds: [],
+      }),
+    ).not.toContain('Reproduces');
+  });
+});
+
 describe('one cell of the live page', () => {
   it('carries its peak memory once the cell has one', () => {
     const nb = storedRun();
