@@ -2,9 +2,10 @@
 # GPU smoke test, for a host with an NVIDIA GPU (nothing in CI depends on it):
 # starts `nbstage serve` (its worker finds the GPUs with nvidia-smi), submits a notebook that
 # asks for one GPU and uses it with torch (or, without torch, asks nvidia-smi from the kernel),
-# and checks what the run recorded: the worker's labels, CUDA_VISIBLE_DEVICES of the kernel, and
-# the GPU model, driver and peak memory in run.json. Where bubblewrap works the kernel runs in
-# its sandbox: the script checks that it sees its GPU's device nodes and not the service's home.
+# and checks what the run recorded: the worker's labels, CUDA_VISIBLE_DEVICES of the kernel, the
+# GPU model, driver and peak memory in run.json, and the cell's GPU peak in its metadata. Where
+# bubblewrap works the kernel runs in its sandbox: the script checks that it sees its GPU's
+# device nodes and not the service's home.
 #   bash scripts/gpu-smoke.sh            (needs nvidia-smi; torch optional in .venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ WORK=$(mktemp -d)
 trap 'kill "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-NBSTAGE_ADMIN_TOKEN=$TOKEN node bin/nbstage.js serve --port "$PORT" --home "$WORK/home" --workers 1 \
+NBSTAGE_ADMIN_TOKEN=$TOKEN NBSTAGE_GPU_SAMPLE_MS=100 node bin/nbstage.js serve --port "$PORT" --home "$WORK/home" --workers 1 \
   2>"$WORK/serve.log" &
 SERVE_PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
@@ -66,8 +67,12 @@ nbx = call("GET", f"/runs/{run['id']}/notebook")
 text = "".join("".join(o.get("text", "")) for o in nbx["cells"][0]["outputs"])
 print(text)
 assert "CUDA_VISIBLE_DEVICES GPU-" in text or "CUDA_VISIBLE_DEVICES 0" in text, "the kernel did not get its GPU"
+cell_peak = (nbx["cells"][0]["metadata"].get("nbstage") or {}).get("peak_gpu_memory_bytes")
+print("cell GPU peak:", cell_peak)
 if "torch" in text:
     assert g["peakMemoryMiB"] > 0, "peak memory not recorded"
+    # The cell holds its tensors while it runs on: samples every 100 ms see them.
+    assert (cell_peak or 0) > 0, "the cell's GPU peak (peak_gpu_memory_bytes) not recorded"
 if "sandboxed True" in text:
     # bubblewrap is there (nbstage doctor: sandbox ok): CUDA worked inside the sandbox.
     assert "nvidiactl" in text, "the sandbox hid the driver's device nodes"

@@ -22,6 +22,7 @@ import { hasVisibleContent, renderMarkdown, sanitize } from './html-sanitize';
 import type { CellRunInfo, RecordedCellCheck } from './run-metadata';
 import {
   cellCheck,
+  cellPeakGpu,
   cellPeakRss,
   cellRunInfo,
   isJSONObject,
@@ -172,8 +173,15 @@ function renderOutputs(cell: CodeCell, cellIndex: number, assets: AssetCollector
 /** What the peak of a cell is, for the tooltip on it. */
 const PEAK_TITLE = "peak resident memory of the kernel's processes while the cell ran";
 
-/** The status chip, duration and peak memory of a code cell (`peak` in bytes, when measured). */
-function cellStatusChips(info: CellRunInfo | null, peak: number | null): string {
+/** What the GPU peak of a cell is, for the tooltip on it. */
+const GPU_PEAK_TITLE = "peak memory used on the run's GPUs while the cell ran";
+
+/** The status chip, duration and peak memory of a code cell (peaks in bytes, when measured). */
+function cellStatusChips(
+  info: CellRunInfo | null,
+  peak: number | null,
+  gpuPeak: number | null,
+): string {
   if (info === null) {
     return '<span class="chip chip-muted">not in this run</span>';
   }
@@ -186,9 +194,13 @@ function cellStatusChips(info: CellRunInfo | null, peak: number | null): string 
     peak !== null && ran
       ? `<span class="cell-peak" title="${escapeHtml(PEAK_TITLE)}">peak ${escapeHtml(formatLimit(peak))}</span>`
       : '';
+  const gpu =
+    gpuPeak !== null && ran
+      ? `<span class="cell-peak cell-peak-gpu" title="${escapeHtml(GPU_PEAK_TITLE)}">GPU ${escapeHtml(formatLimit(gpuPeak))}</span>`
+      : '';
   return (
     `<span class="chip status-chip status-${info.status}">` +
-    `${escapeHtml(CELL_STATUS_LABELS[info.status])}</span>${duration}${memory}`
+    `${escapeHtml(CELL_STATUS_LABELS[info.status])}</span>${duration}${memory}${gpu}`
   );
 }
 
@@ -260,7 +272,7 @@ function renderCell(cell: Cell, index: number, assets: AssetCollector): string {
     `<section class="cell cell-code ${statusClass}" id="cell-${index}">` +
     `<div class="cell-head"><span class="in-prompt">In [${escapeHtml(count)}]</span>` +
     `<a class="cell-index" href="#cell-${index}">cell ${index}</a>${stage}` +
-    `<span class="spacer"></span>${check.chip}${cellStatusChips(info, cellPeakRss(cell))}</div>` +
+    `<span class="spacer"></span>${check.chip}${cellStatusChips(info, cellPeakRss(cell), cellPeakGpu(cell))}</div>` +
     `${sourceBlock}${renderOutputs(cell, index, assets)}${check.body}</section>`
   );
 }

@@ -2,7 +2,7 @@
  * The JUnit XML report of an executed notebook: one test case per cell the run considered, in
  * the surefire format the Jenkins junit plugin reads. Failures carry the traceback without ANSI
  * escapes; metrics, kernel, run id and status are suite properties, a cell's peak memory
- * (`peak_rss_bytes`) a property of its test case.
+ * (`peak_rss_bytes`, and `peak_gpu_memory_bytes` on GPU workers) properties of its test case.
  */
 import type { CellStatus } from '../executor/events';
 import type { Cell, CodeCell, ErrorOutput, Notebook } from '../notebook/model';
@@ -11,6 +11,7 @@ import { applyCarriageReturns, stripAnsi } from './ansi';
 import { formatDuration, formatValue, truncate } from './format';
 import {
   cellCheck,
+  cellPeakGpu,
   cellPeakRss,
   cellRunInfo,
   mimeText,
@@ -250,9 +251,16 @@ export function renderJUnit(nb: Notebook, options: JUnitOptions): string {
     const ms = info.durationMs ?? 0;
     totalMs += ms;
     const { out, err } = cellStreams(cell);
-    const peak = cellPeakRss(cell);
+    const peaks = (
+      [
+        ['peak_rss_bytes', cellPeakRss(cell)],
+        ['peak_gpu_memory_bytes', cellPeakGpu(cell)],
+      ] as const
+    ).flatMap(([name, bytes]): [string, string][] =>
+      bytes === null ? [] : [[name, String(bytes)]],
+    );
     const parts = [
-      peak === null ? '' : propertiesElement([['peak_rss_bytes', String(peak)]], '      '),
+      peaks.length === 0 ? '' : propertiesElement(peaks, '      '),
       mismatch ?? outcomeElement(cell, index, info, run.exception),
       out === '' ? '' : `<system-out>${xmlText(out)}</system-out>`,
       err === '' ? '' : `<system-err>${xmlText(err)}</system-err>`,

@@ -103,12 +103,24 @@ export function cellRunInfo(cell: Cell): CellRunInfo | null {
  * (`metadata.nbstage.peak_rss_bytes`); null when it was not measured.
  */
 export function cellPeakRss(cell: Cell): number | null {
+  return cellBytes(cell, 'peak_rss_bytes');
+}
+
+/**
+ * The peak memory used on the run's GPUs while the cell ran, in bytes
+ * (`metadata.nbstage.peak_gpu_memory_bytes`, on GPU workers); null when it was not measured.
+ */
+export function cellPeakGpu(cell: Cell): number | null {
+  return cellBytes(cell, 'peak_gpu_memory_bytes');
+}
+
+function cellBytes(cell: Cell, field: string): number | null {
   const meta = cell.metadata.nbstage;
   if (!isJSONObject(meta)) {
     return null;
   }
-  const peak = num(meta.peak_rss_bytes);
-  return peak !== null && peak >= 0 ? peak : null;
+  const bytes = num(meta[field]);
+  return bytes !== null && bytes >= 0 ? bytes : null;
 }
 
 /** Reads the notebook-level run metadata. Missing fields come back as null or empty. */

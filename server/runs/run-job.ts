@@ -32,7 +32,10 @@ import type { WorkspaceContent } from '../workers/workspace-content';
 import { openSecrets, openValue, type SecretKey } from './secret-box';
 import {
   gpuDeviceNodes,
+  gpuSampleMs,
+  recordCellGpuPeaks,
   samplePeakMemory,
+  type CommandRunner,
   type GpuAllocator,
   type GpuLease,
 } from '../workers/gpus';
@@ -51,6 +54,8 @@ export interface RunJobOptions {
   environment?: () => NodeJS.ProcessEnv;
   /** The worker's GPUs: a run gets `payload.gpus` of them exclusively (CUDA_VISIBLE_DEVICES). */
   gpus?: GpuAllocator;
+  /** Runs nvidia-smi to sample the GPUs' memory (default the real one; tests pass a fake). */
+  commandRunner?: CommandRunner;
   /** Opens the secrets the service sealed into the job. */
   secretKey?: SecretKey;
   /** Where runs' workspaces come from and their outputs go; none: runs with one are refused. */
@@ -273,7 +278,11 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         lease = await options.gpus.acquire(ctx.payload.gpus ?? 0, ctx.signal);
         gpuEnv.CUDA_VISIBLE_DEVICES = lease.cudaVisibleDevices;
       }
-      const sampler = samplePeakMemory(lease?.gpus ?? []);
+      const sampler = samplePeakMemory(
+        lease?.gpus ?? [],
+        options.commandRunner,
+        gpuSampleMs(process.env),
+      );
       const file = path.join(dir, notebookFileName(req.notebookName));
       fs.writeFileSync(file, JSON.stringify(req.notebook));
       copy =
@@ -310,7 +319,7 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
       run.spec.kernelDevices = gpuDeviceNodes(lease?.gpus ?? []);
       const forwarder = eventForwarder((data) => ctx.progress(data));
       const result = await executeRun(run, options.provider, {
-        listeners: [forwarder.listener],
+        listeners: [forwarder.listener, sampler.listener],
         signal: ctx.signal,
       });
       await forwarder.flush();
@@ -320,6 +329,7 @@ export function createRunJobHandler(options: RunJobOptions): JobHandler {
         const environment = (meta.environment ?? {}) as JSONObject;
         meta.environment = { ...environment, gpus: gpuUsage as unknown as JSONObject[] };
         result.notebook.metadata.nbstage = meta;
+        recordCellGpuPeaks(result.notebook, sampler.cellPeaks());
       }
       const user = collectArtifacts(path.join(dir, 'artifacts'), limit, '', masker);
       // The full output of cut cells: their own budget (the files stop at it themselves).

@@ -1,9 +1,14 @@
 /**
  * GPUs of a worker: found with `nvidia-smi`, advertised as labels (`gpu` and the model), handed
  * out exclusively to runs (a run's kernel sees only its GPUs through CUDA_VISIBLE_DEVICES; a run
- * that asked for none sees none), and sampled while a run holds them for its peak memory.
+ * that asked for none sees none), and sampled while a run holds them for their peak memory, over
+ * the run and in each cell.
  */
 import { execFile } from 'node:child_process';
+import type { RunEventListener } from '../../pipelines/executor/events';
+import type { Notebook } from '../../pipelines/notebook/model';
+
+const MIB = 1024 * 1024;
 
 /** One GPU as nvidia-smi reports it. */
 export interface GpuInfo {
@@ -167,47 +172,107 @@ export class GpuAllocator {
   }
 }
 
-/** Samples the memory used on `gpus` every `intervalMs` until stopped; resolves to the peaks. */
+/** What {@link samplePeakMemory} gives back. */
+export interface GpuSampler {
+  /** A run event listener: a cell's start opens its window, its end closes it. */
+  listener: RunEventListener;
+  /** Stops sampling; each GPU's peak over the run. */
+  stop(): Promise<GpuUsage[]>;
+  /**
+   * After {@link GpuSampler.stop}: the peak memory used on the run's GPUs together (bytes)
+   * while each cell ran, by cell index; cells no sample fell in have none.
+   */
+  cellPeaks(): Map<number, number>;
+}
+
+/** How often a run's GPUs are sampled: `NBSTAGE_GPU_SAMPLE_MS`, default 1000 (at least 10). */
+export function gpuSampleMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = Number(env.NBSTAGE_GPU_SAMPLE_MS);
+  return Number.isFinite(raw) && raw > 0 ? Math.max(10, Math.round(raw)) : 1000;
+}
+
+/**
+ * Samples the memory used on `gpus` every `intervalMs` until stopped: each GPU's peak over the
+ * run, and the run's GPUs' peak together while each cell ran. A leased GPU is the run's alone,
+ * so what it uses is the run's. A sample counts for a cell only when it was both asked for and
+ * answered while that cell ran: cells run back to back (the next one is already queued in the
+ * kernel), so a sample asked for as a cell ends would read the next cell's memory. A cell
+ * shorter than the interval may so have no peak: none is claimed.
+ */
 export function samplePeakMemory(
   gpus: GpuInfo[],
   run: CommandRunner = execCommand,
   intervalMs = 1000,
-): { stop(): Promise<GpuUsage[]> } {
+): GpuSampler {
   const peaks = new Map<number, number>(gpus.map((g) => [g.index, 0]));
+  const cells = new Map<number, number>();
+  // The cell that runs, and a count of cell starts, so that a sample can tell its cell ended.
+  let open: number | null = null;
+  let window = 0;
   let stopped = false;
   const sample = async (): Promise<void> => {
+    const cell = open;
+    const asked = window;
     const out = await run('nvidia-smi', [
       '--query-gpu=index,memory.used',
       '--format=csv,noheader,nounits',
     ]);
+    let total: number | null = null;
     for (const line of (out ?? '').split('\n')) {
       const [index, used] = line.split(',').map((p) => Number(p.trim()));
       if (peaks.has(index) && Number.isFinite(used)) {
         peaks.set(index, Math.max(peaks.get(index) ?? 0, used));
+        total = (total ?? 0) + used;
       }
     }
+    if (cell !== null && open === cell && window === asked && total !== null) {
+      cells.set(cell, Math.max(cells.get(cell) ?? 0, total * MIB));
+    }
   };
-  let chain: Promise<void> = gpus.length === 0 ? Promise.resolve() : sample();
-  const timer =
-    gpus.length === 0
-      ? null
-      : setInterval(() => {
-          if (!stopped) {
-            chain = chain.then(sample);
-          }
-        }, intervalMs);
+  const measuring = gpus.length > 0;
+  let chain: Promise<void> = measuring ? sample() : Promise.resolve();
+  const timer = measuring
+    ? setInterval(() => {
+        if (!stopped) {
+          chain = chain.then(sample);
+        }
+      }, intervalMs)
+    : null;
   timer?.unref();
   return {
+    listener: (event) => {
+      if (event.type === 'cell-start') {
+        open = event.index;
+        window += 1;
+      } else if (event.type === 'cell-end') {
+        open = null;
+      }
+    },
     stop: async () => {
       stopped = true;
+      open = null;
       if (timer !== null) {
         clearInterval(timer);
       }
       await chain;
-      if (gpus.length > 0) {
+      if (measuring) {
         await sample();
       }
       return gpus.map((g) => ({ ...g, peakMemoryMiB: peaks.get(g.index) ?? 0 }));
     },
+    cellPeaks: () => new Map(cells),
   };
+}
+
+/**
+ * Writes each cell's GPU peak into the executed notebook, as
+ * `metadata.nbstage.peak_gpu_memory_bytes` beside its `peak_rss_bytes`.
+ */
+export function recordCellGpuPeaks(notebook: Notebook, peaks: Map<number, number>): void {
+  for (const [index, bytes] of peaks) {
+    const cell = notebook.cells[index];
+    if (cell?.cell_type === 'code') {
+      cell.metadata.nbstage = { ...cell.metadata.nbstage, peak_gpu_memory_bytes: bytes };
+    }
+  }
 }

@@ -194,6 +194,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       provider,
       workDir,
       gpus: new GpuAllocator(gpus),
+      commandRunner: options.commandRunner,
       secretKey: options.secretKey,
       content: options.content,
       trees,

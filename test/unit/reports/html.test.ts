@@ -317,6 +317,24 @@ describe('renderHtml', () => {
     );
   });
 
+  it("shows a cell's GPU peak beside its memory peak, on GPU workers", () => {
+    const cell = codeCell('fit(x)', { status: 'ok', durationMs: 1200 });
+    cell.metadata.nbstage = {
+      ...cell.metadata.nbstage,
+      peak_rss_bytes: 2147483648,
+      peak_gpu_memory_bytes: 42949672960,
+    };
+    const out = renderHtml(executedNotebook([cell, codeCell('y = 1', { status: 'ok' })]), {
+      title: 't',
+      assetsDirName: 'a',
+    }).html;
+    expect(out).toContain(
+      'peak 2 GiB</span><span class="cell-peak cell-peak-gpu" ' +
+        'title="peak memory used on the run&#39;s GPUs while the cell ran">GPU 40 GiB</span></div>',
+    );
+    expect(out.match(/cell-peak-gpu/g)).toHaveLength(1);
+  });
+
   it('shows no peak memory where no cell has one', () => {
     expect(html).not.toContain('cell-peak');
     expect(html).not.toContain('Peak memory');

@@ -225,7 +225,11 @@ describe('renderJUnit', () => {
     const failed = codeCell('fit(x)', { status: 'error', durationMs: 9 }, [
       error('MemoryError', '', []),
     ]);
-    failed.metadata.nbstage = { ...failed.metadata.nbstage, peak_rss_bytes: 8589934592 };
+    failed.metadata.nbstage = {
+      ...failed.metadata.nbstage,
+      peak_rss_bytes: 8589934592,
+      peak_gpu_memory_bytes: 42949672960,
+    };
     const unmeasured = codeCell('y = 1', { status: 'ok', durationMs: 5 });
     const nb = executedNotebook([measured, failed, unmeasured], {
       status: 'failed',
@@ -248,6 +252,7 @@ describe('renderJUnit', () => {
         '    <testcase classname="n.preamble" name="cell 1: fit(x)" time="0.009">',
         '      <properties>',
         '        <property name="peak_rss_bytes" value="8589934592"/>',
+        '        <property name="peak_gpu_memory_bytes" value="42949672960"/>',
         '      </properties>',
         '      <failure message="MemoryError" type="MemoryError">MemoryError: </failure>',
         '    </testcase>',

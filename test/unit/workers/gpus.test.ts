@@ -4,10 +4,13 @@ import {
   gpuLabels,
   listGpus,
   parseGpuList,
+  recordCellGpuPeaks,
   samplePeakMemory,
   type CommandRunner,
   type GpuInfo,
 } from '../../../server/workers/gpus';
+import type { RunEvent } from '../../../pipelines/executor/events';
+import { makeNotebook } from '../../helpers/notebooks';
 
 const CSV = [
   '0, GPU-aaaa, NVIDIA H100 80GB HBM3, 550.54.15, 81559',
@@ -108,6 +111,109 @@ describe('GPUs', () => {
       [1, 900],
       [2, 200],
     ]);
+  });
+});
+
+describe("each cell's GPU peak", () => {
+  const events = {
+    start: (index: number) => ({ type: 'cell-start', index }) as unknown as RunEvent,
+    end: (index: number) => ({ type: 'cell-end', index }) as unknown as RunEvent,
+  };
+
+  it('counts a sample for a cell only when it was asked for and answered while that cell ran', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+    try {
+      const gpus = parseGpuList(CSV).slice(1, 3);
+      let used = [5, 10, 10];
+      let hold = false;
+      let release: () => void = () => undefined;
+      const smi: CommandRunner = (_cmd, args) => {
+        if (args[0].startsWith('--query-gpu=index,uuid')) {
+          return Promise.resolve(CSV);
+        }
+        const answer = () => used.map((u, i) => `${i}, ${u}`).join('\n');
+        return hold
+          ? new Promise((resolve) => {
+              release = () => resolve(answer());
+            })
+          : Promise.resolve(answer());
+      };
+      const flush = () => new Promise((r) => setImmediate(r));
+      const sampler = samplePeakMemory(gpus, smi, 1000);
+      await flush(); // the first sample, before any cell: none of a cell's
+
+      // Asked while cell 0 runs, answered once cell 1 runs: neither cell's.
+      hold = true;
+      sampler.listener(events.start(0));
+      jest.advanceTimersByTime(1000);
+      await flush();
+      sampler.listener(events.end(0));
+      sampler.listener(events.start(1));
+      used = [5, 9000, 9000];
+      release();
+      await flush();
+
+      // Asked and answered while cell 1 runs: its own.
+      hold = false;
+      used = [5, 40, 10];
+      jest.advanceTimersByTime(1000);
+      await flush();
+      sampler.listener(events.end(1));
+      const usage = await sampler.stop();
+      expect(usage.map((u) => u.peakMemoryMiB)).toEqual([9000, 9000]);
+      expect([...sampler.cellPeaks()]).toEqual([[1, 50 * 1024 * 1024]]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('takes the largest of the samples while a cell runs', async () => {
+    const gpus = parseGpuList(CSV).slice(0, 1);
+    let used = 100;
+    const sampler = samplePeakMemory(
+      gpus,
+      async (_cmd, args) => (args[0].startsWith('--query-gpu=index,uuid') ? CSV : `0, ${used}`),
+      2,
+    );
+    sampler.listener(events.start(1));
+    used = 7000;
+    while (sampler.cellPeaks().get(1) !== 7000 * 1024 * 1024) {
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    used = 300;
+    await new Promise((r) => setTimeout(r, 10));
+    sampler.listener(events.end(1));
+    await sampler.stop();
+    expect(sampler.cellPeaks().get(1)).toBe(7000 * 1024 * 1024);
+  });
+
+  it('writes the peaks into the code cells of the notebook', () => {
+    const nb = makeNotebook(['x = 1', 'y = 2']);
+    nb.cells.splice(1, 0, { cell_type: 'markdown', id: 'm', metadata: {}, source: 'note' });
+    recordCellGpuPeaks(
+      nb,
+      new Map([
+        [0, 1024],
+        [1, 2048],
+        [2, 4096],
+        [9, 1],
+      ]),
+    );
+    expect(nb.cells.map((c) => c.metadata.nbstage?.peak_gpu_memory_bytes)).toEqual([
+      1024,
+      undefined,
+      4096,
+    ]);
+  });
+
+  it('measures nothing without GPUs', async () => {
+    const sampler = samplePeakMemory([], async () => {
+      throw new Error('nvidia-smi must not run');
+    });
+    sampler.listener(events.start(0));
+    sampler.listener(events.end(0));
+    expect(await sampler.stop()).toEqual([]);
+    expect(sampler.cellPeaks().size).toBe(0);
   });
 });
 
