@@ -20,7 +20,12 @@ import {
 } from './run-checks';
 import { notebookFileName } from './run-job';
 import type { JenkinsOrigin, RunRequest } from './run-request';
-import { queuedServiceRun, type RunOptions, type ServiceRun } from './service-run';
+import {
+  RUN_OPTION_FIELDS,
+  queuedServiceRun,
+  type RunOptions,
+  type ServiceRun,
+} from './service-run';
 import { detectFormat } from '../../pipelines/formats/detect';
 import type { BlobSource } from '../../pipelines/workspace/blob-dir';
 import { checkWorkspace } from './run-workspace';
@@ -71,21 +76,10 @@ function notebookOf(
 
 /** The fields of a request that say how its run goes (see {@link RunOptions}). */
 function runOptionsOf(request: RunRequest): RunOptions {
-  const { kernel, gpus, cellTimeout, timeout, allowErrors, maxCellOutput, maxRunOutput } = request;
-  const { rtol, gates } = request;
-  const options: RunOptions = {
-    kernel,
-    gpus,
-    cellTimeout,
-    timeout,
-    allowErrors,
-    maxCellOutput,
-    maxRunOutput,
-    rtol,
-    gates,
-  };
   return Object.fromEntries(
-    Object.entries(options).filter(([, v]) => v !== undefined),
+    RUN_OPTION_FIELDS.flatMap((field) =>
+      request[field] === undefined ? [] : [[field, request[field]]],
+    ),
   ) as RunOptions;
 }
 

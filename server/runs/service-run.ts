@@ -69,18 +69,20 @@ export interface ServiceRun {
 }
 
 /** The request's fields that say how a run goes, kept so that the run can be reproduced. */
-export type RunOptions = Pick<
-  RunRequest,
-  | 'kernel'
-  | 'gpus'
-  | 'cellTimeout'
-  | 'timeout'
-  | 'allowErrors'
-  | 'maxCellOutput'
-  | 'maxRunOutput'
-  | 'rtol'
-  | 'gates'
->;
+export const RUN_OPTION_FIELDS = [
+  'kernel',
+  'gpus',
+  'cellTimeout',
+  'timeout',
+  'allowErrors',
+  'maxCellOutput',
+  'maxRunOutput',
+  'rtol',
+  'gates',
+] as const satisfies readonly (keyof RunRequest)[];
+
+/** What a request set of {@link RUN_OPTION_FIELDS}. */
+export type RunOptions = Pick<RunRequest, (typeof RUN_OPTION_FIELDS)[number]>;
 
 /** A file or symlink a run created or changed in its workspace (path relative to the root). */
 export type WorkspaceOutput =
