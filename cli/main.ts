@@ -302,7 +302,7 @@ export async function main(argv: string[]): Promise<number> {
       'run a stored build again from its recorded notebook, parameters and inputs; compare',
     )
     .argument('<job>', 'the Jenkins job full name')
-    .argument('<build>', 'the build to reproduce (it runs as <build>-repro-N)')
+    .argument('<build>', 'the build to run again (on the service it becomes <build>-repro-N)')
     .option(
       '--server <url>',
       'the service, where it runs as <build>-repro-N (default NBSTAGE_URL; token in NBSTAGE_TOKEN)',
