@@ -23,6 +23,7 @@ import { resolveCheckPlan, withNbvalMarkers, type CheckRequest } from './checks/
 import { runChecks, type CheckPlan } from './checks/verdict';
 import {
   pythonResourcesCode,
+  measuresCellsInKernel,
   recordsEnvironment,
   runEnvironment,
   type GitRecord,
@@ -317,7 +318,11 @@ async function runOnKernels(
     const kernelEnv = whole ? { ...kernelEnvironment(spec.environment ?? {}), ...env } : env;
     try {
       await a.kernel.run(envSetupCode(lang, kernelEnv, cwd, { replaceInherited: whole }));
-      if (a.kernel.memory !== undefined && /python/i.test(lang)) {
+      if (
+        a.kernel.memory !== undefined &&
+        /python/i.test(lang) &&
+        measuresCellsInKernel(spec.environment ?? process.env)
+      ) {
         // A kernel nbstage owns measures each cell's memory peak itself, exactly.
         await a.kernel.run(pythonResourcesCode());
         measuringKernels.add(a.kernel);

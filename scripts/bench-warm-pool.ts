@@ -4,7 +4,9 @@
  * Both in-process, no CLI: nbstage's `executeRun` on a prewarmed `ZmqKernelProvider({ poolSize:
  * 1 })`, nbclient's `NotebookClient(nb, km=km)` in `bench_nbclient_warm.py`. Each times notebooks
  * of 1 and 201 trivial cells; per cell = (T201 - T1) / 200, so what every run pays once (taking
- * the kernel, its setup code, nbclient's kernel client) drops out.
+ * the kernel, its setup code, nbclient's kernel client) drops out. nbstage also runs with
+ * `NBSTAGE_CELL_MEMORY=0`, for what measuring each cell's memory peak in the kernel costs; the
+ * three series are interleaved round by round.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -54,15 +56,19 @@ function summary(times: { small: number[]; large: number[] }): {
   };
 }
 
+type Times = { small: number[]; large: number[] };
+
 /**
- * nbstage's runs of the two notebooks, `repeat` times each. The provider's kernels are released
- * after the clock stops (a run shuts its pooled kernel down: not a per-cell cost), and each run
- * starts once the pool's next kernel is surely up, so no kernel boots on a run's clock.
+ * The three series, interleaved round by round so that the machine's drift falls on all alike:
+ * nbstage as it runs (each cell measures its own memory peak in the kernel), nbstage with
+ * `NBSTAGE_CELL_MEMORY=0` (peaks sampled from outside), and nbclient. nbstage's kernels are
+ * released after the clock stops (a run shuts its pooled kernel down: not a per-cell cost), and
+ * each run starts once the pool's next kernel is surely up, so no kernel boots on a run's clock.
  */
-async function nbstageTimes(
+async function interleavedTimes(
   small: string,
   large: string,
-): Promise<{ small: number[]; large: number[] }> {
+): Promise<{ nbstage: Times; inKernelOff: Times; nbclient: Times }> {
   const provider = new ZmqKernelProvider({ poolSize: 1 });
   const releases: Promise<void>[] = [];
   const source: KernelSource<AcquiredKernel<ZmqKernel>> = {
@@ -73,17 +79,23 @@ async function nbstageTimes(
       return Promise.resolve();
     },
   };
-  const times = { small: [] as number[], large: [] as number[] };
+  const series = (): Times => ({ small: [], large: [] });
+  const out = { nbstage: series(), inKernelOff: series(), nbclient: series() };
+  const off = { ...process.env, NBSTAGE_CELL_MEMORY: '0' };
   try {
     provider.prewarm('python3');
     // How long a kernel takes to be ready (and stopped) here; the pool's next one gets twice that.
     const start = process.hrtime.bigint();
     await provider.release(await provider.acquire('python3'), false);
     const settleMs = Math.max(pauseMs, 2 * msSince(start));
-    const runOnce = async (notebookPath: string): Promise<number> => {
+    const runOnce = async (
+      notebookPath: string,
+      environment: NodeJS.ProcessEnv | undefined,
+    ): Promise<number> => {
       await pause(settleMs);
       const t = process.hrtime.bigint();
-      const result = await executeRun(await loadRun({ notebookPath }), source);
+      const spec = environment === undefined ? { notebookPath } : { notebookPath, environment };
+      const result = await executeRun(await loadRun(spec), source);
       const ms = msSince(t);
       await Promise.all(releases.splice(0));
       if (result.status !== 'completed') {
@@ -92,24 +104,31 @@ async function nbstageTimes(
       return ms;
     };
     for (let i = 0; i < repeat; i++) {
-      times.small.push(await runOnce(small));
-      times.large.push(await runOnce(large));
+      const rounds: [Times, NodeJS.ProcessEnv | undefined][] = [
+        [out.nbstage, undefined],
+        [out.inKernelOff, off],
+      ];
+      for (const [times, env] of rounds) {
+        times.small.push(await runOnce(small, env));
+        times.large.push(await runOnce(large, env));
+      }
+      await pause();
+      const theirs = await nbclientTimes(small, large, 1);
+      out.nbclient.small.push(...theirs.small);
+      out.nbclient.large.push(...theirs.large);
     }
   } finally {
     await Promise.all(releases);
     await provider.close();
   }
-  return times;
+  return out;
 }
 
-/** nbclient's times of the two notebooks, from one run of bench_nbclient_warm.py. */
-function nbclientTimes(
-  small: string,
-  large: string,
-): Promise<{ small: number[]; large: number[] }> {
+/** nbclient's times of the two notebooks, `times` each, from one run of bench_nbclient_warm.py. */
+function nbclientTimes(small: string, large: string, times: number): Promise<Times> {
   const script = path.join(root, 'scripts', 'bench_nbclient_warm.py');
   return new Promise((resolve, reject) => {
-    const child = spawn(path.join(venvBin, 'python'), [script, String(repeat), small, large], {
+    const child = spawn(path.join(venvBin, 'python'), [script, String(times), small, large], {
       cwd: path.dirname(small),
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, PATH: `${venvBin}${path.delimiter}${process.env.PATH ?? ''}` },
@@ -128,8 +147,8 @@ function nbclientTimes(
         reject(new Error(`bench_nbclient_warm.py exited ${code}: ${err}`));
         return;
       }
-      const times = JSON.parse(out) as Record<string, number[]>;
-      resolve({ small: times[small], large: times[large] });
+      const parsed = JSON.parse(out) as Record<string, number[]>;
+      resolve({ small: parsed[small], large: parsed[large] });
     });
   });
 }
@@ -142,9 +161,10 @@ export async function warmPool(): Promise<Record<string, unknown>> {
     const large = path.join(dir, `cells-${LARGE}.ipynb`);
     fs.writeFileSync(small, JSON.stringify(trivialCells(SMALL)));
     fs.writeFileSync(large, JSON.stringify(trivialCells(LARGE)));
-    const nbstage = summary(await nbstageTimes(small, large));
-    await pause();
-    const nbclient = summary(await nbclientTimes(small, large));
+    const times = await interleavedTimes(small, large);
+    const nbstage = summary(times.nbstage);
+    const inKernelOff = summary(times.inKernelOff);
+    const nbclient = summary(times.nbclient);
     return {
       case: 'warm-pool',
       description: `per-cell cost on a warm kernel, in-process: (T${LARGE} - T${SMALL}) / ${LARGE - SMALL} trivial cells`,
@@ -155,9 +175,18 @@ export async function warmPool(): Promise<Record<string, unknown>> {
       repeat,
       per_cell_median_ms: {
         nbstage: nbstage.per_cell_median_ms,
+        nbstage_cell_memory_off: inKernelOff.per_cell_median_ms,
         nbclient: nbclient.per_cell_median_ms,
       },
-      per_cell_min_ms: { nbstage: nbstage.per_cell_min_ms, nbclient: nbclient.per_cell_min_ms },
+      per_cell_min_ms: {
+        nbstage: nbstage.per_cell_min_ms,
+        nbstage_cell_memory_off: inKernelOff.per_cell_min_ms,
+        nbclient: nbclient.per_cell_min_ms,
+      },
+      // What each cell's own memory peak, measured in the kernel, costs a trivial cell.
+      cell_memory_ms: Number(
+        (nbstage.per_cell_median_ms - inKernelOff.per_cell_median_ms).toFixed(3),
+      ),
       median_ms: { nbstage: nbstage.median_ms, nbclient: nbclient.median_ms },
       min_ms: { nbstage: nbstage.min_ms, nbclient: nbclient.min_ms },
       ratio_vs_nbclient: ratio(nbstage.per_cell_median_ms, nbclient.per_cell_median_ms),

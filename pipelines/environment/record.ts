@@ -198,6 +198,15 @@ export async function runEnvironment(options: RunEnvironmentOptions): Promise<JS
   };
 }
 
+/**
+ * Whether a Python kernel nbstage owns measures each cell's memory peak itself (the hooks of
+ * `kernels/python/nbstage/resources.py`): unless `NBSTAGE_CELL_MEMORY` is `0`, when the peaks
+ * are sampled from outside instead.
+ */
+export function measuresCellsInKernel(env: NodeJS.ProcessEnv): boolean {
+  return env.NBSTAGE_CELL_MEMORY !== '0';
+}
+
 /** Whether runs record their environment: unless `NBSTAGE_RECORD_ENVIRONMENT` is `0`. */
 export function recordsEnvironment(env: NodeJS.ProcessEnv, asked?: boolean): boolean {
   return asked !== false && env.NBSTAGE_RECORD_ENVIRONMENT !== '0';

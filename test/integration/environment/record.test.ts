@@ -116,6 +116,25 @@ describe('the memory of a run', () => {
     expect(res.stdout).toMatch(/✓ [\d.]+ s, peak [\d.]+ MiB\n/);
   });
 
+  it('with NBSTAGE_CELL_MEMORY=0 the kernel gets no hooks, and peaks are sampled from outside', async () => {
+    const file = writeNotebook(
+      makeNotebook([
+        'print(hasattr(get_ipython(), "_nbstage_resources"))',
+        'x = b"\\x01" * 300_000_000',
+      ]),
+    );
+    const res = await run([file], { NBSTAGE_CELL_MEMORY: '0' });
+    expect([res.code, res.stdout]).toEqual([0, expect.stringContaining('False\n')]);
+    const nb = executed(file);
+    // Still held as the cell ends, so the reading at its end sees it.
+    expect(peakOf(nb, 1)).toBeGreaterThanOrEqual(300 * MB);
+    // Without the variable the same kernel code has them.
+    const hooked = writeNotebook(
+      makeNotebook(['print(hasattr(get_ipython(), "_nbstage_resources"))']),
+    );
+    expect((await run([hooked])).stdout).toContain('True\n');
+  });
+
   it('--memory 256M stops a cell that allocates 1 GiB, naming the limit', async () => {
     const file = writeNotebook(
       makeNotebook(['print("small")', 'x = b"\\x01" * 2**30', 'print("never")']),
