@@ -6,32 +6,18 @@
  * passes; the diff of builds 1 and 2 (API and page) sets their checks side by side. A malformed gate is refused with 400 before anything is queued.
  */
 import { randomUUID } from 'node:crypto';
-import { fileTokenStore, tokensFile } from '../../../server/auth/tokens';
 import type { ServiceRun } from '../../../server/runs/service-run';
 import type { NotebookDiff } from '../../../server/store/types';
-import { cleanupDirs, makeNotebook, runCli, tempDir, writeNotebook } from '../../helpers/notebooks';
-import { startServeProcess, type ServeProcess } from '../../helpers/serve-process';
+import { makeNotebook, runCli, writeNotebook } from '../../helpers/notebooks';
+import { useServeProcess } from '../../helpers/serve-process';
 
 describe('checks through nbstage serve', () => {
-  let serve: ServeProcess | undefined;
-  const home = tempDir();
-  const admin = `test-${randomUUID()}`;
-  let runToken = '';
-  beforeAll(async () => {
-    serve = await startServeProcess(home, admin, ['--workers', '1']);
-    const store = fileTokenStore(tokensFile(home));
-    runToken = (await store.create({ role: 'run', name: `test-${randomUUID()}-run` })).token;
-  }, 60_000);
-  afterAll(async () => {
-    serve?.child.kill('SIGTERM');
-    await serve?.exited;
-    cleanupDirs();
-  });
+  const service = useServeProcess();
 
   const api = async (route: string, init: RequestInit = {}): Promise<Response> =>
-    fetch(`${serve?.url ?? ''}${route}`, {
+    fetch(`${service.url()}${route}`, {
       ...init,
-      headers: { Authorization: `Bearer ${runToken}`, ...(init.headers ?? {}) },
+      headers: { Authorization: `Bearer ${service.token('run')}`, ...(init.headers ?? {}) },
     });
 
   it('compares with the last build whose checks passed: pass, regress, recover', async () => {
@@ -48,7 +34,7 @@ describe('checks through nbstage serve', () => {
           'run',
           '--no-progress',
           '--server',
-          serve?.url ?? '',
+          service.url(),
           '--job',
           job,
           '--build',
@@ -61,7 +47,7 @@ describe('checks through nbstage serve', () => {
           'score >= baseline',
           nb,
         ],
-        { env: { NBSTAGE_TOKEN: runToken, WORKSPACE: '' } },
+        { env: { NBSTAGE_TOKEN: service.token('run'), WORKSPACE: '' } },
       );
     const first = await build(1, 42);
     expect([first.code, first.stderr]).toEqual([0, expect.stringContaining('checks passed')]);

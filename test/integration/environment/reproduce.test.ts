@@ -10,32 +10,20 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileTokenStore, tokensFile } from '../../../server/auth/tokens';
 import type { BuildVersion } from '../../../server/store/types';
-import { cleanupDirs, makeNotebook, runCli, tempDir, writeNotebook } from '../../helpers/notebooks';
-import { startServeProcess, type ServeProcess } from '../../helpers/serve-process';
+import { makeNotebook, runCli, tempDir, writeNotebook } from '../../helpers/notebooks';
+import { useServeProcess } from '../../helpers/serve-process';
 
 describe('nbstage reproduce', () => {
-  let serve: ServeProcess | undefined;
-  const home = tempDir();
-  const admin = `test-${randomUUID()}`;
-  let token = '';
-  beforeAll(async () => {
-    serve = await startServeProcess(home, admin, ['--workers', '1']);
-    const store = fileTokenStore(tokensFile(home));
-    token = (await store.create({ role: 'run', name: `test-${randomUUID()}-run` })).token;
-  }, 60_000);
-  afterAll(async () => {
-    serve?.child.kill('SIGTERM');
-    await serve?.exited;
-    cleanupDirs();
-  });
+  const service = useServeProcess();
+  const home = service.home;
+  const token = (): string => service.token('run');
 
   const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-    runCli(args, { env: { NBSTAGE_TOKEN: token, NBSTAGE_URL: serve?.url ?? '', ...env } });
+    runCli(args, { env: { NBSTAGE_TOKEN: token(), NBSTAGE_URL: service.url(), ...env } });
   const api = async <T>(route: string): Promise<T> =>
     (await (
-      await fetch(`${serve?.url ?? ''}${route}`, { headers: { Authorization: `Bearer ${token}` } })
+      await fetch(`${service.url()}${route}`, { headers: { Authorization: `Bearer ${token()}` } })
     ).json()) as T;
   const version = (job: string, build: string) =>
     api<{ run: Record<string, unknown> }>(
@@ -184,10 +172,10 @@ describe('nbstage reproduce', () => {
     // The API refuses a body it does not know before anything is queued, naming the field.
     const post = async (body: unknown) => {
       const res = await fetch(
-        `${serve?.url ?? ''}/api/v1/jobs/${encodeURIComponent(job)}/builds/1/reproduce`,
+        `${service.url()}/api/v1/jobs/${encodeURIComponent(job)}/builds/1/reproduce`,
         {
           method: 'POST',
-          headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+          headers: { Authorization: `Bearer ${token()}`, 'Content-Type': 'application/json' },
           body: JSON.stringify(body),
         },
       );

@@ -13,10 +13,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { canonicalManifestJson, createManifest } from '../../../pipelines/workspace/manifest';
-import { fileTokenStore, tokensFile } from '../../../server/auth/tokens';
 import type { ServiceRun } from '../../../server/runs/service-run';
-import { cleanupDirs, makeNotebook, runCli, tempDir } from '../../helpers/notebooks';
-import { startServeProcess, type ServeProcess } from '../../helpers/serve-process';
+import { makeNotebook, runCli, tempDir } from '../../helpers/notebooks';
+import { useServeProcess } from '../../helpers/serve-process';
 
 const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
 
@@ -57,29 +56,19 @@ function notebook(fail: boolean): object {
 }
 
 describe('workspaces through nbstage serve', () => {
-  let serve: ServeProcess | undefined;
-  const home = tempDir();
-  const admin = `test-${randomUUID()}`;
-  let runToken = '';
-  let readToken = '';
-  beforeAll(async () => {
-    serve = await startServeProcess(home, admin, ['--workers', '1']);
-    const store = fileTokenStore(tokensFile(home));
-    runToken = (await store.create({ role: 'run', name: `test-${randomUUID()}-run` })).token;
-    readToken = (await store.create({ role: 'read', name: `test-${randomUUID()}-read` })).token;
-  }, 60_000);
-  afterAll(async () => {
-    serve?.child.kill('SIGTERM');
-    await serve?.exited;
-    cleanupDirs();
-  });
+  const service = useServeProcess();
+  const home = service.home;
 
-  const url = (): string => serve?.url ?? '';
+  const url = (): string => service.url();
   const run = (nb: string, extra: string[] = []): ReturnType<typeof runCli> =>
     runCli(['run', '--no-progress', '--server', url(), ...extra, nb], {
-      env: { NBSTAGE_TOKEN: runToken, WORKSPACE: '' },
+      env: { NBSTAGE_TOKEN: service.token('run'), WORKSPACE: '' },
     });
-  const api = async (route: string, init: RequestInit = {}, token = runToken): Promise<Response> =>
+  const api = async (
+    route: string,
+    init: RequestInit = {},
+    token = service.token('run'),
+  ): Promise<Response> =>
     fetch(`${url()}${route}`, {
       ...init,
       headers: { Authorization: `Bearer ${token}`, ...(init.headers ?? {}) },
@@ -256,7 +245,13 @@ describe('workspaces through nbstage serve', () => {
     );
     expect((await api(`/api/v1/blobs/${sha256('other')}`)).status).toBe(404);
     expect(
-      (await api(`/api/v1/blobs/${digest}`, { method: 'PUT', body: content }, readToken)).status,
+      (
+        await api(
+          `/api/v1/blobs/${digest}`,
+          { method: 'PUT', body: content },
+          service.token('read'),
+        )
+      ).status,
     ).toBe(403);
     expect((await api(`/api/v1/blobs/${digest}`)).status).toBe(404);
 
