@@ -18,7 +18,7 @@ import { environmentDiffLines, type EnvironmentDiff } from '../pipelines/environ
 import { createConsoleSink } from '../pipelines/sinks/console-sink';
 import { createFileSink, type FileSinkPaths } from '../pipelines/sinks/file-sink';
 import { printable } from './printable';
-import { checksReport } from './run-command';
+import { checksReport, colorWanted, type RunIO } from './run-command';
 import type { ReproduceRequest } from '../server/runs/reproduce';
 import { serviceOf } from './service-target';
 
@@ -36,22 +36,8 @@ export interface ReproduceFlags {
   color?: boolean;
 }
 
-/** Streams and environment the command uses (tests inject their own). */
-export interface ReproduceIO {
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-  env: NodeJS.ProcessEnv;
-}
-
-function colorWanted(flags: ReproduceFlags, io: ReproduceIO): boolean {
-  if (flags.color !== undefined) {
-    return flags.color;
-  }
-  if (io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '') {
-    return false;
-  }
-  return io.stdout.isTTY === true;
-}
+/** Streams and environment the command uses (tests inject their own): as `nbstage run`'s. */
+export type ReproduceIO = RunIO;
 
 /** How a reproduction went, wherever it ran. */
 interface Reproduced {

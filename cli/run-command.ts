@@ -169,7 +169,11 @@ async function buildSpec(
   };
 }
 
-function colorWanted(flags: RunFlags, io: RunIO): boolean {
+/** Colours on the console: `--color`/`--no-color`, else not with NO_COLOR, yes with FORCE_COLOR, else a TTY's. */
+export function colorWanted(
+  flags: { color?: boolean },
+  io: { stdout: { isTTY?: boolean }; env: NodeJS.ProcessEnv },
+): boolean {
   if (flags.color !== undefined) {
     return flags.color;
   }
